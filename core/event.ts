@@ -1,0 +1,124 @@
+/**
+ * The event model every receiver decodes into and every processor and exporter works on. It mirrors the
+ * OpenTelemetry data model closely (a product event is an OTel log record named by `eventName`), so that the
+ * ClickHouse rows follow from it field by field. Resource and scope objects are shared by all records of one
+ * OTLP resource/scope block: they are decoded once, not per record.
+ */
+import type { Signal } from './config.ts';
+
+/** Attribute values are stored as strings (ClickHouse `Map(LowCardinality(String), String)`), as the Collector does. */
+export type Attributes = Record<string, string>;
+
+export interface Resource {
+  attributes: Attributes;
+  schemaUrl: string;
+  /** `service.name`, or '' when absent. */
+  serviceName: string;
+}
+
+export interface Scope {
+  name: string;
+  version: string;
+  attributes: Attributes;
+  schemaUrl: string;
+}
+
+/** Identity fields Signalhouse stores in their own columns. */
+export interface Identity {
+  /** Client-supplied unique id of the event (dedupe key); '' when the sender gave none. */
+  eventId: string;
+  sessionId: string;
+  userId: string;
+  anonymousId: string;
+}
+
+export interface LogEvent extends Identity {
+  /** Nanoseconds since the Unix epoch (exact; exceeds 2^53). */
+  timeUnixNano: bigint;
+  observedTimeUnixNano: bigint;
+  traceId: string;
+  spanId: string;
+  traceFlags: number;
+  severityText: string;
+  severityNumber: number;
+  body: string;
+  eventName: string;
+  attributes: Attributes;
+  resource: Resource;
+  scope: Scope;
+}
+
+export interface SpanEventRecord {
+  timeUnixNano: bigint;
+  name: string;
+  attributes: Attributes;
+}
+
+export interface SpanLink {
+  traceId: string;
+  spanId: string;
+  traceState: string;
+  attributes: Attributes;
+}
+
+export interface SpanRecord extends Identity {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  traceState: string;
+  name: string;
+  /** OTLP SpanKind enum value (0–5). */
+  kind: number;
+  startTimeUnixNano: bigint;
+  endTimeUnixNano: bigint;
+  attributes: Attributes;
+  events: SpanEventRecord[];
+  links: SpanLink[];
+  /** OTLP StatusCode enum value (0 unset, 1 ok, 2 error). */
+  statusCode: number;
+  statusMessage: string;
+  resource: Resource;
+  scope: Scope;
+}
+
+/** Records a pipeline refused, counted by reason for the OTLP partial-success reply. */
+export interface Rejection {
+  /** Stable, low-cardinality class of the refusal (a metric label), e.g. `invalid_id`, `limit`, `invalid_field`. */
+  code: string;
+  /** What was wrong, for the client: names the field or rule. */
+  reason: string;
+  count: number;
+}
+
+interface BatchBase {
+  tenantId: string;
+  /** Why records were refused so far (by the receiver's decoder or a processor). */
+  rejections: Rejection[];
+}
+
+export interface LogBatch extends BatchBase {
+  signal: 'logs';
+  events: LogEvent[];
+}
+
+export interface SpanBatch extends BatchBase {
+  signal: 'traces';
+  events: SpanRecord[];
+}
+
+export type Batch = LogBatch | SpanBatch;
+
+export type BatchOf<S extends Signal> = Extract<Batch, { signal: S }>;
+
+export function rejectedCount(batch: Pick<Batch, 'rejections'>): number {
+  let n = 0;
+  for (const r of batch.rejections) n += r.count;
+  return n;
+}
+
+/** Adds `count` refusals for `reason`, merging equal reasons so replies stay short. */
+export function addRejection(rejections: Rejection[], code: string, reason: string, count = 1): void {
+  const existing = rejections.find((r) => r.reason === reason);
+  if (existing) existing.count += count;
+  else rejections.push({ code, reason, count });
+}

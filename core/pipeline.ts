@@ -1,0 +1,69 @@
+/**
+ * Pipeline assembly from config, as in the Collector: `service.pipelines` names, per signal, the receivers that
+ * feed it, the processors it runs in order, and the exporters it writes to. Receivers ask for "their" pipeline
+ * by (receiver, signal) and hand batches to it; the batch comes back with the refusals the reply must name.
+ */
+import { buildProcessor, createProcessorChain, type Processor, type ProcessorChain, type ProcessorRegistry } from '../processors/chain.ts';
+import type { Exporter } from '../exporters/clickhouse/exporter.ts';
+import { ConfigError, type SignalhouseConfig, type Signal } from './config.ts';
+import type { Batch } from './event.ts';
+import type { Telemetry } from './telemetry.ts';
+
+export interface Pipeline {
+  readonly id: string;
+  readonly signal: Signal;
+  readonly chain: ProcessorChain;
+  /** Runs the processors, then every exporter; resolves when all have committed. */
+  consume(batch: Batch): Promise<Batch>;
+}
+
+export interface Pipelines {
+  /** The pipeline fed by `receiver` for `signal`, if any. */
+  find(receiver: string, signal: Signal): Pipeline | undefined;
+  readonly all: readonly Pipeline[];
+}
+
+export function buildPipelines(
+  config: SignalhouseConfig,
+  exporters: ReadonlyMap<string, Exporter>,
+  registry: ProcessorRegistry,
+  telemetry: Telemetry,
+): Pipelines {
+  const problems: string[] = [];
+  const byReceiver = new Map<string, Pipeline>();
+  const all: Pipeline[] = [];
+  for (const [id, spec] of Object.entries(config.service.pipelines)) {
+    const signal = id.split('/')[0] as Signal;
+    const processors: Processor[] = [];
+    for (const key of spec.processors) {
+      const p = buildProcessor(registry, key, config.processors[key], signal, problems);
+      if (p) processors.push(p);
+    }
+    const targets = spec.exporters.map((name) => exporters.get(name)).filter((e): e is Exporter => e !== undefined);
+    const chain = createProcessorChain(id, processors, telemetry);
+    const pipeline: Pipeline = {
+      id,
+      signal,
+      chain,
+      async consume(batch) {
+        const out = await chain.run(batch);
+        if (out.events.length > 0) {
+          if (targets.length === 1) await targets[0].export(out);
+          else await Promise.all(targets.map((e) => e.export(out)));
+        }
+        return out;
+      },
+    };
+    all.push(pipeline);
+    spec.receivers.forEach((r, i) => {
+      const key = `${r}\u0000${signal}`;
+      const existing = byReceiver.get(key);
+      if (existing) {
+        problems.push(`service.pipelines.${id}.receivers.${i}: receiver "${r}" already feeds ${signal} pipeline "${existing.id}"`);
+      }
+      byReceiver.set(key, pipeline);
+    });
+  }
+  if (problems.length > 0) throw new ConfigError('pipelines', problems);
+  return { all, find: (receiver, signal) => byReceiver.get(`${receiver}\u0000${signal}`) };
+}

@@ -1,0 +1,90 @@
+/**
+ * The one HTTP server: OTLP/HTTP, product APIs, query API, health, readiness, metrics and the UI share a port.
+ * Built as a Fastify instance without listening, so tests can `inject()` requests. Errors thrown anywhere as
+ * SignalhouseError map to HTTP here (status, `Retry-After`, JSON body); receivers with a wire format of their
+ * own (OTLP) install an error handler for their routes that keeps that format.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { otlpRoutes } from '../receiver/otlp/routes.ts';
+import type { SignalhouseConfig } from './config.ts';
+import { SignalhouseError, toSignalhouseError } from './errors.ts';
+import type { Pipelines } from './pipeline.ts';
+import type { Telemetry } from './telemetry.ts';
+import type { TenantRegistry } from './tenants.ts';
+
+export interface ServerDeps {
+  config: SignalhouseConfig;
+  logger: FastifyBaseLogger;
+  pipelines: Pipelines;
+  tenants: TenantRegistry;
+  telemetry: Telemetry;
+  /** Resolves when storage answers and migrations are done; rejects with the reason otherwise. */
+  checkReady(): Promise<void>;
+}
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const { config, telemetry } = deps;
+  const maxConcurrent = config.service.http.max_concurrent_requests;
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // No per-request log lines on the hot path: requests are counted in /metrics instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  // Bounded concurrency: past the limit, refuse at once (503 + Retry-After) rather than queue without end.
+  let inFlight = 0;
+  app.addHook('onRequest', (request, reply, done) => {
+    if (inFlight >= maxConcurrent) {
+      reply.header('retry-after', '1');
+      reply.code(503).send({ error: 'OVERLOADED', message: 'too many concurrent requests, retry later' });
+      return;
+    }
+    inFlight++;
+    telemetry.inFlightRequests.set(inFlight);
+    reply.raw.once('close', () => {
+      inFlight--;
+      telemetry.inFlightRequests.set(inFlight);
+    });
+    done();
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    let err = toSignalhouseError(error);
+    if (!(error instanceof SignalhouseError) && typeof error.statusCode === 'number' && error.statusCode < 500) {
+      err = new SignalhouseError(error.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : error.statusCode === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST', error.message);
+    }
+    if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
+    if (err.statusCode >= 500 && !err.retryable) request.log.error({ err: error }, 'request failed');
+    reply.code(err.statusCode).send({ error: err.code, message: err.message });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: 'NOT_FOUND', message: `no route for ${request.method} ${request.url}` });
+  });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  app.get('/ready', async (_request, reply) => {
+    try {
+      await deps.checkReady();
+      return { status: 'ready' };
+    } catch (err) {
+      reply.header('retry-after', '5');
+      return reply.code(503).send({ status: 'not ready', message: (err as Error).message });
+    }
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', telemetry.registry.contentType);
+    return telemetry.registry.metrics();
+  });
+
+  const otlp = config.receivers.otlp;
+  if (otlp) {
+    await app.register(otlpRoutes, { config: otlp, pipelines: deps.pipelines, tenants: deps.tenants, telemetry });
+  }
+  return app;
+}

@@ -1,0 +1,80 @@
+/**
+ * Starts and stops a whole Signalhouse instance: store, migrations, exporter, pipelines, HTTP server. Shutdown
+ * order keeps the acknowledgement promise: stop accepting connections, let in-flight requests finish (their
+ * replies wait for commits), drain the exporter, then close the store.
+ */
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { createClickHouseExporter, type Exporter } from '../exporters/clickhouse/exporter.ts';
+import { migrate } from '../exporters/clickhouse/migrate.ts';
+import { openStore, type Store } from '../exporters/clickhouse/store.ts';
+import { PROCESSOR_FACTORIES } from '../processors/registry.ts';
+import type { SignalhouseConfig } from './config.ts';
+import { buildPipelines } from './pipeline.ts';
+import { buildServer } from './server.ts';
+import { createTelemetry, type Telemetry } from './telemetry.ts';
+import { createTenantRegistry } from './tenants.ts';
+
+export interface Service {
+  readonly app: FastifyInstance;
+  readonly store: Store;
+  readonly telemetry: Telemetry;
+  readonly logger: Logger;
+  /** The listening address, e.g. http://127.0.0.1:4318 (after `listen`). */
+  url: string;
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function createService(config: SignalhouseConfig, logger: Logger = pino({ level: config.service.log_level })): Promise<Service> {
+  const telemetry = createTelemetry();
+  const chConfig = config.exporters.clickhouse;
+  if (!chConfig) throw new Error('exporters.clickhouse is required');
+  const store = await openStore(chConfig);
+  let migrated = false;
+  try {
+    const applied = await migrate(store.client, { database: chConfig.database, cluster: chConfig.cluster, ttlMs: chConfig.ttl });
+    migrated = true;
+    if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const exporters = new Map<string, Exporter>([['clickhouse', createClickHouseExporter({ client: store.client, config: chConfig, telemetry })]]);
+  const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry);
+  const app = await buildServer({
+    config,
+    logger,
+    pipelines,
+    tenants: createTenantRegistry(config.tenants),
+    telemetry,
+    async checkReady() {
+      if (!migrated) throw new Error('migrations not applied');
+      const ping = await store.client.ping();
+      if (!ping.success) throw new Error(`storage unreachable: ${ping.error.message}`);
+    },
+  });
+
+  let closing: Promise<void> | undefined;
+  const service: Service = {
+    app,
+    store,
+    telemetry,
+    logger,
+    url: '',
+    async listen() {
+      const { host, port } = config.service.http;
+      service.url = await app.listen({ host, port });
+      return service.url;
+    },
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        await Promise.all([...exporters.values()].map((e) => e.drain()));
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+  return service;
+}

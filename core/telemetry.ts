@@ -1,0 +1,50 @@
+/**
+ * Signalhouse's own metrics, exposed at `GET /metrics` in Prometheus text format. One registry per service
+ * instance (not prom-client's global one), so several instances can live in one test process.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface Telemetry {
+  readonly registry: Registry;
+  /** Records received by a receiver, before any processing. */
+  readonly receivedRecords: Counter<'receiver' | 'signal'>;
+  /** Records committed to storage. */
+  readonly acceptedRecords: Counter<'receiver' | 'signal'>;
+  /** Records refused, by reason (decode, limits, processors). */
+  readonly rejectedRecords: Counter<'receiver' | 'signal' | 'reason'>;
+  /** Requests refused as a whole, by HTTP status. */
+  readonly failedRequests: Counter<'receiver' | 'status'>;
+  /** Per processor: records in, records out, records dropped on purpose. */
+  readonly processorRecords: Counter<'pipeline' | 'processor' | 'outcome'>;
+  readonly processorDuration: Histogram<'pipeline' | 'processor'>;
+  readonly exportBatchRows: Histogram<'table'>;
+  readonly exportCommitDuration: Histogram<'table'>;
+  readonly exportRetries: Counter<'table'>;
+  readonly exportFailures: Counter<'table' | 'retryable'>;
+  /** Rows accepted and waiting for their INSERT to commit. */
+  readonly exportQueueRows: Gauge;
+  readonly inFlightRequests: Gauge;
+}
+
+const TIME_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createTelemetry(): Telemetry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'signalhouse_' });
+  const registers = [registry];
+  return {
+    registry,
+    receivedRecords: new Counter({ name: 'signalhouse_receiver_received_records_total', help: 'Records received, before processing.', labelNames: ['receiver', 'signal'], registers }),
+    acceptedRecords: new Counter({ name: 'signalhouse_receiver_accepted_records_total', help: 'Records committed to storage.', labelNames: ['receiver', 'signal'], registers }),
+    rejectedRecords: new Counter({ name: 'signalhouse_receiver_rejected_records_total', help: 'Records refused, by reason.', labelNames: ['receiver', 'signal', 'reason'], registers }),
+    failedRequests: new Counter({ name: 'signalhouse_receiver_failed_requests_total', help: 'Requests refused as a whole, by HTTP status.', labelNames: ['receiver', 'status'], registers }),
+    processorRecords: new Counter({ name: 'signalhouse_processor_records_total', help: 'Records into and out of each processor, and dropped by it.', labelNames: ['pipeline', 'processor', 'outcome'], registers }),
+    processorDuration: new Histogram({ name: 'signalhouse_processor_duration_seconds', help: 'Time a processor spends on one batch.', labelNames: ['pipeline', 'processor'], buckets: TIME_BUCKETS, registers }),
+    exportBatchRows: new Histogram({ name: 'signalhouse_exporter_batch_rows', help: 'Rows per INSERT (group commit size).', labelNames: ['table'], buckets: [1, 10, 100, 500, 1000, 5000, 10000, 50000, 100000], registers }),
+    exportCommitDuration: new Histogram({ name: 'signalhouse_exporter_commit_duration_seconds', help: 'INSERT latency, retries included.', labelNames: ['table'], buckets: TIME_BUCKETS, registers }),
+    exportRetries: new Counter({ name: 'signalhouse_exporter_retries_total', help: 'INSERT attempts retried after a retryable error.', labelNames: ['table'], registers }),
+    exportFailures: new Counter({ name: 'signalhouse_exporter_failed_batches_total', help: 'INSERTs that failed for good.', labelNames: ['table', 'retryable'], registers }),
+    exportQueueRows: new Gauge({ name: 'signalhouse_exporter_queue_rows', help: 'Rows accepted and waiting for their INSERT to commit.', registers }),
+    inFlightRequests: new Gauge({ name: 'signalhouse_http_in_flight_requests', help: 'Requests being processed.', registers }),
+  };
+}

@@ -1,0 +1,232 @@
+/**
+ * ClickHouse exporter with group commit. Requests hand over their rows and wait; rows for one table are
+ * gathered into one INSERT when `batch.max_rows` are waiting or `batch.max_delay` has passed, whichever comes
+ * first, and every waiting request is answered when that INSERT commits (so a 2xx always means "stored").
+ *
+ * Loss and duplication: each INSERT carries an `insert_deduplication_token`, kept across its retries, so an
+ * INSERT that committed but whose reply was lost is not stored twice. Retryable failures are retried with
+ * exponential backoff up to `retry.max_elapsed_time`, then the requests get a retryable 503. A permanent
+ * failure of a merged INSERT is retried per request, so one bad request cannot fail its neighbours.
+ *
+ * Memory is bounded: rows accepted but not committed are capped by `queue.max_rows` / `queue.max_bytes`;
+ * beyond that `export` refuses at once with OVERLOADED (503 + Retry-After) instead of queueing.
+ */
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseExporterConfig } from '../../core/config.ts';
+import { SignalhouseError } from '../../core/errors.ts';
+import type { Batch } from '../../core/event.ts';
+import type { Telemetry } from '../../core/telemetry.ts';
+import { logRow, spanRow } from './rows.ts';
+
+export interface Exporter {
+  readonly name: string;
+  /** Resolves once every event of the batch is committed; rejects with a SignalhouseError otherwise. */
+  export(batch: Batch): Promise<void>;
+  /** Stops taking new batches, flushes everything queued and waits for it to commit. */
+  drain(): Promise<void>;
+}
+
+type Table = 'otel_logs' | 'otel_traces';
+
+interface Waiter {
+  lines: string[];
+  rows: number;
+  bytes: number;
+  resolve(): void;
+  reject(err: SignalhouseError): void;
+}
+
+interface Group {
+  table: Table;
+  waiters: Waiter[];
+  rows: number;
+  bytes: number;
+}
+
+/** ClickHouse error codes worth retrying: overload, timeouts, replicas and keeper trouble. */
+const RETRYABLE_CLICKHOUSE_CODES = new Set([
+  '3', '159', '164', '202', '203', '209', '210', '236', '241', '242', '252', '285', '319', '394', '425', '999',
+]);
+const RETRYABLE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
+
+export function isRetryableStoreError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (RETRYABLE_CLICKHOUSE_CODES.has(code) || RETRYABLE_NET_CODES.has(code))) return true;
+  return /timeout|socket hang up|ECONNRESET|ECONNREFUSED|Too many parts|MEMORY_LIMIT_EXCEEDED/i.test(err.message);
+}
+
+export interface ClickHouseExporterOptions {
+  client: ClickHouseClient;
+  config: ClickHouseExporterConfig;
+  telemetry: Telemetry;
+  /** INSERTs running at once. */
+  maxConcurrentInserts?: number;
+  /** Bytes of rows accepted but not committed. */
+  maxQueueBytes?: number;
+}
+
+export function createClickHouseExporter(opts: ClickHouseExporterOptions): Exporter {
+  const { client, config, telemetry } = opts;
+  const db = config.database;
+  const maxRows = config.batch.max_rows;
+  const maxDelay = config.batch.max_delay;
+  const maxQueueRows = config.queue.max_rows;
+  const maxQueueBytes = opts.maxQueueBytes ?? 512 * 1024 * 1024;
+  const maxConcurrent = opts.maxConcurrentInserts ?? 2;
+  const insertSettings = config.fsync ? ', fsync_after_insert = 1, fsync_part_directory = 1' : '';
+
+  const open = new Map<Table, Group>();
+  const timers = new Map<Table, NodeJS.Timeout>();
+  const ready: Group[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let queuedRows = 0;
+  let queuedBytes = 0;
+  let draining = false;
+
+  function seal(table: Table): void {
+    const t = timers.get(table);
+    if (t) clearTimeout(t);
+    timers.delete(table);
+    const g = open.get(table);
+    if (!g) return;
+    open.delete(table);
+    ready.push(g);
+    pump();
+  }
+
+  /** Starts INSERTs while slots are free; groups for the same table that waited are merged up to max_rows. */
+  function pump(): void {
+    while (inFlight.size < maxConcurrent && ready.length > 0) {
+      const g = ready.shift()!;
+      for (let i = 0; i < ready.length && g.rows < maxRows; ) {
+        const next = ready[i];
+        if (next.table === g.table && g.rows + next.rows <= maxRows) {
+          g.waiters.push(...next.waiters);
+          g.rows += next.rows;
+          g.bytes += next.bytes;
+          ready.splice(i, 1);
+        } else i++;
+      }
+      const p: Promise<void> = commit(g).finally(() => {
+        inFlight.delete(p);
+        queuedRows -= g.rows;
+        queuedBytes -= g.bytes;
+        telemetry.exportQueueRows.set(queuedRows);
+        pump();
+      });
+      inFlight.add(p);
+    }
+  }
+
+  async function insert(table: Table, body: string, token: string): Promise<void> {
+    const result = await client.exec({
+      query: `INSERT INTO ${db}.${table} SETTINGS insert_deduplication_token = '${token}'${insertSettings} FORMAT JSONEachRow`,
+      values: Readable.from([body]),
+    });
+    result.stream.resume();
+  }
+
+  /** One INSERT for the group, retried with backoff; the waiters are settled here and only here. */
+  async function commit(g: Group): Promise<void> {
+    const token = randomUUID();
+    const body = g.waiters.length === 1 ? g.waiters[0].lines.join('') : g.waiters.map((w) => w.lines.join('')).join('');
+    const err = await insertWithRetry(g.table, body, token);
+    if (err === undefined) {
+      telemetry.exportBatchRows.observe({ table: g.table }, g.rows);
+      for (const w of g.waiters) w.resolve();
+      return;
+    }
+    if (!err.retryable && g.waiters.length > 1) {
+      // Find the culprit: each request again on its own, so only the bad one fails.
+      for (let i = 0; i < g.waiters.length; i++) {
+        const w = g.waiters[i];
+        const e = await insertWithRetry(g.table, w.lines.join(''), `${token}-${i}`);
+        if (e === undefined) w.resolve();
+        else w.reject(e);
+      }
+      return;
+    }
+    for (const w of g.waiters) w.reject(err);
+  }
+
+  async function insertWithRetry(table: Table, body: string, token: string): Promise<SignalhouseError | undefined> {
+    const started = Date.now();
+    let delay = config.retry.initial_interval;
+    const end = telemetry.exportCommitDuration.startTimer({ table });
+    for (;;) {
+      try {
+        await insert(table, body, token);
+        end();
+        return undefined;
+      } catch (err) {
+        const retryable = isRetryableStoreError(err);
+        const elapsed = Date.now() - started;
+        if (retryable && elapsed + delay <= config.retry.max_elapsed_time) {
+          telemetry.exportRetries.inc({ table });
+          await sleep(delay * (0.5 + Math.random() / 2));
+          delay = Math.min(delay * 2, config.retry.max_interval);
+          continue;
+        }
+        end();
+        telemetry.exportFailures.inc({ table, retryable: String(retryable) });
+        const message = err instanceof Error ? err.message : String(err);
+        return retryable
+          ? new SignalhouseError('STORAGE_UNAVAILABLE', `storage unavailable, retry later: ${message}`, { cause: err, retryAfterSeconds: 5 })
+          : new SignalhouseError('STORAGE_REJECTED', `storage refused the rows: ${message}`, { cause: err });
+      }
+    }
+  }
+
+  function enqueue(table: Table, lines: string[]): Promise<void> {
+    const rows = lines.length;
+    if (rows === 0) return Promise.resolve();
+    if (draining) return Promise.reject(new SignalhouseError('SHUTTING_DOWN', 'server is shutting down, retry against another instance', { retryAfterSeconds: 1 }));
+    let bytes = 0;
+    for (const l of lines) bytes += l.length;
+    if (queuedRows + rows > maxQueueRows || queuedBytes + bytes > maxQueueBytes) {
+      return Promise.reject(new SignalhouseError('OVERLOADED', `ingest queue is full (${queuedRows} rows waiting for storage), retry later`, { retryAfterSeconds: 1 }));
+    }
+    queuedRows += rows;
+    queuedBytes += bytes;
+    telemetry.exportQueueRows.set(queuedRows);
+    return new Promise<void>((resolve, reject) => {
+      let g = open.get(table);
+      if (!g) {
+        g = { table, waiters: [], rows: 0, bytes: 0 };
+        open.set(table, g);
+      }
+      g.waiters.push({ lines, rows, bytes, resolve, reject });
+      g.rows += rows;
+      g.bytes += bytes;
+      if (g.rows >= maxRows) seal(table);
+      else if (!timers.has(table)) timers.set(table, setTimeout(() => seal(table), maxDelay));
+    });
+  }
+
+  return {
+    name: 'clickhouse',
+    export(batch: Batch): Promise<void> {
+      const tenantId = batch.tenantId;
+      if (batch.signal === 'logs') {
+        const lines = new Array<string>(batch.events.length);
+        for (let i = 0; i < lines.length; i++) lines[i] = logRow(tenantId, batch.events[i]);
+        return enqueue('otel_logs', lines);
+      }
+      const lines = new Array<string>(batch.events.length);
+      for (let i = 0; i < lines.length; i++) lines[i] = spanRow(tenantId, batch.events[i]);
+      return enqueue('otel_traces', lines);
+    },
+    async drain(): Promise<void> {
+      draining = true;
+      for (const table of [...open.keys()]) seal(table);
+      while (inFlight.size > 0 || ready.length > 0) {
+        pump();
+        await Promise.allSettled([...inFlight]);
+      }
+    },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * Processors and the chain that runs them. A processor is made once by its factory from validated options
+ * (`createX(config)` → `{ name, process(batch) }`, costly setup in the factory) and then maps a batch to a
+ * batch. The chain helper owns the cross-cutting work, like the Collector's processorhelper: it counts records
+ * in, out and dropped per processor, times each one, and stops early when a batch becomes empty.
+ *
+ * A processor removes records it drops on purpose (consent, dedupe) without a trace in the reply; records it
+ * refuses (validation) it removes *and* reports with `addRejection`, so the client learns what and why.
+ */
+import type { z } from 'zod';
+import type { Signal } from '../core/config.ts';
+import type { Batch } from '../core/event.ts';
+import { rejectedCount } from '../core/event.ts';
+import type { Telemetry } from '../core/telemetry.ts';
+
+export interface Processor {
+  readonly name: string;
+  process(batch: Batch): Batch | Promise<Batch>;
+}
+
+export interface ProcessorFactory<S extends z.ZodType = z.ZodType> {
+  /** The `type` part of `type/name` config keys. */
+  readonly type: string;
+  /** Signals the processor understands; a pipeline of another signal may not use it. */
+  readonly signals: readonly Signal[];
+  /** Strict schema for the processor's options (defaults applied). */
+  readonly configSchema: S;
+  create(config: z.infer<S>, name: string): Processor;
+}
+
+/** The factories known to this build, keyed by type. Processors register here as they are added. */
+export type ProcessorRegistry = ReadonlyMap<string, ProcessorFactory>;
+
+export interface ProcessorChain {
+  readonly names: readonly string[];
+  run(batch: Batch): Promise<Batch>;
+}
+
+/** Builds a processor from its config key (`type` or `type/name`), reporting problems by config path. */
+export function buildProcessor(registry: ProcessorRegistry, key: string, options: unknown, signal: Signal, problems: string[]): Processor | undefined {
+  const type = key.split('/')[0];
+  const factory = registry.get(type);
+  if (!factory) {
+    problems.push(`processors.${key}: unknown processor type "${type}" (known: ${[...registry.keys()].join(', ') || 'none'})`);
+    return undefined;
+  }
+  if (!factory.signals.includes(signal)) {
+    problems.push(`processors.${key}: processor type "${type}" does not support ${signal} pipelines`);
+    return undefined;
+  }
+  const parsed = factory.configSchema.safeParse(options ?? {});
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`processors.${[key, ...issue.path.map(String)].join('.')}: ${issue.message}`);
+    return undefined;
+  }
+  return factory.create(parsed.data, key);
+}
+
+export function createProcessorChain(pipeline: string, processors: readonly Processor[], telemetry: Telemetry): ProcessorChain {
+  const counters = processors.map((p) => ({
+    processor: p,
+    in: telemetry.processorRecords.labels(pipeline, p.name, 'in'),
+    out: telemetry.processorRecords.labels(pipeline, p.name, 'out'),
+    dropped: telemetry.processorRecords.labels(pipeline, p.name, 'dropped'),
+    refused: telemetry.processorRecords.labels(pipeline, p.name, 'refused'),
+    duration: telemetry.processorDuration.labels(pipeline, p.name),
+  }));
+  return {
+    names: processors.map((p) => p.name),
+    async run(batch: Batch): Promise<Batch> {
+      let current = batch;
+      for (const c of counters) {
+        const inCount = current.events.length;
+        if (inCount === 0) break;
+        const refusedBefore = rejectedCount(current);
+        const end = c.duration.startTimer();
+        current = await c.processor.process(current);
+        end();
+        const outCount = current.events.length;
+        const refused = rejectedCount(current) - refusedBefore;
+        c.in.inc(inCount);
+        c.out.inc(outCount);
+        if (refused > 0) c.refused.inc(refused);
+        if (inCount - outCount - refused > 0) c.dropped.inc(inCount - outCount - refused);
+      }
+      return current;
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * What the OTLP protobuf and JSON decoders share: limits on hostile records, the two failure kinds (a request
+ * that cannot be decoded at all → 400; one bad record → partial success), and conversions both formats need.
+ */
+import type { RecordLimits } from '../../core/config.ts';
+import { SignalhouseError } from '../../core/errors.ts';
+import type { Attributes, Rejection, Resource, SpanRecord } from '../../core/event.ts';
+import { addRejection } from '../../core/event.ts';
+import { ATTR_SERVICE_NAME, identityFromAttributes, TENANT_ATTRIBUTES } from '../../semconv/attributes.ts';
+
+/** The request body is not a valid OTLP message: the whole request is refused with 400. */
+export class DecodeError extends SignalhouseError {
+  constructor(message: string) {
+    super('UNDECODABLE_BODY', message);
+  }
+}
+
+/** One record breaks a rule: it is skipped and reported in the partial-success reply; the rest are kept. */
+export class RecordRejected extends Error {
+  constructor(
+    readonly code: 'invalid_id' | 'invalid_field' | 'limit',
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+export interface DecodeContext {
+  readonly tenantId: string;
+  readonly limits: RecordLimits;
+  /** Used for records that carry neither a time nor an observed time. */
+  readonly receivedAtUnixNano: bigint;
+  readonly rejections: Rejection[];
+}
+
+/** Counts a refused record (RecordRejected); any other error propagates and fails the request. */
+export function rejectRecord(ctx: DecodeContext, err: unknown, what: string): void {
+  rejectRecords(ctx, err, what, 1);
+}
+
+export function rejectRecords(ctx: DecodeContext, err: unknown, what: string, count: number): void {
+  if (!(err instanceof RecordRejected)) throw err;
+  if (count > 0) addRejection(ctx.rejections, err.code, `${what}: ${err.reason}`, count);
+}
+
+/** Adds one attribute, enforcing the per-record limits. */
+export function putAttribute(attrs: Attributes, count: number, key: string, value: string, limits: RecordLimits): void {
+  if (count >= limits.max_attributes_per_record) {
+    throw new RecordRejected('limit', `more than ${limits.max_attributes_per_record} attributes`);
+  }
+  if (key.length > limits.max_attribute_key_length) {
+    throw new RecordRejected('limit', `attribute key longer than ${limits.max_attribute_key_length} characters`);
+  }
+  if (value.length > limits.max_attribute_value_length) {
+    throw new RecordRejected('limit', `attribute "${key.slice(0, 64)}" value longer than ${limits.max_attribute_value_length} characters`);
+  }
+  attrs[key] = value;
+}
+
+export function checkBody(body: string, limits: RecordLimits): string {
+  if (body.length > limits.max_body_length) throw new RecordRejected('limit', `body longer than ${limits.max_body_length} characters`);
+  return body;
+}
+
+export function checkDepth(depth: number, limits: RecordLimits): void {
+  if (depth > limits.max_value_depth) throw new RecordRejected('limit', `value nested deeper than ${limits.max_value_depth} levels`);
+}
+
+/** The tenant comes from the key; a resource that names another tenant is refused outright. */
+export function makeResource(attributes: Attributes, schemaUrl: string, ctx: DecodeContext): Resource {
+  for (const key of TENANT_ATTRIBUTES) {
+    const named = attributes[key];
+    if (named !== undefined && named !== ctx.tenantId) {
+      throw new SignalhouseError('FORBIDDEN_TENANT', `resource attribute ${key}="${named}" does not match the write key's tenant`);
+    }
+  }
+  return { attributes, schemaUrl, serviceName: attributes[ATTR_SERVICE_NAME] ?? '' };
+}
+
+/** Text for a double as the Collector stores it: shortest round-trip form, no exponent for ordinary values. */
+export function formatDouble(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+/** A double inside a JSON-encoded array or map value: JSON has no NaN/Infinity, so those become strings. */
+export function doubleAsJson(v: number): string {
+  return Number.isFinite(v) ? String(v) : JSON.stringify(formatDouble(v));
+}
+
+/** The record's time, else its observed time, else the receive time (the Collector exporter's order). */
+export function effectiveTime(time: bigint, observed: bigint, ctx: DecodeContext): bigint {
+  if (time !== 0n) return time;
+  if (observed !== 0n) return observed;
+  return ctx.receivedAtUnixNano;
+}
+
+const HEX_ID = /^[0-9a-fA-F]*$/;
+
+/** Validates a hex id from OTLP/JSON (case-insensitive) and returns it lower-cased; '' stays ''. */
+export function hexId(value: unknown, bytes: number, field: string): string {
+  if (value === undefined || value === null || value === '') return '';
+  if (typeof value !== 'string' || value.length !== bytes * 2 || !HEX_ID.test(value)) {
+    throw new RecordRejected('invalid_id', `invalid ${field}: expected ${bytes * 2} hex characters`);
+  }
+  return value.toLowerCase();
+}
+
+/** Hex of a binary id from OTLP/protobuf; empty stays ''. */
+export function binaryId(value: Uint8Array, bytes: number, field: string): string {
+  if (value.length === 0) return '';
+  if (value.length !== bytes) throw new RecordRejected('invalid_id', `invalid ${field}: expected ${bytes} bytes, got ${value.length}`);
+  return Buffer.from(value.buffer, value.byteOffset, value.length).toString('hex');
+}
+
+export const ZERO_TRACE_ID = '0'.repeat(32);
+export const ZERO_SPAN_ID = '0'.repeat(16);
+
+/** Spans need a non-zero trace id and span id (the OTLP spec calls all-zero ids invalid). */
+export function requireSpanIds(traceId: string, spanId: string): void {
+  if (traceId === '' || traceId === ZERO_TRACE_ID) throw new RecordRejected('invalid_id', 'missing or all-zero trace_id');
+  if (spanId === '' || spanId === ZERO_SPAN_ID) throw new RecordRejected('invalid_id', 'missing or all-zero span_id');
+}
+
+export function nowUnixNano(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+/** Checks and defaults shared by both span decoders. */
+export function finishSpan(span: SpanRecord, ctx: DecodeContext): SpanRecord {
+  requireSpanIds(span.traceId, span.spanId);
+  if (span.kind < 0 || span.kind > 5) span.kind = 0;
+  if (span.startTimeUnixNano === 0n) span.startTimeUnixNano = ctx.receivedAtUnixNano;
+  if (span.endTimeUnixNano < span.startTimeUnixNano) span.endTimeUnixNano = span.startTimeUnixNano;
+  const id = identityFromAttributes(span.attributes, span.resource.attributes);
+  span.eventId = id.eventId || span.traceId + span.spanId;
+  span.sessionId = id.sessionId;
+  span.userId = id.userId;
+  span.anonymousId = id.anonymousId;
+  return span;
+}

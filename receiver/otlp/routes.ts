@@ -1,0 +1,113 @@
+/**
+ * OTLP/HTTP receiver: `POST /v1/logs` and `POST /v1/traces`, protobuf or JSON, optionally gzip-compressed.
+ * Replies follow the OTLP/HTTP spec: same content type as the request; 200 with `partial_success` when records
+ * were refused; 400 + google.rpc.Status for undecodable bodies; 401/403 for keys; 413 over the body limit
+ * (counted after decompression); 415 for other content types; 429/503 + Retry-After when overloaded.
+ */
+import { promisify } from 'node:util';
+import { gunzip, inflate } from 'node:zlib';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { OtlpReceiverConfig, Signal } from '../../core/config.ts';
+import { SignalhouseError, toSignalhouseError } from '../../core/errors.ts';
+import { type Batch, rejectedCount } from '../../core/event.ts';
+import type { Pipelines } from '../../core/pipeline.ts';
+import type { Telemetry } from '../../core/telemetry.ts';
+import { credentialFromAuthorization, requireWriteTenant, type TenantRegistry } from '../../core/tenants.ts';
+import { type DecodeContext, nowUnixNano } from './common.ts';
+import { decodeLogsJson, decodeTracesJson } from './json.ts';
+import { decodeLogsProtobuf, decodeTracesProtobuf } from './protobuf.ts';
+import { CONTENT_TYPES, type Encoding, exportResponse, statusResponse } from './response.ts';
+
+const gunzipAsync = promisify(gunzip);
+const inflateAsync = promisify(inflate);
+
+export interface OtlpRoutesOptions {
+  config: OtlpReceiverConfig;
+  pipelines: Pipelines;
+  tenants: TenantRegistry;
+  telemetry: Telemetry;
+}
+
+const RECEIVER = 'otlp';
+
+function encodingOf(contentType: string | undefined): Encoding | undefined {
+  if (!contentType) return undefined;
+  const mediaType = contentType.split(';')[0].trim().toLowerCase();
+  if (mediaType === 'application/x-protobuf' || mediaType === 'application/protobuf') return 'protobuf';
+  if (mediaType === 'application/json') return 'json';
+  return undefined;
+}
+
+/** Decompresses with a hard cap on the output size, so a small gzip bomb cannot exhaust memory. */
+async function decompress(raw: Buffer, contentEncoding: string | undefined, limit: number): Promise<Buffer> {
+  const enc = (contentEncoding ?? 'identity').trim().toLowerCase();
+  if (enc === 'identity' || enc === '') return raw;
+  if (enc !== 'gzip' && enc !== 'deflate') {
+    throw new SignalhouseError('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Encoding "${enc}" (use gzip or none)`);
+  }
+  try {
+    return await (enc === 'gzip' ? gunzipAsync : inflateAsync)(raw, { maxOutputLength: limit });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
+      throw new SignalhouseError('PAYLOAD_TOO_LARGE', `decompressed body exceeds ${limit} bytes`);
+    }
+    throw new SignalhouseError('UNDECODABLE_BODY', `invalid ${enc} body: ${(err as Error).message}`);
+  }
+}
+
+export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions): Promise<void> {
+  const { config, pipelines, tenants, telemetry } = opts;
+  const bodyLimit = config.protocols.http.max_request_body_size;
+
+  // This plugin reads raw bytes for every content type; it decides itself what it accepts (415 otherwise).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    const encoding = encodingOf(request.headers['content-type']) ?? 'json';
+    let err = toSignalhouseError(error);
+    if (!(error instanceof SignalhouseError) && typeof error.statusCode === 'number') {
+      // Fastify's own errors (body too large, missing content type, …) keep their status.
+      if (error.statusCode === 413) err = new SignalhouseError('PAYLOAD_TOO_LARGE', `body exceeds ${bodyLimit} bytes`);
+      else if (error.statusCode === 415) err = new SignalhouseError('UNSUPPORTED_MEDIA_TYPE', 'unsupported Content-Type: use application/x-protobuf or application/json');
+      else if (error.statusCode < 500) err = new SignalhouseError('BAD_REQUEST', error.message);
+    }
+    sendError(reply, err, encoding, telemetry);
+  });
+
+  for (const signal of ['logs', 'traces'] as const) {
+    const pipeline = pipelines.find(RECEIVER, signal);
+    if (!pipeline) continue;
+    const decodeProtobuf = signal === 'logs' ? decodeLogsProtobuf : decodeTracesProtobuf;
+    const decodeJson = signal === 'logs' ? decodeLogsJson : decodeTracesJson;
+    const received = telemetry.receivedRecords.labels(RECEIVER, signal);
+    const accepted = telemetry.acceptedRecords.labels(RECEIVER, signal);
+
+    app.post(`/v1/${signal}`, async (request: FastifyRequest, reply: FastifyReply) => {
+      const encoding = encodingOf(request.headers['content-type']);
+      if (!encoding) {
+        throw new SignalhouseError('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Type "${request.headers['content-type'] ?? ''}": use application/x-protobuf or application/json`);
+      }
+      const tenant = requireWriteTenant(tenants, credentialFromAuthorization(request.headers.authorization));
+      const raw = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+      const body = await decompress(raw, request.headers['content-encoding'] as string | undefined, bodyLimit);
+      const ctx: DecodeContext = { tenantId: tenant.id, limits: config.limits, receivedAtUnixNano: nowUnixNano(), rejections: [] };
+      const events = encoding === 'protobuf' ? decodeProtobuf(body, ctx) : decodeJson(body, ctx);
+      const batch = { tenantId: tenant.id, signal, events, rejections: ctx.rejections } as Batch;
+      received.inc(events.length + rejectedCount(batch));
+      const out = await pipeline.consume(batch);
+      accepted.inc(out.events.length);
+      const rejected = rejectedCount(out);
+      for (const r of out.rejections) telemetry.rejectedRecords.inc({ receiver: RECEIVER, signal, reason: r.code }, r.count);
+      reply.code(200).header('content-type', CONTENT_TYPES[encoding]);
+      return exportResponse(signal as Signal, encoding, rejected, out.rejections);
+    });
+  }
+}
+
+function sendError(reply: FastifyReply, err: SignalhouseError, encoding: Encoding, telemetry: Telemetry): void {
+  telemetry.failedRequests.inc({ receiver: RECEIVER, status: String(err.statusCode) });
+  if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
+  if (err.statusCode >= 500 && !err.retryable) reply.log.error({ err }, 'otlp request failed');
+  reply.code(err.statusCode).header('content-type', CONTENT_TYPES[encoding]).send(statusResponse(err.statusCode, err.message, encoding));
+}

@@ -1,0 +1,59 @@
+/**
+ * Starts a real Signalhouse instance for a test file: embedded chDB in a fresh temporary directory, real HTTP on
+ * loopback (port 0). chDB allows one data directory per process, so each test file (a vitest fork) starts at
+ * most one of these.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { parseConfig } from '../../core/config.ts';
+import { createService, type Service } from '../../core/service.ts';
+
+export const TENANTS = [
+  { id: 'acme', write_keys: ['wk_acme_test_key'], read_tokens: ['rt_acme_test_token'] },
+  { id: 'globex', write_keys: ['wk_globex_test_key'], read_tokens: ['rt_globex_test_token'] },
+];
+export const ACME_KEY = 'wk_acme_test_key';
+export const GLOBEX_KEY = 'wk_globex_test_key';
+
+export interface TestService {
+  readonly service: Service;
+  readonly url: string;
+  readonly dataDir: string;
+  /** Runs a query on the service's own store and returns the rows. */
+  rows<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+/** `overrides` is merged into the config document (before validation), e.g. `{ exporters: { clickhouse: {...} } }`. */
+export async function startTestService(overrides: Record<string, unknown> = {}): Promise<TestService> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'signalhouse-test-'));
+  const exporterOverrides = ((overrides.exporters as Record<string, unknown> | undefined)?.clickhouse ?? {}) as Record<string, unknown>;
+  const config = parseConfig(
+    {
+      ...overrides,
+      receivers: { otlp: {}, ...((overrides.receivers as object) ?? {}) },
+      exporters: { clickhouse: { data_dir: dataDir, batch: { max_delay: '5ms' }, ...exporterOverrides } },
+      service: { http: { host: '127.0.0.1', port: 0 }, log_level: 'warn', ...((overrides.service as object) ?? {}) },
+      tenants: overrides.tenants ?? TENANTS,
+    },
+    {},
+    'test',
+  );
+  const service = await createService(config, pino({ level: 'warn' }));
+  const url = await service.listen();
+  return {
+    service,
+    url,
+    dataDir,
+    async rows<T>(sql: string, params?: Record<string, unknown>) {
+      const rs = await service.store.client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
+      return rs.json<T>();
+    },
+    async close() {
+      await service.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
