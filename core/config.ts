@@ -12,6 +12,7 @@ import { byteSize, durationMs, intLike } from './units.ts';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const SIGNALS = ['logs', 'traces'] as const;
 export type Signal = (typeof SIGNALS)[number];
+const PIPELINE_ID = new RegExp(`^(${SIGNALS.join('|')})(/[A-Za-z0-9_.-]+)?$`);
 
 const otlpReceiverSchema = z.strictObject({
   protocols: z
@@ -102,7 +103,7 @@ const configSchema = z
           })
           .prefault({}),
         log_level: z.enum(LOG_LEVELS).default('info'),
-        pipelines: z.record(z.string().regex(/^(logs|traces)(\/[A-Za-z0-9_.-]+)?$/, 'pipeline ids are logs[/name] or traces[/name]'), pipelineSchema),
+        pipelines: z.record(z.string().regex(PIPELINE_ID, `pipeline ids are ${SIGNALS.join('[/name] or ')}[/name]`), pipelineSchema),
       })
       .prefault({ pipelines: {} }),
     tenants: z.array(tenantSchema).default([]),
@@ -212,7 +213,11 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
   const withDefaults = applyDefaults(doc);
   const result = configSchema.safeParse(withDefaults);
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push(`${formatPath(issue.path)}: ${issue.message}`);
+    for (const issue of result.error.issues) {
+      // A bad record key carries the key schema's own message one level down.
+      const message = issue.code === 'invalid_key' ? (issue.issues[0]?.message ?? issue.message) : issue.message;
+      problems.push(`${formatPath(issue.path)}: ${message}`);
+    }
   }
   const overrides = result.success ? applyEnvOverrides(result.data, env, problems) : undefined;
   if (problems.length > 0 || !overrides) throw new ConfigError(source, problems);

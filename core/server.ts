@@ -51,6 +51,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     done();
   });
 
+  // During shutdown, in-flight requests still get their reply, but their keep-alive connections end with it, so
+  // that closing the server does not wait for clients to hang up.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     let err = toSignalhouseError(error);
     if (!(error instanceof SignalhouseError) && typeof error.statusCode === 'number' && error.statusCode < 500) {

@@ -69,7 +69,10 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
     },
     close() {
       closing ??= (async () => {
-        await app.close();
+        // Stop listening; in-flight requests finish, and their rows are committed now rather than after max_delay.
+        const serverClosed = app.close();
+        for (const e of exporters.values()) e.flushNow();
+        await serverClosed;
         await Promise.all([...exporters.values()].map((e) => e.drain()));
         await store.close();
       })();

@@ -25,6 +25,8 @@ export interface Exporter {
   readonly name: string;
   /** Resolves once every event of the batch is committed; rejects with a SignalhouseError otherwise. */
   export(batch: Batch): Promise<void>;
+  /** Shutdown has begun: commit what is waiting now and stop delaying new rows (still accepted). */
+  flushNow(): void;
   /** Stops taking new batches, flushes everything queued and waits for it to commit. */
   drain(): Promise<void>;
 }
@@ -86,6 +88,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
   let queuedRows = 0;
   let queuedBytes = 0;
   let draining = false;
+  let immediate = false;
 
   function seal(table: Table): void {
     const t = timers.get(table);
@@ -113,9 +116,6 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
       }
       const p: Promise<void> = commit(g).finally(() => {
         inFlight.delete(p);
-        queuedRows -= g.rows;
-        queuedBytes -= g.bytes;
-        telemetry.exportQueueRows.set(queuedRows);
         pump();
       });
       inFlight.add(p);
@@ -135,6 +135,10 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
     const token = randomUUID();
     const body = g.waiters.length === 1 ? g.waiters[0].lines.join('') : g.waiters.map((w) => w.lines.join('')).join('');
     const err = await insertWithRetry(g.table, body, token);
+    // Release queue space before answering, so a client that sends again right after its reply finds room.
+    queuedRows -= g.rows;
+    queuedBytes -= g.bytes;
+    telemetry.exportQueueRows.set(queuedRows);
     if (err === undefined) {
       telemetry.exportBatchRows.observe({ table: g.table }, g.rows);
       for (const w of g.waiters) w.resolve();
@@ -202,7 +206,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
       g.waiters.push({ lines, rows, bytes, resolve, reject });
       g.rows += rows;
       g.bytes += bytes;
-      if (g.rows >= maxRows) seal(table);
+      if (g.rows >= maxRows || immediate) seal(table);
       else if (!timers.has(table)) timers.set(table, setTimeout(() => seal(table), maxDelay));
     });
   }
@@ -220,8 +224,13 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
       for (let i = 0; i < lines.length; i++) lines[i] = spanRow(tenantId, batch.events[i]);
       return enqueue('otel_traces', lines);
     },
+    flushNow(): void {
+      immediate = true;
+      for (const table of [...open.keys()]) seal(table);
+    },
     async drain(): Promise<void> {
       draining = true;
+      immediate = true;
       for (const table of [...open.keys()]) seal(table);
       while (inFlight.size > 0 || ready.length > 0) {
         pump();

@@ -29,7 +29,7 @@ function sdkPayload(name: string, n: number, resource: Record<string, string> = 
 }
 
 async function post(path: string, body: Uint8Array | string, headers: Record<string, string>) {
-  const res = await fetch(`${svc.url}${path}`, { method: 'POST', body, headers });
+  const res = await fetch(`${svc.url}${path}`, { method: 'POST', body: typeof body === 'string' ? body : Buffer.from(body), headers });
   return { status: res.status, headers: res.headers, bytes: Buffer.from(await res.arrayBuffer()) };
 }
 

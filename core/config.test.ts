@@ -1,0 +1,127 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEMO_TENANT, loadConfig, parseConfig } from './config.ts';
+
+function problemsOf(fn: () => unknown): readonly string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('defaults to OTLP → ClickHouse pipelines, the embedded store and a demo tenant', () => {
+    const cfg = parseConfig({}, {});
+    expect(Object.keys(cfg.service.pipelines)).toEqual(['logs', 'traces']);
+    expect(cfg.service.pipelines.logs).toEqual({ receivers: ['otlp'], processors: [], exporters: ['clickhouse'] });
+    expect(cfg.exporters.clickhouse).toMatchObject({ endpoint: '', data_dir: './data', database: 'signalhouse', ttl: 90 * 86_400_000 });
+    expect(cfg.service.http).toMatchObject({ host: '127.0.0.1', port: 4318 });
+    expect(cfg.demoTenant).toBe(true);
+    expect(cfg.tenants).toEqual([DEMO_TENANT]);
+  });
+
+  it('substitutes ${env:NAME} and ${env:NAME:-default}, and $$ as a literal $', () => {
+    const cfg = parseConfig(
+      {
+        exporters: { clickhouse: { endpoint: '${env:CH_URL}', password: 'pa$$word', database: '${env:CH_DB:-analytics}' } },
+        receivers: { otlp: null },
+        service: { pipelines: { logs: { receivers: ['otlp'], exporters: ['clickhouse'] } } },
+        tenants: [{ id: 'acme', write_keys: ['${env:ACME_KEY}'] }],
+      },
+      { CH_URL: 'http://ch:8123', ACME_KEY: 'wk_from_env_123' },
+    );
+    expect(cfg.exporters.clickhouse).toMatchObject({ endpoint: 'http://ch:8123', password: 'pa$word', database: 'analytics' });
+    expect(cfg.tenants[0].write_keys).toEqual(['wk_from_env_123']);
+    expect(cfg.demoTenant).toBe(false);
+  });
+
+  it('reports every problem with its path at once', () => {
+    const problems = problemsOf(() =>
+      parseConfig(
+        {
+          receivers: { otlp: { protocols: { http: { max_request_body_size: 'lots' } }, unknown_option: 1 } },
+          exporters: { clickhouse: { batch: { max_rows: 0, max_delay: 'soon' }, database: 'bad-name;' } },
+          service: { pipelines: { logs: { receivers: ['kafka'], processors: ['redact'], exporters: ['clickhouse'] }, metrics: { receivers: ['otlp'], exporters: ['clickhouse'] } } },
+          tenants: [{ id: 'a', write_keys: ['short'] }, { id: 'b', write_keys: ['wk_shared_key'] }, { id: 'b', write_keys: ['wk_shared_key'] }],
+          extra: true,
+          password: '${env:MISSING_SECRET}',
+        },
+        {},
+      ),
+    );
+    const expected = [
+      'password: environment variable MISSING_SECRET is not set',
+      'receivers.otlp.protocols.http.max_request_body_size: invalid byte size "lots"',
+      'receivers.otlp: Unrecognized key: "unknown_option"',
+      'exporters.clickhouse.batch.max_rows: Too small',
+      'exporters.clickhouse.batch.max_delay: invalid duration "soon"',
+      'exporters.clickhouse.database: must be a plain identifier',
+      'service.pipelines.metrics: pipeline ids are logs[/name] or traces[/name]',
+      'tenants.0.write_keys.0: keys must have at least 8 characters',
+      '(root): Unrecognized keys: "extra", "password"',
+    ];
+    for (const e of expected) expect(problems.some((p) => p.startsWith(e)), `${e}\nin:\n${problems.join('\n')}`).toBe(true);
+  });
+
+  it('checks pipeline references and tenant uniqueness once the shape is valid', () => {
+    const problems = problemsOf(() =>
+      parseConfig(
+        {
+          receivers: { otlp: {} },
+          exporters: { clickhouse: {} },
+          service: { pipelines: { logs: { receivers: ['kafka'], processors: ['redact'], exporters: ['clickhouse'] } } },
+          tenants: [{ id: 'b', write_keys: ['wk_shared_key'] }, { id: 'b', write_keys: ['wk_shared_key'] }],
+        },
+        {},
+      ),
+    );
+    expect(problems).toEqual([
+      'service.pipelines.logs.receivers.0: receiver "kafka" is not configured under receivers',
+      'service.pipelines.logs.processors.0: processor "redact" is not configured under processors',
+      'tenants.1.id: duplicate tenant id "b"',
+      'tenants.1.write_keys.0: key already used by tenant "b"',
+    ]);
+  });
+
+  it('applies PORT, HOST, LOG_LEVEL, SIGNALHOUSE_DATA_DIR and CLICKHOUSE_URL overrides and validates them', () => {
+    const cfg = parseConfig({}, { PORT: '5000', HOST: '0.0.0.0', LOG_LEVEL: 'debug', SIGNALHOUSE_DATA_DIR: '/var/lib/sh', CLICKHOUSE_URL: 'http://ch:8123' });
+    expect(cfg.service.http).toMatchObject({ port: 5000, host: '0.0.0.0' });
+    expect(cfg.service.log_level).toBe('debug');
+    expect(cfg.exporters.clickhouse).toMatchObject({ data_dir: '/var/lib/sh', endpoint: 'http://ch:8123' });
+    expect(problemsOf(() => parseConfig({}, { PORT: 'eighty', LOG_LEVEL: 'loud' }))).toEqual([
+      'PORT: expected an integer 0–65535, got "eighty"',
+      'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+    ]);
+  });
+
+  it('freezes the parsed config', () => {
+    const cfg = parseConfig({}, {});
+    expect(Object.isFrozen(cfg)).toBe(true);
+    expect(Object.isFrozen(cfg.exporters.clickhouse!.batch)).toBe(true);
+    expect(() => {
+      (cfg.service.http as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('loads YAML files and reports YAML and file errors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sh-config-'));
+    const good = join(dir, 'good.yaml');
+    writeFileSync(good, 'exporters:\n  clickhouse:\n    ttl: 30d\n    batch: { max_rows: "1000", max_delay: 20ms }\ntenants:\n  - id: acme\n    write_keys: [wk_acme_123]\n    read_tokens: ["sha256:abcdef"]\n');
+    const cfg = loadConfig(good, {});
+    expect(cfg.exporters.clickhouse).toMatchObject({ ttl: 30 * 86_400_000, batch: { max_rows: 1000, max_delay: 20 } });
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'receivers: [unclosed\n');
+    expect(problemsOf(() => loadConfig(bad, {}))[0]).toMatch(/^YAML: /);
+    expect(problemsOf(() => loadConfig(join(dir, 'missing.yaml'), {}))[0]).toMatch(/^cannot read file/);
+  });
+
+  it('ships a signalhouse.yaml that parses', () => {
+    const cfg = loadConfig(join(import.meta.dirname, '..', 'signalhouse.yaml'), {});
+    expect(cfg.service.pipelines.logs.exporters).toEqual(['clickhouse']);
+  });
+});

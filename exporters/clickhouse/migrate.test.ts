@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../core/config.ts';
+import { ddlContext, migrate, ttlInterval } from './migrate.ts';
+import { MIGRATIONS } from './schema.ts';
+import { openStore, type Store } from './store.ts';
+
+let dir: string;
+let store: Store;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sh-migrate-'));
+  store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dir } } }, {}).exporters.clickhouse!);
+});
+afterAll(async () => {
+  await store?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function rows<T>(query: string): Promise<T[]> {
+  return (await store.client.query({ query, format: 'JSONEachRow' })).json<T>();
+}
+const DAY = 86_400_000;
+const engineOf = async (table: string) => (await rows<{ e: string }>(`SELECT engine_full AS e FROM system.tables WHERE database = 'signalhouse' AND name = '${table}'`))[0].e;
+
+describe('migrations', () => {
+  it('creates the schema once and is idempotent', async () => {
+    expect(await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 90 * DAY })).toEqual(MIGRATIONS.map((m) => m.version));
+    expect(await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 90 * DAY })).toEqual([]);
+    const applied = await rows<{ version: number; n: string }>('SELECT version, count() AS n FROM signalhouse.schema_migrations GROUP BY version');
+    expect(applied.map((r) => [r.version, Number(r.n)])).toEqual(MIGRATIONS.map((m) => [m.version, 1]));
+  });
+
+  it("keeps the Collector exporter's column names and types, plus Signalhouse's own", async () => {
+    const cols = await rows<{ table: string; name: string; type: string }>(
+      "SELECT table, name, type FROM system.columns WHERE database = 'signalhouse' AND table IN ('otel_logs', 'otel_traces') ORDER BY table, position",
+    );
+    const typeOf = (table: string, name: string) => cols.find((c) => c.table === table && c.name === name)?.type;
+    const attrMap = 'Map(LowCardinality(String), String)';
+    const expected: Array<[string, string, string]> = [
+      ['otel_logs', 'Timestamp', 'DateTime64(9)'], ['otel_logs', 'TimestampTime', 'DateTime'], ['otel_logs', 'TraceId', 'String'],
+      ['otel_logs', 'SpanId', 'String'], ['otel_logs', 'TraceFlags', 'UInt8'], ['otel_logs', 'SeverityText', 'LowCardinality(String)'],
+      ['otel_logs', 'SeverityNumber', 'UInt8'], ['otel_logs', 'ServiceName', 'LowCardinality(String)'], ['otel_logs', 'Body', 'String'],
+      ['otel_logs', 'ResourceSchemaUrl', 'LowCardinality(String)'], ['otel_logs', 'ResourceAttributes', attrMap],
+      ['otel_logs', 'ScopeSchemaUrl', 'LowCardinality(String)'], ['otel_logs', 'ScopeName', 'String'], ['otel_logs', 'ScopeVersion', 'LowCardinality(String)'],
+      ['otel_logs', 'ScopeAttributes', attrMap], ['otel_logs', 'LogAttributes', attrMap], ['otel_logs', 'EventName', 'String'],
+      ['otel_traces', 'Timestamp', 'DateTime64(9)'], ['otel_traces', 'TraceId', 'String'], ['otel_traces', 'SpanId', 'String'],
+      ['otel_traces', 'ParentSpanId', 'String'], ['otel_traces', 'TraceState', 'String'], ['otel_traces', 'SpanName', 'LowCardinality(String)'],
+      ['otel_traces', 'SpanKind', 'LowCardinality(String)'], ['otel_traces', 'ServiceName', 'LowCardinality(String)'],
+      ['otel_traces', 'ResourceAttributes', attrMap], ['otel_traces', 'ScopeName', 'String'], ['otel_traces', 'ScopeVersion', 'String'],
+      ['otel_traces', 'SpanAttributes', attrMap], ['otel_traces', 'Duration', 'UInt64'], ['otel_traces', 'StatusCode', 'LowCardinality(String)'],
+      ['otel_traces', 'StatusMessage', 'String'], ['otel_traces', 'Events.Timestamp', 'Array(DateTime64(9))'], ['otel_traces', 'Events.Name', 'Array(LowCardinality(String))'],
+      ['otel_traces', 'Events.Attributes', `Array(${attrMap})`], ['otel_traces', 'Links.TraceId', 'Array(String)'], ['otel_traces', 'Links.SpanId', 'Array(String)'],
+      ['otel_traces', 'Links.TraceState', 'Array(String)'], ['otel_traces', 'Links.Attributes', `Array(${attrMap})`],
+    ];
+    for (const [table, name, type] of expected) expect(typeOf(table, name), `${table}.${name}`).toBe(type);
+    for (const table of ['otel_logs', 'otel_traces']) {
+      for (const name of ['TenantId', 'EventId', 'SessionId', 'UserId', 'AnonymousId']) expect(typeOf(table, name), `${table}.${name}`).toBeDefined();
+    }
+    const sortingKey = await rows<{ k: string }>("SELECT sorting_key AS k FROM system.tables WHERE database = 'signalhouse' AND name = 'otel_logs'");
+    expect(sortingKey[0].k.startsWith('TenantId')).toBe(true);
+  });
+
+  it('applies the configured TTL and changes it without rewriting data', async () => {
+    expect(await engineOf('otel_logs')).toContain('TTL TimestampTime + toIntervalDay(90)');
+    await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 30 * DAY });
+    expect(await engineOf('otel_logs')).toContain('TTL TimestampTime + toIntervalDay(30)');
+    expect(await engineOf('otel_traces')).toContain('toIntervalDay(30)');
+    await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 36 * 3_600_000 });
+    expect(await engineOf('otel_logs')).toContain('toIntervalSecond(129600)');
+    await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
+    expect(await engineOf('otel_logs')).not.toContain(' TTL ');
+  });
+
+  it('applies a new migration to an existing schema, keeping existing rows', async () => {
+    await store.client.command({ query: "INSERT INTO signalhouse.otel_logs (TenantId, EventName, Timestamp) VALUES ('acme', 'before.v2', now64(9))" });
+    const v2 = { version: 2, name: 'test column', up: () => ["ALTER TABLE signalhouse.otel_logs ADD COLUMN IF NOT EXISTS TestCol String DEFAULT 'x'"] };
+    expect(await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, migrations: [...MIGRATIONS, v2] })).toEqual([2]);
+    expect(await rows<{ TestCol: string }>("SELECT TestCol FROM signalhouse.otel_logs WHERE EventName = 'before.v2'")).toEqual([{ TestCol: 'x' }]);
+  });
+
+  it('writes cluster DDL with ON CLUSTER and Replicated engines', () => {
+    const ctx = ddlContext('signalhouse', 'main');
+    const ddl = MIGRATIONS[0].up(ctx).join('\n');
+    expect(ddl).toContain('CREATE TABLE IF NOT EXISTS signalhouse.otel_logs ON CLUSTER main');
+    expect(ddl).toContain("ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/signalhouse/otel_logs', '{replica}')");
+    expect(MIGRATIONS[0].up(ddlContext('signalhouse', '')).join('\n')).not.toContain('ON CLUSTER');
+    expect(ttlInterval(7 * DAY)).toBe('toIntervalDay(7)');
+  });
+});

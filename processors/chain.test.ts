@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { addRejection, type Batch, type LogEvent } from '../core/event.ts';
+import { createTelemetry } from '../core/telemetry.ts';
+import { buildProcessor, createProcessorChain, type Processor, type ProcessorFactory } from './chain.ts';
+
+const resource = { attributes: {}, schemaUrl: '', serviceName: '' };
+const scope = { name: '', version: '', attributes: {}, schemaUrl: '' };
+const event = (eventName: string): LogEvent => ({
+  eventId: '', sessionId: '', userId: '', anonymousId: '', timeUnixNano: 1n, observedTimeUnixNano: 0n, traceId: '', spanId: '',
+  traceFlags: 0, severityText: '', severityNumber: 0, body: '', eventName, attributes: {}, resource, scope,
+});
+const logBatch = (...names: string[]): Batch => ({ tenantId: 't', signal: 'logs', events: names.map(event), rejections: [] });
+
+/** Drops events whose name starts with a prefix (like consent: on purpose, not reported). */
+const dropFactory: ProcessorFactory = {
+  type: 'drop',
+  signals: ['logs'],
+  configSchema: z.strictObject({ prefix: z.string() }),
+  create: (cfg: { prefix: string }, name): Processor => ({
+    name,
+    process: (b) => ({ ...b, events: (b.events as LogEvent[]).filter((e) => !e.eventName.startsWith(cfg.prefix)) } as Batch),
+  }),
+};
+
+/** Refuses events named "bad" and reports them (like validation). */
+const refuse: Processor = {
+  name: 'refuse',
+  async process(b) {
+    const kept = (b.events as LogEvent[]).filter((e) => e.eventName !== 'bad');
+    addRejection(b.rejections, 'invalid_field', 'event "bad" is not allowed', b.events.length - kept.length);
+    return { ...b, events: kept } as Batch;
+  },
+};
+
+describe('processor chain', () => {
+  it('runs processors in order and counts in, out, dropped and refused per processor', async () => {
+    const telemetry = createTelemetry();
+    const problems: string[] = [];
+    const drop = buildProcessor(new Map([['drop', dropFactory]]), 'drop/debug', { prefix: 'debug.' }, 'logs', problems)!;
+    expect(problems).toEqual([]);
+    const chain = createProcessorChain('logs', [drop, refuse], telemetry);
+    const out = await chain.run(logBatch('a', 'debug.x', 'bad', 'b', 'debug.y'));
+    expect(out.events.map((e) => (e as LogEvent).eventName)).toEqual(['a', 'b']);
+    expect(out.rejections).toEqual([{ code: 'invalid_field', reason: 'event "bad" is not allowed', count: 1 }]);
+    const values = (await telemetry.processorRecords.get()).values.map((v) => [v.labels.processor, v.labels.outcome, v.value]);
+    expect(values).toEqual(
+      expect.arrayContaining([
+        ['drop/debug', 'in', 5], ['drop/debug', 'out', 3], ['drop/debug', 'dropped', 2],
+        ['refuse', 'in', 3], ['refuse', 'out', 2], ['refuse', 'refused', 1],
+      ]),
+    );
+    expect(values.find(([p, o]) => p === 'refuse' && o === 'dropped')).toBeUndefined();
+  });
+
+  it('stops when a batch becomes empty', async () => {
+    let called = false;
+    const never: Processor = { name: 'never', process: (b) => { called = true; return b; } };
+    const chain = createProcessorChain('logs', [buildProcessor(new Map([['drop', dropFactory]]), 'drop', { prefix: '' }, 'logs', [])!, never], createTelemetry());
+    expect((await chain.run(logBatch('x', 'y'))).events).toEqual([]);
+    expect(called).toBe(false);
+  });
+
+  it('reports unknown types, unsupported signals and bad options by config path', () => {
+    const registry = new Map([['drop', dropFactory]]);
+    const problems: string[] = [];
+    expect(buildProcessor(registry, 'redact/pii', {}, 'logs', problems)).toBeUndefined();
+    expect(buildProcessor(registry, 'drop', { prefix: 'x' }, 'traces', problems)).toBeUndefined();
+    expect(buildProcessor(registry, 'drop/a', { prefix: 1, extra: true }, 'logs', problems)).toBeUndefined();
+    expect(problems).toEqual([
+      'processors.redact/pii: unknown processor type "redact" (known: drop)',
+      'processors.drop: processor type "drop" does not support traces pipelines',
+      'processors.drop/a.prefix: Invalid input: expected string, received number',
+      'processors.drop/a: Unrecognized key: "extra"',
+    ]);
+  });
+});
