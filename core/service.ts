@@ -40,7 +40,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
     await store.close();
     throw err;
   }
-  const exporters = new Map<string, Exporter>([['clickhouse', createClickHouseExporter({ client: store.client, config: chConfig, telemetry })]]);
+  const exporters = new Map<string, Exporter>([['clickhouse', createClickHouseExporter({ store, config: chConfig, telemetry })]]);
   const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry);
   const app = await buildServer({
     config,

@@ -5,7 +5,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClickHouseExporterConfig, parseConfig } from '../../core/config.ts';
 import type { SignalhouseError } from '../../core/errors.ts';
@@ -60,7 +59,7 @@ async function insertCount(telemetry: Telemetry): Promise<number> {
 describe('clickhouse exporter', () => {
   it('commits concurrent requests in one INSERT and answers each after the commit', async () => {
     const telemetry = createTelemetry();
-    const exporter = createClickHouseExporter({ client: store.client, config: exporterConfig({ batch: { max_delay: '50ms' } }), telemetry });
+    const exporter = createClickHouseExporter({ store, config: exporterConfig({ batch: { max_delay: '50ms' } }), telemetry });
     await Promise.all(Array.from({ length: 20 }, () => exporter.export(batch('group.commit', 10))));
     expect(await count('group.commit')).toBe(200);
     expect(await insertCount(telemetry)).toBe(1);
@@ -68,7 +67,7 @@ describe('clickhouse exporter', () => {
 
   it('starts an INSERT as soon as max_rows are waiting', async () => {
     const telemetry = createTelemetry();
-    const exporter = createClickHouseExporter({ client: store.client, config: exporterConfig({ batch: { max_rows: 25, max_delay: '10s' } }), telemetry });
+    const exporter = createClickHouseExporter({ store, config: exporterConfig({ batch: { max_rows: 25, max_delay: '10s' } }), telemetry });
     // Without the size trigger this would wait 10 s for the timer.
     await Promise.all([exporter.export(batch('size.trigger', 10)), exporter.export(batch('size.trigger', 10)), exporter.export(batch('size.trigger', 10))]);
     expect(await count('size.trigger')).toBe(30);
@@ -79,7 +78,7 @@ describe('clickhouse exporter', () => {
     await store.client.command({ query: "ALTER TABLE signalhouse.otel_logs ADD CONSTRAINT no_poison CHECK EventName != 'poison'" });
     try {
       const telemetry = createTelemetry();
-      const exporter = createClickHouseExporter({ client: store.client, config: exporterConfig({ batch: { max_delay: '30ms' } }), telemetry });
+      const exporter = createClickHouseExporter({ store, config: exporterConfig({ batch: { max_delay: '30ms' } }), telemetry });
       const results = await Promise.allSettled([exporter.export(batch('neighbour.a', 5)), exporter.export(batch('poison', 3)), exporter.export(batch('neighbour.b', 4))]);
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
       const err = (results[1] as PromiseRejectedResult).reason as SignalhouseError;
@@ -93,7 +92,7 @@ describe('clickhouse exporter', () => {
 
   it('refuses at once with a retryable 503 when the queue is full, and recovers', async () => {
     const telemetry = createTelemetry();
-    const exporter = createClickHouseExporter({ client: store.client, config: exporterConfig({ queue: { max_rows: 50 }, batch: { max_delay: '300ms' } }), telemetry });
+    const exporter = createClickHouseExporter({ store, config: exporterConfig({ queue: { max_rows: 50 }, batch: { max_delay: '300ms' } }), telemetry });
     const first = exporter.export(batch('queue.full', 40));
     await expect(exporter.export(batch('queue.full', 20))).rejects.toMatchObject({ code: 'OVERLOADED', statusCode: 503, retryable: true, retryAfterSeconds: 1 });
     await first;
@@ -103,9 +102,9 @@ describe('clickhouse exporter', () => {
 
   it('retries an unreachable server with backoff, then answers retryable 503', async () => {
     const telemetry = createTelemetry();
-    const unreachable = createClient({ url: 'http://127.0.0.1:9', request_timeout: 1000 });
+    const unreachable = await openStore(exporterConfig({ endpoint: 'http://127.0.0.1:9', timeout: '1s' }));
     const config = exporterConfig({ batch: { max_delay: '1ms' }, retry: { initial_interval: '20ms', max_interval: '50ms', max_elapsed_time: '400ms' } });
-    const exporter = createClickHouseExporter({ client: unreachable, config, telemetry });
+    const exporter = createClickHouseExporter({ store: unreachable, config, telemetry });
     await expect(exporter.export(batch('unreachable', 2))).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', statusCode: 503, retryable: true });
     const retries = await telemetry.exportRetries.get();
     expect(retries.values[0].value).toBeGreaterThanOrEqual(3);
@@ -122,7 +121,7 @@ describe('clickhouse exporter', () => {
 
   it('drains: flushes what is queued at once, then refuses new batches', async () => {
     const telemetry = createTelemetry();
-    const exporter = createClickHouseExporter({ client: store.client, config: exporterConfig({ batch: { max_delay: '1h' } }), telemetry });
+    const exporter = createClickHouseExporter({ store, config: exporterConfig({ batch: { max_delay: '1h' } }), telemetry });
     const pending = exporter.export(batch('drain', 7));
     await exporter.drain();
     await pending;

@@ -12,14 +12,14 @@
  * beyond that `export` refuses at once with OVERLOADED (503 + Retry-After) instead of queueing.
  */
 import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseExporterConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
 import type { Batch } from '../../core/event.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
-import { logRow, spanRow } from './rows.ts';
+import { LOG_FORMAT, SPAN_FORMAT, type TableFormat, writeLogRows, writeSpanRows } from './rows.ts';
+import { RowBinaryWriter } from './rowbinary.ts';
+import type { Store } from './store.ts';
 
 export interface Exporter {
   readonly name: string;
@@ -34,7 +34,7 @@ export interface Exporter {
 type Table = 'otel_logs' | 'otel_traces';
 
 interface Waiter {
-  lines: string[];
+  payload: Buffer;
   rows: number;
   bytes: number;
   resolve(): void;
@@ -62,7 +62,7 @@ export function isRetryableStoreError(err: unknown): boolean {
 }
 
 export interface ClickHouseExporterOptions {
-  client: ClickHouseClient;
+  store: Store;
   config: ClickHouseExporterConfig;
   telemetry: Telemetry;
   /** INSERTs running at once. */
@@ -72,7 +72,7 @@ export interface ClickHouseExporterOptions {
 }
 
 export function createClickHouseExporter(opts: ClickHouseExporterOptions): Exporter {
-  const { client, config, telemetry } = opts;
+  const { store, config, telemetry } = opts;
   const db = config.database;
   const maxRows = config.batch.max_rows;
   const maxDelay = config.batch.max_delay;
@@ -89,6 +89,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
   let queuedBytes = 0;
   let draining = false;
   let immediate = false;
+  let avgRowBytes = 512;
 
   function seal(table: Table): void {
     const t = timers.get(table);
@@ -122,19 +123,17 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
     }
   }
 
-  async function insert(table: Table, body: string, token: string): Promise<void> {
-    const result = await client.exec({
-      query: `INSERT INTO ${db}.${table} SETTINGS insert_deduplication_token = '${token}'${insertSettings} FORMAT JSONEachRow`,
-      values: Readable.from([body]),
-    });
-    result.stream.resume();
+  const formats: Record<Table, TableFormat> = { otel_logs: LOG_FORMAT, otel_traces: SPAN_FORMAT };
+
+  function insert(table: Table, payloads: Buffer[], token: string): Promise<void> {
+    const f = formats[table];
+    return store.insertRowBinary({ table: `${db}.${table}`, columns: f.columns, structure: f.structure, payloads, settings: `insert_deduplication_token = '${token}'${insertSettings}` });
   }
 
   /** One INSERT for the group, retried with backoff; the waiters are settled here and only here. */
   async function commit(g: Group): Promise<void> {
     const token = randomUUID();
-    const body = g.waiters.length === 1 ? g.waiters[0].lines.join('') : g.waiters.map((w) => w.lines.join('')).join('');
-    const err = await insertWithRetry(g.table, body, token);
+    const err = await insertWithRetry(g.table, g.waiters.map((w) => w.payload), token);
     // Release queue space before answering, so a client that sends again right after its reply finds room.
     queuedRows -= g.rows;
     queuedBytes -= g.bytes;
@@ -148,7 +147,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
       // Find the culprit: each request again on its own, so only the bad one fails.
       for (let i = 0; i < g.waiters.length; i++) {
         const w = g.waiters[i];
-        const e = await insertWithRetry(g.table, w.lines.join(''), `${token}-${i}`);
+        const e = await insertWithRetry(g.table, [w.payload], `${token}-${i}`);
         if (e === undefined) w.resolve();
         else w.reject(e);
       }
@@ -157,13 +156,13 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
     for (const w of g.waiters) w.reject(err);
   }
 
-  async function insertWithRetry(table: Table, body: string, token: string): Promise<SignalhouseError | undefined> {
+  async function insertWithRetry(table: Table, payloads: Buffer[], token: string): Promise<SignalhouseError | undefined> {
     const started = Date.now();
     let delay = config.retry.initial_interval;
     const end = telemetry.exportCommitDuration.startTimer({ table });
     for (;;) {
       try {
-        await insert(table, body, token);
+        await insert(table, payloads, token);
         end();
         return undefined;
       } catch (err) {
@@ -185,12 +184,10 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
     }
   }
 
-  function enqueue(table: Table, lines: string[]): Promise<void> {
-    const rows = lines.length;
+  function enqueue(table: Table, rows: number, payload: Buffer): Promise<void> {
     if (rows === 0) return Promise.resolve();
     if (draining) return Promise.reject(new SignalhouseError('SHUTTING_DOWN', 'server is shutting down, retry against another instance', { retryAfterSeconds: 1 }));
-    let bytes = 0;
-    for (const l of lines) bytes += l.length;
+    const bytes = payload.length;
     if (queuedRows + rows > maxQueueRows || queuedBytes + bytes > maxQueueBytes) {
       return Promise.reject(new SignalhouseError('OVERLOADED', `ingest queue is full (${queuedRows} rows waiting for storage), retry later`, { retryAfterSeconds: 1 }));
     }
@@ -203,7 +200,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
         g = { table, waiters: [], rows: 0, bytes: 0 };
         open.set(table, g);
       }
-      g.waiters.push({ lines, rows, bytes, resolve, reject });
+      g.waiters.push({ payload, rows, bytes, resolve, reject });
       g.rows += rows;
       g.bytes += bytes;
       if (g.rows >= maxRows || immediate) seal(table);
@@ -214,15 +211,21 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
   return {
     name: 'clickhouse',
     export(batch: Batch): Promise<void> {
-      const tenantId = batch.tenantId;
+      const n = batch.events.length;
+      if (n === 0) return Promise.resolve();
+      // Sized from the running average row size, so most requests encode without growing the buffer.
+      const w = new RowBinaryWriter(Math.ceil(n * avgRowBytes * 1.25) + 1024);
+      let table: Table;
       if (batch.signal === 'logs') {
-        const lines = new Array<string>(batch.events.length);
-        for (let i = 0; i < lines.length; i++) lines[i] = logRow(tenantId, batch.events[i]);
-        return enqueue('otel_logs', lines);
+        writeLogRows(w, batch.tenantId, batch.events);
+        table = 'otel_logs';
+      } else {
+        writeSpanRows(w, batch.tenantId, batch.events);
+        table = 'otel_traces';
       }
-      const lines = new Array<string>(batch.events.length);
-      for (let i = 0; i < lines.length; i++) lines[i] = spanRow(tenantId, batch.events[i]);
-      return enqueue('otel_traces', lines);
+      avgRowBytes = avgRowBytes * 0.9 + (w.pos / n) * 0.1;
+      // Copy out of the writer's slack, so queued memory is what the queue limit counts.
+      return enqueue(table, n, Buffer.from(w.view()));
     },
     flushNow(): void {
       immediate = true;

@@ -1,11 +1,29 @@
 /**
  * The ClickHouse connection: `@clickhouse/client` over the embedded chDB engine (default, data in `data_dir`)
- * or over HTTP to a server. Everything else talks to the same client, so SQL and schema are identical.
+ * or over HTTP to a server. Queries and DDL go through the same client in both modes, so SQL and schema are
+ * identical. Bulk inserts use RowBinary in both modes: over HTTP it is the request body; embedded, chDB's
+ * client bridge only carries text, so the payload is written to a file beside the data and read with `file()`.
  */
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { open, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import type { ClickHouseExporterConfig } from '../../core/config.ts';
+
+export interface RowBinaryInsert {
+  /** Fully qualified table. */
+  table: string;
+  /** `(col, …)` in payload order. */
+  columns: string;
+  /** `col Type, …` matching the payload. */
+  structure: string;
+  /** RowBinary rows, possibly split over several buffers. */
+  payloads: readonly Buffer[];
+  /** `name = value, …` for the INSERT's SETTINGS clause (values are ours, never user input). */
+  settings: string;
+}
 
 export interface Store {
   readonly client: ClickHouseClient;
@@ -13,29 +31,68 @@ export interface Store {
   /** Where the data lives: the embedded data directory or the server URL (without credentials). */
   readonly location: string;
   readonly database: string;
+  insertRowBinary(insert: RowBinaryInsert): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A string literal for ClickHouse SQL. */
+export function sqlString(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
 export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
   if (cfg.endpoint) {
     const url = new URL(cfg.endpoint);
-    const client = createClient({
-      url: cfg.endpoint,
-      username: cfg.username,
-      password: cfg.password,
-      request_timeout: cfg.timeout,
-      clickhouse_settings: { date_time_input_format: 'basic' },
-    });
+    const client = createClient({ url: cfg.endpoint, username: cfg.username, password: cfg.password, request_timeout: cfg.timeout });
     url.username = '';
     url.password = '';
-    return { client, kind: 'remote', location: url.toString(), database: cfg.database, close: () => client.close() };
+    return {
+      client,
+      kind: 'remote',
+      location: url.toString(),
+      database: cfg.database,
+      async insertRowBinary(ins) {
+        const result = await client.exec({
+          query: `INSERT INTO ${ins.table} ${ins.columns} SETTINGS ${ins.settings} FORMAT RowBinary`,
+          values: Readable.from(ins.payloads),
+        });
+        result.stream.resume();
+      },
+      close: () => client.close(),
+    };
   }
   const dir = resolve(cfg.data_dir);
   mkdirSync(dir, { recursive: true });
+  // Payload files of inserts cut short by a crash are garbage: their requests were never acknowledged.
+  const spool = join(dir, 'insert-spool');
+  rmSync(spool, { recursive: true, force: true });
+  mkdirSync(spool, { recursive: true });
   // Loaded only in embedded mode: the engine is a large native library.
   const { createChdbConnection } = await import('chdb/connection');
   // chdb types the connection against its own copy of @clickhouse/client-common; the runtime contract is the same.
   const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
   const client = createClient({ connection, request_timeout: cfg.timeout });
-  return { client, kind: 'embedded', location: dir, database: cfg.database, close: () => client.close() };
+  return {
+    client,
+    kind: 'embedded',
+    location: dir,
+    database: cfg.database,
+    async insertRowBinary(ins) {
+      const path = join(spool, `${randomUUID()}.rowbinary`);
+      const fh = await open(path, 'w');
+      try {
+        await fh.writev(ins.payloads as Buffer[]);
+      } finally {
+        await fh.close();
+      }
+      try {
+        await client.command({
+          query: `INSERT INTO ${ins.table} ${ins.columns} SETTINGS ${ins.settings} SELECT * FROM file(${sqlString(path)}, 'RowBinary', ${sqlString(ins.structure)})`,
+        });
+      } finally {
+        await unlink(path).catch(() => undefined);
+      }
+    },
+    close: () => client.close(),
+  };
 }

@@ -108,13 +108,6 @@ export function hexId(value: unknown, bytes: number, field: string): string {
   return value.toLowerCase();
 }
 
-/** Hex of a binary id from OTLP/protobuf; empty stays ''. */
-export function binaryId(value: Uint8Array, bytes: number, field: string): string {
-  if (value.length === 0) return '';
-  if (value.length !== bytes) throw new RecordRejected('invalid_id', `invalid ${field}: expected ${bytes} bytes, got ${value.length}`);
-  return Buffer.from(value.buffer, value.byteOffset, value.length).toString('hex');
-}
-
 export const ZERO_TRACE_ID = '0'.repeat(32);
 export const ZERO_SPAN_ID = '0'.repeat(16);
 

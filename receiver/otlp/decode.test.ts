@@ -139,7 +139,7 @@ describe('hostile protobuf', () => {
 
   it('refuses a known field with the wrong wire type, naming the field', () => {
     const bad = logsRequest([(w) => w.tag(1, WireType.Varint).uint64(5)]);
-    expect(() => decodeLogsProtobuf(bad, ctx())).toThrow(/LogRecord\.time_unix_nano has wire type varint, expected fixed64/);
+    expect(() => decodeLogsProtobuf(bad, ctx())).toThrow(/field LogRecord\.time_unix_nano has wire type varint, which does not match its type/);
   });
 
   it('refuses random bytes and skips unknown fields', () => {
@@ -192,6 +192,19 @@ describe('hostile protobuf', () => {
     const events = decodeLogsProtobuf(logsRequest([named('a'), named('b'), named('c')], { one: '1', two: '2' }), c);
     expect(events).toEqual([]);
     expect(c.rejections).toEqual([{ code: 'limit', reason: 'resource: more than 1 attributes', count: 3 }]);
+  });
+
+  it('decodes int64 values exactly across the whole range', () => {
+    const values = [0n, 1n, -1n, -17n, 127n, 128n, 2n ** 31n, -(2n ** 31n), 2n ** 53n + 2n, -(2n ** 53n) - 3n, 2n ** 63n - 1n, -(2n ** 63n)];
+    const events = decodeLogsProtobuf(
+      logsRequest([(w) => {
+        named('ints')(w);
+        values.forEach((v, i) => kv(w, 6, `v${i}`, (x) => x.tag(3, WireType.Varint).int64(v)));
+        kv(w, 6, 'arr', (x) => { x.tag(5, WireType.LengthDelimited).fork(); for (const v of [-(2n ** 63n), 2n ** 63n - 1n]) x.tag(1, WireType.LengthDelimited).fork().tag(3, WireType.Varint).int64(v).join(); x.join(); });
+      }]),
+      ctx(),
+    );
+    expect(events[0].attributes).toEqual({ ...Object.fromEntries(values.map((v, i) => [`v${i}`, v.toString()])), arr: '[-9223372036854775808,9223372036854775807]' });
   });
 
   it('falls back to observed time, then receive time, when a record has no time', () => {

@@ -1,0 +1,195 @@
+/**
+ * `npm run bench:ingest`: ingest throughput and latency on this machine, load generator included.
+ *
+ * Starts Signalhouse as a child process (embedded chDB, fresh data directory, every configured processor on)
+ * and, from this process, drives OTLP/HTTP protobuf and JSON requests of 100 and 500 log records with
+ * autocannon. In the same run it drives a bare Fastify server that only parses the same payloads (JSON.parse /
+ * the protobuf decoder, no pipeline, no storage) and prints the ratio. Then single-event requests at a fixed
+ * 1,000 req/s for the latency target. At the end the server is stopped with SIGTERM and the stored rows are
+ * counted: every acknowledged event must be there.
+ *
+ * Options (env): BENCH_DURATION seconds per scenario (default 10), BENCH_CONNECTIONS (default 16).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { JsonLogsSerializer, ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { parseConfig } from '../core/config.ts';
+import { openStore } from '../exporters/clickhouse/store.ts';
+import { freePort } from '../test/helpers/process.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const KEY = 'wk_bench_key_0001';
+
+/** `n` realistic product events (AI tool calls) serialized by the official OTel serializers. */
+function payload(n: number): { proto: Buffer; json: Buffer } {
+  const exporter = new InMemoryLogRecordExporter();
+  const provider = new LoggerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'bench-app', 'service.version': '1.4.2', 'deployment.environment': 'prod' }),
+    processors: [new SimpleLogRecordProcessor({ exporter })],
+  });
+  const logger = provider.getLogger('signalhouse.bench', '1.0.0');
+  const now = Date.now();
+  for (let i = 0; i < n; i++) {
+    logger.emit({
+      eventName: 'ai.tool_call_completed',
+      timestamp: now + i,
+      severityText: 'INFO',
+      body: 'tool call completed',
+      attributes: {
+        'log.record.uid': `evt-${n}-${i}`,
+        'gen_ai.tool.name': ['lookup_order', 'search_kb', 'book_slot'][i % 3],
+        'ai.tool.category': 'navigation',
+        'ai.tool.duration_ms': 80 + (i % 200),
+        'ai.tool.success': i % 11 !== 0,
+        'gen_ai.conversation.id': `conv-${i % 97}`,
+        'session.id': `sess-${i % 211}`,
+        'user.id': `user-${i % 1009}`,
+        'site.id': 'site-main',
+      },
+    });
+  }
+  const records = exporter.getFinishedLogRecords();
+  return { proto: Buffer.from(ProtobufLogsSerializer.serializeRequest(records)!), json: Buffer.from(JsonLogsSerializer.serializeRequest(records)!) };
+}
+
+interface Proc {
+  child: ChildProcess;
+  url: string;
+  exited: Promise<unknown>;
+}
+
+async function startProcess(args: string[], env: Record<string, string>): Promise<Proc> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 600; i++) {
+    try {
+      if ((await fetch(`${url}/ready`)).status === 200) return { child, url, exited };
+    } catch {
+      // starting
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${args.join(' ')} did not become ready`);
+}
+
+/** Peak resident set size of a process, from /proc (VmHWM). */
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+interface Row {
+  /** Requests answered 2xx. */
+  ok: number;
+  scenario: string;
+  target: string;
+  eventsPerSec: number;
+  reqPerSec: number;
+  p50: number;
+  /** autocannon reports p97.5, not p95: an upper bound for the p95 targets. */
+  p97_5: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function drive(target: string, url: string, scenario: string, body: Buffer, contentType: string, perRequest: number, extra: Partial<autocannon.Options> = {}): Promise<Row> {
+  const result = await autocannon({
+    url: `${url}/v1/logs`,
+    method: 'POST',
+    body,
+    headers: { 'content-type': contentType, authorization: `Bearer ${KEY}` },
+    connections: CONNECTIONS,
+    duration: DURATION,
+    ...extra,
+  });
+  const ok = result['2xx'];
+  const seconds = result.duration;
+  const lat = result.latency as unknown as Record<string, number>;
+  return {
+    ok,
+    scenario,
+    target,
+    eventsPerSec: Math.round((ok * perRequest) / seconds),
+    reqPerSec: Math.round(ok / seconds),
+    p50: lat.p50,
+    p97_5: lat.p97_5,
+    p99: lat.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+function table(rows: Row[]): string {
+  const head = '| scenario | target | events/s | req/s | p50 ms | p97.5 ms | p99 ms | non-2xx | errors |';
+  const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|';
+  return [head, sep, ...rows.map((r) => `| ${r.scenario} | ${r.target} | ${r.eventsPerSec.toLocaleString('en-US')} | ${r.reqPerSec.toLocaleString('en-US')} | ${r.p50} | ${r.p97_5} | ${r.p99} | ${r.non2xx} | ${r.errors} |`)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sh-bench-'));
+  const configPath = join(dir, 'signalhouse.yaml');
+  writeFileSync(configPath, `tenants:\n  - id: bench\n    write_keys: [${KEY}]\n`);
+  const payloads = { 100: payload(100), 500: payload(500), 1: payload(1) };
+  console.log(`payload sizes: 100 records = ${payloads[100].proto.length} B protobuf / ${payloads[100].json.length} B JSON; 500 records = ${payloads[500].proto.length} B / ${payloads[500].json.length} B`);
+  console.log(`${DURATION}s per scenario, ${CONNECTIONS} connections, machine: ${(await import('node:os')).cpus().length} cores\n`);
+
+  const rows: Row[] = [];
+  const bare = await startProcess([join(ROOT, 'bench', 'bare-server.ts')], {});
+  for (const [n, enc] of [[100, 'protobuf'], [500, 'protobuf'], [100, 'json'], [500, 'json']] as const) {
+    const p = payloads[n];
+    rows.push(await drive('bare Fastify parse', bare.url, `${enc} ${n}/req`, enc === 'protobuf' ? p.proto : p.json, enc === 'protobuf' ? 'application/x-protobuf' : 'application/json', n));
+  }
+  bare.child.kill('SIGTERM');
+  await bare.exited;
+
+  const server = await startProcess([join(ROOT, 'core', 'main.ts'), '--config', configPath], { SIGNALHOUSE_DATA_DIR: join(dir, 'data') });
+  let accepted = 0;
+  for (const [n, enc] of [[100, 'protobuf'], [500, 'protobuf'], [100, 'json'], [500, 'json']] as const) {
+    const p = payloads[n];
+    const row = await drive('signalhouse', server.url, `${enc} ${n}/req`, enc === 'protobuf' ? p.proto : p.json, enc === 'protobuf' ? 'application/x-protobuf' : 'application/json', n);
+    accepted += row.ok * n;
+    rows.push(row);
+  }
+  const single = await drive('signalhouse', server.url, 'protobuf 1/req at 1k req/s', payloads[1].proto, 'application/x-protobuf', 1, { overallRate: 1000, connections: 32 });
+  rows.push(single);
+  accepted += single.ok;
+  const rss = peakRssMb(server.child.pid!);
+  server.child.kill('SIGTERM');
+  await server.exited;
+
+  const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: join(dir, 'data') } } }, {}).exporters.clickhouse!);
+  const rs = await store.client.query({ query: "SELECT count() AS n FROM signalhouse.otel_logs WHERE TenantId = 'bench'", format: 'JSONEachRow' });
+  const stored = Number((await rs.json<{ n: string }>())[0].n);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+
+  console.log(table(rows));
+  console.log('\nsignalhouse / bare parser (events/s):');
+  for (const r of rows.filter((x) => x.target === 'signalhouse' && !x.scenario.includes('1/req'))) {
+    const b = rows.find((x) => x.target !== 'signalhouse' && x.scenario === r.scenario)!;
+    console.log(`  ${r.scenario}: ${((100 * r.eventsPerSec) / b.eventsPerSec).toFixed(0)}%`);
+  }
+  console.log(`\nsignalhouse peak RSS: ${rss} MB`);
+  console.log(`events acknowledged: ${accepted.toLocaleString('en-US')}; rows stored: ${stored.toLocaleString('en-US')} ${stored === accepted ? '(all stored)' : '(MISMATCH)'}`);
+  if (stored !== accepted) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,13 @@
+import autocannon from 'autocannon';
+import { JsonLogsSerializer, ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
+const exporter = new InMemoryLogRecordExporter();
+const provider = new LoggerProvider({ resource: resourceFromAttributes({ 'service.name': 'bench-app', 'service.version': '1.4.2' }), processors: [new SimpleLogRecordProcessor({ exporter })] });
+const logger = provider.getLogger('b', '1');
+for (let i = 0; i < 500; i++) logger.emit({ eventName: 'ai.tool_call_completed', timestamp: Date.now(), body: 'tool call completed', attributes: { 'log.record.uid': `e-${i}`, 'gen_ai.tool.name': 'lookup_order', 'ai.tool.duration_ms': 80 + i, 'ai.tool.success': true, 'session.id': `s-${i % 7}`, 'user.id': 'u', 'site.id': 'x' } });
+const recs = exporter.getFinishedLogRecords();
+const enc = process.argv[2];
+const body = Buffer.from(enc === 'proto' ? ProtobufLogsSerializer.serializeRequest(recs)! : JsonLogsSerializer.serializeRequest(recs)!);
+const r = await autocannon({ url: 'http://127.0.0.1:4397/v1/logs', method: 'POST', body, headers: { 'content-type': enc === 'proto' ? 'application/x-protobuf' : 'application/json', authorization: 'Bearer wk_bench_key_0001' }, connections: 16, duration: 8 });
+console.log(enc, 'events/s', Math.round(r['2xx'] * 500 / r.duration));
