@@ -185,8 +185,12 @@ async function main(): Promise<void> {
     console.log(`  ${r.scenario}: ${((100 * r.eventsPerSec) / b.eventsPerSec).toFixed(0)}%`);
   }
   console.log(`\nsignalhouse peak RSS: ${rss} MB`);
-  console.log(`events acknowledged: ${accepted.toLocaleString('en-US')}; rows stored: ${stored.toLocaleString('en-US')} ${stored === accepted ? '(all stored)' : '(MISMATCH)'}`);
-  if (stored !== accepted) process.exitCode = 1;
+  // Requests still in flight when a scenario's clock stops are committed too, but autocannon does not count
+  // their replies: stored may exceed acknowledged by at most connections × records per request per scenario.
+  const slack = CONNECTIONS * (100 + 500 + 100 + 500) + 32;
+  const ok = stored >= accepted && stored <= accepted + slack;
+  console.log(`events acknowledged: ${accepted.toLocaleString('en-US')}; rows stored: ${stored.toLocaleString('en-US')} ${ok ? '(every acknowledged event stored)' : '(LOST OR EXTRA ROWS)'}`);
+  if (!ok) process.exitCode = 1;
 }
 
 main().catch((err) => {
