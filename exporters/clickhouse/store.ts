@@ -43,7 +43,9 @@ export function sqlString(s: string): string {
 export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
   if (cfg.endpoint) {
     const url = new URL(cfg.endpoint);
-    const client = createClient({ url: cfg.endpoint, username: cfg.username, password: cfg.password, request_timeout: cfg.timeout });
+    // Credentials in the URL win over the username / password options.
+    const credentials = url.username ? {} : { username: cfg.username, password: cfg.password };
+    const client = createClient({ url: cfg.endpoint, ...credentials, request_timeout: cfg.timeout });
     url.username = '';
     url.password = '';
     return {

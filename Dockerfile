@@ -1,0 +1,10 @@
+# Signalhouse as a container (used by docker-compose.yml). Embedded store in /data unless CLICKHOUSE_URL is set.
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY . .
+ENV HOST=0.0.0.0 PORT=4318 SIGNALHOUSE_DATA_DIR=/data
+EXPOSE 4318
+VOLUME ["/data"]
+CMD ["npm", "start"]
