@@ -197,8 +197,12 @@ function logRecord(r: unknown, resource: Resource, scope: Scope, ctx: DecodeCont
   const attrs = attributes(r.attributes, ctx);
   const observed = unsignedTime(r.observedTimeUnixNano, 'observedTimeUnixNano');
   const flags = r.flags === undefined ? 0 : Number(r.flags);
+  const id = identityFromAttributes(attrs, resource.attributes);
   return {
-    ...identityFromAttributes(attrs, resource.attributes),
+    eventId: id.eventId,
+    sessionId: id.sessionId,
+    userId: id.userId,
+    anonymousId: id.anonymousId,
     timeUnixNano: effectiveTime(unsignedTime(r.timeUnixNano, 'timeUnixNano'), observed, ctx),
     observedTimeUnixNano: observed,
     traceId: hexId(r.traceId, 16, 'traceId'),
