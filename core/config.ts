@@ -53,7 +53,7 @@ const clickhouseExporterSchema = z.strictObject({
   batch: z
     .strictObject({
       max_rows: intLike(1, 1_000_000).default(50_000),
-      max_delay: durationMs.default(10),
+      max_delay: durationMs.default(0),
     })
     .prefault({}),
   /** Rows accepted but not yet committed; beyond this, ingest answers 503 with Retry-After. */

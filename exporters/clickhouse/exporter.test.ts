@@ -65,6 +65,15 @@ describe('clickhouse exporter', () => {
     expect(await insertCount(telemetry)).toBe(1);
   });
 
+  it('group-commits without a timer: rows arriving during an INSERT go together in the next one', async () => {
+    const telemetry = createTelemetry();
+    const exporter = createClickHouseExporter({ store, config: exporterConfig({ batch: { max_delay: 0 } }), telemetry });
+    // The first request finds the table idle and goes at once; the other 19 arrive while it runs.
+    await Promise.all(Array.from({ length: 20 }, () => exporter.export(batch('pure.group', 10))));
+    expect(await count('pure.group')).toBe(200);
+    expect(await insertCount(telemetry)).toBe(2);
+  });
+
   it('starts an INSERT as soon as max_rows are waiting', async () => {
     const telemetry = createTelemetry();
     const exporter = createClickHouseExporter({ store, config: exporterConfig({ batch: { max_rows: 25, max_delay: '10s' } }), telemetry });

@@ -1,7 +1,10 @@
 /**
- * ClickHouse exporter with group commit. Requests hand over their rows and wait; rows for one table are
- * gathered into one INSERT when `batch.max_rows` are waiting or `batch.max_delay` has passed, whichever comes
- * first, and every waiting request is answered when that INSERT commits (so a 2xx always means "stored").
+ * ClickHouse exporter with group commit. Requests hand over their rows and wait; every waiting request is
+ * answered when the INSERT carrying its rows commits (so a 2xx always means "stored"). One INSERT runs per table
+ * at a time: when the table is idle, rows go at once; while an INSERT runs, the rows that arrive wait and then
+ * go together in the next one. INSERTs therefore grow with load instead of multiplying. `batch.max_rows` caps an
+ * INSERT (a full group may start while another runs); `batch.max_delay` > 0 makes rows wait that long first, to
+ * gather bigger INSERTs under light load at the cost of latency.
  *
  * Loss and duplication: each INSERT carries an `insert_deduplication_token`, kept across its retries, so an
  * INSERT that committed but whose reply was lost is not stored twice. Retryable failures are retried with
@@ -102,21 +105,35 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
     pump();
   }
 
-  /** Starts INSERTs while slots are free; groups for the same table that waited are merged up to max_rows. */
+  /** INSERTs running per table. */
+  const running = new Map<Table, number>();
+
+  /**
+   * Starts INSERTs while slots are free. Classic group commit: while a table's INSERT runs, the rows arriving
+   * for it wait and then go together in the next one (unless a full `max_rows` group is ready), so INSERTs
+   * grow with load instead of multiplying: fewer, larger parts mean less work for ClickHouse's merges.
+   */
   function pump(): void {
-    while (inFlight.size < maxConcurrent && ready.length > 0) {
-      const g = ready.shift()!;
-      for (let i = 0; i < ready.length && g.rows < maxRows; ) {
-        const next = ready[i];
+    for (let i = 0; i < ready.length && inFlight.size < maxConcurrent; ) {
+      const g = ready[i];
+      if ((running.get(g.table) ?? 0) > 0 && g.rows < maxRows) {
+        i++;
+        continue;
+      }
+      ready.splice(i, 1);
+      for (let j = i; j < ready.length && g.rows < maxRows; ) {
+        const next = ready[j];
         if (next.table === g.table && g.rows + next.rows <= maxRows) {
           g.waiters.push(...next.waiters);
           g.rows += next.rows;
           g.bytes += next.bytes;
-          ready.splice(i, 1);
-        } else i++;
+          ready.splice(j, 1);
+        } else j++;
       }
+      running.set(g.table, (running.get(g.table) ?? 0) + 1);
       const p: Promise<void> = commit(g).finally(() => {
         inFlight.delete(p);
+        running.set(g.table, running.get(g.table)! - 1);
         pump();
       });
       inFlight.add(p);
@@ -203,7 +220,8 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
       g.waiters.push({ payload, rows, bytes, resolve, reject });
       g.rows += rows;
       g.bytes += bytes;
-      if (g.rows >= maxRows || immediate) seal(table);
+      // max_delay 0 is pure group commit: seal at once; pump() holds the group while the table's INSERT runs.
+      if (g.rows >= maxRows || immediate || maxDelay === 0) seal(table);
       else if (!timers.has(table)) timers.set(table, setTimeout(() => seal(table), maxDelay));
     });
   }
