@@ -57,6 +57,9 @@ const RETRYABLE_CLICKHOUSE_CODES = new Set([
 ]);
 const RETRYABLE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
 
+/** Rows waiting for a busy table that justify a second, parallel INSERT. */
+const PARALLEL_MIN_ROWS = 5_000;
+
 export function isRetryableStoreError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
@@ -102,21 +105,26 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
     if (!g) return;
     open.delete(table);
     ready.push(g);
+    addReady(table, g.rows);
     pump();
   }
 
   /** INSERTs running per table. */
   const running = new Map<Table, number>();
+  /** Rows in `ready` per table. */
+  const readyRows = new Map<Table, number>();
+  const addReady = (table: Table, rows: number) => readyRows.set(table, (readyRows.get(table) ?? 0) + rows);
 
   /**
-   * Starts INSERTs while slots are free. Classic group commit: while a table's INSERT runs, the rows arriving
-   * for it wait and then go together in the next one (unless a full `max_rows` group is ready), so INSERTs
-   * grow with load instead of multiplying: fewer, larger parts mean less work for ClickHouse's merges.
+   * Starts INSERTs while slots are free. Group commit: while a table's INSERT runs, the rows that arrive for it
+   * wait and then go together in the next one, so INSERTs grow with load instead of multiplying (fewer, larger
+   * parts: less merge work). Once PARALLEL_MIN_ROWS are waiting, a second INSERT may run beside the first, so a
+   * heavily loaded table uses both cores.
    */
   function pump(): void {
     for (let i = 0; i < ready.length && inFlight.size < maxConcurrent; ) {
       const g = ready[i];
-      if ((running.get(g.table) ?? 0) > 0 && g.rows < maxRows) {
+      if ((running.get(g.table) ?? 0) > 0 && (readyRows.get(g.table) ?? 0) < Math.min(PARALLEL_MIN_ROWS, maxRows)) {
         i++;
         continue;
       }
@@ -130,6 +138,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
           ready.splice(j, 1);
         } else j++;
       }
+      addReady(g.table, -g.rows);
       running.set(g.table, (running.get(g.table) ?? 0) + 1);
       const p: Promise<void> = commit(g).finally(() => {
         inFlight.delete(p);
