@@ -14,6 +14,18 @@ export const SIGNALS = ['logs', 'traces'] as const;
 export type Signal = (typeof SIGNALS)[number];
 const PIPELINE_ID = new RegExp(`^(${SIGNALS.join('|')})(/[A-Za-z0-9_.-]+)?$`);
 
+/** Per-record limits every receiver enforces, so hostile payloads are refused record by record. */
+const limitsSchema = z
+  .strictObject({
+    max_attributes_per_record: intLike(1, 100_000).default(512),
+    max_attribute_key_length: intLike(1, 65_536).default(256),
+    max_attribute_value_length: intLike(1, 16 * 1024 * 1024).default(64 * 1024),
+    max_body_length: intLike(1, 16 * 1024 * 1024).default(1024 * 1024),
+    max_value_depth: intLike(1, 256).default(16),
+  })
+  .prefault({});
+export type RecordLimits = z.infer<typeof limitsSchema>;
+
 const otlpReceiverSchema = z.strictObject({
   protocols: z
     .strictObject({
@@ -25,18 +37,26 @@ const otlpReceiverSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
-  limits: z
-    .strictObject({
-      max_attributes_per_record: intLike(1, 100_000).default(512),
-      max_attribute_key_length: intLike(1, 65_536).default(256),
-      max_attribute_value_length: intLike(1, 16 * 1024 * 1024).default(64 * 1024),
-      max_body_length: intLike(1, 16 * 1024 * 1024).default(1024 * 1024),
-      max_value_depth: intLike(1, 256).default(16),
-    })
-    .prefault({}),
+  limits: limitsSchema,
 });
 export type OtlpReceiverConfig = z.infer<typeof otlpReceiverSchema>;
-export type RecordLimits = OtlpReceiverConfig['limits'];
+
+/** Segment-style tracking API (Segment Spec; seed 000's /v1/analytics/*). */
+const segmentReceiverSchema = z.strictObject({
+  max_event_size: byteSize.default(32 * 1024),
+  max_batch_size: byteSize.default(500 * 1024),
+  limits: limitsSchema,
+});
+export type SegmentReceiverConfig = z.infer<typeof segmentReceiverSchema>;
+
+/** The seed event envelope (seed 002 /api/v1/analytics/events*, seed 003 /api/analytics/track*). */
+const envelopeReceiverSchema = z.strictObject({
+  max_event_size: byteSize.default(32 * 1024),
+  max_batch_size: byteSize.default(500 * 1024),
+  max_batch_events: intLike(1, 100_000).default(500),
+  limits: limitsSchema,
+});
+export type EnvelopeReceiverConfig = z.infer<typeof envelopeReceiverSchema>;
 
 const clickhouseExporterSchema = z.strictObject({
   /** Server URL; empty means the embedded chDB store in `data_dir`. */
@@ -88,7 +108,9 @@ export type TenantConfig = z.infer<typeof tenantSchema>;
 
 const configSchema = z
   .strictObject({
-    receivers: z.strictObject({ otlp: otlpReceiverSchema.optional() }).prefault({}),
+    receivers: z
+      .strictObject({ otlp: otlpReceiverSchema.optional(), segment: segmentReceiverSchema.optional(), envelope: envelopeReceiverSchema.optional() })
+      .prefault({}),
     /** Keyed `type` or `type/name`; each processor factory validates its own options. */
     processors: z.record(z.string(), z.unknown()).default({}),
     exporters: z.strictObject({ clickhouse: clickhouseExporterSchema.optional() }).prefault({}),
@@ -160,9 +182,9 @@ export const DEMO_TENANT: TenantConfig = Object.freeze({
   read_tokens: ['rt_demo_local_only'],
 });
 
-/** The pipeline set used when the config declares none: OTLP logs and traces into ClickHouse. */
+/** The pipeline set used when the config declares none: every receiver into ClickHouse. */
 const DEFAULT_PIPELINES = {
-  logs: { receivers: ['otlp'], processors: [], exporters: ['clickhouse'] },
+  logs: { receivers: ['otlp', 'segment', 'envelope'], processors: [], exporters: ['clickhouse'] },
   traces: { receivers: ['otlp'], processors: [], exporters: ['clickhouse'] },
 };
 
@@ -234,7 +256,7 @@ function applyDefaults(doc: Record<string, unknown>): Record<string, unknown> {
   const service = { ...((out.service ?? {}) as Record<string, unknown>) };
   if (service.pipelines === undefined) {
     service.pipelines = DEFAULT_PIPELINES;
-    if (!('otlp' in receivers)) out.receivers = { ...receivers, otlp: {} };
+    out.receivers = { otlp: {}, segment: {}, envelope: {}, ...receivers };
     if (!('clickhouse' in exporters)) out.exporters = { ...exporters, clickhouse: {} };
   }
   // `otlp:` with no options parses as null in YAML; treat it as an empty mapping like the Collector does.

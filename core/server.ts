@@ -5,7 +5,9 @@
  * own (OTLP) install an error handler for their routes that keeps that format.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { envelopeRoutes } from '../receiver/envelope/routes.ts';
 import { otlpRoutes } from '../receiver/otlp/routes.ts';
+import { segmentRoutes } from '../receiver/segment/routes.ts';
 import type { SignalhouseConfig } from './config.ts';
 import { SignalhouseError, toSignalhouseError } from './errors.ts';
 import type { Pipelines } from './pipeline.ts';
@@ -77,7 +79,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     reply.code(404).send({ error: 'NOT_FOUND', message: `no route for ${request.method} ${request.url}` });
   });
 
-  app.get('/health', async () => ({ status: 'ok' }));
+  // Liveness, under the seeds' paths too.
+  for (const path of ['/health', '/api/v1/analytics/health', '/api/v1/analytics/events/health']) {
+    app.get(path, async () => ({ status: 'ok' }));
+  }
+
+  app.get('/api/v1/analytics/stats', async () => ingestStats(telemetry));
 
   app.get('/ready', async (_request, reply) => {
     try {
@@ -94,9 +101,39 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return telemetry.registry.metrics();
   });
 
-  const otlp = config.receivers.otlp;
+  const { otlp, segment, envelope } = config.receivers;
   if (otlp) {
     await app.register(otlpRoutes, { config: otlp, pipelines: deps.pipelines, tenants: deps.tenants, telemetry });
   }
+  const segmentPipeline = deps.pipelines.find('segment', 'logs');
+  if (segment && segmentPipeline) {
+    await app.register(segmentRoutes, { config: segment, pipeline: segmentPipeline, tenants: deps.tenants, telemetry });
+  }
+  const envelopePipeline = deps.pipelines.find('envelope', 'logs');
+  if (envelope && envelopePipeline) {
+    await app.register(envelopeRoutes, { config: envelope, pipeline: envelopePipeline, tenants: deps.tenants, telemetry });
+  }
   return app;
+}
+
+/** Ingest counters since start, per receiver (seed 002's stats endpoint). */
+async function ingestStats(telemetry: Telemetry) {
+  const receivers: Record<string, { received: number; accepted: number; rejected: number }> = {};
+  const add = async (metric: Telemetry['receivedRecords'] | Telemetry['rejectedRecords'], field: 'received' | 'accepted' | 'rejected') => {
+    for (const v of (await metric.get()).values) {
+      const name = String(v.labels.receiver);
+      receivers[name] ??= { received: 0, accepted: 0, rejected: 0 };
+      receivers[name][field] += v.value;
+    }
+  };
+  await add(telemetry.receivedRecords, 'received');
+  await add(telemetry.acceptedRecords, 'accepted');
+  await add(telemetry.rejectedRecords, 'rejected');
+  const total = { received: 0, accepted: 0, rejected: 0 };
+  for (const r of Object.values(receivers)) {
+    total.received += r.received;
+    total.accepted += r.accepted;
+    total.rejected += r.rejected;
+  }
+  return { ...total, receivers };
 }

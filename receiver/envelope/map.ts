@@ -1,0 +1,72 @@
+/**
+ * The seed event envelope (seed 002: `event_id`, `event_name`, `occurred_at`, `tenant_id`, `site_id`,
+ * `session_id`, `user_id`, `source`, `attributes`, `context`) as a product event. Seed 003's camelCase form
+ * (`eventName`, `properties`, `userId`, `sessionId`, `timestamp`) maps to the same fields.
+ */
+import type { RecordLimits } from '../../core/config.ts';
+import { SignalhouseError } from '../../core/errors.ts';
+import type { LogEvent, Resource, Scope } from '../../core/event.ts';
+import { RecordRejected } from '../otlp/common.ts';
+import { CONTEXT_ATTRIBUTES, checkEventSize, eventTimeNs, isObject, type Json, optionalString, parseTime, putAll, putContext, putValue } from '../product/common.ts';
+
+export const ENVELOPE_SOURCES = ['web', 'widget', 'voice_ws', 'server'] as const;
+
+export interface EnvelopeContext {
+  tenantId: string;
+  limits: RecordLimits;
+  maxEventBytes: number;
+  receivedAtMs: number;
+  sentAtMs: number | undefined;
+  resource: Resource;
+  scope: Scope;
+}
+
+const first = (e: Json, ...keys: string[]): unknown => {
+  for (const k of keys) if (e[k] !== undefined && e[k] !== null) return e[k];
+  return undefined;
+};
+
+/** Throws SignalhouseError (403) for another tenant's id: such a request is refused whole, not per event. */
+export function checkTenant(e: unknown, tenantId: string): void {
+  if (!isObject(e)) return;
+  const named = e.tenant_id ?? e.tenantId;
+  if (named !== undefined && named !== null && named !== tenantId) {
+    throw new SignalhouseError('FORBIDDEN_TENANT', `tenant_id "${String(named)}" does not match the write key's tenant`);
+  }
+}
+
+export function envelopeEvent(e: unknown, ctx: EnvelopeContext): LogEvent {
+  if (!isObject(e)) throw new RecordRejected('invalid_field', 'event must be an object');
+  checkEventSize(e, ctx.maxEventBytes);
+  const eventName = first(e, 'event_name', 'eventName');
+  if (typeof eventName !== 'string' || eventName === '') throw new RecordRejected('invalid_field', 'event_name must be a non-empty string');
+  const source = first(e, 'source');
+  if (source !== undefined && !(ENVELOPE_SOURCES as readonly unknown[]).includes(source)) {
+    throw new RecordRejected('invalid_field', `source must be one of ${ENVELOPE_SOURCES.join(', ')}`);
+  }
+  const attributes: Record<string, string> = {};
+  const { limits } = ctx;
+  putAll(attributes, first(e, 'attributes', 'properties'), limits);
+  putContext(attributes, e.context, limits);
+  putValue(attributes, CONTEXT_ATTRIBUTES.site, first(e, 'site_id', 'siteId'), limits);
+  putValue(attributes, CONTEXT_ATTRIBUTES.source, source, limits);
+  const timestampMs = parseTime(first(e, 'occurred_at', 'occurredAt', 'timestamp'), 'occurred_at');
+  return {
+    eventId: optionalString(first(e, 'event_id', 'eventId'), 'event_id'),
+    sessionId: optionalString(first(e, 'session_id', 'sessionId'), 'session_id'),
+    userId: optionalString(first(e, 'user_id', 'userId'), 'user_id'),
+    anonymousId: optionalString(first(e, 'anonymous_id', 'anonymousId'), 'anonymous_id'),
+    timeUnixNano: eventTimeNs(timestampMs, ctx.sentAtMs, ctx.receivedAtMs),
+    observedTimeUnixNano: BigInt(ctx.receivedAtMs) * 1_000_000n,
+    traceId: '',
+    spanId: '',
+    traceFlags: 0,
+    severityText: '',
+    severityNumber: 0,
+    body: '',
+    eventName,
+    attributes,
+    resource: ctx.resource,
+    scope: ctx.scope,
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The seed event-envelope API: `POST /api/v1/analytics/events` (one event) and `/api/v1/analytics/events/batch`
+ * (`{events, batch_id}`, at most `max_batch_events` events and `max_batch_size` bytes), with a result per event.
+ * Seed 003's `/api/analytics/track` and `/api/analytics/track/batch` are the same handlers. An event naming
+ * another tenant refuses the whole request (403).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { EnvelopeReceiverConfig } from '../../core/config.ts';
+import { SignalhouseError } from '../../core/errors.ts';
+import type { Pipeline } from '../../core/pipeline.ts';
+import type { Telemetry } from '../../core/telemetry.ts';
+import type { TenantRegistry } from '../../core/tenants.ts';
+import { acceptJsonBodies, isObject, parseTime, productOrigin, tenantOf } from '../product/common.ts';
+import { ingestProductEvents } from '../product/ingest.ts';
+import { checkTenant, envelopeEvent } from './map.ts';
+
+export interface EnvelopeRoutesOptions {
+  config: EnvelopeReceiverConfig;
+  pipeline: Pipeline;
+  tenants: TenantRegistry;
+  telemetry: Telemetry;
+}
+
+const RECEIVER = 'envelope';
+
+export async function envelopeRoutes(app: FastifyInstance, opts: EnvelopeRoutesOptions): Promise<void> {
+  const { config, pipeline, tenants, telemetry } = opts;
+  acceptJsonBodies(app, config.max_batch_size);
+
+  async function ingest(request: FastifyRequest, events: unknown[], body: Record<string, unknown>) {
+    const tenant = tenantOf(tenants, request.headers.authorization, body);
+    for (const e of events) checkTenant(e, tenant.id);
+    let sentAtMs: number | undefined;
+    try {
+      sentAtMs = parseTime(body.sent_at ?? body.sentAt, 'sent_at');
+    } catch {
+      throw new SignalhouseError('BAD_REQUEST', 'sent_at is not a valid timestamp');
+    }
+    const { resource, scope } = productOrigin(RECEIVER);
+    const ctx = { tenantId: tenant.id, limits: config.limits, maxEventBytes: config.max_event_size, receivedAtMs: Date.now(), sentAtMs, resource, scope };
+    return ingestProductEvents(RECEIVER, pipeline, telemetry, tenant.id, events, (e) => envelopeEvent(e, ctx));
+  }
+
+  const single = async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
+    const body = request.body;
+    if (!isObject(body)) throw new SignalhouseError('BAD_REQUEST', 'body must be a JSON object');
+    const { results } = await ingest(request, [body], body);
+    const r = results[0];
+    if (r.status === 'rejected') return reply.code(400).send({ error: 'INVALID_EVENT', message: r.error });
+    return reply.code(202).send({ event_id: r.id, status: 'accepted' });
+  };
+
+  const batch = async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
+    const body = request.body;
+    if (!isObject(body) || !Array.isArray(body.events)) throw new SignalhouseError('BAD_REQUEST', 'body must be {"events": [...]}');
+    if (body.events.length > config.max_batch_events) {
+      throw new SignalhouseError('PAYLOAD_TOO_LARGE', `batch of ${body.events.length} events exceeds ${config.max_batch_events}`);
+    }
+    const outcome = await ingest(request, body.events, body);
+    return reply.code(200).send({
+      batch_id: typeof body.batch_id === 'string' ? body.batch_id : undefined,
+      accepted: outcome.accepted,
+      rejected: outcome.results.length - outcome.accepted,
+      results: outcome.results.map((r) => ({ index: r.index, event_id: r.id || undefined, status: r.status, error: r.error })),
+    });
+  };
+
+  app.post('/api/v1/analytics/events', single);
+  app.post('/api/v1/analytics/events/batch', batch);
+  app.post('/api/analytics/track', single);
+  app.post('/api/analytics/track/batch', batch);
+}

@@ -1,0 +1,145 @@
+/**
+ * What the JSON product APIs (Segment-style tracking, the seed event envelope) share: the write key from a
+ * header or the body, attribute flattening with the OTLP receiver's rules (scalars as text, arrays and objects
+ * as JSON), timestamps with clock-skew correction, the standard context attributes, and per-event refusals
+ * that are reported back instead of failing the whole request.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { RecordLimits } from '../../core/config.ts';
+import { SignalhouseError } from '../../core/errors.ts';
+import type { Attributes, Resource, Scope } from '../../core/event.ts';
+import { credentialFromAuthorization, requireWriteTenant, type Tenant, type TenantRegistry } from '../../core/tenants.ts';
+import { putAttribute, RecordRejected } from '../otlp/common.ts';
+
+export type Json = Record<string, unknown>;
+export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Attribute keys for the context every product API carries (OpenTelemetry names where they exist). */
+export const CONTEXT_ATTRIBUTES = {
+  url: 'url.full',
+  path: 'url.path',
+  title: 'page.title',
+  referrer: 'page.referrer',
+  userAgent: 'user_agent.original',
+  ip: 'client.address',
+  locale: 'locale',
+  consent: 'consent.analytics',
+  site: 'site.id',
+  source: 'event.source',
+  library: 'library.name',
+  libraryVersion: 'library.version',
+} as const;
+
+/** JSON bodies arrive as application/json, or as text/plain from browsers avoiding a CORS preflight. */
+export function acceptJsonBodies(app: FastifyInstance, bodyLimit: number): void {
+  app.removeAllContentTypeParsers();
+  const parse = (_req: unknown, body: string | Buffer, done: (err: Error | null, value?: unknown) => void) => {
+    try {
+      done(null, JSON.parse(body.toString()));
+    } catch (err) {
+      done(new SignalhouseError('BAD_REQUEST', `invalid JSON body: ${(err as Error).message}`));
+    }
+  };
+  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string', bodyLimit }, parse);
+}
+
+/** The tenant from `Authorization` (Bearer or Basic) or, failing that, `writeKey` / `api_key` in the body. */
+export function tenantOf(registry: TenantRegistry, authorization: string | undefined, body: unknown): Tenant {
+  let key = credentialFromAuthorization(authorization);
+  if (key === undefined && isObject(body)) {
+    const fromBody = body.writeKey ?? body.api_key;
+    if (typeof fromBody === 'string' && fromBody !== '') key = fromBody;
+  }
+  return requireWriteTenant(registry, key);
+}
+
+/** Adds `value` under `key` with the OTLP receiver's text rules; null and undefined are skipped. */
+export function putValue(attrs: Attributes, key: string, value: unknown, limits: RecordLimits): void {
+  if (value === undefined || value === null) return;
+  let text: string;
+  switch (typeof value) {
+    case 'string':
+      text = value;
+      break;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      text = String(value);
+      break;
+    default:
+      text = JSON.stringify(value);
+  }
+  putAttribute(attrs, Object.keys(attrs).length, key, text, limits);
+}
+
+/** Every top-level property as an attribute, optionally prefixed (`traits.email`). */
+export function putAll(attrs: Attributes, values: unknown, limits: RecordLimits, prefix = ''): void {
+  if (values === undefined || values === null) return;
+  if (!isObject(values)) throw new RecordRejected('invalid_field', `${prefix ? prefix.slice(0, -1) : 'properties'} must be an object`);
+  for (const k of Object.keys(values)) putValue(attrs, prefix + k, values[k], limits);
+}
+
+/** Context fields (Segment's `context`, the envelope's `context`) as standard attributes. */
+export function putContext(attrs: Attributes, context: unknown, limits: RecordLimits): void {
+  if (!isObject(context)) return;
+  const page = isObject(context.page) ? context.page : {};
+  const device = isObject(context.device) ? context.device : {};
+  const library = isObject(context.library) ? context.library : {};
+  const consent = isObject(context.consent) ? context.consent : {};
+  putValue(attrs, CONTEXT_ATTRIBUTES.url, page.url, limits);
+  putValue(attrs, CONTEXT_ATTRIBUTES.path, page.path, limits);
+  putValue(attrs, CONTEXT_ATTRIBUTES.title, page.title, limits);
+  putValue(attrs, CONTEXT_ATTRIBUTES.referrer, page.referrer, limits);
+  putValue(attrs, CONTEXT_ATTRIBUTES.userAgent, context.userAgent ?? device.user_agent, limits);
+  putValue(attrs, CONTEXT_ATTRIBUTES.ip, context.ip, limits);
+  putValue(attrs, CONTEXT_ATTRIBUTES.locale, context.locale, limits);
+  putValue(attrs, CONTEXT_ATTRIBUTES.consent, consent.analytics, limits);
+  putValue(attrs, CONTEXT_ATTRIBUTES.library, library.name, limits);
+  putValue(attrs, CONTEXT_ATTRIBUTES.libraryVersion, library.version, limits);
+}
+
+/** Milliseconds since the epoch for an ISO 8601 / RFC 3339 string, a Date-parsable string or a number (ms). */
+export function parseTime(value: unknown, field: string): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const ms = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) : NaN;
+  if (!Number.isFinite(ms)) throw new RecordRejected('invalid_field', `${field} is not a valid timestamp`);
+  return ms;
+}
+
+/**
+ * The event time in ns, corrected for the sender's clock: when the client says when it sent the request
+ * (`sentAt`), the offset between that and our receive time is applied to the event time (Segment's rule).
+ */
+export function eventTimeNs(timestampMs: number | undefined, sentAtMs: number | undefined, receivedAtMs: number): bigint {
+  if (timestampMs === undefined) return BigInt(receivedAtMs) * 1_000_000n;
+  const skew = sentAtMs === undefined ? 0 : receivedAtMs - sentAtMs;
+  return BigInt(Math.round(timestampMs + skew)) * 1_000_000n;
+}
+
+export function optionalString(value: unknown, field: string): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  throw new RecordRejected('invalid_field', `${field} must be a string`);
+}
+
+/** The serialized size of one event, for the per-event limit. */
+export function checkEventSize(event: unknown, maxBytes: number): void {
+  if (Buffer.byteLength(JSON.stringify(event) ?? '') > maxBytes) throw new RecordRejected('limit', `event larger than ${maxBytes} bytes`);
+}
+
+/** Resource and scope shared by all events of one product-API request. */
+export function productOrigin(receiver: string): { resource: Resource; scope: Scope } {
+  return {
+    resource: { attributes: {}, schemaUrl: '', serviceName: '' },
+    scope: { name: `signalhouse/${receiver}`, version: '', attributes: {}, schemaUrl: '' },
+  };
+}
+
+/** One event's outcome in a product-API reply. */
+export interface EventResult {
+  index: number;
+  id: string;
+  status: 'accepted' | 'rejected';
+  error?: string;
+}

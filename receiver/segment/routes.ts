@@ -1,0 +1,65 @@
+/**
+ * Segment-style tracking API: `/v1/track`, `/v1/identify`, `/v1/page`, `/v1/screen`, `/v1/group`, `/v1/alias`,
+ * `/v1/batch` (what `@segment/analytics-node` and analytics.js send, with `host` pointed here), and seed 000's
+ * `/v1/analytics/{track,identify,page,batch}`. Auth: Basic `base64(writeKey:)`, Bearer, or `writeKey` in the
+ * body. Bodies: JSON as application/json or text/plain (browsers). Replies: 200 `{success: true}` (202 on the
+ * seed paths); refused messages are listed by index, and a request whose every message is refused gets 400.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { SegmentReceiverConfig } from '../../core/config.ts';
+import { SignalhouseError } from '../../core/errors.ts';
+import type { Pipeline } from '../../core/pipeline.ts';
+import type { Telemetry } from '../../core/telemetry.ts';
+import type { TenantRegistry } from '../../core/tenants.ts';
+import { acceptJsonBodies, isObject, parseTime, productOrigin, tenantOf } from '../product/common.ts';
+import { ingestProductEvents } from '../product/ingest.ts';
+import { segmentEvent, type SegmentType } from './map.ts';
+
+export interface SegmentRoutesOptions {
+  config: SegmentReceiverConfig;
+  pipeline: Pipeline;
+  tenants: TenantRegistry;
+  telemetry: Telemetry;
+}
+
+const RECEIVER = 'segment';
+
+export async function segmentRoutes(app: FastifyInstance, opts: SegmentRoutesOptions): Promise<void> {
+  const { config, pipeline, tenants, telemetry } = opts;
+  acceptJsonBodies(app, config.max_batch_size);
+
+  async function handle(request: FastifyRequest, reply: FastifyReply, type: SegmentType | undefined, okStatus: number) {
+    const body = request.body;
+    if (!isObject(body)) throw new SignalhouseError('BAD_REQUEST', 'body must be a JSON object');
+    const tenant = tenantOf(tenants, request.headers.authorization, body);
+    let messages: unknown[];
+    if (type === undefined) {
+      if (!Array.isArray(body.batch)) throw new SignalhouseError('BAD_REQUEST', 'batch must be an array of messages');
+      messages = body.batch;
+    } else messages = [body];
+    const receivedAtMs = Date.now();
+    let sentAtMs: number | undefined;
+    try {
+      sentAtMs = parseTime(body.sentAt, 'sentAt');
+    } catch {
+      throw new SignalhouseError('BAD_REQUEST', 'sentAt is not a valid timestamp');
+    }
+    const { resource, scope } = productOrigin(RECEIVER);
+    const ctx = { limits: config.limits, maxEventBytes: config.max_event_size, receivedAtMs, sentAtMs, resource, scope };
+    const outcome = await ingestProductEvents(RECEIVER, pipeline, telemetry, tenant.id, messages, (m) => segmentEvent(m, type, ctx));
+    const rejected = outcome.results.filter((r) => r.status === 'rejected').map((r) => ({ index: r.index, error: r.error }));
+    if (messages.length > 0 && rejected.length === messages.length) {
+      return reply.code(400).send({ success: false, error: 'BAD_REQUEST', message: 'every message was refused', rejected });
+    }
+    return reply.code(okStatus).send(rejected.length > 0 ? { success: true, accepted: outcome.accepted, rejected } : { success: true });
+  }
+
+  for (const type of ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const) {
+    app.post(`/v1/${type}`, (req, reply) => handle(req, reply, type, 200));
+  }
+  app.post('/v1/batch', (req, reply) => handle(req, reply, undefined, 200));
+  for (const type of ['track', 'identify', 'page'] as const) {
+    app.post(`/v1/analytics/${type}`, (req, reply) => handle(req, reply, type, 202));
+  }
+  app.post('/v1/analytics/batch', (req, reply) => handle(req, reply, undefined, 202));
+}
