@@ -49,6 +49,14 @@ const segmentReceiverSchema = z.strictObject({
 });
 export type SegmentReceiverConfig = z.infer<typeof segmentReceiverSchema>;
 
+/** PostHog capture API (seed 001's /capture). */
+const posthogReceiverSchema = z.strictObject({
+  max_event_size: byteSize.default(1024 * 1024),
+  max_batch_size: byteSize.default(20 * 1024 * 1024),
+  limits: limitsSchema,
+});
+export type PosthogReceiverConfig = z.infer<typeof posthogReceiverSchema>;
+
 /** The seed event envelope (seed 002 /api/v1/analytics/events*, seed 003 /api/analytics/track*). */
 const envelopeReceiverSchema = z.strictObject({
   max_event_size: byteSize.default(32 * 1024),
@@ -109,7 +117,7 @@ export type TenantConfig = z.infer<typeof tenantSchema>;
 const configSchema = z
   .strictObject({
     receivers: z
-      .strictObject({ otlp: otlpReceiverSchema.optional(), segment: segmentReceiverSchema.optional(), envelope: envelopeReceiverSchema.optional() })
+      .strictObject({ otlp: otlpReceiverSchema.optional(), segment: segmentReceiverSchema.optional(), posthog: posthogReceiverSchema.optional(), envelope: envelopeReceiverSchema.optional() })
       .prefault({}),
     /** Keyed `type` or `type/name`; each processor factory validates its own options. */
     processors: z.record(z.string(), z.unknown()).default({}),
@@ -184,7 +192,7 @@ export const DEMO_TENANT: TenantConfig = Object.freeze({
 
 /** The pipeline set used when the config declares none: every receiver into ClickHouse. */
 const DEFAULT_PIPELINES = {
-  logs: { receivers: ['otlp', 'segment', 'envelope'], processors: [], exporters: ['clickhouse'] },
+  logs: { receivers: ['otlp', 'segment', 'posthog', 'envelope'], processors: [], exporters: ['clickhouse'] },
   traces: { receivers: ['otlp'], processors: [], exporters: ['clickhouse'] },
 };
 
@@ -256,7 +264,7 @@ function applyDefaults(doc: Record<string, unknown>): Record<string, unknown> {
   const service = { ...((out.service ?? {}) as Record<string, unknown>) };
   if (service.pipelines === undefined) {
     service.pipelines = DEFAULT_PIPELINES;
-    out.receivers = { otlp: {}, segment: {}, envelope: {}, ...receivers };
+    out.receivers = { otlp: {}, segment: {}, posthog: {}, envelope: {}, ...receivers };
     if (!('clickhouse' in exporters)) out.exporters = { ...exporters, clickhouse: {} };
   }
   // `otlp:` with no options parses as null in YAML; treat it as an empty mapping like the Collector does.

@@ -7,6 +7,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { envelopeRoutes } from '../receiver/envelope/routes.ts';
 import { otlpRoutes } from '../receiver/otlp/routes.ts';
+import { posthogRoutes } from '../receiver/posthog/routes.ts';
 import { segmentRoutes } from '../receiver/segment/routes.ts';
 import type { SignalhouseConfig } from './config.ts';
 import { SignalhouseError, toSignalhouseError } from './errors.ts';
@@ -101,13 +102,17 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return telemetry.registry.metrics();
   });
 
-  const { otlp, segment, envelope } = config.receivers;
+  const { otlp, segment, posthog, envelope } = config.receivers;
   if (otlp) {
     await app.register(otlpRoutes, { config: otlp, pipelines: deps.pipelines, tenants: deps.tenants, telemetry });
   }
   const segmentPipeline = deps.pipelines.find('segment', 'logs');
   if (segment && segmentPipeline) {
     await app.register(segmentRoutes, { config: segment, pipeline: segmentPipeline, tenants: deps.tenants, telemetry });
+  }
+  const posthogPipeline = deps.pipelines.find('posthog', 'logs');
+  if (posthog && posthogPipeline) {
+    await app.register(posthogRoutes, { config: posthog, pipeline: posthogPipeline, tenants: deps.tenants, telemetry });
   }
   const envelopePipeline = deps.pipelines.find('envelope', 'logs');
   if (envelope && envelopePipeline) {

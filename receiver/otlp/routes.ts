@@ -4,8 +4,6 @@
  * were refused; 400 + google.rpc.Status for undecodable bodies; 401/403 for keys; 413 over the body limit
  * (counted after decompression); 415 for other content types; 429/503 + Retry-After when overloaded.
  */
-import { promisify } from 'node:util';
-import { gunzip, inflate } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OtlpReceiverConfig, Signal } from '../../core/config.ts';
 import { SignalhouseError, toSignalhouseError } from '../../core/errors.ts';
@@ -14,12 +12,10 @@ import type { Pipelines } from '../../core/pipeline.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
 import { credentialFromAuthorization, requireWriteTenant, type TenantRegistry } from '../../core/tenants.ts';
 import { type DecodeContext, nowUnixNano } from './common.ts';
+import { decompress } from '../body.ts';
 import { decodeLogsJson, decodeTracesJson } from './json.ts';
 import { decodeLogsProtobuf, decodeTracesProtobuf } from './protobuf.ts';
 import { CONTENT_TYPES, type Encoding, exportResponse, statusResponse } from './response.ts';
-
-const gunzipAsync = promisify(gunzip);
-const inflateAsync = promisify(inflate);
 
 export interface OtlpRoutesOptions {
   config: OtlpReceiverConfig;
@@ -36,23 +32,6 @@ function encodingOf(contentType: string | undefined): Encoding | undefined {
   if (mediaType === 'application/x-protobuf' || mediaType === 'application/protobuf') return 'protobuf';
   if (mediaType === 'application/json') return 'json';
   return undefined;
-}
-
-/** Decompresses with a hard cap on the output size, so a small gzip bomb cannot exhaust memory. */
-async function decompress(raw: Buffer, contentEncoding: string | undefined, limit: number): Promise<Buffer> {
-  const enc = (contentEncoding ?? 'identity').trim().toLowerCase();
-  if (enc === 'identity' || enc === '') return raw;
-  if (enc !== 'gzip' && enc !== 'deflate') {
-    throw new SignalhouseError('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Encoding "${enc}" (use gzip or none)`);
-  }
-  try {
-    return await (enc === 'gzip' ? gunzipAsync : inflateAsync)(raw, { maxOutputLength: limit });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
-      throw new SignalhouseError('PAYLOAD_TOO_LARGE', `decompressed body exceeds ${limit} bytes`);
-    }
-    throw new SignalhouseError('UNDECODABLE_BODY', `invalid ${enc} body: ${(err as Error).message}`);
-  }
 }
 
 export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions): Promise<void> {

@@ -2,7 +2,9 @@
  * The product APIs over real HTTP: the unmodified `@segment/analytics-node` client, raw Segment-style requests
  * (browser text/plain, body write key, limits, clock skew) and the seed event envelope (seed 002 and 003).
  */
+import { gzipSync } from 'node:zlib';
 import { Analytics } from '@segment/analytics-node';
+import { PostHog } from 'posthog-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACME_KEY, GLOBEX_KEY, startTestService, type TestService } from '../../test/helpers/service.ts';
 
@@ -107,6 +109,44 @@ describe('Segment-style tracking API', () => {
     expect(await post('/v1/batch', { batch: 'nope' }, bearer())).toMatchObject({ status: 400, body: { message: 'batch must be an array of messages' } });
     const huge = { batch: Array.from({ length: 40 }, (_, i) => ({ type: 'track', userId: 'u', event: 'e', properties: { pad: 'y'.repeat(15_000), i } })) };
     expect((await post('/v1/batch', huge, bearer())).status).toBe(413);
+  });
+});
+
+describe('PostHog capture API', () => {
+  it('stores what the unmodified posthog-node client sends (gzip batches)', async () => {
+    const posthog = new PostHog(ACME_KEY, { host: svc.url, flushAt: 1, flushInterval: 0 });
+    const errors: unknown[] = [];
+    posthog.on('error', (e) => errors.push(e));
+    posthog.capture({ distinctId: 'ph-user-1', event: 'kb.search', uuid: '0190c7a4-0000-7000-8000-000000000001', properties: { 'kb.results_count': 3, $current_url: 'https://docs.example/a?q=1', $session_id: 'ph-sess-1', $ip: '198.51.100.7' } });
+    posthog.identify({ distinctId: 'ph-user-1', properties: { $set: { plan: 'team' }, $anon_distinct_id: 'ph-anon-1' } });
+    posthog.alias({ distinctId: 'ph-user-1', alias: 'ph-alias-1' });
+    await posthog.shutdown();
+    expect(errors).toEqual([]);
+    const rows = await rowsOf("ScopeName = 'signalhouse/posthog' AND (UserId = 'ph-user-1' OR AnonymousId = 'ph-anon-1')", {});
+    expect(rows.map((r) => r.EventName).sort()).toEqual(['$create_alias', '$identify', 'kb.search']);
+    const search = rows.find((r) => r.EventName === 'kb.search')!;
+    expect(search).toMatchObject({ TenantId: 'acme', EventId: '0190c7a4-0000-7000-8000-000000000001', UserId: 'ph-user-1', SessionId: 'ph-sess-1' });
+    expect(search.LogAttributes).toMatchObject({ 'kb.results_count': '3', 'url.full': 'https://docs.example/a?q=1', 'client.address': '198.51.100.7', 'library.name': 'posthog-node' });
+    expect(rows.find((r) => r.EventName === '$identify')).toMatchObject({ UserId: 'ph-user-1', AnonymousId: 'ph-anon-1', LogAttributes: expect.objectContaining({ 'traits.plan': 'team' }) });
+    expect(rows.find((r) => r.EventName === '$create_alias')!.LogAttributes).toMatchObject({ 'alias.previous_id': 'ph-alias-1' });
+  });
+
+  it('accepts base64 form bodies, gzip-js query compression and arrays; marks anonymous ids', async () => {
+    const event = (uuid: string, extra: Record<string, unknown> = {}) => ({ event: '$pageview', distinct_id: 'dev-1', uuid, properties: { token: GLOBEX_KEY, $device_id: 'dev-1', ...extra } });
+    const form = `data=${encodeURIComponent(Buffer.from(JSON.stringify([event('ph-b64')])).toString('base64'))}&compression=base64`;
+    const b64 = await fetch(`${svc.url}/e/`, { method: 'POST', body: form, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect([b64.status, await b64.json()]).toEqual([200, { status: 1 }]);
+    const gz = await fetch(`${svc.url}/i/v0/e/?compression=gzip-js`, { method: 'POST', body: gzipSync(JSON.stringify({ api_key: GLOBEX_KEY, batch: [event('ph-gz')] })), headers: { 'content-type': 'text/plain' } });
+    expect(gz.status).toBe(200);
+    const rows = await rowsOf("EventId IN ('ph-b64', 'ph-gz')", {});
+    expect(rows.map((r) => [r.TenantId, r.EventName, r.UserId, r.AnonymousId])).toEqual([['globex', '$pageview', '', 'dev-1'], ['globex', '$pageview', '', 'dev-1']]);
+  });
+
+  it('refuses missing keys, undecodable bodies and events without distinct_id', async () => {
+    expect((await post('/capture/', { event: 'x', distinct_id: 'd' })).status).toBe(401);
+    expect((await post('/capture/', 'not json', { authorization: `Bearer ${ACME_KEY}` })).status).toBe(400);
+    const res = await post('/batch/', { api_key: ACME_KEY, batch: [{ event: 'ok', distinct_id: 'd', uuid: 'ph-ok' }, { event: 'no-id' }, { distinct_id: 'd' }] });
+    expect(res).toEqual({ status: 200, body: { status: 1, rejected: [{ index: 1, error: 'distinct_id is required' }, { index: 2, error: 'event must be a non-empty string' }] } });
   });
 });
 

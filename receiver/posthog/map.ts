@@ -1,0 +1,82 @@
+/**
+ * A PostHog capture event as a product event. `event` names it (PostHog's own names such as `$pageview` are
+ * kept), `uuid` is the event id, `distinct_id` the person: the user id, unless PostHog marks it anonymous
+ * (`$is_identified: false`, or equal to `$device_id`). `$identify` links `$anon_distinct_id` to the user;
+ * `$create_alias` links `alias`. PostHog's `$`-properties for page, client and session land on the standard
+ * attributes; `$set` / `$set_once` become `traits.*`; everything else is kept under its own key.
+ */
+import type { RecordLimits } from '../../core/config.ts';
+import type { LogEvent, Resource, Scope } from '../../core/event.ts';
+import { RecordRejected } from '../otlp/common.ts';
+import { CONTEXT_ATTRIBUTES, checkEventSize, eventTimeNs, isObject, optionalString, parseTime, putAll, putValue } from '../product/common.ts';
+
+export interface PosthogContext {
+  limits: RecordLimits;
+  maxEventBytes: number;
+  receivedAtMs: number;
+  sentAtMs: number | undefined;
+  resource: Resource;
+  scope: Scope;
+}
+
+/** PostHog property → Signalhouse attribute (the original key is not kept twice). */
+const RENAMED: Record<string, string> = {
+  $current_url: CONTEXT_ATTRIBUTES.url,
+  $pathname: CONTEXT_ATTRIBUTES.path,
+  $title: CONTEXT_ATTRIBUTES.title,
+  $referrer: CONTEXT_ATTRIBUTES.referrer,
+  $ip: CONTEXT_ATTRIBUTES.ip,
+  $raw_user_agent: CONTEXT_ATTRIBUTES.userAgent,
+  $lib: CONTEXT_ATTRIBUTES.library,
+  $lib_version: CONTEXT_ATTRIBUTES.libraryVersion,
+  $session_id: 'session.id',
+};
+const SKIPPED = new Set(['$set', '$set_once', 'distinct_id', 'token', '$anon_distinct_id']);
+
+export function posthogEvent(e: unknown, ctx: PosthogContext): LogEvent {
+  if (!isObject(e)) throw new RecordRejected('invalid_field', 'event must be an object');
+  checkEventSize(e, ctx.maxEventBytes);
+  if (typeof e.event !== 'string' || e.event === '') throw new RecordRejected('invalid_field', 'event must be a non-empty string');
+  const props = e.properties === undefined || e.properties === null ? {} : e.properties;
+  if (!isObject(props)) throw new RecordRejected('invalid_field', 'properties must be an object');
+  const distinctId = optionalString(e.distinct_id ?? e.$distinct_id ?? props.distinct_id, 'distinct_id');
+  if (!distinctId) throw new RecordRejected('invalid_field', 'distinct_id is required');
+
+  const { limits } = ctx;
+  const attributes: Record<string, string> = {};
+  for (const key of Object.keys(props)) {
+    if (SKIPPED.has(key)) continue;
+    putValue(attributes, RENAMED[key] ?? key, props[key], limits);
+  }
+  putAll(attributes, props.$set, limits, 'traits.');
+  putAll(attributes, props.$set_once, limits, 'traits.');
+
+  const anonymous = props.$is_identified === false || (props.$device_id !== undefined && props.$device_id === distinctId);
+  let userId = anonymous ? '' : distinctId;
+  let anonymousId = anonymous ? distinctId : '';
+  if (e.event === '$identify') {
+    userId = distinctId;
+    anonymousId = optionalString(props.$anon_distinct_id, '$anon_distinct_id');
+  } else if (e.event === '$create_alias') {
+    putValue(attributes, 'alias.previous_id', props.alias, limits);
+  }
+  const timestampMs = parseTime(e.timestamp, 'timestamp');
+  return {
+    eventId: optionalString(e.uuid, 'uuid'),
+    sessionId: attributes['session.id'] ?? '',
+    userId,
+    anonymousId,
+    timeUnixNano: eventTimeNs(timestampMs, parseTime(e.sent_at, 'sent_at') ?? ctx.sentAtMs, ctx.receivedAtMs),
+    observedTimeUnixNano: BigInt(ctx.receivedAtMs) * 1_000_000n,
+    traceId: '',
+    spanId: '',
+    traceFlags: 0,
+    severityText: '',
+    severityNumber: 0,
+    body: '',
+    eventName: e.event,
+    attributes,
+    resource: ctx.resource,
+    scope: ctx.scope,
+  };
+}
