@@ -28,7 +28,7 @@ describe('migrations', () => {
   it('creates the schema once and is idempotent', async () => {
     expect(await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 90 * DAY })).toEqual(MIGRATIONS.map((m) => m.version));
     expect(await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 90 * DAY })).toEqual([]);
-    const applied = await rows<{ version: number; n: string }>('SELECT version, count() AS n FROM signalhouse.schema_migrations GROUP BY version');
+    const applied = await rows<{ version: number; n: string }>('SELECT version, count() AS n FROM signalhouse.schema_migrations GROUP BY version ORDER BY version');
     expect(applied.map((r) => [r.version, Number(r.n)])).toEqual(MIGRATIONS.map((m) => [m.version, 1]));
   });
 
@@ -75,8 +75,8 @@ describe('migrations', () => {
 
   it('applies a new migration to an existing schema, keeping existing rows', async () => {
     await store.client.command({ query: "INSERT INTO signalhouse.otel_logs (TenantId, EventName, Timestamp) VALUES ('acme', 'before.v2', now64(9))" });
-    const v2 = { version: 2, name: 'test column', up: () => ["ALTER TABLE signalhouse.otel_logs ADD COLUMN IF NOT EXISTS TestCol String DEFAULT 'x'"] };
-    expect(await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, migrations: [...MIGRATIONS, v2] })).toEqual([2]);
+    const v3 = { version: 99, name: 'test column', up: () => ["ALTER TABLE signalhouse.otel_logs ADD COLUMN IF NOT EXISTS TestCol String DEFAULT 'x'"] };
+    expect(await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, migrations: [...MIGRATIONS, v3] })).toEqual([99]);
     expect(await rows<{ TestCol: string }>("SELECT TestCol FROM signalhouse.otel_logs WHERE EventName = 'before.v2'")).toEqual([{ TestCol: 'x' }]);
   });
 

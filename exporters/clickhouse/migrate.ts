@@ -18,8 +18,10 @@ export function ddlContext(database: string, cluster: string): DdlContext {
   return {
     db: database,
     onCluster,
-    engine: (kind, table) =>
-      cluster ? `Replicated${kind}('/clickhouse/tables/{shard}/${database}/${table}', '{replica}')` : `${kind}()`,
+    engine: (kind, table, args = '') =>
+      cluster
+        ? `Replicated${kind}('/clickhouse/tables/{shard}/${database}/${table}', '{replica}'${args ? `, ${args}` : ''})`
+        : `${kind}(${args})`,
   };
 }
 

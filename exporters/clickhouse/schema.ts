@@ -10,8 +10,8 @@ export interface DdlContext {
   readonly db: string;
   /** ' ON CLUSTER name' or ''. */
   readonly onCluster: string;
-  /** Engine clause for a table: MergeTree, or ReplicatedMergeTree on a cluster. */
-  engine(kind: 'MergeTree' | 'AggregatingMergeTree' | 'ReplacingMergeTree', table: string): string;
+  /** Engine clause for a table: MergeTree, or ReplicatedMergeTree on a cluster; `args` are the engine's own. */
+  engine(kind: 'MergeTree' | 'AggregatingMergeTree' | 'ReplacingMergeTree', table: string, args?: string): string;
 }
 
 export interface Migration {
@@ -125,6 +125,53 @@ export const MIGRATIONS: readonly Migration[] = [
       FROM ${db}.otel_traces
       WHERE TraceId != ''
       GROUP BY TenantId, TraceId`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'identities, traits and identity links',
+    up: ({ db, onCluster, engine }) => [
+      // One row per person: first and last time any event named them.
+      `CREATE TABLE IF NOT EXISTS ${db}.identities${onCluster} (
+        TenantId LowCardinality(String),
+        UserId String,
+        FirstSeen SimpleAggregateFunction(min, DateTime64(9)),
+        LastSeen SimpleAggregateFunction(max, DateTime64(9)),
+        Events SimpleAggregateFunction(sum, UInt64)
+      ) ENGINE = ${engine('AggregatingMergeTree', 'identities')}
+      ORDER BY (TenantId, UserId)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.identities_mv${onCluster} TO ${db}.identities AS
+      SELECT TenantId, UserId, min(Timestamp) AS FirstSeen, max(Timestamp) AS LastSeen, count() AS Events
+      FROM ${db}.otel_logs WHERE UserId != '' GROUP BY TenantId, UserId`,
+      // Traits from identify calls, merged per key: the latest value of each trait wins.
+      `CREATE TABLE IF NOT EXISTS ${db}.identity_traits${onCluster} (
+        TenantId LowCardinality(String),
+        UserId String,
+        Key String,
+        Value String,
+        UpdatedAt DateTime64(9)
+      ) ENGINE = ${engine('ReplacingMergeTree', 'identity_traits', 'UpdatedAt')}
+      ORDER BY (TenantId, UserId, Key)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.identity_traits_mv${onCluster} TO ${db}.identity_traits AS
+      SELECT TenantId, UserId, substring(kv.1, 8) AS Key, kv.2 AS Value, Timestamp AS UpdatedAt
+      FROM ${db}.otel_logs
+      ARRAY JOIN arrayFilter(x -> startsWith(x.1, 'traits.'), arrayZip(mapKeys(LogAttributes), mapValues(LogAttributes))) AS kv
+      WHERE UserId != '' AND EventName IN ('identify', '$identify')`,
+      // Anonymous id → user id, from any event that carries both and from alias calls (previous id → user).
+      `CREATE TABLE IF NOT EXISTS ${db}.identity_links${onCluster} (
+        TenantId LowCardinality(String),
+        AnonymousId String,
+        UserId String,
+        LinkedAt DateTime64(9)
+      ) ENGINE = ${engine('ReplacingMergeTree', 'identity_links', 'LinkedAt')}
+      ORDER BY (TenantId, AnonymousId)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.identity_links_mv${onCluster} TO ${db}.identity_links AS
+      SELECT TenantId,
+             if(AnonymousId != '', AnonymousId, LogAttributes['alias.previous_id']) AS AnonymousId,
+             UserId, min(Timestamp) AS LinkedAt
+      FROM ${db}.otel_logs
+      WHERE UserId != '' AND (AnonymousId != '' OR (EventName IN ('alias', '$create_alias') AND LogAttributes['alias.previous_id'] != ''))
+      GROUP BY TenantId, AnonymousId, UserId`,
     ],
   },
 ];
