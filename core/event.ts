@@ -94,6 +94,8 @@ interface BatchBase {
   tenantId: string;
   /** Why records were refused so far (by the receiver's decoder or a processor). */
   rejections: Rejection[];
+  /** Set by receivers that answer per event: which event objects processors refused, and why. */
+  refused?: Map<object, string>;
 }
 
 export interface LogBatch extends BatchBase {
@@ -114,6 +116,12 @@ export function rejectedCount(batch: Pick<Batch, 'rejections'>): number {
   let n = 0;
   for (const r of batch.rejections) n += r.count;
   return n;
+}
+
+/** A processor refuses one event: counted for the reply, and remembered per event when the receiver asks. */
+export function refuseEvent(batch: Batch, event: object, code: string, reason: string): void {
+  addRejection(batch.rejections, code, reason);
+  batch.refused?.set(event, reason);
 }
 
 /** Adds `count` refusals for `reason`, merging equal reasons so replies stay short. */

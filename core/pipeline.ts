@@ -48,8 +48,13 @@ export function buildPipelines(
       async consume(batch) {
         const out = await chain.run(batch);
         if (out.events.length > 0) {
-          if (targets.length === 1) await targets[0].export(out);
-          else await Promise.all(targets.map((e) => e.export(out)));
+          try {
+            if (targets.length === 1) await targets[0].export(out);
+            else await Promise.all(targets.map((e) => e.export(out)));
+          } catch (err) {
+            chain.release(out);
+            throw err;
+          }
         }
         return out;
       },

@@ -16,6 +16,11 @@ import type { Telemetry } from '../core/telemetry.ts';
 export interface Processor {
   readonly name: string;
   process(batch: Batch): Batch | Promise<Batch>;
+  /**
+   * The batch this processor passed on was not committed (the request fails and the client will retry):
+   * forget any state taken from it, e.g. dedupe's remembered ids, so the retry is not mistaken for a duplicate.
+   */
+  release?(batch: Batch): void;
 }
 
 export interface ProcessorFactory<S extends z.ZodType = z.ZodType> {
@@ -34,6 +39,8 @@ export type ProcessorRegistry = ReadonlyMap<string, ProcessorFactory>;
 export interface ProcessorChain {
   readonly names: readonly string[];
   run(batch: Batch): Promise<Batch>;
+  /** Tells every processor that `batch` (the chain's output) was not committed. */
+  release(batch: Batch): void;
 }
 
 /** Builds a processor from its config key (`type` or `type/name`), reporting problems by config path. */
@@ -84,6 +91,9 @@ export function createProcessorChain(pipeline: string, processors: readonly Proc
         if (inCount - outCount - refused > 0) c.dropped.inc(inCount - outCount - refused);
       }
       return current;
+    },
+    release(batch: Batch): void {
+      for (const p of processors) p.release?.(batch);
     },
   };
 }

@@ -27,7 +27,7 @@ export async function ingestProductEvents(
   const signal: Signal = 'logs';
   const events: LogEvent[] = [];
   const results: EventResult[] = [];
-  const batch: LogBatch = { tenantId, signal, events, rejections: [] };
+  const batch: LogBatch = { tenantId, signal, events, rejections: [], refused: new Map() };
   items.forEach((item, index) => {
     try {
       const event = map(item, index);
@@ -40,7 +40,20 @@ export async function ingestProductEvents(
     }
   });
   telemetry.receivedRecords.inc({ receiver, signal }, items.length);
+  const mapped = events.slice();
   const out = await pipeline.consume(batch);
+  // Processors may refuse events too (validate): report them against their index.
+  if (batch.refused!.size > 0) {
+    let m = 0;
+    for (const r of results) {
+      if (r.status !== 'accepted') continue;
+      const reason = batch.refused!.get(mapped[m++]);
+      if (reason !== undefined) {
+        r.status = 'rejected';
+        r.error = reason;
+      }
+    }
+  }
   telemetry.acceptedRecords.inc({ receiver, signal }, out.events.length);
   for (const r of out.rejections) telemetry.rejectedRecords.inc({ receiver, signal, reason: r.code }, r.count);
   return { results, accepted: out.events.length, rejected: rejectedCount(out) };
