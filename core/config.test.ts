@@ -18,7 +18,7 @@ describe('config', () => {
   it('defaults to OTLP → ClickHouse pipelines, the embedded store and a demo tenant', () => {
     const cfg = parseConfig({}, {});
     expect(Object.keys(cfg.service.pipelines)).toEqual(['logs', 'traces']);
-    expect(cfg.service.pipelines.logs).toEqual({ receivers: ['otlp', 'segment', 'posthog', 'envelope'], processors: [], exporters: ['clickhouse'] });
+    expect(cfg.service.pipelines.logs).toEqual({ receivers: ['otlp', 'segment', 'posthog', 'envelope'], processors: ['consent', 'validate', 'enrich', 'redact', 'dedupe'], exporters: ['clickhouse'] });
     expect(cfg.exporters.clickhouse).toMatchObject({ endpoint: '', data_dir: './data', database: 'signalhouse', ttl: 90 * 86_400_000 });
     expect(cfg.service.http).toMatchObject({ host: '127.0.0.1', port: 4318 });
     expect(cfg.demoTenant).toBe(true);

@@ -190,11 +190,12 @@ export const DEMO_TENANT: TenantConfig = Object.freeze({
   read_tokens: ['rt_demo_local_only'],
 });
 
-/** The pipeline set used when the config declares none: every receiver into ClickHouse. */
+/** The pipeline set used when the config declares none: every receiver, every processor, into ClickHouse. */
 const DEFAULT_PIPELINES = {
-  logs: { receivers: ['otlp', 'segment', 'posthog', 'envelope'], processors: [], exporters: ['clickhouse'] },
-  traces: { receivers: ['otlp'], processors: [], exporters: ['clickhouse'] },
+  logs: { receivers: ['otlp', 'segment', 'posthog', 'envelope'], processors: ['consent', 'validate', 'enrich', 'redact', 'dedupe'], exporters: ['clickhouse'] },
+  traces: { receivers: ['otlp'], processors: ['validate', 'redact', 'dedupe'], exporters: ['clickhouse'] },
 };
+const DEFAULT_PROCESSORS = ['consent', 'validate', 'enrich', 'redact', 'dedupe'];
 
 const ENV_REF = /\$\$|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
@@ -265,6 +266,8 @@ function applyDefaults(doc: Record<string, unknown>): Record<string, unknown> {
   if (service.pipelines === undefined) {
     service.pipelines = DEFAULT_PIPELINES;
     out.receivers = { otlp: {}, segment: {}, posthog: {}, envelope: {}, ...receivers };
+    const processors = (out.processors ?? {}) as Record<string, unknown>;
+    out.processors = { ...Object.fromEntries(DEFAULT_PROCESSORS.map((p) => [p, {}])), ...processors };
     if (!('clickhouse' in exporters)) out.exporters = { ...exporters, clickhouse: {} };
   }
   // `otlp:` with no options parses as null in YAML; treat it as an empty mapping like the Collector does.

@@ -96,6 +96,13 @@ interface BatchBase {
   rejections: Rejection[];
   /** Set by receivers that answer per event: which event objects processors refused, and why. */
   refused?: Map<object, string>;
+  /**
+   * Commits of other requests this one relies on: dedupe dropped events here as copies of events still in
+   * flight elsewhere. The reply waits for them, and fails (retryably) if they fail, so nothing is lost.
+   */
+  dependsOn?: Promise<void>[];
+  /** An identity that a batch shares with every batch a processor derives from it (spreads keep it). */
+  lineage?: object;
 }
 
 export interface LogBatch extends BatchBase {

@@ -3,9 +3,10 @@
  * feed it, the processors it runs in order, and the exporters it writes to. Receivers ask for "their" pipeline
  * by (receiver, signal) and hand batches to it; the batch comes back with the refusals the reply must name.
  */
-import { buildProcessor, createProcessorChain, type Processor, type ProcessorChain, type ProcessorRegistry } from '../processors/chain.ts';
+import { buildProcessor, createProcessorChain, type Processor, type ProcessorChain, type ProcessorRegistry, type ProcessorStartContext } from '../processors/chain.ts';
 import type { Exporter } from '../exporters/clickhouse/exporter.ts';
 import { ConfigError, type SignalhouseConfig, type Signal } from './config.ts';
+import { SignalhouseError } from './errors.ts';
 import type { Batch } from './event.ts';
 import type { Telemetry } from './telemetry.ts';
 
@@ -21,6 +22,8 @@ export interface Pipelines {
   /** The pipeline fed by `receiver` for `signal`, if any. */
   find(receiver: string, signal: Signal): Pipeline | undefined;
   readonly all: readonly Pipeline[];
+  /** Starts every processor (once, before traffic). */
+  start(ctx: ProcessorStartContext): Promise<void>;
 }
 
 export function buildPipelines(
@@ -56,6 +59,15 @@ export function buildPipelines(
             throw err;
           }
         }
+        // Also when no events are left: state taken for them (dedupe's pending ids) must settle.
+        chain.committed(out);
+        if (out.dependsOn && out.dependsOn.length > 0) {
+          try {
+            await Promise.all(out.dependsOn);
+          } catch (err) {
+            throw new SignalhouseError('STORAGE_UNAVAILABLE', 'a copy of some of these events was in flight and failed to commit; retry', { cause: err, retryAfterSeconds: 1 });
+          }
+        }
         return out;
       },
     };
@@ -70,5 +82,11 @@ export function buildPipelines(
     });
   }
   if (problems.length > 0) throw new ConfigError('pipelines', problems);
-  return { all, find: (receiver, signal) => byReceiver.get(`${receiver}\u0000${signal}`) };
+  return {
+    all,
+    find: (receiver, signal) => byReceiver.get(`${receiver}\u0000${signal}`),
+    async start(ctx) {
+      for (const p of all) await p.chain.start(ctx);
+    },
+  };
 }

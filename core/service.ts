@@ -42,6 +42,11 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
   }
   const exporters = new Map<string, Exporter>([['clickhouse', createClickHouseExporter({ store, config: chConfig, telemetry })]]);
   const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry);
+  await pipelines.start({
+    async query<T>(sql: string, params?: Record<string, unknown>) {
+      return (await store.client.query({ query: sql, query_params: params, format: 'JSONEachRow' })).json<T>();
+    },
+  });
   const app = await buildServer({
     config,
     logger,

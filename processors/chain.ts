@@ -21,6 +21,15 @@ export interface Processor {
    * forget any state taken from it, e.g. dedupe's remembered ids, so the retry is not mistaken for a duplicate.
    */
   release?(batch: Batch): void;
+  /** The batch this processor passed on was committed. */
+  committed?(batch: Batch): void;
+  /** Called once before the first batch, e.g. to rebuild state from storage. */
+  start?(ctx: ProcessorStartContext): Promise<void>;
+}
+
+export interface ProcessorStartContext {
+  /** Runs a read query on the store (parameters bound server-side). */
+  query<T>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
 }
 
 export interface ProcessorFactory<S extends z.ZodType = z.ZodType> {
@@ -30,7 +39,7 @@ export interface ProcessorFactory<S extends z.ZodType = z.ZodType> {
   readonly signals: readonly Signal[];
   /** Strict schema for the processor's options (defaults applied). */
   readonly configSchema: S;
-  create(config: z.infer<S>, name: string): Processor;
+  create(config: z.infer<S>, name: string, signal: Signal): Processor;
 }
 
 /** The factories known to this build, keyed by type. Processors register here as they are added. */
@@ -41,6 +50,9 @@ export interface ProcessorChain {
   run(batch: Batch): Promise<Batch>;
   /** Tells every processor that `batch` (the chain's output) was not committed. */
   release(batch: Batch): void;
+  /** Tells every processor that `batch` (the chain's output) was committed. */
+  committed(batch: Batch): void;
+  start(ctx: ProcessorStartContext): Promise<void>;
 }
 
 /** Builds a processor from its config key (`type` or `type/name`), reporting problems by config path. */
@@ -60,7 +72,7 @@ export function buildProcessor(registry: ProcessorRegistry, key: string, options
     for (const issue of parsed.error.issues) problems.push(`processors.${[key, ...issue.path.map(String)].join('.')}: ${issue.message}`);
     return undefined;
   }
-  return factory.create(parsed.data, key);
+  return factory.create(parsed.data, key, signal);
 }
 
 export function createProcessorChain(pipeline: string, processors: readonly Processor[], telemetry: Telemetry): ProcessorChain {
@@ -94,6 +106,12 @@ export function createProcessorChain(pipeline: string, processors: readonly Proc
     },
     release(batch: Batch): void {
       for (const p of processors) p.release?.(batch);
+    },
+    committed(batch: Batch): void {
+      for (const p of processors) p.committed?.(batch);
+    },
+    async start(ctx: ProcessorStartContext): Promise<void> {
+      for (const p of processors) await p.start?.(ctx);
     },
   };
 }

@@ -3,7 +3,12 @@
  * add it here to make it configurable.
  */
 import type { ProcessorFactory, ProcessorRegistry } from './chain.ts';
+import { consentFactory } from './consent.ts';
+import { dedupeFactory } from './dedupe.ts';
+import { enrichFactory } from './enrich.ts';
+import { redactFactory } from './redact.ts';
+import { validateFactory } from './validate/index.ts';
 
-const factories: ProcessorFactory[] = [];
+const factories: ProcessorFactory[] = [consentFactory, validateFactory, enrichFactory, redactFactory, dedupeFactory] as ProcessorFactory[];
 
 export const PROCESSOR_FACTORIES: ProcessorRegistry = new Map(factories.map((f) => [f.type, f]));

@@ -108,7 +108,8 @@ describe('authentication and tenancy', () => {
 
 describe('content types and encodings', () => {
   it('answers 200 with an empty response in the request content type', async () => {
-    const { proto, json } = sdkPayload('ct.ok', 3);
+    const { proto } = sdkPayload('ct.ok', 3);
+    const { json } = sdkPayload('ct.ok', 3);
     const p = await post('/v1/logs', proto, { ...PROTO, ...auth() });
     expect(p.status).toBe(200);
     expect(p.headers.get('content-type')).toMatch(/^application\/x-protobuf/);

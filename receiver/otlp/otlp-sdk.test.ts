@@ -58,7 +58,7 @@ describe.each(exporters)('OTel SDK $name exporter', (variant) => {
         'session.id': 'sess-9',
         'user.id': 'user-7',
         'anonymous.id': 'anon-3',
-        'log.record.uid': 'evt-0001',
+        'log.record.uid': `evt-${variant.name}`,
       },
     });
     logger.emit({ body: { structured: true, count: 3 }, timestamp: [T + 2, 5], severityNumber: SeverityNumber.INFO });
@@ -77,7 +77,7 @@ describe.each(exporters)('OTel SDK $name exporter', (variant) => {
       observed: ns(T + 1, 987_654_321),
       TenantId: 'acme',
       EventName: 'voice.first_response',
-      EventId: 'evt-0001',
+      EventId: `evt-${variant.name}`,
       SessionId: 'sess-9',
       UserId: 'user-7',
       AnonymousId: 'anon-3',
@@ -102,7 +102,7 @@ describe.each(exporters)('OTel SDK $name exporter', (variant) => {
       'session.id': 'sess-9',
       'user.id': 'user-7',
       'anonymous.id': 'anon-3',
-      'log.record.uid': 'evt-0001',
+      'log.record.uid': `evt-${variant.name}`,
     });
     expect(second.ts).toBe(ns(T + 2, 5));
     expect(JSON.parse(second.Body as string)).toEqual({ structured: true, count: 3 });

@@ -55,7 +55,8 @@ describe('Segment-style tracking API', () => {
     expect(checkout).toMatchObject({ TenantId: 'acme', UserId: 'seg-user-1', ScopeName: 'signalhouse/segment' });
     // The SDK sends sentAt with the batch; the clocks agree here, so the time is the client's to the millisecond.
     expect(Math.abs(Number(checkout.ms) - at.getTime())).toBeLessThan(1000);
-    expect(checkout.LogAttributes).toMatchObject({ 'commerce.value': '42.5', items: '["a","b"]', coupon: '{"code":"X"}', 'url.full': 'https://shop.example/cart?x=1', 'page.title': 'Cart', 'client.address': '203.0.113.9', 'library.name': '@segment/analytics-node' });
+    // Enriched (domain, path) and redacted (URL cut to its path, IP coarsened to /24) by the default processors.
+    expect(checkout.LogAttributes).toMatchObject({ 'commerce.value': '42.5', items: '["a","b"]', coupon: '{"code":"X"}', 'url.full': '/cart', 'url.domain': 'shop.example', 'url.path': '/cart', 'page.title': 'Cart', 'client.address': '203.0.113.0', 'library.name': '@segment/analytics-node', 'redaction.masked.keys': 'client.address,url.full' });
     expect(rows.find((r) => r.EventId === 'seg-msg-2')).toMatchObject({ UserId: 'seg-user-1', AnonymousId: 'seg-anon-1', LogAttributes: expect.objectContaining({ 'traits.plan': 'pro' }) });
     expect(rows.find((r) => r.EventId === 'seg-msg-3')!.LogAttributes).toMatchObject({ 'page.name': 'Pricing', path: '/pricing' });
     expect(rows.find((r) => r.EventId === 'seg-msg-5')!.LogAttributes).toMatchObject({ 'group.id': 'org-9', 'group.traits.size': '12' });
@@ -63,9 +64,9 @@ describe('Segment-style tracking API', () => {
   });
 
   it('accepts browser text/plain bodies with the write key in the body', async () => {
-    const res = await post('/v1/track', JSON.stringify({ writeKey: GLOBEX_KEY, anonymousId: 'a-1', event: 'kb.search', messageId: 'plain-1' }), { 'content-type': 'text/plain' });
+    const res = await post('/v1/track', JSON.stringify({ writeKey: GLOBEX_KEY, anonymousId: 'a-1', event: 'docs.opened', messageId: 'plain-1' }), { 'content-type': 'text/plain' });
     expect(res).toEqual({ status: 200, body: { success: true } });
-    expect(await rowsOf("EventId = 'plain-1'", {})).toMatchObject([{ TenantId: 'globex', EventName: 'kb.search' }]);
+    expect(await rowsOf("EventId = 'plain-1'", {})).toMatchObject([{ TenantId: 'globex', EventName: 'docs.opened' }]);
   });
 
   it('corrects the event time by the offset between sentAt and the receive time', async () => {
@@ -117,7 +118,7 @@ describe('PostHog capture API', () => {
     const posthog = new PostHog(ACME_KEY, { host: svc.url, flushAt: 1, flushInterval: 0 });
     const errors: unknown[] = [];
     posthog.on('error', (e) => errors.push(e));
-    posthog.capture({ distinctId: 'ph-user-1', event: 'kb.search', uuid: '0190c7a4-0000-7000-8000-000000000001', properties: { 'kb.results_count': 3, $current_url: 'https://docs.example/a?q=1', $session_id: 'ph-sess-1', $ip: '198.51.100.7' } });
+    posthog.capture({ distinctId: 'ph-user-1', event: 'kb.search', uuid: '0190c7a4-0000-7000-8000-000000000001', properties: { 'kb.results_count': 3, 'kb.search_latency_ms': 84, $current_url: 'https://docs.example/a?q=1', $session_id: 'ph-sess-1', $ip: '198.51.100.7' } });
     posthog.identify({ distinctId: 'ph-user-1', properties: { $set: { plan: 'team' }, $anon_distinct_id: 'ph-anon-1' } });
     posthog.alias({ distinctId: 'ph-user-1', alias: 'ph-alias-1' });
     await posthog.shutdown();
@@ -126,7 +127,7 @@ describe('PostHog capture API', () => {
     expect(rows.map((r) => r.EventName).sort()).toEqual(['$create_alias', '$identify', 'kb.search']);
     const search = rows.find((r) => r.EventName === 'kb.search')!;
     expect(search).toMatchObject({ TenantId: 'acme', EventId: '0190c7a4-0000-7000-8000-000000000001', UserId: 'ph-user-1', SessionId: 'ph-sess-1' });
-    expect(search.LogAttributes).toMatchObject({ 'kb.results_count': '3', 'url.full': 'https://docs.example/a?q=1', 'client.address': '198.51.100.7', 'library.name': 'posthog-node' });
+    expect(search.LogAttributes).toMatchObject({ 'kb.results_count': '3', 'url.full': '/a', 'url.domain': 'docs.example', 'client.address': '198.51.100.0', 'library.name': 'posthog-node' });
     expect(rows.find((r) => r.EventName === '$identify')).toMatchObject({ UserId: 'ph-user-1', AnonymousId: 'ph-anon-1', LogAttributes: expect.objectContaining({ 'traits.plan': 'team' }) });
     expect(rows.find((r) => r.EventName === '$create_alias')!.LogAttributes).toMatchObject({ 'alias.previous_id': 'ph-alias-1' });
   });
@@ -175,6 +176,8 @@ describe('identities', () => {
   });
 });
 
+const CHROME_UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+
 describe('seed event envelope', () => {
   const envelope = (over: Record<string, unknown> = {}) => ({
     event_id: `env-${Math.random().toString(36).slice(2)}`,
@@ -186,7 +189,7 @@ describe('seed event envelope', () => {
     user_id: 'user-env',
     source: 'voice_ws',
     attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': 640 },
-    context: { page: { url: 'https://app.example/help', referrer: 'https://google.com/' }, device: { user_agent: 'Mozilla/5.0' }, locale: 'de-DE', consent: { analytics: true, ads: false } },
+    context: { page: { url: 'https://app.example/help', referrer: 'https://google.com/' }, device: { user_agent: CHROME_UA }, locale: 'de-DE', consent: { analytics: true, ads: false } },
     ...over,
   });
 
@@ -197,8 +200,10 @@ describe('seed event envelope', () => {
     expect(row).toMatchObject({ TenantId: 'acme', EventName: 'voice.first_response', SessionId: 'sess-env', UserId: 'user-env', SiteId: 'site-1', ScopeName: 'signalhouse/envelope' });
     expect(Number(row.ms)).toBe(Date.parse(e.occurred_at));
     expect(row.LogAttributes).toEqual({
-      'voice.turn_id': 't-1', 'voice.first_response_ms': '640', 'url.full': 'https://app.example/help', 'page.referrer': 'https://google.com/',
-      'user_agent.original': 'Mozilla/5.0', locale: 'de-DE', 'consent.analytics': 'true', 'site.id': 'site-1', 'event.source': 'voice_ws',
+      'voice.turn_id': 't-1', 'voice.first_response_ms': '640', 'url.full': '/help', 'page.referrer': '/',
+      'user_agent.original': CHROME_UA, 'user_agent.bot': 'false', 'user_agent.name': 'Chrome', 'user_agent.version': '126.0.0.0', 'user_agent.os.name': 'macOS', 'user_agent.os.version': '10.15.7', 'user_agent.device.type': 'desktop', locale: 'de-DE', 'consent.analytics': 'true', 'site.id': 'site-1', 'event.source': 'voice_ws',
+      'url.domain': 'app.example', 'url.path': '/help', 'referrer.domain': 'google.com',
+      'redaction.masked.keys': 'page.referrer,url.full', 'redaction.masked.count': '2',
     });
   });
 
