@@ -9,6 +9,7 @@ import { envelopeRoutes } from '../receiver/envelope/routes.ts';
 import { otlpRoutes } from '../receiver/otlp/routes.ts';
 import { posthogRoutes } from '../receiver/posthog/routes.ts';
 import { segmentRoutes } from '../receiver/segment/routes.ts';
+import { eventJsonSchemas } from '../semconv/events.ts';
 import type { SignalhouseConfig } from './config.ts';
 import { SignalhouseError, toSignalhouseError } from './errors.ts';
 import type { Pipelines } from './pipeline.ts';
@@ -86,6 +87,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   }
 
   app.get('/api/v1/analytics/stats', async () => ingestStats(telemetry));
+
+  // Built once: the JSON Schema of every known event's attributes.
+  const schemas = { $schema: 'https://json-schema.org/draft/2020-12/schema', events: eventJsonSchemas() };
+  app.get('/api/v1/analytics/schemas', async () => schemas);
 
   app.get('/ready', async (_request, reply) => {
     try {

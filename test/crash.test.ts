@@ -1,6 +1,7 @@
 /**
  * Acknowledgement means committed: N events acknowledged, the server killed with SIGKILL right after the last
- * reply, restarted on the same data directory: all N are there, exactly once.
+ * reply, restarted on the same data directory: all N are there, exactly once — also when requests are
+ * retried after the restart.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +32,8 @@ it('keeps every acknowledged event across kill -9 and restart, exactly once', as
   const second = await startServerProcess({ dataDir });
   const more = await send(second.url, otlpJsonLogs(10, { prefix: 'after-restart', eventName: 'crash.test' }));
   expect(more.status).toBe(200);
+  // A client that never saw its replies retries after the restart: dedupe rebuilt its window from storage.
+  for (const r of [0, 7, 29]) expect((await send(second.url, otlpJsonLogs(perRequest, { prefix: `crash-${r}`, eventName: 'crash.test' }))).status).toBe(200);
   second.child.kill('SIGTERM');
   expect(await second.exited).toBe(0);
 

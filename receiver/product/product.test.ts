@@ -242,6 +242,13 @@ describe('seed event envelope', () => {
     expect(rows.map((r) => [r.EventName, r.UserId, r.SessionId])).toEqual([['page_view', 'user123', 'session456'], ['button_click', 'user123', '']]);
   });
 
+  it('serves the event schemas as JSON Schema', async () => {
+    const body = await (await fetch(`${svc.url}/api/v1/analytics/schemas`)).json();
+    expect(Object.keys(body.events)).toContain('voice.first_response');
+    expect(body.events['voice.first_response']).toMatchObject({ title: 'voice.first_response', type: 'object', required: ['voice.turn_id', 'voice.first_response_ms'] });
+    expect(body.events['kb.search'].properties['kb.results_count']).toMatchObject({ type: 'string', pattern: '^-?\\d+$' });
+  });
+
   it('serves the seed health and stats paths', async () => {
     for (const path of ['/api/v1/analytics/health', '/api/v1/analytics/events/health']) {
       expect(await (await fetch(`${svc.url}${path}`)).json()).toEqual({ status: 'ok' });
