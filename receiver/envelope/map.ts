@@ -3,23 +3,14 @@
  * `session_id`, `user_id`, `source`, `attributes`, `context`) as a product event. Seed 003's camelCase form
  * (`eventName`, `properties`, `userId`, `sessionId`, `timestamp`) maps to the same fields.
  */
-import type { RecordLimits } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import type { LogEvent, Resource, Scope } from '../../core/event.ts';
+import type { LogEvent } from '../../core/event.ts';
 import { RecordRejected } from '../otlp/common.ts';
-import { CONTEXT_ATTRIBUTES, checkEventSize, eventTimeNs, isObject, type Json, optionalString, parseTime, putAll, putContext, putValue } from '../product/common.ts';
+import { CONTEXT_ATTRIBUTES, checkEventSize, eventTimeNs, isObject, type Json, optionalString, parseTime, productEvent, type ProductContext, putAll, putContext, putValue } from '../product/common.ts';
 
 export const ENVELOPE_SOURCES = ['web', 'widget', 'voice_ws', 'server'] as const;
 
-export interface EnvelopeContext {
-  tenantId: string;
-  limits: RecordLimits;
-  maxEventBytes: number;
-  receivedAtMs: number;
-  sentAtMs: number | undefined;
-  resource: Resource;
-  scope: Scope;
-}
+export type EnvelopeContext = ProductContext;
 
 const first = (e: Json, ...keys: string[]): unknown => {
   for (const k of keys) if (e[k] !== undefined && e[k] !== null) return e[k];
@@ -51,22 +42,16 @@ export function envelopeEvent(e: unknown, ctx: EnvelopeContext): LogEvent {
   putValue(attributes, CONTEXT_ATTRIBUTES.site, first(e, 'site_id', 'siteId'), limits);
   putValue(attributes, CONTEXT_ATTRIBUTES.source, source, limits);
   const timestampMs = parseTime(first(e, 'occurred_at', 'occurredAt', 'timestamp'), 'occurred_at');
-  return {
-    eventId: optionalString(first(e, 'event_id', 'eventId'), 'event_id'),
-    sessionId: optionalString(first(e, 'session_id', 'sessionId'), 'session_id'),
-    userId: optionalString(first(e, 'user_id', 'userId'), 'user_id'),
-    anonymousId: optionalString(first(e, 'anonymous_id', 'anonymousId'), 'anonymous_id'),
-    timeUnixNano: eventTimeNs(timestampMs, ctx.sentAtMs, ctx.receivedAtMs),
-    observedTimeUnixNano: BigInt(ctx.receivedAtMs) * 1_000_000n,
-    traceId: '',
-    spanId: '',
-    traceFlags: 0,
-    severityText: '',
-    severityNumber: 0,
-    body: '',
-    eventName,
-    attributes,
-    resource: ctx.resource,
-    scope: ctx.scope,
-  };
+  return productEvent(
+    {
+      eventId: optionalString(first(e, 'event_id', 'eventId'), 'event_id'),
+      sessionId: optionalString(first(e, 'session_id', 'sessionId'), 'session_id'),
+      userId: optionalString(first(e, 'user_id', 'userId'), 'user_id'),
+      anonymousId: optionalString(first(e, 'anonymous_id', 'anonymousId'), 'anonymous_id'),
+      timeUnixNano: eventTimeNs(timestampMs, ctx.sentAtMs, ctx.receivedAtMs),
+      eventName,
+      attributes,
+    },
+    ctx,
+  );
 }

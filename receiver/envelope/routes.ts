@@ -37,7 +37,7 @@ export async function envelopeRoutes(app: FastifyInstance, opts: EnvelopeRoutesO
       throw new SignalhouseError('BAD_REQUEST', 'sent_at is not a valid timestamp');
     }
     const { resource, scope } = productOrigin(RECEIVER);
-    const ctx = { tenantId: tenant.id, limits: config.limits, maxEventBytes: config.max_event_size, receivedAtMs: Date.now(), sentAtMs, resource, scope };
+    const ctx = { limits: config.limits, maxEventBytes: config.max_event_size, receivedAtMs: Date.now(), sentAtMs, resource, scope };
     return ingestProductEvents(RECEIVER, pipeline, telemetry, tenant.id, events, (e) => envelopeEvent(e, ctx));
   }
 

@@ -5,19 +5,11 @@
  * `$create_alias` links `alias`. PostHog's `$`-properties for page, client and session land on the standard
  * attributes; `$set` / `$set_once` become `traits.*`; everything else is kept under its own key.
  */
-import type { RecordLimits } from '../../core/config.ts';
-import type { LogEvent, Resource, Scope } from '../../core/event.ts';
+import type { LogEvent } from '../../core/event.ts';
 import { RecordRejected } from '../otlp/common.ts';
-import { CONTEXT_ATTRIBUTES, checkEventSize, eventTimeNs, isObject, optionalString, parseTime, putAll, putValue } from '../product/common.ts';
+import { CONTEXT_ATTRIBUTES, checkEventSize, eventTimeNs, isObject, optionalString, parseTime, productEvent, type ProductContext, putAll, putValue } from '../product/common.ts';
 
-export interface PosthogContext {
-  limits: RecordLimits;
-  maxEventBytes: number;
-  receivedAtMs: number;
-  sentAtMs: number | undefined;
-  resource: Resource;
-  scope: Scope;
-}
+export type PosthogContext = ProductContext;
 
 /** PostHog property → Signalhouse attribute (the original key is not kept twice). */
 const RENAMED: Record<string, string> = {
@@ -61,22 +53,16 @@ export function posthogEvent(e: unknown, ctx: PosthogContext): LogEvent {
     putValue(attributes, 'alias.previous_id', props.alias, limits);
   }
   const timestampMs = parseTime(e.timestamp, 'timestamp');
-  return {
-    eventId: optionalString(e.uuid, 'uuid'),
-    sessionId: attributes['session.id'] ?? '',
-    userId,
-    anonymousId,
-    timeUnixNano: eventTimeNs(timestampMs, parseTime(e.sent_at, 'sent_at') ?? ctx.sentAtMs, ctx.receivedAtMs),
-    observedTimeUnixNano: BigInt(ctx.receivedAtMs) * 1_000_000n,
-    traceId: '',
-    spanId: '',
-    traceFlags: 0,
-    severityText: '',
-    severityNumber: 0,
-    body: '',
-    eventName: e.event,
-    attributes,
-    resource: ctx.resource,
-    scope: ctx.scope,
-  };
+  return productEvent(
+    {
+      eventId: optionalString(e.uuid, 'uuid'),
+      sessionId: attributes['session.id'] ?? '',
+      userId,
+      anonymousId,
+      timeUnixNano: eventTimeNs(timestampMs, parseTime(e.sent_at, 'sent_at') ?? ctx.sentAtMs, ctx.receivedAtMs),
+      eventName: e.event,
+      attributes,
+    },
+    ctx,
+  );
 }

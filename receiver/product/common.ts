@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { RecordLimits } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import type { Attributes, Resource, Scope } from '../../core/event.ts';
+import type { Attributes, LogEvent, Resource, Scope } from '../../core/event.ts';
 import { credentialFromAuthorization, requireWriteTenant, type Tenant, type TenantRegistry } from '../../core/tenants.ts';
 import { putAttribute, RecordRejected } from '../otlp/common.ts';
 
@@ -133,6 +133,49 @@ export function productOrigin(receiver: string): { resource: Resource; scope: Sc
   return {
     resource: { attributes: {}, schemaUrl: '', serviceName: '' },
     scope: { name: `signalhouse/${receiver}`, version: '', attributes: {}, schemaUrl: '' },
+  };
+}
+
+/** What every product-API mapper needs besides the event itself. */
+export interface ProductContext {
+  limits: RecordLimits;
+  maxEventBytes: number;
+  receivedAtMs: number;
+  /** The request's `sentAt`, when the client sent one (clock-skew correction). */
+  sentAtMs: number | undefined;
+  resource: Resource;
+  scope: Scope;
+}
+
+/** The fields a mapper decides; the rest of the event model is the same for every product API. */
+export interface ProductFields {
+  eventId: string;
+  eventName: string;
+  sessionId: string;
+  userId: string;
+  anonymousId: string;
+  timeUnixNano: bigint;
+  attributes: Attributes;
+}
+
+export function productEvent(f: ProductFields, ctx: ProductContext): LogEvent {
+  return {
+    eventId: f.eventId,
+    sessionId: f.sessionId,
+    userId: f.userId,
+    anonymousId: f.anonymousId,
+    timeUnixNano: f.timeUnixNano,
+    observedTimeUnixNano: BigInt(ctx.receivedAtMs) * 1_000_000n,
+    traceId: '',
+    spanId: '',
+    traceFlags: 0,
+    severityText: '',
+    severityNumber: 0,
+    body: '',
+    eventName: f.eventName,
+    attributes: f.attributes,
+    resource: ctx.resource,
+    scope: ctx.scope,
   };
 }
 

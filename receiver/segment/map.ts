@@ -3,23 +3,14 @@
  * message type) is the event name, `messageId` the event id, properties / traits / context become attributes,
  * `userId` and `anonymousId` the identity columns, and the time is corrected by the request's `sentAt`.
  */
-import type { RecordLimits } from '../../core/config.ts';
-import type { LogEvent, Resource, Scope } from '../../core/event.ts';
+import type { LogEvent } from '../../core/event.ts';
 import { RecordRejected } from '../otlp/common.ts';
-import { checkEventSize, eventTimeNs, isObject, optionalString, parseTime, putAll, putContext, putValue } from '../product/common.ts';
+import { checkEventSize, eventTimeNs, isObject, optionalString, parseTime, productEvent, type ProductContext, putAll, putContext, putValue } from '../product/common.ts';
 
 export const SEGMENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
 export type SegmentType = (typeof SEGMENT_TYPES)[number];
 
-export interface SegmentContext {
-  limits: RecordLimits;
-  maxEventBytes: number;
-  receivedAtMs: number;
-  /** The request's `sentAt`, when the client sent one. */
-  sentAtMs: number | undefined;
-  resource: Resource;
-  scope: Scope;
-}
+export type SegmentContext = ProductContext;
 
 export function segmentEvent(msg: unknown, typeFromPath: SegmentType | undefined, ctx: SegmentContext): LogEvent {
   if (!isObject(msg)) throw new RecordRejected('invalid_field', 'message must be an object');
@@ -60,22 +51,16 @@ export function segmentEvent(msg: unknown, typeFromPath: SegmentType | undefined
 
   const sentAtMs = parseTime(msg.sentAt, 'sentAt') ?? ctx.sentAtMs;
   const timestampMs = parseTime(msg.timestamp ?? msg.originalTimestamp, 'timestamp');
-  return {
-    eventId: optionalString(msg.messageId, 'messageId'),
-    sessionId: attributes['session.id'] ?? attributes.sessionId ?? '',
-    userId,
-    anonymousId,
-    timeUnixNano: eventTimeNs(timestampMs, sentAtMs, ctx.receivedAtMs),
-    observedTimeUnixNano: BigInt(ctx.receivedAtMs) * 1_000_000n,
-    traceId: '',
-    spanId: '',
-    traceFlags: 0,
-    severityText: '',
-    severityNumber: 0,
-    body: '',
-    eventName,
-    attributes,
-    resource: ctx.resource,
-    scope: ctx.scope,
-  };
+  return productEvent(
+    {
+      eventId: optionalString(msg.messageId, 'messageId'),
+      sessionId: attributes['session.id'] ?? attributes.sessionId ?? '',
+      userId,
+      anonymousId,
+      timeUnixNano: eventTimeNs(timestampMs, sentAtMs, ctx.receivedAtMs),
+      eventName,
+      attributes,
+    },
+    ctx,
+  );
 }
