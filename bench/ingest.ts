@@ -1,12 +1,13 @@
 /**
  * `npm run bench:ingest`: ingest throughput and latency on this machine, load generator included.
  *
- * Starts Signalhouse as a child process (embedded chDB, fresh data directory, every configured processor on)
+ * Starts Signalhouse as a child process (embedded chDB, fresh data directory, the default processors on)
  * and, from this process, drives OTLP/HTTP protobuf and JSON requests of 100 and 500 log records with
  * autocannon. In the same run it drives a bare Fastify server that only parses the same payloads (JSON.parse /
  * the protobuf decoder, no pipeline, no storage) and prints the ratio. Then single-event requests at a fixed
  * 1,000 req/s for the latency target. At the end the server is stopped with SIGTERM and the stored rows are
- * counted: every acknowledged event must be there.
+ * counted: every acknowledged event must be there. Last, protobuf 500/req again on a server without processors.
+ * Every request carries fresh event ids (dedupe is on), written into a template payload per request.
  *
  * Options (env): BENCH_DURATION seconds per scenario (default 10), BENCH_CONNECTIONS (default 16).
  */
@@ -27,6 +28,24 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const KEY = 'wk_bench_key_0001';
 
+/** Placeholder in every event id; same length as the request counter written over it. */
+const REQ_MARKER = 'R000000000';
+
+let requestCounter = 0;
+
+/** A body factory: each call returns the template with a fresh request number in every event id. */
+function uniqueBodies(template: Buffer): () => Buffer {
+  const marker = Buffer.from(REQ_MARKER);
+  const offsets: number[] = [];
+  for (let i = template.indexOf(marker); i >= 0; i = template.indexOf(marker, i + 1)) offsets.push(i);
+  return () => {
+    const body = Buffer.from(template);
+    const stamp = Buffer.from(`R${String(++requestCounter).padStart(9, '0')}`);
+    for (const o of offsets) stamp.copy(body, o);
+    return body;
+  };
+}
+
 /** `n` realistic product events (AI tool calls) serialized by the official OTel serializers. */
 function payload(n: number): { proto: Buffer; json: Buffer } {
   const exporter = new InMemoryLogRecordExporter();
@@ -43,7 +62,8 @@ function payload(n: number): { proto: Buffer; json: Buffer } {
       severityText: 'INFO',
       body: 'tool call completed',
       attributes: {
-        'log.record.uid': `evt-${n}-${i}`,
+        // REQ_MARKER is overwritten with a request counter for every request, so every event id is unique.
+        'log.record.uid': `${REQ_MARKER}-${String(i).padStart(4, '0')}`,
         'gen_ai.tool.name': ['lookup_order', 'search_kb', 'book_slot'][i % 3],
         'ai.tool.category': 'navigation',
         'ai.tool.duration_ms': 80 + (i % 200),
@@ -107,12 +127,13 @@ interface Row {
   errors: number;
 }
 
-async function drive(target: string, url: string, scenario: string, body: Buffer, contentType: string, perRequest: number, extra: Partial<autocannon.Options> = {}): Promise<Row> {
+async function drive(target: string, url: string, scenario: string, template: Buffer, contentType: string, perRequest: number, extra: Partial<autocannon.Options> = {}): Promise<Row> {
+  const nextBody = uniqueBodies(template);
   const result = await autocannon({
     url: `${url}/v1/logs`,
     method: 'POST',
-    body,
     headers: { 'content-type': contentType, authorization: `Bearer ${KEY}` },
+    requests: [{ setupRequest: (req) => ({ ...req, body: nextBody() }) }],
     connections: CONNECTIONS,
     duration: DURATION,
     ...extra,
@@ -176,6 +197,14 @@ async function main(): Promise<void> {
   const rs = await store.client.query({ query: "SELECT count() AS n FROM signalhouse.otel_logs WHERE TenantId = 'bench'", format: 'JSONEachRow' });
   const stored = Number((await rs.json<{ n: string }>())[0].n);
   await store.close();
+
+  // The same protobuf 500/req load with no processors, on a fresh store: what the whole chain costs.
+  const bareConfig = join(dir, 'no-processors.yaml');
+  writeFileSync(bareConfig, `tenants:\n  - id: bench\n    write_keys: [${KEY}]\nservice:\n  pipelines:\n    logs: { receivers: [otlp], processors: [], exporters: [clickhouse] }\n`);
+  const plain = await startProcess([join(ROOT, 'core', 'main.ts'), '--config', bareConfig], { SIGNALHOUSE_DATA_DIR: join(dir, 'data-plain') });
+  rows.push(await drive('signalhouse, no processors', plain.url, 'protobuf 500/req', payloads[500].proto, 'application/x-protobuf', 500));
+  plain.child.kill('SIGTERM');
+  await plain.exited;
   rmSync(dir, { recursive: true, force: true });
 
   console.log(table(rows));

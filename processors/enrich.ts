@@ -18,6 +18,7 @@ import { Reader } from 'maxmind';
 import { z } from 'zod';
 import type { Attributes, Batch } from '../core/event.ts';
 import type { Processor, ProcessorFactory } from './chain.ts';
+import { memo } from './memo.ts';
 
 const require = createRequire(import.meta.url);
 const defaultDatabase = (file: string) => {
@@ -42,22 +43,6 @@ const configSchema = z.strictObject({
   cache_size: z.number().int().min(0).default(10_000),
 });
 export type EnrichConfig = z.infer<typeof configSchema>;
-
-/** A bounded memo: Map insertion order evicts the oldest entry. */
-function memo<V>(size: number, compute: (key: string) => V): (key: string) => V {
-  const cache = new Map<string, V>();
-  return (key) => {
-    let v = cache.get(key);
-    if (v === undefined) {
-      v = compute(key);
-      if (size > 0) {
-        if (cache.size >= size) cache.delete(cache.keys().next().value!);
-        cache.set(key, v);
-      }
-    }
-    return v;
-  };
-}
 
 type Derived = ReadonlyArray<readonly [string, string]>;
 

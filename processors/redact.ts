@@ -17,6 +17,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import type { Attributes, Batch } from '../core/event.ts';
 import type { Processor, ProcessorFactory } from './chain.ts';
+import { memo } from './memo.ts';
 
 const PATTERN_NAMES = ['email', 'phone', 'card', 'national_id', 'secret'] as const;
 
@@ -97,12 +98,12 @@ export function createRedact(config: RedactConfig, name = 'redact'): Processor {
   const replacement = (value: string, kind: string, tenantId: string) =>
     config.mode === 'hash' ? `${kind}:${createHash('sha256').update(`${config.salt}\0${tenantId}\0${value}`).digest('hex').slice(0, 16)}` : '****';
 
-  /** Masks what the patterns find; returns the value unchanged (same string) when nothing matched. */
+  // A cheap first look: values that cannot hold any pattern skip the full scan.
+  const mayMatch = /[@\d]|Bearer|eyJ|AKIA|gh[pousr]_|xox/;
+
+  /** Masks what the patterns find; returns the value unchanged when nothing matched. */
   function scrub(value: string, tenantId: string): string {
-    if (!combined || value.length < 6) return value;
-    combined.lastIndex = 0;
-    if (!combined.test(value)) return value;
-    combined.lastIndex = 0;
+    if (!combined || value.length < 6 || !mayMatch.test(value)) return value;
     return value.replace(combined, (match, ...args) => {
       const groups = args[args.length - 1] as Record<string, string | undefined>;
       const kind = enabled.find((p) => groups[p] !== undefined) ?? 'secret';
@@ -122,24 +123,35 @@ export function createRedact(config: RedactConfig, name = 'redact'): Processor {
     return kept.length > 0 ? `${u.pathname}?${new URLSearchParams(kept).toString()}` : u.pathname;
   }
 
+  const coarsened = memo(10_000, (ip: string) => coarsenIp(ip, config.ipv4_prefix, config.ipv6_prefix));
+  const reducedUrl = memo(10_000, reduceUrl);
+
+  /** What to do with a key, decided once per distinct key. */
+  type KeyRule = 'drop' | 'blocked' | 'ip' | 'url' | 'scan';
+  const keyRule = memo(10_000, (key: string): KeyRule => {
+    if (allowed && !allowed.has(key)) return 'drop';
+    const lower = key.toLowerCase();
+    if (blocked.has(lower) || blocked.has(lower.slice(lower.lastIndexOf('.') + 1))) return 'blocked';
+    if (ipKeys.has(key)) return 'ip';
+    return urlKeys.has(key) ? 'url' : 'scan';
+  });
+
   function redactAttributes(attrs: Attributes, tenantId: string): void {
     let masked: string[] | undefined;
     let removed: string[] | undefined;
     for (const key in attrs) {
       const value = attrs[key];
-      if (allowed && !allowed.has(key)) {
+      const rule = keyRule(key);
+      if (rule === 'drop') {
         delete attrs[key];
         (removed ??= []).push(key);
         continue;
       }
-      let next = value;
-      const lower = key.toLowerCase();
-      const leaf = lower.slice(lower.lastIndexOf('.') + 1);
-      if (blocked.has(lower) || blocked.has(leaf)) next = replacement(value, 'blocked', tenantId);
-      else if (ipKeys.has(key)) next = coarsenIp(value, config.ipv4_prefix, config.ipv6_prefix);
+      let next: string;
+      if (rule === 'blocked') next = replacement(value, 'blocked', tenantId);
+      else if (rule === 'ip') next = coarsened(value);
       else {
-        if (urlKeys.has(key)) next = reduceUrl(next);
-        next = scrub(next, tenantId);
+        next = scrub(rule === 'url' ? reducedUrl(value) : value, tenantId);
         const max = truncate.get(key);
         if (max !== undefined && next.length > max) next = next.slice(0, max);
       }
