@@ -200,7 +200,7 @@ async function main(): Promise<void> {
 
   // The same protobuf 500/req load with no processors, on a fresh store: what the whole chain costs.
   const bareConfig = join(dir, 'no-processors.yaml');
-  writeFileSync(bareConfig, `tenants:\n  - id: bench\n    write_keys: [${KEY}]\nservice:\n  pipelines:\n    logs: { receivers: [otlp], processors: [], exporters: [clickhouse] }\n`);
+  writeFileSync(bareConfig, `tenants:\n  - id: bench\n    write_keys: [${KEY}]\nreceivers: { otlp: {} }\nexporters: { clickhouse: {} }\nservice:\n  pipelines:\n    logs: { receivers: [otlp], processors: [], exporters: [clickhouse] }\n`);
   const plain = await startProcess([join(ROOT, 'core', 'main.ts'), '--config', bareConfig], { SIGNALHOUSE_DATA_DIR: join(dir, 'data-plain') });
   rows.push(await drive('signalhouse, no processors', plain.url, 'protobuf 500/req', payloads[500].proto, 'application/x-protobuf', 500));
   plain.child.kill('SIGTERM');

@@ -152,7 +152,7 @@ describe('PostHog capture API', () => {
 });
 
 describe('identities', () => {
-  it('merges traits per key, keeps first and last seen, and links anonymous ids to users', async () => {
+  it('merges traits per key, keeps first and last identify, and links anonymous ids to users', async () => {
     const t0 = Date.now() - 50_000;
     const at = (s: number) => new Date(t0 + s * 1000).toISOString();
     const batch = [
@@ -163,13 +163,13 @@ describe('identities', () => {
       { type: 'track', userId: 'idn-user', event: 'commerce.checkout', timestamp: at(40) },
     ];
     expect((await post('/v1/batch', { batch }, bearer())).status).toBe(200);
-    const traits = await svc.rows("SELECT Key, Value FROM signalhouse.identity_traits FINAL WHERE TenantId = 'acme' AND UserId = 'idn-user' ORDER BY Key");
+    const traits = await svc.rows("SELECT Key, Value FROM signalhouse.identity_traits WHERE TenantId = 'acme' AND UserId = 'idn-user' ORDER BY Key");
     expect(traits).toEqual([{ Key: 'company', Value: 'Acme' }, { Key: 'plan', Value: 'pro' }]);
-    const [person] = await svc.rows<{ first: string; last: string; events: string }>(
-      "SELECT toUnixTimestamp64Milli(min(FirstSeen)) AS first, toUnixTimestamp64Milli(max(LastSeen)) AS last, sum(Events) AS events FROM signalhouse.identities WHERE TenantId = 'acme' AND UserId = 'idn-user'",
+    const [person] = await svc.rows<{ first: string; last: string; calls: string }>(
+      "SELECT toUnixTimestamp64Milli(FirstSeen) AS first, toUnixTimestamp64Milli(LastSeen) AS last, IdentifyCalls AS calls FROM signalhouse.identities WHERE TenantId = 'acme' AND UserId = 'idn-user'",
     );
-    expect([Number(person.first), Number(person.last), Number(person.events)]).toEqual([t0 + 10_000, t0 + 40_000, 4]);
-    const links = await svc.rows("SELECT AnonymousId, UserId FROM signalhouse.identity_links FINAL WHERE TenantId = 'acme' AND UserId = 'idn-user' ORDER BY AnonymousId");
+    expect([Number(person.first), Number(person.last), Number(person.calls)]).toEqual([t0 + 10_000, t0 + 20_000, 2]);
+    const links = await svc.rows("SELECT AnonymousId, UserId FROM signalhouse.identity_links WHERE TenantId = 'acme' AND UserId = 'idn-user' ORDER BY AnonymousId");
     expect(links).toEqual([{ AnonymousId: 'idn-anon-1', UserId: 'idn-user' }, { AnonymousId: 'idn-anon-2', UserId: 'idn-user' }]);
     // Another tenant's identities stay apart.
     expect(await svc.rows("SELECT * FROM signalhouse.identity_links WHERE TenantId = 'globex' AND UserId = 'idn-user'")).toEqual([]);
