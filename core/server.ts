@@ -9,6 +9,8 @@ import { envelopeRoutes } from '../receiver/envelope/routes.ts';
 import { otlpRoutes } from '../receiver/otlp/routes.ts';
 import { posthogRoutes } from '../receiver/posthog/routes.ts';
 import { segmentRoutes } from '../receiver/segment/routes.ts';
+import type { Store } from '../exporters/clickhouse/store.ts';
+import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
 import type { SignalhouseConfig } from './config.ts';
 import { SignalhouseError, toSignalhouseError } from './errors.ts';
@@ -24,6 +26,7 @@ export interface ServerDeps {
   telemetry: Telemetry;
   /** Resolves when storage answers and migrations are done; rejects with the reason otherwise. */
   checkReady(): Promise<void>;
+  store: Store;
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -123,6 +126,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (envelope && envelopePipeline) {
     await app.register(envelopeRoutes, { config: envelope, pipeline: envelopePipeline, tenants: deps.tenants, telemetry });
   }
+  await app.register(queryRoutes, { store: deps.store, tenants: deps.tenants });
   return app;
 }
 

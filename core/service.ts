@@ -53,6 +53,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
     pipelines,
     tenants: createTenantRegistry(config.tenants),
     telemetry,
+    store,
     async checkReady() {
       if (!migrated) throw new Error('migrations not applied');
       const ping = await store.client.ping();

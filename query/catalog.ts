@@ -1,0 +1,125 @@
+/**
+ * The metric catalog: every metric of DESIGN §5 defined once — where its rows come from (events in otel_logs,
+ * spans in otel_traces, or both), the aggregate over them, its unit and which direction is better. Every report
+ * endpoint builds its SQL from these entries; adding a metric means adding one entry.
+ *
+ * A source selects rows with a time column `t` and the value columns the aggregate reads. Event names, span
+ * operations and attribute keys below are constants of this file; tenant, site and time range are always bound
+ * as query parameters.
+ */
+
+export type Unit = 'ms' | 'count' | 'ratio' | 'number';
+
+export interface Source {
+  /** `otel_logs` rows of these events, or `otel_traces` rows of this `gen_ai.operation.name`. */
+  readonly logs?: readonly string[];
+  readonly spans?: string;
+  /** Value columns: name → expression over the source table's columns. */
+  readonly columns: Readonly<Record<string, { logs?: string; spans?: string }>>;
+}
+
+export interface MetricDef {
+  readonly name: string;
+  readonly description: string;
+  readonly unit: Unit;
+  readonly better: 'lower' | 'higher';
+  readonly source: Source;
+  /** Aggregate over the source's value columns (ClickHouse SQL). */
+  readonly aggregate: string;
+}
+
+const num = (key: string) => `toFloat64OrNull(LogAttributes['${key}'])`;
+const spanNum = (key: string) => `toFloat64OrNull(SpanAttributes['${key}'])`;
+const isTrue = (map: string, key: string) => `${map}['${key}'] IN ('true', '1')`;
+
+/** Tool calls: `ai.tool_call_completed` events and `execute_tool` spans (status ERROR = failure). */
+const TOOL_CALLS: Source = {
+  logs: ['ai.tool_call_completed'],
+  spans: 'execute_tool',
+  columns: {
+    ok: { logs: isTrue('LogAttributes', 'ai.tool.success'), spans: "StatusCode != 'STATUS_CODE_ERROR'" },
+    optimistic: { logs: isTrue('LogAttributes', 'ai.navigation.optimistic'), spans: isTrue('SpanAttributes', 'ai.navigation.optimistic') },
+  },
+};
+
+/** Knowledge-base searches: `kb.search` events and `retrieval` spans. */
+const KB_SEARCHES: Source = {
+  logs: ['kb.search'],
+  spans: 'retrieval',
+  columns: {
+    results: { logs: num('kb.results_count'), spans: spanNum('kb.results_count') },
+    latency: { logs: num('kb.search_latency_ms'), spans: `coalesce(${spanNum('kb.search_latency_ms')}, Duration / 1e6)` },
+    top: { logs: num('kb.top_score'), spans: spanNum('kb.top_score') },
+  },
+};
+
+const quantile = (name: string, event: string, key: string, q: number, description: string): MetricDef => ({
+  name,
+  description,
+  unit: 'ms',
+  better: 'lower',
+  source: { logs: [event], columns: { v: { logs: num(key) } } },
+  aggregate: `quantileDD(0.005, ${q})(v)`,
+});
+
+export const METRICS: readonly MetricDef[] = [
+  quantile('voice.first_response_ms.p50', 'voice.first_response', 'voice.first_response_ms', 0.5, 'Median time to the first voice response'),
+  quantile('voice.first_response_ms.p95', 'voice.first_response', 'voice.first_response_ms', 0.95, '95th percentile time to the first voice response'),
+  quantile('voice.first_response_ms.p99', 'voice.first_response', 'voice.first_response_ms', 0.99, '99th percentile time to the first voice response'),
+  {
+    name: 'voice.barge_in_count',
+    description: 'Times users interrupted the assistant',
+    unit: 'count',
+    better: 'lower',
+    source: { logs: ['voice.barge_in'], columns: {} },
+    aggregate: 'count()',
+  },
+  quantile('voice.asr_partial_latency_ms.p95', 'voice.asr_partial', 'voice.asr_partial_latency_ms', 0.95, '95th percentile latency of partial speech recognition'),
+  { name: 'ai.tool_calls.count', description: 'Completed AI tool calls (events and execute_tool spans)', unit: 'count', better: 'higher', source: TOOL_CALLS, aggregate: 'count()' },
+  { name: 'ai.tool_calls.success_rate', description: 'Share of tool calls that succeeded', unit: 'ratio', better: 'higher', source: TOOL_CALLS, aggregate: 'if(count() = 0, NULL, countIf(ok) / count())' },
+  {
+    name: 'ai.navigation_optimism_rate',
+    description: 'Share of optimistic navigations whose tool call succeeded',
+    unit: 'ratio',
+    better: 'higher',
+    source: TOOL_CALLS,
+    aggregate: 'if(countIf(optimistic) = 0, NULL, countIf(optimistic AND ok) / countIf(optimistic))',
+  },
+  {
+    name: 'ai.tool_chain_length.avg',
+    description: 'Mean number of tools in a completed chain',
+    unit: 'number',
+    better: 'lower',
+    source: { logs: ['ai.tool_chain_completed'], columns: { v: { logs: num('ai.tool_chain.length') } } },
+    aggregate: 'avg(v)',
+  },
+  { name: 'kb.hit_rate', description: 'Share of knowledge-base searches with at least one result', unit: 'ratio', better: 'higher', source: KB_SEARCHES, aggregate: 'if(count() = 0, NULL, countIf(results > 0) / count())' },
+  { name: 'kb.search_latency_ms.p95', description: '95th percentile knowledge-base search latency', unit: 'ms', better: 'lower', source: KB_SEARCHES, aggregate: "quantileDD(0.005, 0.95)(latency)" },
+  { name: 'kb.relevance_score.avg', description: 'Mean top score of knowledge-base searches', unit: 'number', better: 'higher', source: KB_SEARCHES, aggregate: 'avg(top)' },
+  {
+    name: 'commerce.conversion_rate',
+    description: 'Sessions with a checkout / sessions with a product view',
+    unit: 'ratio',
+    better: 'higher',
+    source: { logs: ['commerce.view', 'commerce.checkout'], columns: { session: { logs: 'SessionId' }, checkout: { logs: "EventName = 'commerce.checkout'" } } },
+    aggregate: "if(uniqExactIf(session, NOT checkout AND session != '') = 0, NULL, uniqExactIf(session, checkout AND session != '') / uniqExactIf(session, NOT checkout AND session != ''))",
+  },
+  {
+    name: 'booking.hold_to_confirm_rate',
+    description: 'Distinct bookings confirmed / distinct bookings held',
+    unit: 'ratio',
+    better: 'higher',
+    source: { logs: ['booking.slot_hold', 'booking.confirmed'], columns: { booking: { logs: "LogAttributes['booking.id']" }, confirmed: { logs: "EventName = 'booking.confirmed'" } } },
+    aggregate: "if(uniqExactIf(booking, NOT confirmed AND booking != '') = 0, NULL, uniqExactIf(booking, confirmed AND booking != '') / uniqExactIf(booking, NOT confirmed AND booking != ''))",
+  },
+  {
+    name: 'system.error_rate',
+    description: 'Spans with status ERROR / all spans',
+    unit: 'ratio',
+    better: 'lower',
+    source: { spans: '*', columns: { error: { spans: "StatusCode = 'STATUS_CODE_ERROR'" } } },
+    aggregate: 'if(count() = 0, NULL, countIf(error) / count())',
+  },
+];
+
+export const METRICS_BY_NAME: ReadonlyMap<string, MetricDef> = new Map(METRICS.map((m) => [m.name, m]));

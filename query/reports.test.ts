@@ -1,0 +1,200 @@
+/**
+ * Reports against data ingested through the real APIs: every catalog metric is compared with a value computed
+ * independently here (exact quantiles vs t-digest within 1%), time series buckets and gaps, site filters, and
+ * tenant safety (read tokens, other tenants' data, hostile fields).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACME_KEY, GLOBEX_KEY, startTestService, type TestService } from '../test/helpers/service.ts';
+
+let svc: TestService;
+const HOUR = 3_600_000;
+const BASE = Math.floor((Date.now() - 5 * HOUR) / HOUR) * HOUR; // an hour boundary, 4–5 h ago
+const FROM = new Date(BASE).toISOString();
+const TO = new Date(BASE + 4 * HOUR).toISOString();
+let seq = 0;
+
+interface Ev { name: string; hour: number; attrs?: Record<string, unknown>; session?: string; site?: string }
+
+async function ingest(key: string, events: Ev[]): Promise<void> {
+  for (let i = 0; i < events.length; i += 500) {
+    const batch = events.slice(i, i + 500).map((e) => ({
+      event_id: `q-${++seq}`,
+      event_name: e.name,
+      occurred_at: new Date(BASE + e.hour * HOUR + (seq % 3_000_000)).toISOString(),
+      session_id: e.session,
+      site_id: e.site,
+      attributes: e.attrs ?? {},
+    }));
+    const res = await fetch(`${svc.url}/api/v1/analytics/events/batch`, { method: 'POST', body: JSON.stringify({ events: batch }), headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } });
+    const body = await res.json();
+    expect(body.rejected, JSON.stringify(body.results.filter((r: { status: string }) => r.status === 'rejected').slice(0, 3))).toBe(0);
+  }
+}
+
+async function spans(key: string, list: Array<{ op?: string; error: boolean; hour: number }>): Promise<void> {
+  const hex = (n: number, len: number) => n.toString(16).padStart(len, '0');
+  const body = {
+    resourceSpans: [{ scopeSpans: [{ spans: list.map((s, i) => ({
+      traceId: hex(++seq, 32), spanId: hex(i + 1, 16), name: s.op ?? 'http', kind: 3,
+      startTimeUnixNano: String(BigInt(BASE + s.hour * HOUR + i) * 1_000_000n), endTimeUnixNano: String(BigInt(BASE + s.hour * HOUR + i + 5) * 1_000_000n),
+      attributes: s.op ? [{ key: 'gen_ai.operation.name', value: { stringValue: s.op } }] : [],
+      status: { code: s.error ? 2 : 0 },
+    })) }] }],
+  };
+  const res = await fetch(`${svc.url}/v1/traces`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } });
+  expect(res.status).toBe(200);
+}
+
+async function report(path: string, body: unknown, token = 'rt_acme_test_token') {
+  const res = await fetch(`${svc.url}/api/v1/analytics/reports/${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } });
+  return { status: res.status, body: await res.json() };
+}
+
+/** Exact quantile with linear interpolation (what t-digest approximates). */
+function exactQuantile(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo);
+}
+
+// A deterministic pseudo-random sequence, so the expected values are reproducible.
+let rnd = 42;
+const random = () => ((rnd = (rnd * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+
+/** Long-tailed like real latencies: log-normal around `median` ms. */
+const latency = (median: number, spread: number) => Math.round(median * Math.exp(spread * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())));
+const firstResponse = Array.from({ length: 1200 }, () => latency(600, 0.6));
+const asr = Array.from({ length: 400 }, () => latency(120, 0.4));
+const kbLatency = Array.from({ length: 600 }, () => latency(90, 0.7));
+const kbResults = kbLatency.map((_, i) => (i % 4 === 0 ? 0 : 1 + (i % 7)));
+const kbTop = kbLatency.map((_, i) => Number(((i % 10) / 10).toFixed(1)));
+
+beforeAll(async () => {
+  svc = await startTestService();
+  const events: Ev[] = [
+    ...firstResponse.map((ms, i) => ({ name: 'voice.first_response', hour: i % 3, site: i % 2 ? 'site-a' : 'site-b', attrs: { 'voice.turn_id': `t${i}`, 'voice.first_response_ms': ms } })),
+    ...Array.from({ length: 7 }, (_, i) => ({ name: 'voice.barge_in', hour: i < 5 ? 0 : 2, attrs: { 'voice.turn_id': `b${i}` } })),
+    ...asr.map((ms) => ({ name: 'voice.asr_partial', hour: 1, attrs: { 'voice.asr_partial_latency_ms': ms } })),
+    // 40 tool calls: every 4th fails; 10 optimistic, of which the failing ones are 3.
+    ...Array.from({ length: 40 }, (_, i) => ({ name: 'ai.tool_call_completed', hour: 1, attrs: { 'gen_ai.tool.name': 'lookup', 'ai.tool.success': i % 4 !== 0, 'ai.navigation.optimistic': i < 10 } })),
+    ...[2, 3, 4, 7].map((n) => ({ name: 'ai.tool_chain_completed', hour: 2, attrs: { 'ai.tool_chain.length': n } })),
+    ...kbLatency.map((ms, i) => ({ name: 'kb.search', hour: i % 3, attrs: { 'kb.results_count': kbResults[i], 'kb.search_latency_ms': ms, 'kb.top_score': kbTop[i] } })),
+    // Sessions s0–s9 view, s0–s3 check out (s3 twice); s20 checks out without a view.
+    ...Array.from({ length: 10 }, (_, i) => ({ name: 'commerce.view', hour: 0, session: `s${i}`, attrs: { 'commerce.product_id': 'p1' } })),
+    ...[0, 1, 2, 3, 3, 20].map((i) => ({ name: 'commerce.checkout', hour: 1, session: `s${i}`, attrs: { 'commerce.value': 10 } })),
+    // Bookings b0–b7 held (b0 twice), b0–b2 confirmed.
+    ...[0, 0, 1, 2, 3, 4, 5, 6, 7].map((i) => ({ name: 'booking.slot_hold', hour: 0, attrs: { 'booking.id': `b${i}` } })),
+    ...[0, 1, 2].map((i) => ({ name: 'booking.confirmed', hour: 1, attrs: { 'booking.id': `b${i}` } })),
+  ];
+  await ingest(ACME_KEY, events);
+  // 20 execute_tool spans (5 errors) and 10 other spans (2 errors).
+  await spans(ACME_KEY, [
+    ...Array.from({ length: 20 }, (_, i) => ({ op: 'execute_tool', error: i < 5, hour: 1 })),
+    ...Array.from({ length: 10 }, (_, i) => ({ error: i < 2, hour: 2 })),
+  ]);
+  // Another tenant's data, which acme must never see.
+  await ingest(GLOBEX_KEY, Array.from({ length: 50 }, (_, i) => ({ name: 'voice.first_response', hour: 0, attrs: { 'voice.turn_id': `g${i}`, 'voice.first_response_ms': 99_999 } })));
+});
+afterAll(async () => {
+  await svc?.close();
+});
+
+describe('summary', () => {
+  it('matches values computed independently, for every metric in the catalog', async () => {
+    const { status, body } = await report('summary', { from: FROM, to: TO });
+    expect(status).toBe(200);
+    const m = body.metrics as Record<string, number | null>;
+    const within1pct = (name: string, exact: number) => expect(Math.abs(m[name]! - exact) / exact, `${name}: ${m[name]} vs exact ${exact}`).toBeLessThanOrEqual(0.01);
+    within1pct('voice.first_response_ms.p50', exactQuantile(firstResponse, 0.5));
+    within1pct('voice.first_response_ms.p95', exactQuantile(firstResponse, 0.95));
+    within1pct('voice.first_response_ms.p99', exactQuantile(firstResponse, 0.99));
+    within1pct('voice.asr_partial_latency_ms.p95', exactQuantile(asr, 0.95));
+    within1pct('kb.search_latency_ms.p95', exactQuantile(kbLatency, 0.95));
+    expect(m['voice.barge_in_count']).toBe(7);
+    expect(m['ai.tool_calls.count']).toBe(40 + 20);
+    expect(m['ai.tool_calls.success_rate']).toBeCloseTo((30 + 15) / 60, 10);
+    expect(m['ai.navigation_optimism_rate']).toBeCloseTo(7 / 10, 10);
+    expect(m['ai.tool_chain_length.avg']).toBeCloseTo(4, 10);
+    expect(m['kb.hit_rate']).toBeCloseTo(kbResults.filter((r) => r > 0).length / kbResults.length, 10);
+    expect(m['kb.relevance_score.avg']).toBeCloseTo(kbTop.reduce((a, b) => a + b, 0) / kbTop.length, 6);
+    // DESIGN §5: sessions with a checkout (s0–s3, s20) / sessions with a view (s0–s9).
+    expect(m['commerce.conversion_rate']).toBeCloseTo(5 / 10, 10);
+    expect(m['booking.hold_to_confirm_rate']).toBeCloseTo(3 / 8, 10);
+    expect(m['system.error_rate']).toBeCloseTo(7 / 30, 10);
+  });
+
+  it('filters by site and answers null where there is no data', async () => {
+    const { body } = await report('summary', { from: FROM, to: TO, site_id: 'site-a', metrics: ['voice.first_response_ms.p50', 'voice.barge_in_count', 'kb.hit_rate'] });
+    within(body.metrics['voice.first_response_ms.p50'], exactQuantile(firstResponse.filter((_, i) => i % 2 === 1), 0.5));
+    expect(body.metrics['voice.barge_in_count']).toBe(0);
+    expect(body.metrics['kb.hit_rate']).toBeNull();
+    const empty = await report('summary', { from: new Date(BASE - 48 * HOUR).toISOString(), to: new Date(BASE - 47 * HOUR).toISOString(), metrics: ['voice.first_response_ms.p95', 'ai.tool_calls.success_rate'] });
+    expect(empty.body.metrics).toEqual({ 'voice.first_response_ms.p95': null, 'ai.tool_calls.success_rate': null });
+  });
+});
+
+function within(value: number, exact: number) {
+  expect(Math.abs(value - exact) / exact).toBeLessThanOrEqual(0.01);
+}
+
+describe('timeseries', () => {
+  it('buckets by grain, aligned to the epoch, with empty buckets as null', async () => {
+    const { status, body } = await report('timeseries', { metric: 'voice.barge_in_count', from: FROM, to: TO, grain: '1h' });
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      metric: 'voice.barge_in_count',
+      grain: '1h',
+      points: [0, 1, 2, 3].map((h) => ({ t: new Date(BASE + h * HOUR).toISOString(), value: [5, null, 2, null][h] })),
+    });
+  });
+
+  it('computes quantiles per bucket', async () => {
+    const { body } = await report('timeseries', { metric: 'voice.first_response_ms.p95', from: FROM, to: TO, grain: '1h' });
+    for (let h = 0; h < 3; h++) within(body.points[h].value, exactQuantile(firstResponse.filter((_, i) => i % 3 === h), 0.95));
+    expect(body.points[3].value).toBeNull();
+  });
+});
+
+describe('tenant safety and validation', () => {
+  it("never shows another tenant's rows", async () => {
+    const acme = await report('summary', { from: FROM, to: TO, metrics: ['voice.first_response_ms.p99'] });
+    expect(acme.body.metrics['voice.first_response_ms.p99']).toBeLessThan(99_999);
+    const globex = await report('summary', { from: FROM, to: TO, metrics: ['voice.first_response_ms.p50', 'kb.hit_rate'] }, 'rt_globex_test_token');
+    within(globex.body.metrics['voice.first_response_ms.p50'], 99_999);
+    expect(globex.body.metrics['kb.hit_rate']).toBeNull();
+  });
+
+  it('requires a read token: write keys, unknown and missing tokens get 401', async () => {
+    for (const token of [ACME_KEY, 'rt_nobody', '']) {
+      const res = await report('summary', { from: FROM, to: TO }, token);
+      expect(res.status).toBe(401);
+    }
+  });
+
+  it('refuses hostile and malformed fields with 400, and binds the rest', async () => {
+    const bad = [
+      [{ metric: "voice.barge_in_count' OR 1=1 --", from: FROM, to: TO, grain: '1h' }, /metric: unknown metric/],
+      [{ metric: 'voice.barge_in_count', from: FROM, to: TO, grain: '2h' }, /grain: Invalid option/],
+      [{ metric: 'voice.barge_in_count', from: TO, to: FROM, grain: '1h' }, /to: must be after from/],
+      [{ metric: 'voice.barge_in_count', from: 'yesterday', to: TO, grain: '1h' }, /from: must be an ISO 8601 time/],
+      [{ metric: 'voice.barge_in_count', from: '2000-01-01T00:00:00Z', to: TO, grain: '1m' }, /grain: \d+ points requested, at most 10000/],
+      [{ metric: 'voice.barge_in_count', from: FROM, to: TO, grain: '1h', tenant_id: 'globex' }, /Unrecognized key: "tenant_id"/],
+    ] as const;
+    for (const [body, message] of bad) {
+      const res = await report('timeseries', body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.message).toMatch(message);
+    }
+    // A site id is a bound value: quotes and SQL in it just match no rows.
+    const res = await report('summary', { from: FROM, to: TO, site_id: "site-a' OR '1'='1", metrics: ['voice.barge_in_count'] });
+    expect(res).toEqual({ status: 200, body: { metrics: { 'voice.barge_in_count': 0 } } });
+  });
+
+  it('lists the catalog', async () => {
+    const res = await fetch(`${svc.url}/api/v1/analytics/metrics`, { headers: { authorization: 'Bearer rt_acme_test_token' } });
+    const body = await res.json();
+    expect(body.metrics).toHaveLength(15);
+    expect(body.metrics[0]).toEqual({ name: 'voice.first_response_ms.p50', description: expect.any(String), unit: 'ms', better: 'lower' });
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * Report API over the metric catalog, for read tokens: `POST /api/v1/analytics/reports/timeseries` and
+ * `/reports/summary`. The tenant comes from the token; requests are validated with every problem reported;
+ * SQL comes from the catalog with all values bound.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { SignalhouseError } from '../core/errors.ts';
+import type { Store } from '../exporters/clickhouse/store.ts';
+import { credentialFromAuthorization, type Tenant, type TenantRegistry } from '../core/tenants.ts';
+import { METRICS, METRICS_BY_NAME, type MetricDef } from './catalog.ts';
+import { type MetricQuery, params, summarySql, timeseriesSql } from './sql.ts';
+
+export interface QueryRoutesOptions {
+  store: Store;
+  tenants: TenantRegistry;
+}
+
+export const GRAINS = { '1m': 60, '5m': 300, '1h': 3600, '1d': 86_400, '1w': 604_800 } as const;
+const MAX_POINTS = 10_000;
+
+const time = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = typeof v === 'number' ? v : Date.parse(v);
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time or milliseconds since the epoch' });
+    return z.NEVER;
+  }
+  return ms;
+});
+const metricName = z.string().refine((m) => METRICS_BY_NAME.has(m), { message: 'unknown metric (GET /api/v1/analytics/metrics lists them)' });
+const range = { from: time, to: time, site_id: z.string().min(1).max(256).optional() };
+const rangeCheck = (b: { from: number; to: number }, ctx: z.RefinementCtx) => {
+  if (b.to <= b.from) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
+};
+
+const timeseriesBody = z
+  .strictObject({ metric: metricName, grain: z.enum(Object.keys(GRAINS) as [keyof typeof GRAINS]), ...range })
+  .superRefine((b, ctx) => {
+    rangeCheck(b, ctx);
+    const points = Math.ceil((b.to - b.from) / 1000 / GRAINS[b.grain]);
+    if (points > MAX_POINTS) ctx.addIssue({ code: 'custom', path: ['grain'], message: `${points} points requested, at most ${MAX_POINTS}: use a coarser grain` });
+  });
+const summaryBody = z.strictObject({ metrics: z.array(metricName).min(1).optional(), ...range }).superRefine(rangeCheck);
+
+function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const r = schema.safeParse(body ?? {});
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`);
+    throw new SignalhouseError('BAD_REQUEST', problems.join('; '));
+  }
+  return r.data;
+}
+
+function readTenant(tenants: TenantRegistry, request: FastifyRequest): Tenant {
+  const token = credentialFromAuthorization(request.headers.authorization);
+  if (!token) throw new SignalhouseError('UNAUTHENTICATED', 'missing read token: send "Authorization: Bearer <read token>"');
+  const tenant = tenants.byReadToken(token);
+  if (!tenant) throw new SignalhouseError('UNAUTHENTICATED', 'unknown read token');
+  return tenant;
+}
+
+/** A number, or null for no data (NULL, NaN, ±Inf). */
+function valueOf(v: unknown): number | null {
+  if (v === null || v === undefined) return null;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : null;
+}
+
+export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions): Promise<void> {
+  const { store, tenants } = opts;
+  const db = store.database;
+
+  async function rows<T>(sql: string, q: MetricQuery): Promise<T[]> {
+    const rs = await store.client.query({ query: sql, query_params: params(q), format: 'JSONEachRow' });
+    return rs.json<T>();
+  }
+
+  async function summaryValue(metric: MetricDef, q: MetricQuery): Promise<number | null> {
+    const [row] = await rows<{ value: unknown }>(summarySql(db, metric, q.siteId !== undefined), q);
+    return valueOf(row?.value);
+  }
+
+  app.get('/api/v1/analytics/metrics', async (request) => {
+    readTenant(tenants, request);
+    return { metrics: METRICS.map((m) => ({ name: m.name, description: m.description, unit: m.unit, better: m.better })) };
+  });
+
+  app.post('/api/v1/analytics/reports/timeseries', async (request) => {
+    const tenant = readTenant(tenants, request);
+    const b = parse(timeseriesBody, request.body);
+    const grainSeconds = GRAINS[b.grain];
+    const metric = METRICS_BY_NAME.get(b.metric)!;
+    const q: MetricQuery = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id, grainSeconds };
+    const found = new Map<number, number | null>();
+    for (const r of await rows<{ bucket: unknown; value: unknown }>(timeseriesSql(db, metric, b.site_id !== undefined), q)) {
+      found.set(Number(r.bucket), valueOf(r.value));
+    }
+    const step = grainSeconds * 1000;
+    const points: Array<{ t: string; value: number | null }> = [];
+    for (let t = Math.floor(b.from / step) * step; t < b.to; t += step) points.push({ t: new Date(t).toISOString(), value: found.get(t) ?? null });
+    return { metric: b.metric, grain: b.grain, points };
+  });
+
+  app.post('/api/v1/analytics/reports/summary', async (request) => {
+    const tenant = readTenant(tenants, request);
+    const b = parse(summaryBody, request.body);
+    const q: MetricQuery = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id };
+    const names = b.metrics ?? METRICS.map((m) => m.name);
+    const values = await Promise.all(names.map((n) => summaryValue(METRICS_BY_NAME.get(n)!, q)));
+    return { metrics: Object.fromEntries(names.map((n, i) => [n, values[i]])) };
+  });
+}
