@@ -9,6 +9,7 @@ import { SignalhouseError } from '../core/errors.ts';
 import type { Store } from '../exporters/clickhouse/store.ts';
 import { credentialFromAuthorization, type Tenant, type TenantRegistry } from '../core/tenants.ts';
 import { METRICS, METRICS_BY_NAME, type MetricDef } from './catalog.ts';
+import { runFunnel } from './funnel.ts';
 import { type MetricQuery, params, summarySql, timeseriesSql } from './sql.ts';
 
 export interface QueryRoutesOptions {
@@ -40,6 +41,15 @@ const timeseriesBody = z
     const points = Math.ceil((b.to - b.from) / 1000 / GRAINS[b.grain]);
     if (points > MAX_POINTS) ctx.addIssue({ code: 'custom', path: ['grain'], message: `${points} points requested, at most ${MAX_POINTS}: use a coarser grain` });
   });
+const funnelBody = z
+  .strictObject({
+    steps: z.array(z.string().min(1).max(256)).min(2).max(10),
+    window: z.number().int().min(1).max(90 * 86_400).default(86_400),
+    mode: z.enum(['ordered', 'strict', 'unordered']).default('ordered'),
+    breakdown: z.string().min(1).max(256).optional(),
+    ...range,
+  })
+  .superRefine(rangeCheck);
 const summaryBody = z.strictObject({ metrics: z.array(metricName).min(1).optional(), ...range }).superRefine(rangeCheck);
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
@@ -99,6 +109,17 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     const points: Array<{ t: string; value: number | null }> = [];
     for (let t = Math.floor(b.from / step) * step; t < b.to; t += step) points.push({ t: new Date(t).toISOString(), value: found.get(t) ?? null });
     return { metric: b.metric, grain: b.grain, points };
+  });
+
+  app.post('/api/v1/analytics/reports/funnel', async (request) => {
+    const tenant = readTenant(tenants, request);
+    const b = parse(funnelBody, request.body);
+    const q = { tenantId: tenant.id, steps: b.steps, fromMs: b.from, toMs: b.to, windowSeconds: b.window, mode: b.mode, siteId: b.site_id };
+    const [total] = await runFunnel(store, q);
+    const steps = total?.steps ?? b.steps.map((name) => ({ name, count: 0, conversion_rate: null, median_time_to_convert_s: null }));
+    if (b.breakdown === undefined) return { steps };
+    const groups = await runFunnel(store, { ...q, breakdown: b.breakdown });
+    return { steps, breakdown: groups.map((g) => ({ value: g.breakdown, steps: g.steps })) };
   });
 
   app.post('/api/v1/analytics/reports/summary', async (request) => {

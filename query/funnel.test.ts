@@ -1,0 +1,91 @@
+/**
+ * Funnels against events ingested through the Segment API: per person with identity stitching, the window from
+ * the first step, out-of-order, repeated and out-of-window steps, the three modes, and breakdowns.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACME_KEY, startTestService, type TestService } from '../test/helpers/service.ts';
+
+let svc: TestService;
+const MIN = 60_000;
+const BASE = Date.now() - 6 * 3_600_000;
+const FROM = new Date(BASE - MIN).toISOString();
+const TO = new Date(BASE + 5 * 3_600_000).toISOString();
+let seq = 0;
+
+type Who = { userId?: string; anonymousId?: string };
+const track = (who: Who, event: string, minute: number, properties: Record<string, unknown> = {}) =>
+  ({ type: 'track', ...who, event, messageId: `f-${++seq}`, timestamp: new Date(BASE + minute * MIN).toISOString(), properties });
+
+beforeAll(async () => {
+  svc = await startTestService();
+  const batch = [
+    // p1: view → cart → checkout in order, 10 and 30 minutes after the view.
+    track({ userId: 'p1' }, 'commerce.view', 0, { country: 'DE' }), track({ userId: 'p1' }, 'commerce.add_to_cart', 10), track({ userId: 'p1' }, 'commerce.checkout', 30),
+    // p2: out of order (checkout before cart), repeated views.
+    track({ userId: 'p2' }, 'commerce.view', 0, { country: 'FR' }), track({ userId: 'p2' }, 'commerce.view', 1), track({ userId: 'p2' }, 'commerce.checkout', 5), track({ userId: 'p2' }, 'commerce.add_to_cart', 20),
+    // p3: cart and checkout after the 1-hour window used below.
+    track({ userId: 'p3' }, 'commerce.view', 0, { country: 'DE' }), track({ userId: 'p3' }, 'commerce.add_to_cart', 90), track({ userId: 'p3' }, 'commerce.checkout', 100),
+    // p4: starts anonymously, identifies, finishes as a user: one person.
+    track({ anonymousId: 'anon-4' }, 'commerce.view', 0, { country: 'DE' }), track({ anonymousId: 'anon-4' }, 'commerce.add_to_cart', 5),
+    { type: 'identify', userId: 'p4', anonymousId: 'anon-4', messageId: `f-${++seq}`, timestamp: new Date(BASE + 6 * MIN).toISOString() },
+    track({ userId: 'p4' }, 'commerce.checkout', 8),
+    // p5: only a cart, no view: not in the funnel.
+    track({ userId: 'p5' }, 'commerce.add_to_cart', 0),
+    // p6: view, then an unrelated checkout... of another funnel step order: view, checkout, cart, checkout.
+    track({ userId: 'p6' }, 'commerce.view', 0, { country: 'FR' }), track({ userId: 'p6' }, 'commerce.checkout', 2), track({ userId: 'p6' }, 'commerce.add_to_cart', 4), track({ userId: 'p6' }, 'commerce.checkout', 6),
+  ];
+  const res = await fetch(`${svc.url}/v1/batch`, { method: 'POST', body: JSON.stringify({ batch }), headers: { 'content-type': 'application/json', authorization: `Bearer ${ACME_KEY}` } });
+  expect(await res.json()).toEqual({ success: true });
+});
+afterAll(async () => {
+  await svc?.close();
+});
+
+async function funnel(body: Record<string, unknown>) {
+  const res = await fetch(`${svc.url}/api/v1/analytics/reports/funnel`, {
+    method: 'POST',
+    body: JSON.stringify({ steps: ['commerce.view', 'commerce.add_to_cart', 'commerce.checkout'], from: FROM, to: TO, window: 3600, ...body }),
+    headers: { 'content-type': 'application/json', authorization: 'Bearer rt_acme_test_token' },
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+const counts = (steps: Array<{ count: number }>) => steps.map((s) => s.count);
+
+describe('funnel', () => {
+  it('counts people in order within the window from the first step, stitching anonymous ids to users', async () => {
+    const { status, body } = await funnel({});
+    expect(status).toBe(200);
+    // Viewed: p1 p2 p3 p4 p6. Cart after view within 1 h: p1 p2 p4 p6 (p3 too late). Checkout after cart: p1 p4 p6 (p2's came before its cart).
+    expect(counts(body.steps)).toEqual([5, 4, 3]);
+    expect(body.steps.map((s: { conversion_rate: number }) => s.conversion_rate)).toEqual([1, 0.8, 0.6]);
+    expect(body.steps[0]).toEqual({ name: 'commerce.view', count: 5, conversion_rate: 1, median_time_to_convert_s: 0 });
+    // Time to the first cart: p1 600 s, p2 1200 s, p4 300 s, p6 240 s → median 450 s.
+    expect(body.steps[1].median_time_to_convert_s).toBe(450);
+  });
+
+  it('widens and narrows with the window', async () => {
+    expect(counts((await funnel({ window: 7200 })).body.steps)).toEqual([5, 5, 4]);
+    expect(counts((await funnel({ window: 300 })).body.steps)).toEqual([5, 2, 0]);
+  });
+
+  it('strict mode breaks on an interleaved step; unordered mode accepts any order', async () => {
+    // strict: p6's checkout between view and cart breaks its chain; p2's too.
+    expect(counts((await funnel({ mode: 'strict' })).body.steps)).toEqual([5, 2, 2]);
+    // unordered: every step within the hour, any order: p1 p2 p4 p6 have all three.
+    expect(counts((await funnel({ mode: 'unordered' })).body.steps)).toEqual([5, 4, 4]);
+  });
+
+  it('breaks down by an attribute of the first step', async () => {
+    const { body } = await funnel({ breakdown: 'country' });
+    expect(counts(body.steps)).toEqual([5, 4, 3]);
+    const by = Object.fromEntries(body.breakdown.map((g: { value: string; steps: Array<{ count: number }> }) => [g.value, counts(g.steps)]));
+    expect(by).toEqual({ DE: [3, 2, 2], FR: [2, 2, 1] });
+  });
+
+  it('refuses bad requests with 400', async () => {
+    expect((await funnel({ steps: ['only.one'] })).status).toBe(400);
+    expect((await funnel({ mode: 'sideways' })).status).toBe(400);
+    expect((await funnel({ window: -5 })).status).toBe(400);
+  });
+});
