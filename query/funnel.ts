@@ -6,6 +6,7 @@
  * step at least once within the window, in any order). Step names and the breakdown key are bound parameters.
  */
 import type { Store } from '../exporters/clickhouse/store.ts';
+import { PERSON } from './explore.ts';
 
 export type FunnelMode = 'ordered' | 'strict' | 'unordered';
 
@@ -29,9 +30,6 @@ export interface FunnelStep {
   /** Median seconds from the first step to this one, over the people who reached it. */
   median_time_to_convert_s: number | null;
 }
-
-/** Person id with identity stitching: the user id, else the user linked to the anonymous id, else the anonymous id. */
-const PERSON = "if(e.UserId != '', e.UserId, if(l.UserId != '', l.UserId, e.AnonymousId))";
 
 export function funnelSql(db: string, q: FunnelQuery): string {
   const n = q.steps.length;

@@ -9,6 +9,7 @@ import { SignalhouseError } from '../core/errors.ts';
 import type { Store } from '../exporters/clickhouse/store.ts';
 import { credentialFromAuthorization, type Tenant, type TenantRegistry } from '../core/tenants.ts';
 import { METRICS, METRICS_BY_NAME, type MetricDef } from './catalog.ts';
+import { exploreSchema, runExplore } from './explore.ts';
 import { runFunnel } from './funnel.ts';
 import { type MetricQuery, params, summarySql, timeseriesSql } from './sql.ts';
 
@@ -121,6 +122,16 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     const groups = await runFunnel(store, { ...q, breakdown: b.breakdown });
     return { steps, breakdown: groups.map((g) => ({ value: g.breakdown, steps: g.steps })) };
   });
+
+  // Seed 000's query API; seed 003's path is the same handler.
+  const explore = async (request: FastifyRequest) => {
+    const tenant = readTenant(tenants, request);
+    const b = parse(exploreSchema, request.body);
+    const rawTo = (request.body as { dateRange?: { to?: unknown } }).dateRange?.to;
+    return { success: true, data: { rows: await runExplore(store, tenant.id, b, rawTo) } };
+  };
+  app.post('/v1/analytics/query', explore);
+  app.post('/api/analytics/query', explore);
 
   app.post('/api/v1/analytics/reports/summary', async (request) => {
     const tenant = readTenant(tenants, request);

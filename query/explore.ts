@@ -1,0 +1,132 @@
+/**
+ * Ad-hoc product analytics (seed 000's `POST /v1/analytics/query`, seed 003's `/api/analytics/query`): metrics
+ * `count`, `unique_users` and `sum | avg | p50 | p95 | p99` of an attribute, grouped by `event_name`, `day`,
+ * `hour`, `week` or any attribute, filtered with `eq neq in contains gt lt`. Every field name, attribute key and
+ * value from the request is a bound parameter; only the fixed expressions of this file are SQL text.
+ */
+import { z } from 'zod';
+import type { Store } from '../exporters/clickhouse/store.ts';
+
+const AGGREGATES = { sum: 'sum', avg: 'avg', p50: 'quantileDD(0.005, 0.5)', p95: 'quantileDD(0.005, 0.95)', p99: 'quantileDD(0.005, 0.99)' } as const;
+
+/** Request fields naming a column rather than an attribute. */
+const COLUMNS: Record<string, string> = {
+  event_name: 'e.EventName',
+  event_type: 'e.EventName',
+  user_id: 'e.UserId',
+  anonymous_id: 'e.AnonymousId',
+  session_id: 'e.SessionId',
+  site_id: 'e.SiteId',
+  service_name: 'e.ServiceName',
+};
+const TIME_DIMENSIONS: Record<string, string> = {
+  day: "formatDateTime(toStartOfDay(e.Timestamp), '%F')",
+  hour: "formatDateTime(toStartOfHour(e.Timestamp), '%FT%H:00:00Z')",
+  week: "formatDateTime(toMonday(e.Timestamp), '%F')",
+};
+
+const field = z.string().min(1).max(256);
+const metricSchema = z.union([
+  z.enum(['count', 'unique_users']),
+  z.strictObject({ op: z.enum(Object.keys(AGGREGATES) as [keyof typeof AGGREGATES]), field }),
+  z.string().regex(/^(sum|avg|p50|p95|p99)\(([^()]{1,256})\)$/, 'use count, unique_users, or sum|avg|p50|p95|p99(attribute)'),
+]);
+const filterSchema = z.discriminatedUnion('op', [
+  z.strictObject({ field, op: z.enum(['eq', 'neq', 'contains']), value: z.union([z.string(), z.number(), z.boolean()]).transform(String) }),
+  z.strictObject({ field, op: z.literal('in'), value: z.array(z.union([z.string(), z.number()]).transform(String)).min(1).max(1000) }),
+  z.strictObject({ field, op: z.enum(['gt', 'lt']), value: z.coerce.number() }),
+]);
+const date = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = typeof v === 'number' ? v : Date.parse(v);
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a date or time' });
+    return z.NEVER;
+  }
+  return ms;
+});
+export const exploreSchema = z.strictObject({
+  metrics: z.array(metricSchema).min(1).max(20),
+  dimensions: z.array(field).max(5).default([]),
+  filters: z.array(filterSchema).max(20).default([]),
+  dateRange: z.strictObject({ from: date, to: date }).refine((r) => r.to >= r.from, { message: 'to must not be before from', path: ['to'] }),
+  limit: z.number().int().min(1).max(10_000).default(1000),
+});
+export type ExploreRequest = z.infer<typeof exploreSchema>;
+
+/** A person: the user id, else the user linked to the anonymous id (identify / alias), else the anonymous id. */
+export const PERSON = "if(e.UserId != '', e.UserId, if(l.UserId != '', l.UserId, e.AnonymousId))";
+
+interface Built {
+  sql: string;
+  params: Record<string, unknown>;
+}
+
+/** A day given as a plain date ("2025-11-30") means the whole day: the range end becomes exclusive next midnight. */
+function rangeEnd(raw: unknown, ms: number): number {
+  return typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(raw) ? ms + 86_400_000 : ms;
+}
+
+export function buildExplore(db: string, tenantId: string, req: ExploreRequest, rawTo: unknown): Built {
+  const params: Record<string, unknown> = { tenant: tenantId, from: req.dateRange.from, to: rangeEnd(rawTo, req.dateRange.to) };
+  let n = 0;
+  const bind = (value: unknown, type: string) => {
+    const name = `p${n++}`;
+    params[name] = value;
+    return `{${name}:${type}}`;
+  };
+  const fieldExpr = (f: string) => COLUMNS[f] ?? `e.LogAttributes[${bind(f, 'String')}]`;
+
+  const select: string[] = [];
+  const groupBy: string[] = [];
+  req.dimensions.forEach((d, i) => {
+    select.push(`${TIME_DIMENSIONS[d] ?? fieldExpr(d)} AS d${i}`);
+    groupBy.push(`d${i}`);
+  });
+  let needsPerson = false;
+  req.metrics.forEach((m, i) => {
+    if (m === 'count') select.push(`count() AS m${i}`);
+    else if (m === 'unique_users') {
+      needsPerson = true;
+      select.push(`uniqExactIf(${PERSON}, ${PERSON} != '') AS m${i}`);
+    } else {
+      const { op, field: f } = typeof m === 'string' ? { op: m.slice(0, m.indexOf('(')) as keyof typeof AGGREGATES, field: m.slice(m.indexOf('(') + 1, -1) } : m;
+      select.push(`${AGGREGATES[op]}(toFloat64OrNull(${fieldExpr(f)})) AS m${i}`);
+    }
+  });
+  const where = ['e.TenantId = {tenant:String}', 'e.Timestamp >= fromUnixTimestamp64Milli({from:Int64})', 'e.Timestamp < fromUnixTimestamp64Milli({to:Int64})'];
+  for (const f of req.filters) {
+    const x = fieldExpr(f.field);
+    switch (f.op) {
+      case 'eq': where.push(`${x} = ${bind(f.value, 'String')}`); break;
+      case 'neq': where.push(`${x} != ${bind(f.value, 'String')}`); break;
+      case 'contains': where.push(`positionCaseInsensitiveUTF8(${x}, ${bind(f.value, 'String')}) > 0`); break;
+      case 'in': where.push(`${x} IN ${bind(f.value, 'Array(String)')}`); break;
+      case 'gt': where.push(`toFloat64OrNull(${x}) > ${bind(f.value, 'Float64')}`); break;
+      case 'lt': where.push(`toFloat64OrNull(${x}) < ${bind(f.value, 'Float64')}`); break;
+    }
+  }
+  const join = needsPerson
+    ? ` LEFT JOIN (SELECT AnonymousId, UserId FROM ${db}.identity_links WHERE TenantId = {tenant:String}) AS l ON l.AnonymousId = e.AnonymousId`
+    : '';
+  const sql =
+    `SELECT ${select.join(', ')} FROM ${db}.otel_logs AS e${join} WHERE ${where.join(' AND ')}` +
+    (groupBy.length > 0 ? ` GROUP BY ${groupBy.join(', ')} ORDER BY ${groupBy.join(', ')}` : '') +
+    ` LIMIT ${bind(req.limit, 'UInt32')}`;
+  return { sql, params };
+}
+
+/** Rows keyed by the request's own dimension and metric names. */
+export async function runExplore(store: Store, tenantId: string, req: ExploreRequest, rawTo: unknown): Promise<Array<Record<string, unknown>>> {
+  const { sql, params } = buildExplore(store.database, tenantId, req, rawTo);
+  const rs = await store.client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
+  const names = req.metrics.map((m) => (typeof m === 'string' ? m : `${m.op}(${m.field})`));
+  return (await rs.json<Record<string, unknown>>()).map((r) => {
+    const row: Record<string, unknown> = {};
+    req.dimensions.forEach((d, i) => (row[d] = r[`d${i}`]));
+    names.forEach((name, i) => {
+      const v = Number(r[`m${i}`]);
+      row[name] = Number.isFinite(v) ? v : null;
+    });
+    return row;
+  });
+}
