@@ -76,6 +76,20 @@ describe('query API', () => {
     expect(await count([{ field: 'duration', op: 'lt', value: 25 }, { field: 'user_id', op: 'eq', value: 'u1' }])).toBe(1);
   });
 
+  it("serves seed 004's counts and the realtime view", async () => {
+    const post = async (path: string, body: unknown) => (await fetch(`${svc.url}/api/v1/analytics/${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: 'Bearer rt_acme_test_token' } })).json();
+    const from = new Date(Date.now() - 2 * 3_600_000).toISOString();
+    const to = new Date().toISOString();
+    expect(await post('counts/events', { from, to })).toEqual({ count: 7 });
+    expect(await post('counts/events', { from, to, event_name: 'page_view' })).toEqual({ count: 5 });
+    const byHour = (await post('counts/events', { from, to, group_by: 'hour' })) as { counts: Array<{ t: string; count: number }> };
+    expect(byHour.counts.reduce((n, c) => n + c.count, 0)).toBe(7);
+    expect(byHour.counts[0].t).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:00:00Z$/);
+    expect(await post('counts/users', { from, to })).toEqual({ unique_users: 3 });
+    const realtime = await (await fetch(`${svc.url}/api/v1/analytics/metrics/realtime`, { headers: { authorization: 'Bearer rt_acme_test_token' } })).json();
+    expect(realtime).toMatchObject({ window_s: 300, events_per_second: 0, metrics: { 'voice.barge_in_count': 0, 'kb.hit_rate': null } });
+  });
+
   it("serves seed 003's path and keeps tenants apart", async () => {
     const { body } = await query({ metrics: ['count'], filters: [{ field: 'page', op: 'eq', value: '/home' }], dateRange: range }, 'rt_globex_test_token', '/api/analytics/query');
     expect(body).toEqual({ success: true, data: { rows: [{ count: 1 }] } });

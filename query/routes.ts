@@ -20,6 +20,7 @@ export interface QueryRoutesOptions {
 
 export const GRAINS = { '1m': 60, '5m': 300, '1h': 3600, '1d': 86_400, '1w': 604_800 } as const;
 const MAX_POINTS = 10_000;
+const REALTIME_WINDOW_S = 300;
 
 const time = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = typeof v === 'number' ? v : Date.parse(v);
@@ -132,6 +133,39 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
   };
   app.post('/v1/analytics/query', explore);
   app.post('/api/analytics/query', explore);
+
+  // Seed 004's counts (its gRPC GetEventCount / GetUserCount) over HTTP.
+  const countsBody = z.strictObject({ group_by: z.enum(['hour', 'day', 'week']).optional(), event_name: z.string().min(1).optional(), ...range }).superRefine(rangeCheck);
+  app.post('/api/v1/analytics/counts/events', async (request) => {
+    const tenant = readTenant(tenants, request);
+    const b = parse(countsBody, request.body);
+    const filters = b.event_name ? [{ field: 'event_name', op: 'eq' as const, value: b.event_name }] : [];
+    const req = { metrics: ['count' as const], dimensions: b.group_by ? [b.group_by] : [], filters, dateRange: { from: b.from, to: b.to }, limit: 10_000 };
+    const rows = await runExplore(store, tenant.id, req, undefined);
+    return b.group_by ? { counts: rows.map((r) => ({ t: r[b.group_by!], count: r.count })) } : { count: rows[0]?.count ?? 0 };
+  });
+  app.post('/api/v1/analytics/counts/users', async (request) => {
+    const tenant = readTenant(tenants, request);
+    const b = parse(countsBody, request.body);
+    const req = { metrics: ['unique_users' as const], dimensions: [], filters: [], dateRange: { from: b.from, to: b.to }, limit: 1 };
+    const rows = await runExplore(store, tenant.id, req, undefined);
+    return { unique_users: rows[0]?.unique_users ?? 0 };
+  });
+
+  // The whole catalog over the last five minutes, and the event rate.
+  app.get('/api/v1/analytics/metrics/realtime', async (request) => {
+    const tenant = readTenant(tenants, request);
+    const toMs = Date.now();
+    const q: MetricQuery = { tenantId: tenant.id, fromMs: toMs - REALTIME_WINDOW_S * 1000, toMs };
+    const values = await Promise.all(METRICS.map((m) => summaryValue(m, q)));
+    const req = { metrics: ['count' as const], dimensions: [], filters: [], dateRange: { from: q.fromMs, to: toMs }, limit: 1 };
+    const [events] = await runExplore(store, tenant.id, req, undefined);
+    return {
+      window_s: REALTIME_WINDOW_S,
+      events_per_second: Number(events?.count ?? 0) / REALTIME_WINDOW_S,
+      metrics: Object.fromEntries(METRICS.map((m, i) => [m.name, values[i]])),
+    };
+  });
 
   app.post('/api/v1/analytics/reports/summary', async (request) => {
     const tenant = readTenant(tenants, request);
