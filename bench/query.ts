@@ -1,0 +1,82 @@
+/**
+ * `npm run bench:query`: report latency on the raw tables. Generates BENCH_EVENTS synthetic product events
+ * (default 10M; set 100000000 for the 100M figure) inside ClickHouse — spread over 90 days, one tenant, three
+ * sites, the catalog's events with plausible attributes — then times each report 20 times over one day, 30 days
+ * and 90 days and prints p50 / p95. Uses the same SQL builders as the API.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../core/config.ts';
+import { migrate } from '../exporters/clickhouse/migrate.ts';
+import { openStore } from '../exporters/clickhouse/store.ts';
+import { METRICS_BY_NAME } from '../query/catalog.ts';
+import { runFunnel } from '../query/funnel.ts';
+import { params, summarySql, timeseriesSql } from '../query/sql.ts';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 20);
+const DAY = 86_400_000;
+const dir = mkdtempSync(join(tmpdir(), 'sh-bench-query-'));
+const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dir } } }, {}).exporters.clickhouse!);
+await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
+
+const now = Date.now();
+const EVENT_NAMES = ['voice.turn_started', 'voice.first_response', 'voice.barge_in', 'ai.tool_call_completed', 'kb.search', 'commerce.view', 'commerce.add_to_cart', 'commerce.checkout', 'booking.slot_hold', 'booking.confirmed'];
+const t0 = performance.now();
+const CHUNK = 2_000_000;
+for (let start = 0; start < EVENTS; start += CHUNK) {
+  const n = Math.min(CHUNK, EVENTS - start);
+  await store.client.command({
+    query: `INSERT INTO signalhouse.otel_logs (TenantId, EventId, EventName, Timestamp, SessionId, UserId, LogAttributes)
+      SELECT 'bench', toString(number), [${EVENT_NAMES.map((e) => `'${e}'`).join(',')}][number % ${EVENT_NAMES.length} + 1],
+        fromUnixTimestamp64Milli(toInt64(${now} - (cityHash64(number) % ${90 * DAY}))),
+        concat('s', toString(intDiv(number, 7) % 2000000)), concat('u', toString(cityHash64(number, 1) % 500000)),
+        map('site.id', concat('site-', toString(number % 3)),
+            'voice.first_response_ms', toString(200 + cityHash64(number, 2) % 1800),
+            'ai.tool.success', if(number % 5 = 0, 'false', 'true'),
+            'kb.results_count', toString(number % 4), 'kb.search_latency_ms', toString(20 + cityHash64(number, 3) % 400),
+            'booking.id', concat('b', toString(intDiv(number, 10))))
+      FROM numbers(${start}, ${n})`,
+  });
+}
+console.log(`generated ${EVENTS.toLocaleString('en-US')} events in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+
+async function time(fn: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
+  await fn();
+  const ms: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t = performance.now();
+    await fn();
+    ms.push(performance.now() - t);
+  }
+  ms.sort((a, b) => a - b);
+  return { p50: ms[Math.floor(RUNS * 0.5)], p95: ms[Math.min(RUNS - 1, Math.ceil(RUNS * 0.95) - 1)] };
+}
+
+async function metric(name: string, days: number, grain?: number) {
+  const m = METRICS_BY_NAME.get(name)!;
+  const q = { tenantId: 'bench', fromMs: now - days * DAY, toMs: now, grainSeconds: grain };
+  const sql = grain ? timeseriesSql('signalhouse', m, false) : summarySql('signalhouse', m, false);
+  return time(async () => (await store.client.query({ query: sql, query_params: params(q), format: 'JSONEachRow' })).json());
+}
+
+const rows: Array<[string, string, { p50: number; p95: number }]> = [];
+for (const [days, grain, label] of [[1, 3600, '1 day, 1h'], [30, 86_400, '30 days, 1d'], [90, 86_400, '90 days, 1d']] as const) {
+  rows.push(['timeseries voice.first_response_ms.p95', label, await metric('voice.first_response_ms.p95', days, grain)]);
+  rows.push(['timeseries ai.tool_calls.success_rate', label, await metric('ai.tool_calls.success_rate', days, grain)]);
+}
+for (const days of [1, 30, 90]) rows.push(['summary kb.hit_rate', `${days} days`, await metric('kb.hit_rate', days)]);
+for (const days of [1, 30]) {
+  rows.push([
+    'funnel view → cart → checkout',
+    `${days} days`,
+    await time(() => runFunnel(store, { tenantId: 'bench', steps: ['commerce.view', 'commerce.add_to_cart', 'commerce.checkout'], fromMs: now - days * DAY, toMs: now, windowSeconds: 86_400, mode: 'ordered' })),
+  ]);
+}
+
+console.log(`| report | range | p50 ms | p95 ms |  (${EVENTS.toLocaleString('en-US')} events over 90 days, ${RUNS} runs, raw tables)`);
+console.log('|---|---|---:|---:|');
+for (const [name, range, t] of rows) console.log(`| ${name} | ${range} | ${t.p50.toFixed(0)} | ${t.p95.toFixed(0)} |`);
+await store.close();
+rmSync(dir, { recursive: true, force: true });
