@@ -26,7 +26,14 @@ export interface MetricDef {
   readonly source: Source;
   /** Aggregate over the source's value columns (ClickHouse SQL). */
   readonly aggregate: string;
+  /** The same metric from the per-minute rollup: which rollup rows, and the aggregate over its columns. */
+  readonly rollup: { readonly events: readonly string[]; readonly aggregate: string };
 }
+
+/** Rollup rows of spans are keyed `$span:<gen_ai.operation.name>`; `$span:*` means every span. */
+const SPAN = (op: string) => `$span:${op}`;
+const q = (i: 1 | 2 | 3) => `quantilesDDMerge(0.005, 0.5, 0.95, 0.99)(Value)[${i}]`;
+const ratio = (num: string, den: string) => `if((${den}) = 0, NULL, (${num}) / (${den}))`;
 
 const num = (key: string) => `toFloat64OrNull(LogAttributes['${key}'])`;
 const spanNum = (key: string) => `toFloat64OrNull(SpanAttributes['${key}'])`;
@@ -53,13 +60,14 @@ const KB_SEARCHES: Source = {
   },
 };
 
-const quantile = (name: string, event: string, key: string, q: number, description: string): MetricDef => ({
+const quantile = (name: string, event: string, key: string, level: 0.5 | 0.95 | 0.99, description: string): MetricDef => ({
   name,
   description,
   unit: 'ms',
   better: 'lower',
   source: { logs: [event], columns: { v: { logs: num(key) } } },
-  aggregate: `quantileDD(0.005, ${q})(v)`,
+  aggregate: `quantileDD(0.005, ${level})(v)`,
+  rollup: { events: [event], aggregate: q(level === 0.5 ? 1 : level === 0.95 ? 2 : 3) },
 });
 
 export const METRICS: readonly MetricDef[] = [
@@ -73,10 +81,11 @@ export const METRICS: readonly MetricDef[] = [
     better: 'lower',
     source: { logs: ['voice.barge_in'], columns: {} },
     aggregate: 'count()',
+    rollup: { events: ['voice.barge_in'], aggregate: 'sum(Events)' },
   },
   quantile('voice.asr_partial_latency_ms.p95', 'voice.asr_partial', 'voice.asr_partial_latency_ms', 0.95, '95th percentile latency of partial speech recognition'),
-  { name: 'ai.tool_calls.count', description: 'Completed AI tool calls (events and execute_tool spans)', unit: 'count', better: 'higher', source: TOOL_CALLS, aggregate: 'count()' },
-  { name: 'ai.tool_calls.success_rate', description: 'Share of tool calls that succeeded', unit: 'ratio', better: 'higher', source: TOOL_CALLS, aggregate: 'if(count() = 0, NULL, countIf(ok) / count())' },
+  { name: 'ai.tool_calls.count', description: 'Completed AI tool calls (events and execute_tool spans)', unit: 'count', better: 'higher', source: TOOL_CALLS, aggregate: 'count()', rollup: { events: ['ai.tool_call_completed', SPAN('execute_tool')], aggregate: 'sum(Events)' } },
+  { name: 'ai.tool_calls.success_rate', description: 'Share of tool calls that succeeded', unit: 'ratio', better: 'higher', source: TOOL_CALLS, aggregate: 'if(count() = 0, NULL, countIf(ok) / count())', rollup: { events: ['ai.tool_call_completed', SPAN('execute_tool')], aggregate: ratio('sum(Ok)', 'sum(Events)') } },
   {
     name: 'ai.navigation_optimism_rate',
     description: 'Share of optimistic navigations whose tool call succeeded',
@@ -84,6 +93,7 @@ export const METRICS: readonly MetricDef[] = [
     better: 'higher',
     source: TOOL_CALLS,
     aggregate: 'if(countIf(optimistic) = 0, NULL, countIf(optimistic AND ok) / countIf(optimistic))',
+    rollup: { events: ['ai.tool_call_completed', SPAN('execute_tool')], aggregate: ratio('sum(OptimisticOk)', 'sum(Optimistic)') },
   },
   {
     name: 'ai.tool_chain_length.avg',
@@ -92,10 +102,11 @@ export const METRICS: readonly MetricDef[] = [
     better: 'lower',
     source: { logs: ['ai.tool_chain_completed'], columns: { v: { logs: num('ai.tool_chain.length') } } },
     aggregate: 'avg(v)',
+    rollup: { events: ['ai.tool_chain_completed'], aggregate: ratio('sum(ValueSum)', 'sum(ValueCount)') },
   },
-  { name: 'kb.hit_rate', description: 'Share of knowledge-base searches with at least one result', unit: 'ratio', better: 'higher', source: KB_SEARCHES, aggregate: 'if(count() = 0, NULL, countIf(results > 0) / count())' },
-  { name: 'kb.search_latency_ms.p95', description: '95th percentile knowledge-base search latency', unit: 'ms', better: 'lower', source: KB_SEARCHES, aggregate: "quantileDD(0.005, 0.95)(latency)" },
-  { name: 'kb.relevance_score.avg', description: 'Mean top score of knowledge-base searches', unit: 'number', better: 'higher', source: KB_SEARCHES, aggregate: 'avg(top)' },
+  { name: 'kb.hit_rate', description: 'Share of knowledge-base searches with at least one result', unit: 'ratio', better: 'higher', source: KB_SEARCHES, aggregate: 'if(count() = 0, NULL, countIf(results > 0) / count())', rollup: { events: ['kb.search', SPAN('retrieval')], aggregate: ratio('sum(Hits)', 'sum(Events)') } },
+  { name: 'kb.search_latency_ms.p95', description: '95th percentile knowledge-base search latency', unit: 'ms', better: 'lower', source: KB_SEARCHES, aggregate: 'quantileDD(0.005, 0.95)(latency)', rollup: { events: ['kb.search', SPAN('retrieval')], aggregate: q(2) } },
+  { name: 'kb.relevance_score.avg', description: 'Mean top score of knowledge-base searches', unit: 'number', better: 'higher', source: KB_SEARCHES, aggregate: 'avg(top)', rollup: { events: ['kb.search', SPAN('retrieval')], aggregate: ratio('sum(TopSum)', 'sum(TopCount)') } },
   {
     name: 'commerce.conversion_rate',
     description: 'Sessions with a checkout / sessions with a product view',
@@ -103,6 +114,7 @@ export const METRICS: readonly MetricDef[] = [
     better: 'higher',
     source: { logs: ['commerce.view', 'commerce.checkout'], columns: { session: { logs: 'SessionId' }, checkout: { logs: "EventName = 'commerce.checkout'" } } },
     aggregate: "if(uniqExactIf(session, NOT checkout AND session != '') = 0, NULL, uniqExactIf(session, checkout AND session != '') / uniqExactIf(session, NOT checkout AND session != ''))",
+    rollup: { events: ['commerce.view', 'commerce.checkout'], aggregate: ratio("uniqExactMergeIf(Sessions, EventName = 'commerce.checkout')", "uniqExactMergeIf(Sessions, EventName = 'commerce.view')") },
   },
   {
     name: 'booking.hold_to_confirm_rate',
@@ -111,6 +123,7 @@ export const METRICS: readonly MetricDef[] = [
     better: 'higher',
     source: { logs: ['booking.slot_hold', 'booking.confirmed'], columns: { booking: { logs: "LogAttributes['booking.id']" }, confirmed: { logs: "EventName = 'booking.confirmed'" } } },
     aggregate: "if(uniqExactIf(booking, NOT confirmed AND booking != '') = 0, NULL, uniqExactIf(booking, confirmed AND booking != '') / uniqExactIf(booking, NOT confirmed AND booking != ''))",
+    rollup: { events: ['booking.slot_hold', 'booking.confirmed'], aggregate: ratio("uniqExactMergeIf(Bookings, EventName = 'booking.confirmed')", "uniqExactMergeIf(Bookings, EventName = 'booking.slot_hold')") },
   },
   {
     name: 'system.error_rate',
@@ -119,6 +132,7 @@ export const METRICS: readonly MetricDef[] = [
     better: 'lower',
     source: { spans: '*', columns: { error: { spans: "StatusCode = 'STATUS_CODE_ERROR'" } } },
     aggregate: 'if(count() = 0, NULL, countIf(error) / count())',
+    rollup: { events: [SPAN('*')], aggregate: ratio('sum(Events) - sum(Ok)', 'sum(Events)') },
   },
 ];
 

@@ -11,7 +11,7 @@ import { credentialFromAuthorization, type Tenant, type TenantRegistry } from '.
 import { METRICS, METRICS_BY_NAME, type MetricDef } from './catalog.ts';
 import { exploreSchema, runExplore } from './explore.ts';
 import { runFunnel } from './funnel.ts';
-import { type MetricQuery, params, summarySql, timeseriesSql } from './sql.ts';
+import { chooseSource, type MetricQuery, params, rollupSummarySql, rollupTimeseriesSql, summarySql, timeseriesSql } from './sql.ts';
 
 export interface QueryRoutesOptions {
   store: Store;
@@ -32,12 +32,14 @@ const time = z.union([z.string(), z.number()]).transform((v, ctx) => {
 });
 const metricName = z.string().refine((m) => METRICS_BY_NAME.has(m), { message: 'unknown metric (GET /api/v1/analytics/metrics lists them)' });
 const range = { from: time, to: time, site_id: z.string().min(1).max(256).optional() };
+/** `raw` or `rollup` forces a path (for checks and debugging); `auto` picks the rollup for long ranges. */
+const sourceField = { source: z.enum(['auto', 'raw', 'rollup']).default('auto') };
 const rangeCheck = (b: { from: number; to: number }, ctx: z.RefinementCtx) => {
   if (b.to <= b.from) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
 };
 
 const timeseriesBody = z
-  .strictObject({ metric: metricName, grain: z.enum(Object.keys(GRAINS) as [keyof typeof GRAINS]), ...range })
+  .strictObject({ metric: metricName, grain: z.enum(Object.keys(GRAINS) as [keyof typeof GRAINS]), ...range, ...sourceField })
   .superRefine((b, ctx) => {
     rangeCheck(b, ctx);
     const points = Math.ceil((b.to - b.from) / 1000 / GRAINS[b.grain]);
@@ -52,7 +54,7 @@ const funnelBody = z
     ...range,
   })
   .superRefine(rangeCheck);
-const summaryBody = z.strictObject({ metrics: z.array(metricName).min(1).optional(), ...range }).superRefine(rangeCheck);
+const summaryBody = z.strictObject({ metrics: z.array(metricName).min(1).optional(), ...range, ...sourceField }).superRefine(rangeCheck);
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   const r = schema.safeParse(body ?? {});
@@ -87,8 +89,10 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     return rs.json<T>();
   }
 
-  async function summaryValue(metric: MetricDef, q: MetricQuery): Promise<number | null> {
-    const [row] = await rows<{ value: unknown }>(summarySql(db, metric, q.siteId !== undefined), q);
+  async function summaryValue(metric: MetricDef, q: MetricQuery, source: 'auto' | 'raw' | 'rollup' = 'raw'): Promise<number | null> {
+    const site = q.siteId !== undefined;
+    const sql = chooseSource(source, q) === 'rollup' ? rollupSummarySql(db, metric, site) : summarySql(db, metric, site);
+    const [row] = await rows<{ value: unknown }>(sql, q);
     return valueOf(row?.value);
   }
 
@@ -104,7 +108,9 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     const metric = METRICS_BY_NAME.get(b.metric)!;
     const q: MetricQuery = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id, grainSeconds };
     const found = new Map<number, number | null>();
-    for (const r of await rows<{ bucket: unknown; value: unknown }>(timeseriesSql(db, metric, b.site_id !== undefined), q)) {
+    const site = b.site_id !== undefined;
+    const sql = chooseSource(b.source, q) === 'rollup' ? rollupTimeseriesSql(db, metric, site) : timeseriesSql(db, metric, site);
+    for (const r of await rows<{ bucket: unknown; value: unknown }>(sql, q)) {
       found.set(Number(r.bucket), valueOf(r.value));
     }
     const step = grainSeconds * 1000;
@@ -172,7 +178,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     const b = parse(summaryBody, request.body);
     const q: MetricQuery = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id };
     const names = b.metrics ?? METRICS.map((m) => m.name);
-    const values = await Promise.all(names.map((n) => summaryValue(METRICS_BY_NAME.get(n)!, q)));
+    const values = await Promise.all(names.map((n) => summaryValue(METRICS_BY_NAME.get(n)!, q, b.source)));
     return { metrics: Object.fromEntries(names.map((n, i) => [n, values[i]])) };
   });
 }

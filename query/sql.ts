@@ -55,3 +55,36 @@ export function timeseriesSql(db: string, metric: MetricDef, siteFilter: boolean
     `FROM (${sourceRows(db, metric.source, siteFilter)}) GROUP BY bucket ORDER BY bucket`
   );
 }
+
+/** Rollup rows of a metric: its events, `$span:*` meaning every span row. */
+function rollupWhere(metric: MetricDef, siteFilter: boolean): string {
+  const names = metric.rollup.events.filter((e) => e !== '$span:*');
+  const conds = [];
+  if (names.length > 0) conds.push(`EventName IN (${names.map(quote).join(', ')})`);
+  if (metric.rollup.events.includes('$span:*')) conds.push("startsWith(EventName, '$span:')");
+  return (
+    `TenantId = {tenant:String} AND (${conds.join(' OR ')}) AND Minute >= toStartOfMinute(fromUnixTimestamp64Milli({from:Int64})) ` +
+    `AND Minute < fromUnixTimestamp64Milli({to:Int64})${siteFilter ? ' AND SiteId = {site:String}' : ''}`
+  );
+}
+
+/** One value over the whole range, from the per-minute rollup. */
+export function rollupSummarySql(db: string, metric: MetricDef, siteFilter: boolean): string {
+  return `SELECT ${metric.rollup.aggregate} AS value FROM ${db}.rollup_1m WHERE ${rollupWhere(metric, siteFilter)}`;
+}
+
+/** One value per bucket, from the per-minute rollup (grain ≥ 1 minute). */
+export function rollupTimeseriesSql(db: string, metric: MetricDef, siteFilter: boolean): string {
+  return (
+    `SELECT toUnixTimestamp(toStartOfInterval(Minute, toIntervalSecond({grain:UInt32}))) * 1000 AS bucket, ${metric.rollup.aggregate} AS value ` +
+    `FROM ${db}.rollup_1m WHERE ${rollupWhere(metric, siteFilter)} GROUP BY bucket ORDER BY bucket`
+  );
+}
+
+export type QuerySource = 'raw' | 'rollup';
+
+/** The rollup serves long ranges and coarse grains; short, fine queries read the raw events. */
+export function chooseSource(requested: 'auto' | QuerySource, q: MetricQuery): QuerySource {
+  if (requested !== 'auto') return requested;
+  return q.toMs - q.fromMs >= 6 * 3_600_000 || (q.grainSeconds ?? 0) >= 3600 ? 'rollup' : 'raw';
+}

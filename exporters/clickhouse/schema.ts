@@ -30,6 +30,8 @@ const DEDUP_SETTINGS = 'non_replicated_deduplication_window = 1000, merge_select
 
 const IDENTIFY_EVENTS = "('identify', '$identify')";
 const IDENTITY_EVENTS = "('identify', '$identify', 'alias', '$create_alias')";
+/** Events the per-minute rollup keeps (those the metric catalog reads). */
+const ROLLUP_EVENTS = `(${['voice.first_response', 'voice.barge_in', 'voice.asr_partial', 'ai.tool_call_completed', 'ai.tool_chain_completed', 'kb.search', 'commerce.view', 'commerce.checkout', 'booking.slot_hold', 'booking.confirmed'].map((e) => `'${e}'`).join(', ')})`;
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -163,6 +165,77 @@ export const MIGRATIONS: readonly Migration[] = [
       GROUP BY TenantId, AnonymousId`,
     ],
   },
+  {
+    version: 3,
+    name: 'per-minute rollup of the catalog metrics',
+    up: ({ db, onCluster, engine }) => [
+      `CREATE TABLE IF NOT EXISTS ${db}.rollup_1m${onCluster} (
+        TenantId LowCardinality(String),
+        SiteId LowCardinality(String),
+        EventName LowCardinality(String),
+        Minute DateTime,
+        Events SimpleAggregateFunction(sum, UInt64),
+        Value AggregateFunction(quantilesDD(0.005, 0.5, 0.95, 0.99), Nullable(Float64)),
+        ValueSum SimpleAggregateFunction(sum, Float64),
+        ValueCount SimpleAggregateFunction(sum, UInt64),
+        Ok SimpleAggregateFunction(sum, UInt64),
+        Optimistic SimpleAggregateFunction(sum, UInt64),
+        OptimisticOk SimpleAggregateFunction(sum, UInt64),
+        Hits SimpleAggregateFunction(sum, UInt64),
+        TopSum SimpleAggregateFunction(sum, Float64),
+        TopCount SimpleAggregateFunction(sum, UInt64),
+        Sessions AggregateFunction(uniqExact, Nullable(String)),
+        Bookings AggregateFunction(uniqExact, Nullable(String))
+      ) ENGINE = ${engine('AggregatingMergeTree', 'rollup_1m')}
+      PARTITION BY toYYYYMM(Minute)
+      ORDER BY (TenantId, EventName, Minute, SiteId)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.rollup_1m_logs_mv${onCluster} TO ${db}.rollup_1m AS
+      SELECT TenantId, SiteId, EventName, toStartOfMinute(Timestamp) AS Minute,
+        count() AS Events,
+        quantilesDDState(0.005, 0.5, 0.95, 0.99)(v) AS Value,
+        sumIf(assumeNotNull(v), v IS NOT NULL) AS ValueSum, countIf(v IS NOT NULL) AS ValueCount,
+        countIf(LogAttributes['ai.tool.success'] IN ('true', '1')) AS Ok,
+        countIf(LogAttributes['ai.navigation.optimistic'] IN ('true', '1')) AS Optimistic,
+        countIf(LogAttributes['ai.navigation.optimistic'] IN ('true', '1') AND LogAttributes['ai.tool.success'] IN ('true', '1')) AS OptimisticOk,
+        countIf(toFloat64OrZero(LogAttributes['kb.results_count']) > 0) AS Hits,
+        sum(ifNull(toFloat64OrNull(LogAttributes['kb.top_score']), 0)) AS TopSum,
+        countIf(toFloat64OrNull(LogAttributes['kb.top_score']) IS NOT NULL) AS TopCount,
+        uniqExactState(if(SessionId != '', SessionId, NULL)) AS Sessions,
+        uniqExactState(if(LogAttributes['booking.id'] != '', LogAttributes['booking.id'], NULL)) AS Bookings
+      FROM (
+        SELECT *, SiteId, multiIf(
+          EventName = 'voice.first_response', toFloat64OrNull(LogAttributes['voice.first_response_ms']),
+          EventName = 'voice.asr_partial', toFloat64OrNull(LogAttributes['voice.asr_partial_latency_ms']),
+          EventName = 'kb.search', toFloat64OrNull(LogAttributes['kb.search_latency_ms']),
+          EventName = 'ai.tool_chain_completed', toFloat64OrNull(LogAttributes['ai.tool_chain.length']),
+          NULL) AS v
+        FROM ${db}.otel_logs
+        WHERE EventName IN ${ROLLUP_EVENTS}
+      )
+      GROUP BY TenantId, SiteId, EventName, Minute`,
+      // Spans the catalog counts: execute_tool (tool calls), retrieval (KB searches) and all spans (error rate).
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.rollup_1m_spans_mv${onCluster} TO ${db}.rollup_1m AS
+      SELECT TenantId, SpanAttributes['site.id'] AS SiteId, concat('$span:', SpanAttributes['gen_ai.operation.name']) AS EventName,
+        toStartOfMinute(Timestamp) AS Minute,
+        count() AS Events,
+        quantilesDDState(0.005, 0.5, 0.95, 0.99)(v) AS Value,
+        sumIf(assumeNotNull(v), v IS NOT NULL) AS ValueSum, countIf(v IS NOT NULL) AS ValueCount,
+        countIf(StatusCode != 'STATUS_CODE_ERROR') AS Ok,
+        countIf(SpanAttributes['ai.navigation.optimistic'] IN ('true', '1')) AS Optimistic,
+        countIf(SpanAttributes['ai.navigation.optimistic'] IN ('true', '1') AND StatusCode != 'STATUS_CODE_ERROR') AS OptimisticOk,
+        countIf(toFloat64OrZero(SpanAttributes['kb.results_count']) > 0) AS Hits,
+        sum(ifNull(toFloat64OrNull(SpanAttributes['kb.top_score']), 0)) AS TopSum,
+        countIf(toFloat64OrNull(SpanAttributes['kb.top_score']) IS NOT NULL) AS TopCount,
+        uniqExactState(CAST(NULL, 'Nullable(String)')) AS Sessions,
+        uniqExactState(CAST(NULL, 'Nullable(String)')) AS Bookings
+      FROM (
+        SELECT *, if(SpanAttributes['gen_ai.operation.name'] = 'retrieval',
+          coalesce(toFloat64OrNull(SpanAttributes['kb.search_latency_ms']), Duration / 1e6), NULL) AS v
+        FROM ${db}.otel_traces
+      )
+      GROUP BY TenantId, SiteId, EventName, Minute`,
+    ],
+  },
 ];
 
 /** Tables whose rows expire after the configured TTL, with the DateTime expression the TTL applies to. */
@@ -170,4 +243,5 @@ export const TTL_TABLES: ReadonlyArray<{ table: string; timeColumn: string }> = 
   { table: 'otel_logs', timeColumn: 'TimestampTime' },
   { table: 'otel_traces', timeColumn: 'toDateTime(Timestamp)' },
   { table: 'otel_traces_trace_id_ts', timeColumn: 'Start' },
+  { table: 'rollup_1m', timeColumn: 'Minute' },
 ];
