@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { Store } from '../exporters/clickhouse/store.ts';
+import { logsRange } from './sql.ts';
 
 const AGGREGATES = { sum: 'sum', avg: 'avg', p50: 'quantileDD(0.005, 0.5)', p95: 'quantileDD(0.005, 0.95)', p99: 'quantileDD(0.005, 0.99)' } as const;
 
@@ -93,7 +94,7 @@ export function buildExplore(db: string, tenantId: string, req: ExploreRequest, 
       select.push(`${AGGREGATES[op]}(toFloat64OrNull(${fieldExpr(f)})) AS m${i}`);
     }
   });
-  const where = ['e.TenantId = {tenant:String}', 'e.Timestamp >= fromUnixTimestamp64Milli({from:Int64})', 'e.Timestamp < fromUnixTimestamp64Milli({to:Int64})'];
+  const where = ['e.TenantId = {tenant:String}', logsRange('e')];
   for (const f of req.filters) {
     const x = fieldExpr(f.field);
     switch (f.op) {

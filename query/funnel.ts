@@ -7,6 +7,7 @@
  */
 import type { Store } from '../exporters/clickhouse/store.ts';
 import { PERSON } from './explore.ts';
+import { logsRange } from './sql.ts';
 
 export type FunnelMode = 'ordered' | 'strict' | 'unordered';
 
@@ -61,7 +62,7 @@ export function funnelSql(db: string, q: FunnelQuery): string {
           LEFT JOIN (SELECT AnonymousId, UserId FROM ${db}.identity_links WHERE TenantId = {tenant:String}) AS l
             ON l.AnonymousId = e.AnonymousId
           WHERE e.TenantId = {tenant:String} AND e.EventName IN {steps:Array(String)}
-            AND e.Timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND e.Timestamp < fromUnixTimestamp64Milli({to:Int64})
+            AND ${logsRange('e')}
             ${q.siteId !== undefined ? 'AND e.SiteId = {site:String}' : ''}
         )
         WHERE person != ''
