@@ -6,7 +6,7 @@
  * step at least once within the window, in any order). Step names and the breakdown key are bound parameters.
  */
 import type { Store } from '../exporters/clickhouse/store.ts';
-import { PERSON } from './explore.ts';
+import { linksJoin, PERSON } from './explore.ts';
 import { logsRange } from './sql.ts';
 
 export type FunnelMode = 'ordered' | 'strict' | 'unordered';
@@ -59,8 +59,7 @@ export function funnelSql(db: string, q: FunnelQuery): string {
             multiIf(${steps.map((i) => `e.EventName = {step${i}:String}, ${i + 1}`).join(', ')}, 0) AS step,
             ${q.breakdown !== undefined ? 'e.LogAttributes[{breakdown:String}]' : "''"} AS attr
           FROM ${db}.otel_logs AS e
-          LEFT JOIN (SELECT AnonymousId, UserId FROM ${db}.identity_links WHERE TenantId = {tenant:String}) AS l
-            ON l.AnonymousId = e.AnonymousId
+          ${linksJoin(db)}
           WHERE e.TenantId = {tenant:String} AND e.EventName IN {steps:Array(String)}
             AND ${logsRange('e')}
             ${q.siteId !== undefined ? 'AND e.SiteId = {site:String}' : ''}
