@@ -126,7 +126,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (envelope && envelopePipeline) {
     await app.register(envelopeRoutes, { config: envelope, pipeline: envelopePipeline, tenants: deps.tenants, telemetry });
   }
-  await app.register(queryRoutes, { store: deps.store, tenants: deps.tenants });
+  await app.register(queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: config.exporters.clickhouse?.rollups ?? false });
   return app;
 }
 

@@ -16,6 +16,8 @@ import { chooseSource, type MetricQuery, params, rollupSummarySql, rollupTimeser
 export interface QueryRoutesOptions {
   store: Store;
   tenants: TenantRegistry;
+  /** Whether the rollup is kept up to date; without it every report reads the raw events. */
+  rollups: boolean;
 }
 
 export const GRAINS = { '1m': 60, '5m': 300, '1h': 3600, '1d': 86_400, '1w': 604_800 } as const;
@@ -82,6 +84,13 @@ function valueOf(v: unknown): number | null {
 
 export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions): Promise<void> {
   const { store, tenants } = opts;
+  const pick = (requested: 'auto' | 'raw' | 'rollup', q: MetricQuery) => {
+    if (!opts.rollups) {
+      if (requested === 'rollup') throw new SignalhouseError('BAD_REQUEST', 'source: rollups are disabled (exporters.clickhouse.rollups)');
+      return 'raw';
+    }
+    return chooseSource(requested, q);
+  };
   const db = store.database;
 
   async function rows<T>(sql: string, q: MetricQuery): Promise<T[]> {
@@ -91,7 +100,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
 
   async function summaryValue(metric: MetricDef, q: MetricQuery, source: 'auto' | 'raw' | 'rollup' = 'raw'): Promise<number | null> {
     const site = q.siteId !== undefined;
-    const sql = chooseSource(source, q) === 'rollup' ? rollupSummarySql(db, metric, site) : summarySql(db, metric, site);
+    const sql = pick(source, q) === 'rollup' ? rollupSummarySql(db, metric, site) : summarySql(db, metric, site);
     const [row] = await rows<{ value: unknown }>(sql, q);
     return valueOf(row?.value);
   }
@@ -109,7 +118,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     const q: MetricQuery = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id, grainSeconds };
     const found = new Map<number, number | null>();
     const site = b.site_id !== undefined;
-    const sql = chooseSource(b.source, q) === 'rollup' ? rollupTimeseriesSql(db, metric, site) : timeseriesSql(db, metric, site);
+    const sql = pick(b.source, q) === 'rollup' ? rollupTimeseriesSql(db, metric, site) : timeseriesSql(db, metric, site);
     for (const r of await rows<{ bucket: unknown; value: unknown }>(sql, q)) {
       found.set(Number(r.bucket), valueOf(r.value));
     }

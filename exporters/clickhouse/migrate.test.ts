@@ -80,6 +80,15 @@ describe('migrations', () => {
     expect(await rows<{ TestCol: string }>("SELECT TestCol FROM signalhouse.otel_logs WHERE EventName = 'before.v2'")).toEqual([{ TestCol: 'x' }]);
   });
 
+  it('creates or drops the rollup views to match the config', async () => {
+    const views = async () => (await rows<{ name: string }>("SELECT name FROM system.tables WHERE database = 'signalhouse' AND name LIKE 'rollup_1m_%mv' ORDER BY name")).map((r) => r.name);
+    expect(await views()).toEqual(['rollup_1m_logs_mv', 'rollup_1m_spans_mv']);
+    await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, rollups: false });
+    expect(await views()).toEqual([]);
+    await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, rollups: true });
+    expect(await views()).toEqual(['rollup_1m_logs_mv', 'rollup_1m_spans_mv']);
+  });
+
   it('writes cluster DDL with ON CLUSTER and Replicated engines', () => {
     const ctx = ddlContext('signalhouse', 'main');
     const ddl = MIGRATIONS[0].up(ctx).join('\n');

@@ -3,13 +3,15 @@
  * On a cluster, DDL runs `ON CLUSTER` with Replicated engines.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type DdlContext, type Migration, MIGRATIONS, TTL_TABLES } from './schema.ts';
+import { type DdlContext, type Migration, MIGRATIONS, rollupViews, TTL_TABLES } from './schema.ts';
 
 export interface MigrateOptions {
   database: string;
   cluster: string;
   /** Retention in milliseconds; 0 disables TTL. */
   ttlMs: number;
+  /** Keep the rollup's materialized views (default true); false drops them. */
+  rollups?: boolean;
   migrations?: readonly Migration[];
 }
 
@@ -51,6 +53,9 @@ export async function migrate(client: ClickHouseClient, opts: MigrateOptions): P
     done.push(m.version);
   }
   await applyTtl(client, opts, ctx);
+  for (const view of rollupViews(ctx)) {
+    await client.command({ query: opts.rollups === false ? `DROP VIEW IF EXISTS ${db}.${view.name}${ctx.onCluster}` : view.ddl });
+  }
   return done;
 }
 
