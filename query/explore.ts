@@ -37,10 +37,11 @@ const filterSchema = z.discriminatedUnion('op', [
   z.strictObject({ field, op: z.literal('in'), value: z.array(z.union([z.string(), z.number()]).transform(String)).min(1).max(1000) }),
   z.strictObject({ field, op: z.enum(['gt', 'lt']), value: z.coerce.number() }),
 ]);
-const date = z.union([z.string(), z.number()]).transform((v, ctx) => {
+/** A time as ISO 8601 text or milliseconds since the epoch, parsed to milliseconds. */
+export const timeField = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = typeof v === 'number' ? v : Date.parse(v);
   if (!Number.isFinite(ms)) {
-    ctx.addIssue({ code: 'custom', message: 'must be a date or time' });
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time or milliseconds since the epoch' });
     return z.NEVER;
   }
   return ms;
@@ -49,7 +50,7 @@ export const exploreSchema = z.strictObject({
   metrics: z.array(metricSchema).min(1).max(20),
   dimensions: z.array(field).max(5).default([]),
   filters: z.array(filterSchema).max(20).default([]),
-  dateRange: z.strictObject({ from: date, to: date }).refine((r) => r.to >= r.from, { message: 'to must not be before from', path: ['to'] }),
+  dateRange: z.strictObject({ from: timeField, to: timeField }).refine((r) => r.to >= r.from, { message: 'to must not be before from', path: ['to'] }),
   limit: z.number().int().min(1).max(10_000).default(1000),
 });
 export type ExploreRequest = z.infer<typeof exploreSchema>;

@@ -9,7 +9,7 @@ import { SignalhouseError } from '../core/errors.ts';
 import type { Store } from '../exporters/clickhouse/store.ts';
 import { credentialFromAuthorization, type Tenant, type TenantRegistry } from '../core/tenants.ts';
 import { METRICS, METRICS_BY_NAME, type MetricDef } from './catalog.ts';
-import { exploreSchema, runExplore } from './explore.ts';
+import { exploreSchema, runExplore, timeField } from './explore.ts';
 import { runFunnel } from './funnel.ts';
 import { chooseSource, type MetricQuery, params, rollupSummarySql, rollupTimeseriesSql, summarySql, timeseriesSql } from './sql.ts';
 
@@ -24,16 +24,8 @@ export const GRAINS = { '1m': 60, '5m': 300, '1h': 3600, '1d': 86_400, '1w': 604
 const MAX_POINTS = 10_000;
 const REALTIME_WINDOW_S = 300;
 
-const time = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = typeof v === 'number' ? v : Date.parse(v);
-  if (!Number.isFinite(ms)) {
-    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time or milliseconds since the epoch' });
-    return z.NEVER;
-  }
-  return ms;
-});
 const metricName = z.string().refine((m) => METRICS_BY_NAME.has(m), { message: 'unknown metric (GET /api/v1/analytics/metrics lists them)' });
-const range = { from: time, to: time, site_id: z.string().min(1).max(256).optional() };
+const range = { from: timeField, to: timeField, site_id: z.string().min(1).max(256).optional() };
 /** `raw` or `rollup` forces a path (for checks and debugging); `auto` picks the rollup for long ranges. */
 const sourceField = { source: z.enum(['auto', 'raw', 'rollup']).default('auto') };
 const rangeCheck = (b: { from: number; to: number }, ctx: z.RefinementCtx) => {

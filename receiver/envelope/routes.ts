@@ -10,7 +10,7 @@ import { SignalhouseError } from '../../core/errors.ts';
 import type { Pipeline } from '../../core/pipeline.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
 import type { TenantRegistry } from '../../core/tenants.ts';
-import { acceptJsonBodies, isObject, parseTime, productOrigin, tenantOf } from '../product/common.ts';
+import { acceptJsonBodies, isObject, requestContext, tenantOf } from '../product/common.ts';
 import { ingestProductEvents } from '../product/ingest.ts';
 import { checkTenant, envelopeEvent } from './map.ts';
 
@@ -30,14 +30,7 @@ export async function envelopeRoutes(app: FastifyInstance, opts: EnvelopeRoutesO
   async function ingest(request: FastifyRequest, events: unknown[], body: Record<string, unknown>) {
     const tenant = tenantOf(tenants, request.headers.authorization, body);
     for (const e of events) checkTenant(e, tenant.id);
-    let sentAtMs: number | undefined;
-    try {
-      sentAtMs = parseTime(body.sent_at ?? body.sentAt, 'sent_at');
-    } catch {
-      throw new SignalhouseError('BAD_REQUEST', 'sent_at is not a valid timestamp');
-    }
-    const { resource, scope } = productOrigin(RECEIVER);
-    const ctx = { limits: config.limits, maxEventBytes: config.max_event_size, receivedAtMs: Date.now(), sentAtMs, resource, scope };
+    const ctx = requestContext(RECEIVER, config, body.sent_at ?? body.sentAt, 'sent_at');
     return ingestProductEvents(RECEIVER, pipeline, telemetry, tenant.id, events, (e) => envelopeEvent(e, ctx));
   }
 

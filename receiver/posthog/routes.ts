@@ -12,7 +12,7 @@ import type { Pipeline } from '../../core/pipeline.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
 import { credentialFromAuthorization, requireWriteTenant, type TenantRegistry } from '../../core/tenants.ts';
 import { decompress } from '../body.ts';
-import { isObject, type Json, parseTime, productOrigin } from '../product/common.ts';
+import { isObject, type Json, requestContext } from '../product/common.ts';
 import { ingestProductEvents } from '../product/ingest.ts';
 import { posthogEvent } from './map.ts';
 
@@ -72,14 +72,7 @@ export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOpt
     const firstProps = isObject(first.properties) ? first.properties : {};
     const key = credentialFromAuthorization(request.headers.authorization) ?? [envelope.api_key, envelope.token, first.api_key, firstProps.token].find((k): k is string => typeof k === 'string' && k !== '');
     const tenant = requireWriteTenant(tenants, key);
-    let sentAtMs: number | undefined;
-    try {
-      sentAtMs = parseTime(envelope.sent_at, 'sent_at');
-    } catch {
-      throw new SignalhouseError('BAD_REQUEST', 'sent_at is not a valid timestamp');
-    }
-    const { resource, scope } = productOrigin(RECEIVER);
-    const ctx = { limits: config.limits, maxEventBytes: config.max_event_size, receivedAtMs: Date.now(), sentAtMs, resource, scope };
+    const ctx = requestContext(RECEIVER, config, envelope.sent_at, 'sent_at');
     const outcome = await ingestProductEvents(RECEIVER, pipeline, telemetry, tenant.id, events, (e) => posthogEvent(e, ctx));
     const rejected = outcome.results.filter((r) => r.status === 'rejected').map((r) => ({ index: r.index, error: r.error }));
     if (events.length > 0 && rejected.length === events.length) {

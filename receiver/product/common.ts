@@ -179,6 +179,18 @@ export function productEvent(f: ProductFields, ctx: ProductContext): LogEvent {
   };
 }
 
+/** The context for one product-API request; a malformed `sentAt` refuses the request (400). */
+export function requestContext(receiver: string, config: { limits: RecordLimits; max_event_size: number }, sentAt: unknown, field: string): ProductContext {
+  let sentAtMs: number | undefined;
+  try {
+    sentAtMs = parseTime(sentAt, field);
+  } catch {
+    throw new SignalhouseError('BAD_REQUEST', `${field} is not a valid timestamp`);
+  }
+  const { resource, scope } = productOrigin(receiver);
+  return { limits: config.limits, maxEventBytes: config.max_event_size, receivedAtMs: Date.now(), sentAtMs, resource, scope };
+}
+
 /** One event's outcome in a product-API reply. */
 export interface EventResult {
   index: number;

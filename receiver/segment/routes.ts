@@ -11,7 +11,7 @@ import { SignalhouseError } from '../../core/errors.ts';
 import type { Pipeline } from '../../core/pipeline.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
 import type { TenantRegistry } from '../../core/tenants.ts';
-import { acceptJsonBodies, isObject, parseTime, productOrigin, tenantOf } from '../product/common.ts';
+import { acceptJsonBodies, isObject, requestContext, tenantOf } from '../product/common.ts';
 import { ingestProductEvents } from '../product/ingest.ts';
 import { segmentEvent, type SegmentType } from './map.ts';
 
@@ -37,15 +37,7 @@ export async function segmentRoutes(app: FastifyInstance, opts: SegmentRoutesOpt
       if (!Array.isArray(body.batch)) throw new SignalhouseError('BAD_REQUEST', 'batch must be an array of messages');
       messages = body.batch;
     } else messages = [body];
-    const receivedAtMs = Date.now();
-    let sentAtMs: number | undefined;
-    try {
-      sentAtMs = parseTime(body.sentAt, 'sentAt');
-    } catch {
-      throw new SignalhouseError('BAD_REQUEST', 'sentAt is not a valid timestamp');
-    }
-    const { resource, scope } = productOrigin(RECEIVER);
-    const ctx = { limits: config.limits, maxEventBytes: config.max_event_size, receivedAtMs, sentAtMs, resource, scope };
+    const ctx = requestContext(RECEIVER, config, body.sentAt, 'sentAt');
     const outcome = await ingestProductEvents(RECEIVER, pipeline, telemetry, tenant.id, messages, (m) => segmentEvent(m, type, ctx));
     const rejected = outcome.results.filter((r) => r.status === 'rejected').map((r) => ({ index: r.index, error: r.error }));
     if (messages.length > 0 && rejected.length === messages.length) {
