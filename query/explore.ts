@@ -55,23 +55,26 @@ export const exploreSchema = z.strictObject({
 });
 export type ExploreRequest = z.infer<typeof exploreSchema>;
 
-/** A person: the user id, else the user linked to the anonymous id (identify / alias), else the anonymous id. */
-export const PERSON = "if(e.UserId != '', e.UserId, if(l.UserId != '', l.UserId, e.AnonymousId))";
-
 /**
- * `LEFT JOIN … AS l` of the tenant's anonymous id → user id links, for PERSON. The same logic as the
- * `identity_links` view, but with the tenant inside, so the primary index (tenant, event name) prunes the scan:
- * through the view the tenant filter is applied after the view's aggregation.
+ * The tenant's anonymous id → user id links (identify and alias calls; the latest wins), as a scalar `links`
+ * tuple of two arrays for PERSON. Same logic as the `identity_links` view, with the tenant inside so the primary
+ * index prunes; a scalar computed once instead of a JOIN, which here kept ClickHouse from pruning the events
+ * (600 ms vs 45 ms for a day of 10M events).
  */
-export function linksJoin(db: string): string {
-  return `LEFT JOIN (
-      SELECT AnonymousId, argMax(UserId, At) AS UserId FROM (
-        SELECT if(AnonymousId != '', AnonymousId, LogAttributes['alias.previous_id']) AS AnonymousId, UserId, Timestamp AS At
-        FROM ${db}.otel_logs
-        WHERE TenantId = {tenant:String} AND EventName IN ('identify', '$identify', 'alias', '$create_alias') AND UserId != ''
-      ) WHERE AnonymousId != '' GROUP BY AnonymousId
-    ) AS l ON l.AnonymousId = e.AnonymousId`;
+export function linksWith(db: string): string {
+  return `WITH (
+      SELECT (groupArray(AnonymousId), groupArray(UserId)) FROM (
+        SELECT AnonymousId, argMax(UserId, At) AS UserId FROM (
+          SELECT if(AnonymousId != '', AnonymousId, LogAttributes['alias.previous_id']) AS AnonymousId, UserId, Timestamp AS At
+          FROM ${db}.otel_logs
+          WHERE TenantId = {tenant:String} AND EventName IN ('identify', '$identify', 'alias', '$create_alias') AND UserId != ''
+        ) WHERE AnonymousId != '' GROUP BY AnonymousId
+      )
+    ) AS links`;
 }
+
+/** A person: the user id, else the user linked to the anonymous id (identify / alias), else the anonymous id. */
+export const PERSON = "if(e.UserId != '', e.UserId, transform(e.AnonymousId, links.1, links.2, e.AnonymousId))";
 
 interface Built {
   sql: string;
@@ -122,9 +125,9 @@ export function buildExplore(db: string, tenantId: string, req: ExploreRequest, 
       case 'lt': where.push(`toFloat64OrNull(${x}) < ${bind(f.value, 'Float64')}`); break;
     }
   }
-  const join = needsPerson ? ` ${linksJoin(db)}` : '';
+
   const sql =
-    `SELECT ${select.join(', ')} FROM ${db}.otel_logs AS e${join} WHERE ${where.join(' AND ')}` +
+    `${needsPerson ? `${linksWith(db)} ` : ''}SELECT ${select.join(', ')} FROM ${db}.otel_logs AS e WHERE ${where.join(' AND ')}` +
     (groupBy.length > 0 ? ` GROUP BY ${groupBy.join(', ')} ORDER BY ${groupBy.join(', ')}` : '') +
     ` LIMIT ${bind(req.limit, 'UInt32')}`;
   return { sql, params };

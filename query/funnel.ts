@@ -6,7 +6,7 @@
  * step at least once within the window, in any order). Step names and the breakdown key are bound parameters.
  */
 import type { Store } from '../exporters/clickhouse/store.ts';
-import { linksJoin, PERSON } from './explore.ts';
+import { linksWith, PERSON } from './explore.ts';
 import { logsRange } from './sql.ts';
 
 export type FunnelMode = 'ordered' | 'strict' | 'unordered';
@@ -35,39 +35,43 @@ export interface FunnelStep {
 export function funnelSql(db: string, q: FunnelQuery): string {
   const n = q.steps.length;
   const steps = q.steps.map((_, i) => i);
-  const within = 't >= first AND t <= first + toIntervalSecond({window:UInt64})';
+  // Per person, one pass: the funnel level and the (time, step) pairs; no window functions (they sort every row).
+  const inWindow = 'x.1 >= first AND x.1 <= first + toIntervalSecond({window:UInt64})';
   const level =
     q.mode === 'unordered'
       ? // Steps 1..k each seen within the window after the first step, in any order.
         `arraySum(arrayMap(k -> arrayAll(j -> j > k OR has(seen, j), range(1, ${n + 1})), range(1, ${n + 1})))`
-      : `windowFunnel({window:UInt64}${q.mode === 'strict' ? ", 'strict_order'" : ''})(toDateTime(t), ${steps.map((i) => `step = ${i + 1}`).join(', ')})`;
+      : 'ordered_level';
   return `
+    ${linksWith(db)}
     SELECT bd,
       ${steps.map((i) => `countIf(level >= ${i + 1}) AS c${i}`).join(', ')},
-      ${steps.map((i) => `quantileExactInclusiveIf(0.5)(dateDiff('millisecond', start, at${i}) / 1000, level >= ${i + 1}) AS m${i}`).join(', ')}
+      ${steps.map((i) => `quantileExactInclusiveIf(0.5)(dateDiff('millisecond', first, at${i}) / 1000, level >= ${i + 1}) AS m${i}`).join(', ')}
     FROM (
-      SELECT person, any(bd0) AS bd, any(first) AS start,
-        groupUniqArrayIf(step, ${within}) AS seen,
-        ${level} AS level,
-        ${steps.map((i) => `minIf(t, step = ${i + 1} AND ${within}) AS at${i}`).join(', ')}
+      SELECT bd, first, seen, ${level} AS level,
+        ${steps.map((i) => `arrayMin(arrayMap(x -> x.1, arrayFilter(x -> x.2 = ${i + 1} AND ${inWindow}, events))) AS at${i}`).join(', ')}
       FROM (
-        SELECT person, t, step,
-          minIf(t, step = 1) OVER (PARTITION BY person) AS first,
-          ${q.breakdown !== undefined ? 'argMinIf(attr, t, step = 1) OVER (PARTITION BY person)' : "''"} AS bd0
+        SELECT person, events, ordered_level, bd,
+          arrayMin(arrayMap(x -> x.1, arrayFilter(x -> x.2 = 1, events))) AS first,
+          arrayDistinct(arrayMap(x -> x.2, arrayFilter(x -> ${inWindow}, events))) AS seen
         FROM (
-          SELECT ${PERSON} AS person, e.Timestamp AS t,
-            multiIf(${steps.map((i) => `e.EventName = {step${i}:String}, ${i + 1}`).join(', ')}, 0) AS step,
-            ${q.breakdown !== undefined ? 'e.LogAttributes[{breakdown:String}]' : "''"} AS attr
-          FROM ${db}.otel_logs AS e
-          ${linksJoin(db)}
-          WHERE e.TenantId = {tenant:String} AND e.EventName IN {steps:Array(String)}
-            AND ${logsRange('e')}
-            ${q.siteId !== undefined ? 'AND e.SiteId = {site:String}' : ''}
+          SELECT person, groupArray((t, step)) AS events,
+            ${q.mode === 'unordered' ? '0' : `windowFunnel({window:UInt64}${q.mode === 'strict' ? ", 'strict_order'" : ''})(toDateTime(t), ${steps.map((i) => `step = ${i + 1}`).join(', ')})`} AS ordered_level,
+            ${q.breakdown !== undefined ? 'argMinIf(attr, t, step = 1)' : "''"} AS bd
+          FROM (
+            SELECT ${PERSON} AS person, e.Timestamp AS t,
+              multiIf(${steps.map((i) => `e.EventName = {step${i}:String}, ${i + 1}`).join(', ')}, 0) AS step,
+              ${q.breakdown !== undefined ? 'e.LogAttributes[{breakdown:String}]' : "''"} AS attr
+            FROM ${db}.otel_logs AS e
+            WHERE e.TenantId = {tenant:String} AND e.EventName IN {steps:Array(String)}
+              AND ${logsRange('e')}
+              ${q.siteId !== undefined ? 'AND e.SiteId = {site:String}' : ''}
+          )
+          WHERE person != ''
+          GROUP BY person
+          HAVING countIf(step = 1) > 0
         )
-        WHERE person != ''
       )
-      WHERE first > toDateTime64(0, 9)
-      GROUP BY person
     )
     GROUP BY bd ORDER BY c0 DESC, bd`;
 }
