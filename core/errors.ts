@@ -39,10 +39,6 @@ export class SignalhouseError extends Error {
   }
 }
 
-export function isSignalhouseError(err: unknown): err is SignalhouseError {
-  return err instanceof SignalhouseError;
-}
-
 /** Any thrown value as a SignalhouseError; unknown failures become INTERNAL (500, permanent). */
 export function toSignalhouseError(err: unknown): SignalhouseError {
   if (err instanceof SignalhouseError) return err;

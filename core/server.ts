@@ -43,7 +43,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   // Bounded concurrency: past the limit, refuse at once (503 + Retry-After) rather than queue without end.
   let inFlight = 0;
-  app.addHook('onRequest', (request, reply, done) => {
+  app.addHook('onRequest', (_request, reply, done) => {
     if (inFlight >= maxConcurrent) {
       reply.header('retry-after', '1');
       reply.code(503).send({ error: 'OVERLOADED', message: 'too many concurrent requests, retry later' });

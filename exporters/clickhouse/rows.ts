@@ -4,6 +4,7 @@
  * adjacent in that list, so their bytes are encoded once per object and copied for every record.
  */
 import type { LogEvent, Resource, Scope, SpanRecord } from '../../core/event.ts';
+import { SPAN_KIND_NAMES, STATUS_CODE_NAMES } from '../../semconv/otlp.ts';
 import { RowBinaryWriter } from './rowbinary.ts';
 
 export interface TableFormat {
@@ -38,8 +39,6 @@ export const SPAN_FORMAT = tableFormat([
   ['ScopeName', 'String'], ['ScopeVersion', 'String'],
 ]);
 
-export const SPAN_KIND_NAMES = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
-export const STATUS_CODE_NAMES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
 
 /** Encoded bytes of a shared object's columns, computed once per object. */
 function cached<K extends object>(cache: WeakMap<K, Buffer>, key: K, encode: (w: RowBinaryWriter) => void): Buffer {

@@ -6,6 +6,7 @@
  */
 import type { Attributes, LogEvent, Resource, Scope, SpanEventRecord, SpanLink, SpanRecord } from '../../core/event.ts';
 import { identityFromAttributes } from '../../semconv/attributes.ts';
+import { SPAN_KIND_NAMES, STATUS_CODE_NAMES } from '../../semconv/otlp.ts';
 import {
   checkBody,
   checkDepth,
@@ -83,8 +84,6 @@ function enumValue(v: unknown, names: readonly string[], field: string): number 
   throw new RecordRejected('invalid_field', `${field} must be an enum integer`);
 }
 
-const SPAN_KINDS = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
-const STATUS_CODES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
 const SEVERITY_NAMES = [
   'SEVERITY_NUMBER_UNSPECIFIED',
   ...['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'].flatMap((s) => ['', '2', '3', '4'].map((n) => `SEVERITY_NUMBER_${s}${n}`)),
@@ -252,13 +251,13 @@ function span(r: unknown, resource: Resource, scope: Scope, ctx: DecodeContext):
       parentSpanId: hexId(r.parentSpanId, 8, 'parentSpanId'),
       traceState: str(r.traceState, 'traceState'),
       name: str(r.name, 'name'),
-      kind: enumValue(r.kind, SPAN_KINDS, 'kind'),
+      kind: enumValue(r.kind, SPAN_KIND_NAMES, 'kind'),
       startTimeUnixNano: unsignedTime(r.startTimeUnixNano, 'startTimeUnixNano'),
       endTimeUnixNano: unsignedTime(r.endTimeUnixNano, 'endTimeUnixNano'),
       attributes: attributes(r.attributes, ctx),
       events,
       links,
-      statusCode: enumValue(status.code, STATUS_CODES, 'status.code'),
+      statusCode: enumValue(status.code, STATUS_CODE_NAMES, 'status.code'),
       statusMessage: str(status.message, 'status.message'),
       resource,
       scope,
