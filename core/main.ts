@@ -23,7 +23,7 @@ function banner(config: SignalhouseConfig, url: string, storeLocation: string): 
     const body = JSON.stringify({
       resourceLogs: [{
         resource: { attributes: [{ key: 'service.name', value: { stringValue: 'demo-app' } }] },
-        scopeLogs: [{ logRecords: [{ eventName: 'voice.first_response', attributes: [{ key: 'voice.first_response_ms', value: { intValue: '420' } }] }] }],
+        scopeLogs: [{ logRecords: [{ eventName: 'voice.first_response', attributes: [{ key: 'voice.turn_id', value: { stringValue: 't-1' } }, { key: 'voice.first_response_ms', value: { intValue: '420' } }] }] }],
       }],
     });
     lines.push(
@@ -35,6 +35,10 @@ function banner(config: SignalhouseConfig, url: string, storeLocation: string): 
       'Send an event:',
       `  curl -sS ${url}/v1/logs -H 'Authorization: Bearer ${t.write_keys[0]}' -H 'Content-Type: application/json' \\`,
       `    -d '${body}'`,
+      '',
+      'Read it back:',
+      `  curl -sS ${url}/api/v1/analytics/reports/summary -H 'Authorization: Bearer ${t.read_tokens[0]}' -H 'Content-Type: application/json' \\`,
+      `    -d '{"from":"${new Date(Date.now() - 3_600_000).toISOString()}","to":"${new Date(Date.now() + 86_400_000).toISOString()}","metrics":["voice.first_response_ms.p50"]}'`,
       '',
       `Point an OpenTelemetry SDK at it: OTEL_EXPORTER_OTLP_ENDPOINT=${url} OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer ${t.write_keys[0]}"`,
     );
