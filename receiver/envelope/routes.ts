@@ -7,19 +7,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EnvelopeReceiverConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import type { Pipeline } from '../../core/pipeline.ts';
-import type { Telemetry } from '../../core/telemetry.ts';
-import type { TenantRegistry } from '../../core/tenants.ts';
-import { acceptJsonBodies, isObject, requestContext, tenantOf } from '../product/common.ts';
+import { acceptJsonBodies, isObject, requestContext, tenantOf, type ProductRoutesOptions } from '../product/common.ts';
 import { ingestProductEvents } from '../product/ingest.ts';
 import { checkTenant, envelopeEvent } from './map.ts';
 
-export interface EnvelopeRoutesOptions {
-  config: EnvelopeReceiverConfig;
-  pipeline: Pipeline;
-  tenants: TenantRegistry;
-  telemetry: Telemetry;
-}
+export type EnvelopeRoutesOptions = ProductRoutesOptions<EnvelopeReceiverConfig>;
 
 const RECEIVER = 'envelope';
 

@@ -8,20 +8,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PosthogReceiverConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import type { Pipeline } from '../../core/pipeline.ts';
-import type { Telemetry } from '../../core/telemetry.ts';
-import { credentialFromAuthorization, requireWriteTenant, type TenantRegistry } from '../../core/tenants.ts';
+import { credentialFromAuthorization, requireWriteTenant } from '../../core/tenants.ts';
 import { decompress } from '../body.ts';
-import { isObject, type Json, requestContext } from '../product/common.ts';
+import { isObject, type Json, requestContext, type ProductRoutesOptions } from '../product/common.ts';
 import { ingestProductEvents } from '../product/ingest.ts';
 import { posthogEvent } from './map.ts';
 
-export interface PosthogRoutesOptions {
-  config: PosthogReceiverConfig;
-  pipeline: Pipeline;
-  tenants: TenantRegistry;
-  telemetry: Telemetry;
-}
+export type PosthogRoutesOptions = ProductRoutesOptions<PosthogReceiverConfig>;
 
 const RECEIVER = 'posthog';
 

@@ -5,6 +5,8 @@
  * that are reported back instead of failing the whole request.
  */
 import type { FastifyInstance } from 'fastify';
+import type { Pipeline } from '../../core/pipeline.ts';
+import type { Telemetry } from '../../core/telemetry.ts';
 import type { RecordLimits } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
 import type { Attributes, LogEvent, Resource, Scope } from '../../core/event.ts';
@@ -29,6 +31,14 @@ export const CONTEXT_ATTRIBUTES = {
   library: 'library.name',
   libraryVersion: 'library.version',
 } as const;
+
+/** What every product-API plugin is registered with. */
+export interface ProductRoutesOptions<C> {
+  config: C;
+  pipeline: Pipeline;
+  tenants: TenantRegistry;
+  telemetry: Telemetry;
+}
 
 /** JSON bodies arrive as application/json, or as text/plain from browsers avoiding a CORS preflight. */
 export function acceptJsonBodies(app: FastifyInstance, bodyLimit: number): void {
@@ -69,7 +79,8 @@ export function putValue(attrs: Attributes, key: string, value: unknown, limits:
     default:
       text = JSON.stringify(value);
   }
-  putAttribute(attrs, Object.keys(attrs).length, key, text, limits);
+  // The attribute count is checked once per event, in productEvent(), not per value.
+  putAttribute(attrs, 0, key, text, limits);
 }
 
 /** Every top-level property as an attribute, optionally prefixed (`traits.email`). */
@@ -159,6 +170,8 @@ export interface ProductFields {
 }
 
 export function productEvent(f: ProductFields, ctx: ProductContext): LogEvent {
+  const max = ctx.limits.max_attributes_per_record;
+  if (Object.keys(f.attributes).length > max) throw new RecordRejected('limit', `more than ${max} attributes`);
   return {
     eventId: f.eventId,
     sessionId: f.sessionId,

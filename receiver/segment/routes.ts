@@ -8,19 +8,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SegmentReceiverConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import type { Pipeline } from '../../core/pipeline.ts';
-import type { Telemetry } from '../../core/telemetry.ts';
-import type { TenantRegistry } from '../../core/tenants.ts';
-import { acceptJsonBodies, isObject, requestContext, tenantOf } from '../product/common.ts';
+import { acceptJsonBodies, isObject, requestContext, tenantOf, type ProductRoutesOptions } from '../product/common.ts';
 import { ingestProductEvents } from '../product/ingest.ts';
 import { segmentEvent, type SegmentType } from './map.ts';
 
-export interface SegmentRoutesOptions {
-  config: SegmentReceiverConfig;
-  pipeline: Pipeline;
-  tenants: TenantRegistry;
-  telemetry: Telemetry;
-}
+export type SegmentRoutesOptions = ProductRoutesOptions<SegmentReceiverConfig>;
 
 const RECEIVER = 'segment';
 
