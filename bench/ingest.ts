@@ -9,10 +9,12 @@
  * counted: every acknowledged event must be there. Last, protobuf 500/req again on a server without processors.
  * Every request carries fresh event ids (dedupe is on), written into a template payload per request.
  *
- * Options (env): BENCH_DURATION seconds per scenario (default 10), BENCH_CONNECTIONS (default 16).
+ * Options (env): BENCH_DURATION seconds per scenario (default 10), BENCH_CONNECTIONS (default 16),
+ * BENCH_SCENARIOS comma-separated subset of `protobuf-100,protobuf-500,json-100,json-500,single,no-processors`
+ * (default all; the bare parser runs for the load scenarios chosen).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -27,6 +29,9 @@ const ROOT = join(import.meta.dirname, '..');
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const KEY = 'wk_bench_key_0001';
+const ALL_SCENARIOS = ['protobuf-100', 'protobuf-500', 'json-100', 'json-500', 'single', 'no-processors'];
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? ALL_SCENARIOS.join(',')).split(',').map((s) => s.trim()));
+const LOADS = ([[100, 'protobuf'], [500, 'protobuf'], [100, 'json'], [500, 'json']] as const).filter(([n, enc]) => SCENARIOS.has(`${enc}-${n}`));
 
 /** Placeholder in every event id; same length as the request counter written over it. */
 const REQ_MARKER = 'R000000000';
@@ -87,7 +92,9 @@ interface Proc {
 
 async function startProcess(args: string[], env: Record<string, string>): Promise<Proc> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  // BENCH_NODE_FLAGS: extra node flags for the servers, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', ...args], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -112,6 +119,32 @@ function peakRssMb(pid: number): number {
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
 }
 
+/** CPU seconds used so far by each kind of thread of a process, from /proc/<pid>/task/<tid>/stat. */
+function threadCpu(pid: number): Map<string, number> {
+  const byKind = new Map<string, number>();
+  const tick = 100; // USER_HZ
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // thread ended
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const seconds = (Number(fields[11]) + Number(fields[12])) / tick;
+    const kind = tid === String(pid) ? 'js main' : name === 'node' ? 'node helpers' : /^MergeMut/.test(name) ? 'chdb merges' : /^QueryComp|^QueryPipe|^TCPHandler/.test(name) ? 'chdb insert/query' : name.startsWith('node') || name.startsWith('libuv') ? 'node helpers' : process.env.BENCH_THREAD_NAMES ? name : 'chdb other';
+    byKind.set(kind, (byKind.get(kind) ?? 0) + seconds);
+  }
+  return byKind;
+}
+
+function cpuDelta(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  const d = new Map<string, number>();
+  for (const [k, v] of after) d.set(k, v - (before.get(k) ?? 0));
+  return d;
+}
+
 interface Row {
   /** Requests answered 2xx. */
   ok: number;
@@ -125,10 +158,14 @@ interface Row {
   p99: number;
   non2xx: number;
   errors: number;
+  /** Server CPU per acknowledged event, µs, by kind of thread; and the load generator's. */
+  cpu?: { total: number; byKind: Map<string, number>; loadGen: number };
 }
 
-async function drive(target: string, url: string, scenario: string, template: Buffer, contentType: string, perRequest: number, extra: Partial<autocannon.Options> = {}): Promise<Row> {
+async function drive(target: string, url: string, scenario: string, template: Buffer, contentType: string, perRequest: number, extra: Partial<autocannon.Options> = {}, pid?: number): Promise<Row> {
   const nextBody = uniqueBodies(template);
+  const cpuBefore = pid ? threadCpu(pid) : undefined;
+  const genBefore = process.cpuUsage();
   const result = await autocannon({
     url: `${url}/v1/logs`,
     method: 'POST',
@@ -140,6 +177,13 @@ async function drive(target: string, url: string, scenario: string, template: Bu
   });
   const ok = result['2xx'];
   const seconds = result.duration;
+  const gen = process.cpuUsage(genBefore);
+  let cpu: Row['cpu'];
+  if (pid && cpuBefore && ok > 0) {
+    const events = ok * perRequest;
+    const byKind = new Map([...cpuDelta(cpuBefore, threadCpu(pid))].map(([k, v]) => [k, (v * 1e6) / events]));
+    cpu = { total: [...byKind.values()].reduce((a, b) => a + b, 0), byKind, loadGen: (gen.user + gen.system) / events };
+  }
   const lat = result.latency as unknown as Record<string, number>;
   return {
     ok,
@@ -152,6 +196,7 @@ async function drive(target: string, url: string, scenario: string, template: Bu
     p99: lat.p99,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
+    cpu,
   };
 }
 
@@ -171,7 +216,7 @@ async function main(): Promise<void> {
 
   const rows: Row[] = [];
   const bare = await startProcess([join(ROOT, 'bench', 'bare-server.ts')], {});
-  for (const [n, enc] of [[100, 'protobuf'], [500, 'protobuf'], [100, 'json'], [500, 'json']] as const) {
+  for (const [n, enc] of LOADS) {
     const p = payloads[n];
     rows.push(await drive('bare Fastify parse', bare.url, `${enc} ${n}/req`, enc === 'protobuf' ? p.proto : p.json, enc === 'protobuf' ? 'application/x-protobuf' : 'application/json', n));
   }
@@ -180,15 +225,17 @@ async function main(): Promise<void> {
 
   const server = await startProcess([join(ROOT, 'core', 'main.ts'), '--config', configPath], { SIGNALHOUSE_DATA_DIR: join(dir, 'data') });
   let accepted = 0;
-  for (const [n, enc] of [[100, 'protobuf'], [500, 'protobuf'], [100, 'json'], [500, 'json']] as const) {
+  for (const [n, enc] of LOADS) {
     const p = payloads[n];
-    const row = await drive('signalhouse', server.url, `${enc} ${n}/req`, enc === 'protobuf' ? p.proto : p.json, enc === 'protobuf' ? 'application/x-protobuf' : 'application/json', n);
+    const row = await drive('signalhouse', server.url, `${enc} ${n}/req`, enc === 'protobuf' ? p.proto : p.json, enc === 'protobuf' ? 'application/x-protobuf' : 'application/json', n, {}, server.child.pid);
     accepted += row.ok * n;
     rows.push(row);
   }
-  const single = await drive('signalhouse', server.url, 'protobuf 1/req at 1k req/s', payloads[1].proto, 'application/x-protobuf', 1, { overallRate: 1000, connections: 32 });
-  rows.push(single);
-  accepted += single.ok;
+  if (SCENARIOS.has('single')) {
+    const single = await drive('signalhouse', server.url, 'protobuf 1/req at 1k req/s', payloads[1].proto, 'application/x-protobuf', 1, { overallRate: 1000, connections: 32 });
+    rows.push(single);
+    accepted += single.ok;
+  }
   const rss = peakRssMb(server.child.pid!);
   server.child.kill('SIGTERM');
   await server.exited;
@@ -201,10 +248,12 @@ async function main(): Promise<void> {
   // The same protobuf 500/req load with no processors, on a fresh store: what the whole chain costs.
   const bareConfig = join(dir, 'no-processors.yaml');
   writeFileSync(bareConfig, `tenants:\n  - id: bench\n    write_keys: [${KEY}]\nreceivers: { otlp: {} }\nexporters: { clickhouse: {} }\nservice:\n  pipelines:\n    logs: { receivers: [otlp], processors: [], exporters: [clickhouse] }\n`);
-  const plain = await startProcess([join(ROOT, 'core', 'main.ts'), '--config', bareConfig], { SIGNALHOUSE_DATA_DIR: join(dir, 'data-plain') });
-  rows.push(await drive('signalhouse, no processors', plain.url, 'protobuf 500/req', payloads[500].proto, 'application/x-protobuf', 500));
-  plain.child.kill('SIGTERM');
-  await plain.exited;
+  if (SCENARIOS.has('no-processors')) {
+    const plain = await startProcess([join(ROOT, 'core', 'main.ts'), '--config', bareConfig], { SIGNALHOUSE_DATA_DIR: join(dir, 'data-plain') });
+    rows.push(await drive('signalhouse, no processors', plain.url, 'protobuf 500/req', payloads[500].proto, 'application/x-protobuf', 500, {}, plain.child.pid));
+    plain.child.kill('SIGTERM');
+    await plain.exited;
+  }
   rmSync(dir, { recursive: true, force: true });
 
   console.log(table(rows));
@@ -212,6 +261,11 @@ async function main(): Promise<void> {
   for (const r of rows.filter((x) => x.target === 'signalhouse' && !x.scenario.includes('1/req'))) {
     const b = rows.find((x) => x.target !== 'signalhouse' && x.scenario === r.scenario)!;
     console.log(`  ${r.scenario}: ${((100 * r.eventsPerSec) / b.eventsPerSec).toFixed(0)}%`);
+  }
+  console.log('\nCPU per acknowledged event (µs), by thread kind; load generator = this process:');
+  for (const r of rows.filter((x) => x.cpu)) {
+    const parts = [...r.cpu!.byKind].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`);
+    console.log(`  ${r.target}, ${r.scenario}: ${r.cpu!.total.toFixed(1)} µs = ${parts.join(', ')}; load generator ${r.cpu!.loadGen.toFixed(1)}`);
   }
   console.log(`\nsignalhouse peak RSS: ${rss} MB`);
   // Requests still in flight when a scenario's clock stops are committed too, but autocannon does not count

@@ -1,21 +1,22 @@
 /**
- * `npm run bench:insert`: the cost of one INSERT into the embedded store by size and format — JSONEachRow sent
- * inline vs RowBinary read through `file()` (what the exporter does). Prints wall and CPU time per INSERT.
- * The JSON payload is produced by ClickHouse itself from the same rows, so both formats carry identical data.
+ * `npm run bench:insert`: the cost of one INSERT into the embedded store by size and input format. Native is what
+ * the exporter sends (encoded by rows.ts); RowBinary (read through `file()`, what earlier versions sent) and
+ * JSONEachRow (sent inline) carry the same rows, written out by ClickHouse itself from the Native insert.
+ * Prints wall and CPU time per INSERT (CPU of the whole process: chDB runs inside it).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../core/config.ts';
 import type { LogEvent } from '../core/event.ts';
 import { migrate } from '../exporters/clickhouse/migrate.ts';
-import { LOG_FORMAT, writeLogRows } from '../exporters/clickhouse/rows.ts';
-import { RowBinaryWriter } from '../exporters/clickhouse/rowbinary.ts';
-import { openStore } from '../exporters/clickhouse/store.ts';
+import { encodeLogBlock, LOG_FORMAT } from '../exporters/clickhouse/rows.ts';
+import { openStore, sqlString } from '../exporters/clickhouse/store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sh-bench-insert-'));
 const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dir } } }, {}).exporters.clickhouse!);
-await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
+await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, rollups: process.env.BENCH_ROLLUPS !== '0' });
 const resource = { attributes: { 'service.name': 'bench-app', 'service.version': '1.4.2', 'deployment.environment': 'prod' }, schemaUrl: '', serviceName: 'bench-app' };
 const scope = { name: 'signalhouse.bench', version: '1.0.0', attributes: {}, schemaUrl: '' };
 const now = BigInt(Date.now()) * 1_000_000n;
@@ -35,24 +36,33 @@ async function measure(runs: number, fn: (k: number) => Promise<unknown>): Promi
   return { wall: (performance.now() - t) / runs, cpu: (cpu.user + cpu.system) / 1000 / runs };
 }
 
-console.log('| rows per INSERT | format | ms per INSERT | CPU ms per INSERT | rows/s |');
-console.log('|---:|---|---:|---:|---:|');
+const table = 'signalhouse.otel_logs';
+console.log(`rollup views ${process.env.BENCH_ROLLUPS === '0' ? 'off (BENCH_ROLLUPS=0)' : 'on'}\n`);
+console.log('| rows per INSERT | format | ms per INSERT | CPU ms per INSERT | CPU µs per row | rows/s |');
+console.log('|---:|---|---:|---:|---:|---:|');
 let token = 0;
-for (const n of [100, 1_000, 10_000, 50_000]) {
-  const w = new RowBinaryWriter();
-  writeLogRows(w, 'bench', Array.from({ length: n }, (_, i) => event(i)));
-  const rowBinary = Buffer.from(w.view());
+for (const n of [1, 100, 1_000, 10_000, 50_000]) {
+  const events = Array.from({ length: n }, (_, i) => event(i));
   const runs = n >= 10_000 ? 5 : 20;
-  const rb = await measure(runs, () =>
-    store.insertRowBinary({ table: 'signalhouse.otel_logs', columns: LOG_FORMAT.columns, structure: LOG_FORMAT.structure, payloads: [rowBinary], settings: `insert_deduplication_token = 'rb-${token++}'` }),
+  const native = await measure(runs, () =>
+    store.insertNative({ table, columns: LOG_FORMAT.columns, structure: LOG_FORMAT.structure, payloads: [encodeLogBlock('bench', events)], settings: `insert_deduplication_token = 'nt-${token++}'` }),
   );
-  const json = await (await store.client.query({ query: `SELECT * EXCEPT (SiteId, TimestampTime) FROM signalhouse.otel_logs WHERE TenantId = 'bench' LIMIT ${n}`, format: 'JSONEachRow' })).text();
+  // The same rows in the other formats, written by ClickHouse.
+  const rowBinaryPath = join(dir, `rows-${n}.rowbinary`);
+  const select = `SELECT ${LOG_FORMAT.columns.slice(1, -1)} FROM ${table} WHERE TenantId = 'bench' LIMIT ${n}`;
+  await store.client.command({ query: `INSERT INTO FUNCTION file(${sqlString(rowBinaryPath)}, 'RowBinary', ${sqlString(LOG_FORMAT.structure)}) ${select}` });
+  const rb = await measure(runs, () =>
+    store.client.command({ query: `INSERT INTO ${table} ${LOG_FORMAT.columns} SETTINGS insert_deduplication_token = 'rb-${token++}' SELECT * FROM file(${sqlString(rowBinaryPath)}, 'RowBinary', ${sqlString(LOG_FORMAT.structure)})` }),
+  );
+  const jsonPath = join(dir, `rows-${n}.json`);
+  await store.client.command({ query: `INSERT INTO FUNCTION file(${sqlString(jsonPath)}, 'JSONEachRow') ${select}` });
+  const json = await readFile(jsonPath, 'utf8');
   const js = await measure(runs, async () => {
-    const r = await store.client.exec({ query: `INSERT INTO signalhouse.otel_logs SETTINGS insert_deduplication_token = 'js-${token++}' FORMAT JSONEachRow`, values: json as never });
+    const r = await store.client.exec({ query: `INSERT INTO ${table} SETTINGS insert_deduplication_token = 'js-${token++}' FORMAT JSONEachRow`, values: json as never });
     r.stream.resume();
   });
-  for (const [format, m] of [['RowBinary via file()', rb], ['JSONEachRow inline', js]] as const) {
-    console.log(`| ${n.toLocaleString('en-US')} | ${format} | ${m.wall.toFixed(1)} | ${m.cpu.toFixed(1)} | ${Math.round((n / m.wall) * 1000).toLocaleString('en-US')} |`);
+  for (const [format, m] of [['Native via file() (exporter)', native], ['RowBinary via file()', rb], ['JSONEachRow inline', js]] as const) {
+    console.log(`| ${n.toLocaleString('en-US')} | ${format} | ${m.wall.toFixed(1)} | ${m.cpu.toFixed(1)} | ${((m.cpu * 1000) / n).toFixed(2)} | ${Math.round((n / m.wall) * 1000).toLocaleString('en-US')} |`);
   }
 }
 await store.close();

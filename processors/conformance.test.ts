@@ -162,6 +162,19 @@ describe('redact details', () => {
     });
   });
 
+  it('finds each pattern on its own, in any letter case (the cheap pre-check never hides a match)', async () => {
+    const redact = createRedact(defaults('redact') as never);
+    const values = {
+      a: 'jane@example.io', b: '+14155550100', c: '(415) 555-0100', d: '4111-1111-1111-1111', e: '123-45-6789', f: 'AB123456C',
+      g: 'bearer abcdefghijklmn', h: 'eyJhbGciOi.eyJzdWIiOi.SflKxwRJSM', i: 'sk_live_abcdefghijklmnopqrst', j: 'AKIAABCDEFGHIJKLMNOP',
+      k: `ghp_${'a'.repeat(30)}`, l: 'xoxb-abcdefghijkl', m: 'BEARER ABCDEFGHIJKLMN',
+    };
+    const out = (await redact.process(batchOf([event('x', values)]))).events[0] as LogEvent;
+    for (const k of Object.keys(values)) expect(out.attributes[k], `${k}: ${values[k as keyof typeof values]}`).toBe('****');
+    const clean = (await redact.process(batchOf([event('x', { id: 'conv-12', n: '12345', ts: '2026-11-22' })]))).events[0] as LogEvent;
+    expect(clean.attributes).toMatchObject({ id: 'conv-12', n: '12345', ts: '2026-11-22' });
+  });
+
   it('redacts bodies too', async () => {
     const out = await createRedact(defaults('redact') as never).process(batchOf([event('x', {}, { body: 'user bob@example.org failed login' })]));
     expect((out.events[0] as LogEvent).body).toBe('user **** failed login');

@@ -9,16 +9,17 @@
  * retryably if that fails). When a batch fails to commit, its ids are forgotten, so the client's retry is
  * accepted. At start the window is rebuilt from storage, so a restart does not let duplicates through.
  *
- * Memory is bounded by `max_ids` (oldest forgotten first): each remembered id costs about 206 bytes with
- * UUID ids (measured, docs/benchmarks.md), so the default 1M ids take ~200 MB. The window is therefore the
- * shorter of `window` and `max_ids` ÷ event rate (1M ids ≈ 17 min at 1k events/s, 18 s at 55k events/s).
+ * Memory is bounded by `max_ids` (oldest forgotten first). Ids live as 96-bit hashes in typed arrays (see
+ * id-window.ts), 50–100 bytes each whatever their length (`npm run bench:processors` prints it), so the
+ * default 1M ids take at most ~100 MB that the garbage collector never walks. The window is the shorter of `window` and
+ * `max_ids` ÷ event rate (1M ids ≈ 17 min at 1k events/s, 10 s at 100k events/s).
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Signal } from '../core/config.ts';
 import type { Batch, LogEvent, SpanRecord } from '../core/event.ts';
 import { durationMs } from '../core/units.ts';
 import type { Processor, ProcessorFactory, ProcessorStartContext } from './chain.ts';
+import { hash128Hex, hashId, hashPrefix, IdWindow, loadHash, saveHash } from './id-window.ts';
 
 const configSchema = z.strictObject({
   window: durationMs.pipe(z.number().min(1000).max(24 * 3_600_000, 'window is at most 24h')).default(10 * 60_000),
@@ -45,33 +46,36 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
-interface Seen {
-  /** When the id was remembered (ms); entries are kept in this order. */
-  at: number;
-  /** Set while the batch carrying the original is not yet committed. */
-  pending?: Deferred;
-}
-
 /** Content hash for events that carry no id: same content (time, name, attributes, body) → same id. */
 function contentId(e: LogEvent): string {
-  const h = createHash('sha256');
-  h.update(e.timeUnixNano.toString()).update('\0').update(e.eventName).update('\0').update(e.body).update('\0');
-  h.update(e.userId).update('\0').update(e.anonymousId).update('\0').update(e.resource.serviceName).update('\0');
-  for (const k of Object.keys(e.attributes).sort()) h.update(k).update('=').update(e.attributes[k]).update('\0');
-  return `h:${h.digest('base64url').slice(0, 22)}`;
+  let text = `${e.timeUnixNano}\0${e.eventName}\0${e.body}\0${e.userId}\0${e.anonymousId}\0${e.resource.serviceName}`;
+  for (const k of Object.keys(e.attributes).sort()) text += `\0${k}=${e.attributes[k]}`;
+  return `h:${hash128Hex(text)}`;
 }
 
-export function createDedupe(config: DedupeConfig, name = 'dedupe', signal: Signal = 'logs', now: () => number = Date.now): Processor {
-  const seen = new Map<string, Seen>();
-  /** The keys each passed batch added, and the deferred its dependants wait on. */
-  const owned = new WeakMap<object, { keys: string[]; done: Deferred }>();
+/** Owner numbers of in-flight batches run 1 … 2^32 - 1; 0 means committed. */
+const MAX_OWNER = 0xffff_ffff;
 
-  function evict(t: number): void {
-    const oldest = t - config.window;
-    for (const [key, entry] of seen) {
-      if (entry.at >= oldest && seen.size <= config.max_ids) break;
-      if (entry.pending) break; // never forget an id whose commit is undecided
-      seen.delete(key);
+export function createDedupe(config: DedupeConfig, name = 'dedupe', signal: Signal = 'logs', now: () => number = Date.now): Processor {
+  const ids = new IdWindow();
+  /** In-flight batches: owner number → what their dependants wait on. */
+  const pending = new Map<number, Deferred>();
+  /** The ids each passed batch added (3 hash lanes per id) and its owner number. */
+  const owned = new WeakMap<object, { hashes: Uint32Array; count: number; owner: number }>();
+  let lastOwner = 0;
+
+  function nextOwner(): number {
+    do lastOwner = lastOwner === MAX_OWNER ? 1 : lastOwner + 1;
+    while (pending.has(lastOwner));
+    return lastOwner;
+  }
+
+  /** Runs `fn` for each slot of a batch's ids that its owner still holds. */
+  function eachOwnedSlot(o: { hashes: Uint32Array; count: number; owner: number }, fn: (slot: number) => void): void {
+    for (let i = 0; i < o.count; i++) {
+      loadHash(o.hashes, i);
+      const slot = ids.find();
+      if (slot >= 0 && ids.owner(slot) === o.owner) fn(slot);
     }
   }
 
@@ -79,47 +83,53 @@ export function createDedupe(config: DedupeConfig, name = 'dedupe', signal: Sign
     name,
     process(batch: Batch): Batch {
       const t = now();
-      evict(t);
-      const tenant = batch.tenantId;
-      const kept: Array<LogEvent | SpanRecord> = [];
-      const keys: string[] = [];
-      const done = deferred();
-      const waits = new Set<Promise<void>>();
-      for (const e of batch.events as Array<LogEvent | SpanRecord>) {
+      ids.evict(t - config.window, config.max_ids);
+      const prefix = hashPrefix(batch.tenantId);
+      const events = batch.events as Array<LogEvent | SpanRecord>;
+      const owner = nextOwner();
+      const hashes = new Uint32Array(events.length * 3);
+      let count = 0;
+      let kept: Array<LogEvent | SpanRecord> | undefined;
+      let waits: Set<Promise<void>> | undefined;
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i];
         if (e.eventId === '' && 'eventName' in e) e.eventId = contentId(e);
-        const key = `${tenant}\0${e.eventId}`;
-        const prior = seen.get(key);
-        if (prior !== undefined) {
-          if (prior.pending && prior.pending !== done) waits.add(prior.pending.promise);
+        hashId(prefix, e.eventId);
+        const slot = ids.find();
+        if (slot >= 0) {
+          // A repeat: dropped; if its original is still in flight, this request waits for that commit.
+          kept ??= events.slice(0, i);
+          const prior = ids.owner(slot);
+          if (prior !== 0 && prior !== owner) (waits ??= new Set()).add(pending.get(prior)!.promise);
           continue;
         }
-        seen.set(key, { at: t, pending: done });
-        keys.push(key);
-        kept.push(e);
+        ids.add(owner, t);
+        saveHash(hashes, count++);
+        kept?.push(e);
       }
-      const out = (kept.length === batch.events.length ? batch : { ...batch, events: kept }) as Batch;
-      if (waits.size > 0) out.dependsOn = [...(out.dependsOn ?? []), ...waits];
-      if (keys.length > 0) {
+      const out = (kept === undefined ? batch : { ...batch, events: kept }) as Batch;
+      if (waits) out.dependsOn = [...(out.dependsOn ?? []), ...waits];
+      if (count > 0) {
+        pending.set(owner, deferred());
         out.lineage ??= {};
-        owned.set(out.lineage, { keys, done });
-      } else done.resolve();
+        owned.set(out.lineage, { hashes, count, owner });
+      }
       return out;
     },
     committed(batch: Batch): void {
       const o = batch.lineage && owned.get(batch.lineage);
       if (!o) return;
-      for (const key of o.keys) {
-        const entry = seen.get(key);
-        if (entry?.pending === o.done) entry.pending = undefined;
-      }
-      o.done.resolve();
+      eachOwnedSlot(o, (slot) => ids.setOwner(slot, 0));
+      pending.get(o.owner)?.resolve();
+      pending.delete(o.owner);
       owned.delete(batch.lineage!);
     },
     release(batch: Batch): void {
       const o = batch.lineage && owned.get(batch.lineage);
       if (!o) return;
-      for (const key of o.keys) if (seen.get(key)?.pending === o.done) seen.delete(key);
-      o.done.reject(new Error('original batch failed to commit'));
+      eachOwnedSlot(o, (slot) => ids.remove(slot));
+      pending.get(o.owner)?.reject(new Error('original batch failed to commit'));
+      pending.delete(o.owner);
       owned.delete(batch.lineage!);
     },
     async start(ctx: ProcessorStartContext): Promise<void> {
@@ -133,7 +143,13 @@ export function createDedupe(config: DedupeConfig, name = 'dedupe', signal: Sign
          GROUP BY t, id ORDER BY at LIMIT {max:UInt64}`,
         { window: Math.round(config.window), max: config.max_ids },
       );
-      for (const r of rows) seen.set(`${r.t}\0${r.id}`, { at: Math.min(Number(r.at), now()) });
+      const prefixes = new Map<string, ReturnType<typeof hashPrefix>>();
+      for (const r of rows) {
+        let prefix = prefixes.get(r.t);
+        if (!prefix) prefixes.set(r.t, (prefix = hashPrefix(r.t)));
+        hashId(prefix, r.id);
+        if (ids.find() < 0) ids.add(0, Math.min(Number(r.at), now()));
+      }
     },
   };
 }

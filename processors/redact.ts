@@ -98,8 +98,9 @@ export function createRedact(config: RedactConfig, name = 'redact'): Processor {
   const replacement = (value: string, kind: string, tenantId: string) =>
     config.mode === 'hash' ? `${kind}:${createHash('sha256').update(`${config.salt}\0${tenantId}\0${value}`).digest('hex').slice(0, 16)}` : '****';
 
-  // A cheap first look: values that cannot hold any pattern skip the full scan.
-  const mayMatch = /[@\d]|Bearer|eyJ|AKIA|gh[pousr]_|xox/;
+  // A cheap first look: values that cannot hold any pattern skip the full scan. Every pattern needs an '@', a
+  // secret's prefix, or six digits no more than two characters apart (phone, card and national-id numbers).
+  const mayMatch = /@|\d(?:\D{0,2}\d){5}|bearer|eyj|akia|gh[pousr]_|xox|_(?:live|test)_/i;
 
   /** Masks what the patterns find; returns the value unchanged when nothing matched. */
   function scrub(value: string, tenantId: string): string {

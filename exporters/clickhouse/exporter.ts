@@ -20,8 +20,7 @@ import type { ClickHouseExporterConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
 import type { Batch } from '../../core/event.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
-import { LOG_FORMAT, SPAN_FORMAT, type TableFormat, writeLogRows, writeSpanRows } from './rows.ts';
-import { RowBinaryWriter } from './rowbinary.ts';
+import { encodeLogBlock, encodeSpanBlock, LOG_FORMAT, SPAN_FORMAT, type TableFormat } from './rows.ts';
 import type { Store } from './store.ts';
 
 export interface Exporter {
@@ -95,7 +94,6 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
   let queuedBytes = 0;
   let draining = false;
   let immediate = false;
-  let avgRowBytes = 512;
 
   function seal(table: Table): void {
     const t = timers.get(table);
@@ -153,7 +151,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
 
   function insert(table: Table, payloads: Buffer[], token: string): Promise<void> {
     const f = formats[table];
-    return store.insertRowBinary({ table: `${db}.${table}`, columns: f.columns, structure: f.structure, payloads, settings: `insert_deduplication_token = '${token}'${insertSettings}` });
+    return store.insertNative({ table: `${db}.${table}`, columns: f.columns, structure: f.structure, payloads, settings: `insert_deduplication_token = '${token}'${insertSettings}` });
   }
 
   /** One INSERT for the group, retried with backoff; the waiters are settled here and only here. */
@@ -240,19 +238,10 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
     export(batch: Batch): Promise<void> {
       const n = batch.events.length;
       if (n === 0) return Promise.resolve();
-      // Sized from the running average row size, so most requests encode without growing the buffer.
-      const w = new RowBinaryWriter(Math.ceil(n * avgRowBytes * 1.25) + 1024);
-      let table: Table;
-      if (batch.signal === 'logs') {
-        writeLogRows(w, batch.tenantId, batch.events);
-        table = 'otel_logs';
-      } else {
-        writeSpanRows(w, batch.tenantId, batch.events);
-        table = 'otel_traces';
-      }
-      avgRowBytes = avgRowBytes * 0.9 + (w.pos / n) * 0.1;
-      // Copy out of the writer's slack, so queued memory is what the queue limit counts.
-      return enqueue(table, n, Buffer.from(w.view()));
+      // One Native block per request: blocks of several requests concatenate into one INSERT.
+      return batch.signal === 'logs'
+        ? enqueue('otel_logs', n, encodeLogBlock(batch.tenantId, batch.events))
+        : enqueue('otel_traces', n, encodeSpanBlock(batch.tenantId, batch.events));
     },
     flushNow(): void {
       immediate = true;

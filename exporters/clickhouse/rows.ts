@@ -1,122 +1,168 @@
 /**
- * Event model → RowBinary rows for `otel_logs` and `otel_traces`. Each table has an explicit insert column list
- * (`*_COLUMNS`) and the matching RowBinary structure. Columns from the shared resource and scope objects are
- * adjacent in that list, so their bytes are encoded once per object and copied for every record.
+ * Event model → Native blocks for `otel_logs` and `otel_traces`, one block per request. Each table's columns are
+ * listed once, with their builders, in INSERT order; the INSERT's column list and structure derive from them.
+ * The builders are reused from request to request: encoding runs synchronously on the event loop, so one set per
+ * table is enough and steady-state encoding allocates little beyond the finished block.
  */
-import type { LogEvent, Resource, Scope, SpanRecord } from '../../core/event.ts';
+import type { LogEvent, SpanRecord } from '../../core/event.ts';
 import { SPAN_KIND_NAMES, STATUS_CODE_NAMES } from '../../semconv/otlp.ts';
-import { RowBinaryWriter } from './rowbinary.ts';
+import { BinaryWriter } from './binary-writer.ts';
+import { ArrayColumn, AttributesColumn, insertFormat, Int64Column, LowCardinalityStringColumn, type NativeColumns, StringColumn, takeBlock, UInt8Column } from './native.ts';
 
 export interface TableFormat {
   /** `(col, col, …)` for the INSERT. */
   readonly columns: string;
-  /** `col Type, …` for reading the RowBinary payload (the table's own types). */
+  /** `col Type, …` of the Native payload (the table's own types). */
   readonly structure: string;
 }
 
-function tableFormat(cols: ReadonlyArray<[string, string]>): TableFormat {
-  return { columns: `(${cols.map(([n]) => n).join(', ')})`, structure: cols.map(([n, t]) => `\`${n}\` ${t}`).join(', ') };
-}
+const logs = {
+  TenantId: new LowCardinalityStringColumn(),
+  EventId: new StringColumn(),
+  SessionId: new StringColumn(),
+  UserId: new StringColumn(),
+  AnonymousId: new StringColumn(),
+  Timestamp: new Int64Column('DateTime64(9)'),
+  ObservedTimestamp: new Int64Column('DateTime64(9)'),
+  TraceId: new StringColumn(),
+  SpanId: new StringColumn(),
+  TraceFlags: new UInt8Column(),
+  SeverityText: new LowCardinalityStringColumn(),
+  SeverityNumber: new UInt8Column(),
+  Body: new StringColumn(),
+  EventName: new StringColumn(),
+  LogAttributes: new AttributesColumn(),
+  ServiceName: new LowCardinalityStringColumn(),
+  ResourceSchemaUrl: new LowCardinalityStringColumn(),
+  ResourceAttributes: new AttributesColumn(),
+  ScopeSchemaUrl: new LowCardinalityStringColumn(),
+  ScopeName: new StringColumn(),
+  ScopeVersion: new LowCardinalityStringColumn(),
+  ScopeAttributes: new AttributesColumn(),
+};
 
-const ATTRS = 'Map(LowCardinality(String), String)';
-const LC = 'LowCardinality(String)';
+const spans = {
+  TenantId: new LowCardinalityStringColumn(),
+  EventId: new StringColumn(),
+  SessionId: new StringColumn(),
+  UserId: new StringColumn(),
+  AnonymousId: new StringColumn(),
+  Timestamp: new Int64Column('DateTime64(9)'),
+  TraceId: new StringColumn(),
+  SpanId: new StringColumn(),
+  ParentSpanId: new StringColumn(),
+  TraceState: new StringColumn(),
+  SpanName: new LowCardinalityStringColumn(),
+  SpanKind: new LowCardinalityStringColumn(),
+  SpanAttributes: new AttributesColumn(),
+  Duration: new Int64Column('UInt64'),
+  StatusCode: new LowCardinalityStringColumn(),
+  StatusMessage: new StringColumn(),
+  'Events.Timestamp': new ArrayColumn(new Int64Column('DateTime64(9)')),
+  'Events.Name': new ArrayColumn(new LowCardinalityStringColumn()),
+  'Events.Attributes': new ArrayColumn(new AttributesColumn()),
+  'Links.TraceId': new ArrayColumn(new StringColumn()),
+  'Links.SpanId': new ArrayColumn(new StringColumn()),
+  'Links.TraceState': new ArrayColumn(new StringColumn()),
+  'Links.Attributes': new ArrayColumn(new AttributesColumn()),
+  ServiceName: new LowCardinalityStringColumn(),
+  ResourceAttributes: new AttributesColumn(),
+  ScopeName: new StringColumn(),
+  ScopeVersion: new StringColumn(),
+};
 
-export const LOG_FORMAT = tableFormat([
-  ['TenantId', LC], ['EventId', 'String'], ['SessionId', 'String'], ['UserId', 'String'], ['AnonymousId', 'String'],
-  ['Timestamp', 'DateTime64(9)'], ['ObservedTimestamp', 'DateTime64(9)'], ['TraceId', 'String'], ['SpanId', 'String'], ['TraceFlags', 'UInt8'],
-  ['SeverityText', LC], ['SeverityNumber', 'UInt8'], ['Body', 'String'], ['EventName', 'String'], ['LogAttributes', ATTRS],
-  ['ServiceName', LC], ['ResourceSchemaUrl', LC], ['ResourceAttributes', ATTRS],
-  ['ScopeSchemaUrl', LC], ['ScopeName', 'String'], ['ScopeVersion', LC], ['ScopeAttributes', ATTRS],
-]);
+export const LOG_FORMAT: TableFormat = insertFormat(logs);
+export const SPAN_FORMAT: TableFormat = insertFormat(spans);
 
-export const SPAN_FORMAT = tableFormat([
-  ['TenantId', LC], ['EventId', 'String'], ['SessionId', 'String'], ['UserId', 'String'], ['AnonymousId', 'String'],
-  ['Timestamp', 'DateTime64(9)'], ['TraceId', 'String'], ['SpanId', 'String'], ['ParentSpanId', 'String'], ['TraceState', 'String'],
-  ['SpanName', LC], ['SpanKind', LC], ['SpanAttributes', ATTRS], ['Duration', 'UInt64'], ['StatusCode', LC], ['StatusMessage', 'String'],
-  ['Events.Timestamp', 'Array(DateTime64(9))'], ['Events.Name', `Array(${LC})`], ['Events.Attributes', `Array(${ATTRS})`],
-  ['Links.TraceId', 'Array(String)'], ['Links.SpanId', 'Array(String)'], ['Links.TraceState', 'Array(String)'], ['Links.Attributes', `Array(${ATTRS})`],
-  ['ServiceName', LC], ['ResourceAttributes', ATTRS],
-  ['ScopeName', 'String'], ['ScopeVersion', 'String'],
-]);
-
-
-/** Encoded bytes of a shared object's columns, computed once per object. */
-function cached<K extends object>(cache: WeakMap<K, Buffer>, key: K, encode: (w: RowBinaryWriter) => void): Buffer {
-  let bytes = cache.get(key);
-  if (bytes === undefined) {
-    const w = new RowBinaryWriter(256);
-    encode(w);
-    bytes = Buffer.from(w.view());
-    cache.set(key, bytes);
-  }
-  return bytes;
-}
-
-const logResources = new WeakMap<Resource, Buffer>();
-const logScopes = new WeakMap<Scope, Buffer>();
-const spanResources = new WeakMap<Resource, Buffer>();
-const spanScopes = new WeakMap<Scope, Buffer>();
+/** The finished block is assembled here before it is copied out. */
+const out = new BinaryWriter(256 * 1024);
 
 /** Negative or absent times clamp to the epoch (DateTime64 cannot hold them). */
 const ticks = (ns: bigint) => (ns > 0n ? ns : 0n);
 
-export function writeLogRows(w: RowBinaryWriter, tenantId: string, events: readonly LogEvent[]): void {
-  for (const e of events) {
-    w.str(tenantId);
-    w.str(e.eventId);
-    w.str(e.sessionId);
-    w.str(e.userId);
-    w.str(e.anonymousId);
-    w.i64(ticks(e.timeUnixNano));
-    w.i64(ticks(e.observedTimeUnixNano));
-    w.str(e.traceId);
-    w.str(e.spanId);
-    w.u8(e.traceFlags);
-    w.str(e.severityText);
-    w.u8(e.severityNumber);
-    w.str(e.body);
-    w.str(e.eventName);
-    w.map(e.attributes);
-    w.bytes(cached(logResources, e.resource, (r) => { r.str(e.resource.serviceName); r.str(e.resource.schemaUrl); r.map(e.resource.attributes); }));
-    w.bytes(cached(logScopes, e.scope, (s) => { s.str(e.scope.schemaUrl); s.str(e.scope.name); s.str(e.scope.version); s.map(e.scope.attributes); }));
+/** Runs `fill`, then takes the block; if `fill` throws, the half-filled builders are emptied first. */
+function encode(columns: NativeColumns, rows: number, fill: () => void): Buffer {
+  try {
+    fill();
+  } catch (err) {
+    for (const column of Object.values(columns)) column.reset();
+    throw err;
   }
+  return takeBlock(columns, rows, out);
 }
 
-export function writeSpanRows(w: RowBinaryWriter, tenantId: string, spans: readonly SpanRecord[]): void {
-  for (const s of spans) {
-    w.str(tenantId);
-    w.str(s.eventId);
-    w.str(s.sessionId);
-    w.str(s.userId);
-    w.str(s.anonymousId);
-    w.i64(ticks(s.startTimeUnixNano));
-    w.str(s.traceId);
-    w.str(s.spanId);
-    w.str(s.parentSpanId);
-    w.str(s.traceState);
-    w.str(s.name);
-    w.str(SPAN_KIND_NAMES[s.kind] ?? SPAN_KIND_NAMES[0]);
-    w.map(s.attributes);
-    w.i64(s.endTimeUnixNano - s.startTimeUnixNano);
-    w.str(STATUS_CODE_NAMES[s.statusCode] ?? STATUS_CODE_NAMES[0]);
-    w.str(s.statusMessage);
-    const events = s.events;
-    w.varint(events.length);
-    for (const ev of events) w.i64(ticks(ev.timeUnixNano));
-    w.varint(events.length);
-    for (const ev of events) w.str(ev.name);
-    w.varint(events.length);
-    for (const ev of events) w.map(ev.attributes);
-    const links = s.links;
-    w.varint(links.length);
-    for (const l of links) w.str(l.traceId);
-    w.varint(links.length);
-    for (const l of links) w.str(l.spanId);
-    w.varint(links.length);
-    for (const l of links) w.str(l.traceState);
-    w.varint(links.length);
-    for (const l of links) w.map(l.attributes);
-    w.bytes(cached(spanResources, s.resource, (r) => { r.str(s.resource.serviceName); r.map(s.resource.attributes); }));
-    w.bytes(cached(spanScopes, s.scope, (sc) => { sc.str(s.scope.name); sc.str(s.scope.version); }));
-  }
+export function encodeLogBlock(tenantId: string, events: readonly LogEvent[]): Buffer {
+  const c = logs;
+  return encode(c, events.length, () => {
+    for (const e of events) {
+      c.TenantId.push(tenantId);
+      c.EventId.push(e.eventId);
+      c.SessionId.push(e.sessionId);
+      c.UserId.push(e.userId);
+      c.AnonymousId.push(e.anonymousId);
+      c.Timestamp.push(ticks(e.timeUnixNano));
+      c.ObservedTimestamp.push(ticks(e.observedTimeUnixNano));
+      c.TraceId.push(e.traceId);
+      c.SpanId.push(e.spanId);
+      c.TraceFlags.push(e.traceFlags);
+      c.SeverityText.push(e.severityText);
+      c.SeverityNumber.push(e.severityNumber);
+      c.Body.push(e.body);
+      c.EventName.push(e.eventName);
+      c.LogAttributes.push(e.attributes);
+      c.ServiceName.push(e.resource.serviceName);
+      c.ResourceSchemaUrl.push(e.resource.schemaUrl);
+      c.ResourceAttributes.push(e.resource.attributes);
+      c.ScopeSchemaUrl.push(e.scope.schemaUrl);
+      c.ScopeName.push(e.scope.name);
+      c.ScopeVersion.push(e.scope.version);
+      c.ScopeAttributes.push(e.scope.attributes);
+    }
+  });
+}
+
+export function encodeSpanBlock(tenantId: string, records: readonly SpanRecord[]): Buffer {
+  const c = spans;
+  return encode(c, records.length, () => {
+    for (const s of records) {
+      c.TenantId.push(tenantId);
+      c.EventId.push(s.eventId);
+      c.SessionId.push(s.sessionId);
+      c.UserId.push(s.userId);
+      c.AnonymousId.push(s.anonymousId);
+      c.Timestamp.push(ticks(s.startTimeUnixNano));
+      c.TraceId.push(s.traceId);
+      c.SpanId.push(s.spanId);
+      c.ParentSpanId.push(s.parentSpanId);
+      c.TraceState.push(s.traceState);
+      c.SpanName.push(s.name);
+      c.SpanKind.push(SPAN_KIND_NAMES[s.kind] ?? SPAN_KIND_NAMES[0]);
+      c.SpanAttributes.push(s.attributes);
+      c.Duration.push(s.endTimeUnixNano - s.startTimeUnixNano);
+      c.StatusCode.push(STATUS_CODE_NAMES[s.statusCode] ?? STATUS_CODE_NAMES[0]);
+      c.StatusMessage.push(s.statusMessage);
+      for (const ev of s.events) {
+        c['Events.Timestamp'].inner.push(ticks(ev.timeUnixNano));
+        c['Events.Name'].inner.push(ev.name);
+        c['Events.Attributes'].inner.push(ev.attributes);
+      }
+      c['Events.Timestamp'].endRow(s.events.length);
+      c['Events.Name'].endRow(s.events.length);
+      c['Events.Attributes'].endRow(s.events.length);
+      for (const l of s.links) {
+        c['Links.TraceId'].inner.push(l.traceId);
+        c['Links.SpanId'].inner.push(l.spanId);
+        c['Links.TraceState'].inner.push(l.traceState);
+        c['Links.Attributes'].inner.push(l.attributes);
+      }
+      c['Links.TraceId'].endRow(s.links.length);
+      c['Links.SpanId'].endRow(s.links.length);
+      c['Links.TraceState'].endRow(s.links.length);
+      c['Links.Attributes'].endRow(s.links.length);
+      c.ServiceName.push(s.resource.serviceName);
+      c.ResourceAttributes.push(s.resource.attributes);
+      c.ScopeName.push(s.scope.name);
+      c.ScopeVersion.push(s.scope.version);
+    }
+  });
 }

@@ -1,8 +1,9 @@
 /**
  * The ClickHouse connection: `@clickhouse/client` over the embedded chDB engine (default, data in `data_dir`)
  * or over HTTP to a server. Queries and DDL go through the same client in both modes, so SQL and schema are
- * identical. Bulk inserts use RowBinary in both modes: over HTTP it is the request body; embedded, chDB's
- * client bridge only carries text, so the payload is written to a file beside the data and read with `file()`.
+ * identical. Bulk inserts carry Native blocks in both modes: over HTTP they are the request body; embedded,
+ * chDB's client bridge only carries text, so the payload is written to a file beside the data and read with
+ * `file()`.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -12,14 +13,14 @@ import { Readable } from 'node:stream';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import type { ClickHouseExporterConfig } from '../../core/config.ts';
 
-export interface RowBinaryInsert {
+export interface NativeInsert {
   /** Fully qualified table. */
   table: string;
   /** `(col, …)` in payload order. */
   columns: string;
   /** `col Type, …` matching the payload. */
   structure: string;
-  /** RowBinary rows, possibly split over several buffers. */
+  /** Native blocks, one or more per buffer. */
   payloads: readonly Buffer[];
   /** `name = value, …` for the INSERT's SETTINGS clause (values are ours, never user input). */
   settings: string;
@@ -31,7 +32,7 @@ export interface Store {
   /** Where the data lives: the embedded data directory or the server URL (without credentials). */
   readonly location: string;
   readonly database: string;
-  insertRowBinary(insert: RowBinaryInsert): Promise<void>;
+  insertNative(insert: NativeInsert): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -53,9 +54,9 @@ export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
       kind: 'remote',
       location: url.toString(),
       database: cfg.database,
-      async insertRowBinary(ins) {
+      async insertNative(ins) {
         const result = await client.exec({
-          query: `INSERT INTO ${ins.table} ${ins.columns} SETTINGS ${ins.settings} FORMAT RowBinary`,
+          query: `INSERT INTO ${ins.table} ${ins.columns} SETTINGS ${ins.settings} FORMAT Native`,
           values: Readable.from(ins.payloads),
         });
         result.stream.resume();
@@ -79,8 +80,8 @@ export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
     kind: 'embedded',
     location: dir,
     database: cfg.database,
-    async insertRowBinary(ins) {
-      const path = join(spool, `${randomUUID()}.rowbinary`);
+    async insertNative(ins) {
+      const path = join(spool, `${randomUUID()}.native`);
       const fh = await open(path, 'w');
       try {
         await fh.writev(ins.payloads as Buffer[]);
@@ -89,7 +90,7 @@ export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
       }
       try {
         await client.command({
-          query: `INSERT INTO ${ins.table} ${ins.columns} SETTINGS ${ins.settings} SELECT * FROM file(${sqlString(path)}, 'RowBinary', ${sqlString(ins.structure)})`,
+          query: `INSERT INTO ${ins.table} ${ins.columns} SETTINGS ${ins.settings} SELECT * FROM file(${sqlString(path)}, 'Native', ${sqlString(ins.structure)})`,
         });
       } finally {
         await unlink(path).catch(() => undefined);

@@ -99,7 +99,7 @@ function kvlistJson(rd: WireReader, end: number, depth: number, ctx: DecodeConte
     let value = 'null';
     while (rd.pos < kvEnd) {
       const kt = rd.uint32();
-      if (kt === t(1, LEN)) key = rd.string();
+      if (kt === t(1, LEN)) key = rd.internedString();
       else if (kt === t(2, LEN)) value = anyValueJson(rd, rd.end(), depth, ctx);
       else rd.skip(kt, KEY_VALUE[kt >>> 3]);
     }
@@ -116,7 +116,7 @@ function keyValueInto(rd: WireReader, end: number, attrs: Attributes, count: num
   let value = '';
   while (rd.pos < end) {
     const tag = rd.uint32();
-    if (tag === t(1, LEN)) key = rd.string();
+    if (tag === t(1, LEN)) key = rd.internedString();
     else if (tag === t(2, LEN)) value = anyValueText(rd, rd.end(), 1, ctx);
     else rd.skip(tag, KEY_VALUE[tag >>> 3]);
   }
@@ -295,14 +295,14 @@ function logRecord(rd: WireReader, end: number, resource: Resource, scope: Scope
       case t(1, FIXED64): time = rd.fixed64(); break;
       case t(11, FIXED64): observed = rd.fixed64(); break;
       case t(2, VARINT): severityNumber = rd.int32(); break;
-      case t(3, LEN): severityText = rd.string(); break;
+      case t(3, LEN): severityText = rd.internedString(); break;
       case t(5, LEN): body = checkBody(anyValueText(rd, rd.end(), 1, ctx), ctx.limits); break;
       case t(6, LEN): n = keyValueInto(rd, rd.end(), attributes, n, ctx); break;
       case t(7, VARINT): rd.uint32(); break;
       case t(8, FIXED32): flags = rd.fixed32(); break;
       case t(9, LEN): traceId = binaryId(rd, 16, 'trace_id'); break;
       case t(10, LEN): spanId = binaryId(rd, 8, 'span_id'); break;
-      case t(12, LEN): eventName = rd.string(); break;
+      case t(12, LEN): eventName = rd.internedString(); break;
       default: rd.skip(tag, LOG_RECORD[tag >>> 3]);
     }
   }
@@ -359,7 +359,7 @@ function spanEvent(rd: WireReader, end: number, ctx: DecodeContext): SpanEventRe
     const tag = rd.uint32();
     switch (tag) {
       case t(1, FIXED64): ev.timeUnixNano = rd.fixed64(); break;
-      case t(2, LEN): ev.name = rd.string(); break;
+      case t(2, LEN): ev.name = rd.internedString(); break;
       case t(3, LEN): n = keyValueInto(rd, rd.end(), ev.attributes, n, ctx); break;
       default: rd.skip(tag, SPAN_EVENT[tag >>> 3]);
     }
@@ -412,7 +412,7 @@ function span(rd: WireReader, end: number, resource: Resource, scope: Scope, ctx
       case t(2, LEN): s.spanId = binaryId(rd, 8, 'span_id'); break;
       case t(3, LEN): s.traceState = rd.string(); break;
       case t(4, LEN): s.parentSpanId = binaryId(rd, 8, 'parent_span_id'); break;
-      case t(5, LEN): s.name = rd.string(); break;
+      case t(5, LEN): s.name = rd.internedString(); break;
       case t(6, VARINT): s.kind = rd.int32(); break;
       case t(7, FIXED64): s.startTimeUnixNano = rd.fixed64(); break;
       case t(8, FIXED64): s.endTimeUnixNano = rd.fixed64(); break;

@@ -14,6 +14,17 @@ export const FIXED32 = 5;
 
 const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start-group', 'end-group', 'fixed32'];
 
+/**
+ * Interned strings for `internedString`: attribute keys repeat in every record, so the bytes are hashed and, when
+ * they match the cached copy, the same string is returned. Besides skipping the UTF-8 decode and the garbage,
+ * a reused string keeps its hash, so using it as a property name or Map key costs no rehashing downstream.
+ */
+const INTERN_SLOTS = 1024;
+const INTERN_MAX_BYTES = 64;
+const internBytes = new Uint8Array(INTERN_SLOTS * INTERN_MAX_BYTES);
+const internLength = new Int32Array(INTERN_SLOTS).fill(-1);
+const internStrings: string[] = new Array<string>(INTERN_SLOTS).fill('');
+
 export class WireReader {
   readonly buf: Buffer;
   pos = 0;
@@ -113,6 +124,38 @@ export class WireReader {
     const end = this.end();
     const s = this.buf.toString('utf8', this.pos, end);
     this.pos = end;
+    return s;
+  }
+
+  /** Like `string`, for short strings that repeat (attribute keys): returns a cached copy when the bytes match. */
+  internedString(): string {
+    const end = this.end();
+    const start = this.pos;
+    const n = end - start;
+    const buf = this.buf;
+    if (n > INTERN_MAX_BYTES) {
+      this.pos = end;
+      return buf.toString('utf8', start, end);
+    }
+    let h = n;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], 0x01000193);
+    const slot = (h ^ (h >>> 15)) & (INTERN_SLOTS - 1);
+    const base = slot * INTERN_MAX_BYTES;
+    this.pos = end;
+    if (internLength[slot] === n) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (internBytes[base + i] !== buf[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return internStrings[slot];
+    }
+    const s = buf.toString('utf8', start, end);
+    internBytes.set(buf.subarray(start, end), base);
+    internLength[slot] = n;
+    internStrings[slot] = s;
     return s;
   }
 
