@@ -200,6 +200,16 @@ async function drive(target: string, url: string, scenario: string, template: Bu
   };
 }
 
+/** Mean INSERT size and latency so far, from the server's own /metrics. */
+async function insertStats(url: string): Promise<string> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name}\\{table="otel_logs"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const inserts = value('signalhouse_exporter_batch_rows_count');
+  const rows = value('signalhouse_exporter_batch_rows_sum');
+  const seconds = value('signalhouse_exporter_commit_duration_seconds_sum');
+  return `${inserts.toLocaleString('en-US')} INSERTs into otel_logs, ${Math.round(rows / inserts).toLocaleString('en-US')} rows and ${Math.round((seconds * 1000) / inserts)} ms each on average`;
+}
+
 function table(rows: Row[]): string {
   const head = '| scenario | target | events/s | req/s | p50 ms | p97.5 ms | p99 ms | non-2xx | errors |';
   const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|';
@@ -237,6 +247,7 @@ async function main(): Promise<void> {
     accepted += single.ok;
   }
   const rss = peakRssMb(server.child.pid!);
+  const inserts = await insertStats(server.url);
   server.child.kill('SIGTERM');
   await server.exited;
 
@@ -267,7 +278,7 @@ async function main(): Promise<void> {
     const parts = [...r.cpu!.byKind].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`);
     console.log(`  ${r.target}, ${r.scenario}: ${r.cpu!.total.toFixed(1)} µs = ${parts.join(', ')}; load generator ${r.cpu!.loadGen.toFixed(1)}`);
   }
-  console.log(`\nsignalhouse peak RSS: ${rss} MB`);
+  console.log(`\nsignalhouse peak RSS: ${rss} MB; ${inserts}`);
   // Requests still in flight when a scenario's clock stops are committed too, but autocannon does not count
   // their replies: stored may exceed acknowledged by at most connections × records per request per scenario.
   const slack = CONNECTIONS * (100 + 500 + 100 + 500) + 32;

@@ -14,6 +14,7 @@ import { createEnrich } from './enrich.ts';
 import { coarsenIp, createRedact, luhnValid } from './redact.ts';
 import { PROCESSOR_FACTORIES } from './registry.ts';
 import { createValidate } from './validate/index.ts';
+import { EVENT_SCHEMAS } from '../semconv/events.ts';
 
 const NOW = Date.parse('2026-11-21T12:00:00Z');
 const resource = { attributes: { 'service.name': 'fixture' }, schemaUrl: '', serviceName: 'fixture' };
@@ -182,6 +183,24 @@ describe('redact details', () => {
 });
 
 describe('validate details', () => {
+  it('accepts exactly what the zod schemas accept (the fast path is compiled from them)', async () => {
+    const validate = createValidate({ unknown_events: 'allow', schemas: [], clock_skew_tolerance: 86_400_000 }, 'validate', () => NOW);
+    const samples = ['', 'abc', '12', '-7', '1.5e3', '.5', '3.', 'true', 'false', 'True', ' 1', '1 ', 'ünï'];
+    let compared = 0;
+    for (const [name, schema] of Object.entries(EVENT_SCHEMAS)) {
+      const fields = Object.keys((schema as unknown as { shape: Record<string, unknown> }).shape);
+      const base = Object.fromEntries(fields.map((f) => [f, '1']));
+      const variants: Array<Record<string, string>> = [{}, base];
+      for (const f of fields) for (const v of samples) variants.push({ ...base, [f]: v });
+      for (const attrs of variants) {
+        const out = await validate.process(batchOf([event(name, attrs)]));
+        expect(out.events.length === 1, `${name} ${JSON.stringify(attrs)}`).toBe(schema.safeParse(attrs).success);
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(300);
+  });
+
   it('uses custom JSON Schema files and refuses unknown events when asked', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sh-schemas-'));
     const file = join(dir, 'checkout.json');

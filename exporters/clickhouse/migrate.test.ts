@@ -58,6 +58,11 @@ describe('migrations', () => {
     for (const table of ['otel_logs', 'otel_traces']) {
       for (const name of ['TenantId', 'EventId', 'SessionId', 'UserId', 'AnonymousId']) expect(typeOf(table, name), `${table}.${name}`).toBeDefined();
     }
+    // v4: otel_logs compresses with LZ4 (timestamps delta-encoded first); nothing is left on ZSTD.
+    const codecs = await rows<{ name: string; codec: string }>("SELECT name, compression_codec AS codec FROM system.columns WHERE database = 'signalhouse' AND table = 'otel_logs'");
+    expect(codecs.filter((c) => c.codec.includes('ZSTD'))).toEqual([]);
+    expect(codecs.find((c) => c.name === 'Timestamp')?.codec).toBe('CODEC(Delta(8), LZ4)');
+    expect(codecs.find((c) => c.name === 'LogAttributes')?.codec).toBe('CODEC(LZ4)');
     const sortingKey = await rows<{ k: string }>("SELECT sorting_key AS k FROM system.tables WHERE database = 'signalhouse' AND name = 'otel_logs'");
     expect(sortingKey[0].k.startsWith('TenantId')).toBe(true);
   });

@@ -78,6 +78,18 @@ describe('round trips through the official serializers', () => {
     expect(plain.resource).toBe(e.resource);
   });
 
+  it('decodes look-alike attribute keys exactly (keys are interned by a cheap hash, then compared in full)', () => {
+    const exporter = new InMemoryLogRecordExporter();
+    const provider = new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter })] });
+    // Same length, same first, middle and last bytes: the same intern slot; plus multi-byte and over-long keys.
+    const keys = ['aXbYc', 'aZbWc', 'aXbWc', 'ü.key', 'ü.kez', 'k'.repeat(70), `${'k'.repeat(69)}j`];
+    for (let round = 0; round < 3; round++) {
+      for (const k of keys) provider.getLogger('s').emit({ body: k, attributes: { [k]: `v-${k}`, other: 'o' } });
+    }
+    const events = decodeLogsProtobuf(ProtobufLogsSerializer.serializeRequest(exporter.getFinishedLogRecords())!, ctx());
+    expect(events.map((e) => e.attributes)).toEqual([0, 1, 2].flatMap(() => keys.map((k) => ({ [k]: `v-${k}`, other: 'o' }))));
+  });
+
   it('decodes protobuf and JSON spans to identical records', () => {
     const spans = sdkSpans();
     const fromProto = decodeTracesProtobuf(ProtobufTraceSerializer.serializeRequest(spans)!, ctx());

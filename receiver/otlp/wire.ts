@@ -137,20 +137,19 @@ export class WireReader {
       this.pos = end;
       return buf.toString('utf8', start, end);
     }
-    let h = n;
-    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i], 0x01000193);
-    const slot = (h ^ (h >>> 15)) & (INTERN_SLOTS - 1);
+    if (n === 0) {
+      this.pos = end;
+      return '';
+    }
+    // Slot from the length and three bytes: a collision only costs a decode, the full compare decides.
+    const h = Math.imul(n, 0x9e3779b1) ^ Math.imul(buf[start] | (buf[end - 1] << 8) | (buf[start + (n >> 1)] << 16), 0x85ebca6b);
+    const slot = (h ^ (h >>> 16)) & (INTERN_SLOTS - 1);
     const base = slot * INTERN_MAX_BYTES;
     this.pos = end;
     if (internLength[slot] === n) {
-      let same = true;
-      for (let i = 0; i < n; i++) {
-        if (internBytes[base + i] !== buf[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return internStrings[slot];
+      let i = 0;
+      while (i < n && internBytes[base + i] === buf[start + i]) i++;
+      if (i === n) return internStrings[slot];
     }
     const s = buf.toString('utf8', start, end);
     internBytes.set(buf.subarray(start, end), base);
