@@ -219,7 +219,9 @@ function table(rows: Row[]): string {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sh-bench-'));
   const configPath = join(dir, 'signalhouse.yaml');
-  writeFileSync(configPath, `tenants:\n  - id: bench\n    write_keys: [${KEY}]\n`);
+  // BENCH_ROLLUPS=0 turns the rollup's materialized views off, to show what they cost.
+  const rollups = process.env.BENCH_ROLLUPS === '0' ? 'exporters: { clickhouse: { rollups: false } }\n' : '';
+  writeFileSync(configPath, `tenants:\n  - id: bench\n    write_keys: [${KEY}]\n${rollups}`);
   const payloads = { 100: payload(100), 500: payload(500), 1: payload(1) };
   console.log(`payload sizes: 100 records = ${payloads[100].proto.length} B protobuf / ${payloads[100].json.length} B JSON; 500 records = ${payloads[500].proto.length} B / ${payloads[500].json.length} B`);
   console.log(`${DURATION}s per scenario, ${CONNECTIONS} connections, machine: ${(await import('node:os')).cpus().length} cores\n`);

@@ -3,7 +3,7 @@
  * answered when the INSERT carrying its rows commits (so a 2xx always means "stored"). One INSERT runs per table
  * at a time: when the table is idle, rows go at once; while an INSERT runs, the rows that arrive wait and then
  * go together in the next one. INSERTs therefore grow with load instead of multiplying. `batch.max_rows` caps an
- * INSERT (a full group may start while another runs); `batch.max_delay` > 0 makes rows wait that long first, to
+ * INSERT; `batch.max_delay` > 0 makes rows wait that long first, to
  * gather bigger INSERTs under light load at the cost of latency.
  *
  * Loss and duplication: each INSERT carries an `insert_deduplication_token`, kept across its retries, so an
@@ -70,8 +70,14 @@ export interface ClickHouseExporterOptions {
   store: Store;
   config: ClickHouseExporterConfig;
   telemetry: Telemetry;
-  /** INSERTs running at once. */
+  /** INSERTs running at once, all tables together. */
   maxConcurrentInserts?: number;
+  /**
+   * INSERTs running at once into one table (default 1). With embedded chDB a second parallel INSERT only adds
+   * contention on two cores: one INSERT at a time made larger INSERTs, less merging and more events/s in
+   * bench:ingest. A remote server with more cores may take 2.
+   */
+  maxInsertsPerTable?: number;
   /** Bytes of rows accepted but not committed. */
   maxQueueBytes?: number;
 }
@@ -84,6 +90,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
   const maxQueueRows = config.queue.max_rows;
   const maxQueueBytes = opts.maxQueueBytes ?? 512 * 1024 * 1024;
   const maxConcurrent = opts.maxConcurrentInserts ?? 2;
+  const maxPerTable = opts.maxInsertsPerTable ?? 1;
   const insertSettings = config.fsync ? ', fsync_after_insert = 1, fsync_part_directory = 1' : '';
 
   const open = new Map<Table, Group>();
@@ -116,13 +123,14 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
   /**
    * Starts INSERTs while slots are free. Group commit: while a table's INSERT runs, the rows that arrive for it
    * wait and then go together in the next one, so INSERTs grow with load instead of multiplying (fewer, larger
-   * parts: less merge work). Once PARALLEL_MIN_ROWS are waiting, a second INSERT may run beside the first, so a
-   * heavily loaded table uses both cores.
+   * parts: less merge work). With `maxInsertsPerTable` > 1, once PARALLEL_MIN_ROWS are waiting a second INSERT
+   * may run beside the first.
    */
   function pump(): void {
     for (let i = 0; i < ready.length && inFlight.size < maxConcurrent; ) {
       const g = ready[i];
-      if ((running.get(g.table) ?? 0) > 0 && (readyRows.get(g.table) ?? 0) < Math.min(PARALLEL_MIN_ROWS, maxRows)) {
+      const runningHere = running.get(g.table) ?? 0;
+      if (runningHere >= maxPerTable || (runningHere > 0 && (readyRows.get(g.table) ?? 0) < Math.min(PARALLEL_MIN_ROWS, maxRows))) {
         i++;
         continue;
       }
