@@ -73,22 +73,20 @@ export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
   // chdb types the connection against its own copy of @clickhouse/client-common; the runtime contract is the same.
   const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
   const client = createClient({ connection, request_timeout: cfg.timeout });
-  const freeSlots: number[] = [];
-  let nextSlot = 0;
+  let spoolSeq = 0;
   return {
     client,
     kind: 'embedded',
     location: dir,
     database: cfg.database,
     async insertNative(ins) {
-      // One spool file per INSERT in flight, reused: no create or unlink per INSERT. Written synchronously on
-      // purpose: a few MB into the page cache take ~1 ms, while each async fs step (open, write, close, unlink)
-      // waits for a turn of a busy event loop; under full load those turns made a 10k-row INSERT wait ~100 ms
-      // longer (measured in bench:ingest).
-      const slot = freeSlots.pop() ?? nextSlot++;
-      const path = join(spool, `${slot}.native`);
+      // Written and removed synchronously on purpose: a few MB into the page cache take ~1 ms, while each async
+      // fs step (open, write, close, unlink) waits for a turn of a busy event loop; under full load those turns
+      // made a 10k-row INSERT wait ~100 ms longer (bench:ingest). A fresh name each time: truncating and
+      // rewriting a file makes ext4 flush it on close.
+      const path = join(spool, `${++spoolSeq}.native`);
       try {
-        const fd = openSync(path, 'w');
+        const fd = openSync(path, 'wx');
         try {
           writevSync(fd, ins.payloads as Buffer[]);
         } finally {
@@ -98,7 +96,7 @@ export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
           query: `INSERT INTO ${ins.table} ${ins.columns} SETTINGS ${ins.settings} SELECT * FROM file(${sqlString(path)}, 'Native', ${sqlString(ins.structure)})`,
         });
       } finally {
-        freeSlots.push(slot);
+        rmSync(path, { force: true });
       }
     },
     close: () => client.close(),
