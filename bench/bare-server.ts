@@ -1,6 +1,7 @@
 /**
- * The baseline for `bench:ingest`: a bare Fastify server that only parses the OTLP payload (Fastify's JSON
- * parser, or the same protobuf decoder Signalhouse uses) and answers 200. No pipeline, no storage.
+ * The baseline for `bench:ingest` (DESIGN §6: "a bare Fastify JSON echo of the same payload"): a bare Fastify
+ * server that parses the OTLP payload (Fastify's JSON parser, or the same protobuf decoder Signalhouse uses)
+ * and echoes it back: the parsed JSON re-serialized, the protobuf bytes as received. No pipeline, no storage.
  */
 import Fastify from 'fastify';
 import { parseConfig } from '../core/config.ts';
@@ -10,11 +11,15 @@ const limits = parseConfig({}, {}).receivers.otlp!.limits;
 const app = Fastify({ bodyLimit: 16 * 1024 * 1024 });
 app.addContentTypeParser('application/x-protobuf', { parseAs: 'buffer' }, (_req, body, done) => {
   try {
-    done(null, decodeLogsProtobuf(body as Buffer, { tenantId: 'bench', limits, receivedAtUnixNano: 0n, rejections: [] }));
+    decodeLogsProtobuf(body as Buffer, { tenantId: 'bench', limits, receivedAtUnixNano: 0n, rejections: [] });
+    done(null, body);
   } catch (err) {
     done(err as Error);
   }
 });
-app.post('/v1/logs', async () => ({}));
+app.post('/v1/logs', async (request, reply) => {
+  if (Buffer.isBuffer(request.body)) return reply.type('application/x-protobuf').send(request.body);
+  return request.body;
+});
 app.get('/ready', async () => ({ status: 'ready' }));
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT) });

@@ -45,7 +45,7 @@ for (const n of [1, 100, 1_000, 10_000, 50_000]) {
   const events = Array.from({ length: n }, (_, i) => event(i));
   const runs = n >= 10_000 ? 5 : 20;
   const native = await measure(runs, () =>
-    store.insertNative({ table, columns: LOG_FORMAT.columns, structure: LOG_FORMAT.structure, payloads: [encodeLogBlock('bench', events)], settings: `insert_deduplication_token = 'nt-${token++}'` }),
+    store.insertNative({ table, columns: LOG_FORMAT.columns, structure: LOG_FORMAT.structure, payloads: [encodeLogBlock([{ tenantId: 'bench', events }])], settings: `insert_deduplication_token = 'nt-${token++}'` }),
   );
   // The same rows in the other formats, written by ClickHouse.
   const rowBinaryPath = join(dir, `rows-${n}.rowbinary`);

@@ -99,6 +99,18 @@ describe('clickhouse exporter', () => {
     }
   });
 
+  it('writes the requests of one INSERT as one block, and fails only a request whose events cannot be encoded', async () => {
+    const telemetry = createTelemetry();
+    const exporter = createClickHouseExporter({ store, config: exporterConfig({ batch: { max_delay: '30ms' } }), telemetry });
+    const bad = batch('unencodable', 2);
+    // Decoders only produce strings; a value of another type is an internal fault, kept to its own request.
+    (bad.events[1] as LogEvent).attributes.i = 7 as unknown as string;
+    const results = await Promise.allSettled([exporter.export(batch('block.a', 3)), exporter.export(bad), exporter.export(batch('block.b', 2))]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'INTERNAL', statusCode: 500, retryable: false });
+    expect([await count('block.a'), await count('unencodable'), await count('block.b')]).toEqual([3, 0, 2]);
+  });
+
   it('refuses at once with a retryable 503 when the queue is full, and recovers', async () => {
     const telemetry = createTelemetry();
     const exporter = createClickHouseExporter({ store, config: exporterConfig({ queue: { max_rows: 50 }, batch: { max_delay: '300ms' } }), telemetry });

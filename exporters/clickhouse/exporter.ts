@@ -36,7 +36,8 @@ export interface Exporter {
 type Table = 'otel_logs' | 'otel_traces';
 
 interface Waiter {
-  payload: Buffer;
+  /** The request's events, encoded when its INSERT starts (one block per INSERT). */
+  batch: Batch;
   rows: number;
   bytes: number;
   resolve(): void;
@@ -55,6 +56,9 @@ const RETRYABLE_CLICKHOUSE_CODES = new Set([
   '3', '159', '164', '202', '203', '209', '210', '236', '241', '242', '252', '285', '319', '394', '425', '999',
 ]);
 const RETRYABLE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
+
+/** Rough heap size of a decoded event beyond its encoded bytes (objects, strings), for the queue's bound. */
+const DECODED_ROW_OVERHEAD = 1024;
 
 /** Rows waiting for a busy table that justify a second, parallel INSERT. */
 const PARALLEL_MIN_ROWS = 5_000;
@@ -100,6 +104,8 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
   let queuedRows = 0;
   let queuedBytes = 0;
   let draining = false;
+  /** Encoded bytes per row, running average (for the queue's memory bound). */
+  let avgRowBytes = 300;
   let immediate = false;
 
   function seal(table: Table): void {
@@ -157,15 +163,35 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
 
   const formats: Record<Table, TableFormat> = { otel_logs: LOG_FORMAT, otel_traces: SPAN_FORMAT };
 
-  function insert(table: Table, payloads: Buffer[], token: string): Promise<void> {
+  function insert(table: Table, payload: Buffer, token: string): Promise<void> {
     const f = formats[table];
-    return store.insertNative({ table: `${db}.${table}`, columns: f.columns, structure: f.structure, payloads, settings: `insert_deduplication_token = '${token}'${insertSettings}` });
+    return store.insertNative({ table: `${db}.${table}`, columns: f.columns, structure: f.structure, payloads: [payload], settings: `insert_deduplication_token = '${token}'${insertSettings}` });
+  }
+
+  /** The Native block of some waiters' events; encoded once per INSERT and reused by its retries. */
+  function encode(table: Table, waiters: readonly Waiter[]): Buffer {
+    const parts = waiters.map((w) => ({ tenantId: w.batch.tenantId, events: w.batch.events }));
+    const block = table === 'otel_logs' ? encodeLogBlock(parts as never) : encodeSpanBlock(parts as never);
+    const rows = waiters.reduce((n, w) => n + w.rows, 0);
+    avgRowBytes = avgRowBytes * 0.8 + (block.length / rows) * 0.2;
+    return block;
   }
 
   /** One INSERT for the group, retried with backoff; the waiters are settled here and only here. */
+  /** Encodes and inserts; a request whose events cannot be encoded fails on its own, as a permanent error. */
+  async function encodeAndInsert(table: Table, waiters: readonly Waiter[], token: string): Promise<SignalhouseError | undefined> {
+    let payload: Buffer;
+    try {
+      payload = encode(table, waiters);
+    } catch (err) {
+      return new SignalhouseError('INTERNAL', `events could not be encoded for storage: ${(err as Error).message}`, { cause: err });
+    }
+    return insertWithRetry(table, payload, token);
+  }
+
   async function commit(g: Group): Promise<void> {
     const token = randomUUID();
-    const err = await insertWithRetry(g.table, g.waiters.map((w) => w.payload), token);
+    const err = await encodeAndInsert(g.table, g.waiters, token);
     // Release queue space before answering, so a client that sends again right after its reply finds room.
     queuedRows -= g.rows;
     queuedBytes -= g.bytes;
@@ -179,7 +205,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
       // Find the culprit: each request again on its own, so only the bad one fails.
       for (let i = 0; i < g.waiters.length; i++) {
         const w = g.waiters[i];
-        const e = await insertWithRetry(g.table, [w.payload], `${token}-${i}`);
+        const e = await encodeAndInsert(g.table, [w], `${token}-${i}`);
         if (e === undefined) w.resolve();
         else w.reject(e);
       }
@@ -188,13 +214,13 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
     for (const w of g.waiters) w.reject(err);
   }
 
-  async function insertWithRetry(table: Table, payloads: Buffer[], token: string): Promise<SignalhouseError | undefined> {
+  async function insertWithRetry(table: Table, payload: Buffer, token: string): Promise<SignalhouseError | undefined> {
     const started = Date.now();
     let delay = config.retry.initial_interval;
     const end = telemetry.exportCommitDuration.startTimer({ table });
     for (;;) {
       try {
-        await insert(table, payloads, token);
+        await insert(table, payload, token);
         end();
         return undefined;
       } catch (err) {
@@ -216,10 +242,12 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
     }
   }
 
-  function enqueue(table: Table, rows: number, payload: Buffer): Promise<void> {
+  function enqueue(table: Table, batch: Batch): Promise<void> {
+    const rows = batch.events.length;
     if (rows === 0) return Promise.resolve();
     if (draining) return Promise.reject(new SignalhouseError('SHUTTING_DOWN', 'server is shutting down, retry against another instance', { retryAfterSeconds: 1 }));
-    const bytes = payload.length;
+    // Memory held per waiting row: its encoded size (running average) plus the decoded event it still is.
+    const bytes = Math.ceil(rows * (avgRowBytes + DECODED_ROW_OVERHEAD));
     if (queuedRows + rows > maxQueueRows || queuedBytes + bytes > maxQueueBytes) {
       return Promise.reject(new SignalhouseError('OVERLOADED', `ingest queue is full (${queuedRows} rows waiting for storage), retry later`, { retryAfterSeconds: 1 }));
     }
@@ -232,7 +260,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
         g = { table, waiters: [], rows: 0, bytes: 0 };
         open.set(table, g);
       }
-      g.waiters.push({ payload, rows, bytes, resolve, reject });
+      g.waiters.push({ batch, rows, bytes, resolve, reject });
       g.rows += rows;
       g.bytes += bytes;
       // max_delay 0 is pure group commit: seal at once; pump() holds the group while the table's INSERT runs.
@@ -246,10 +274,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
     export(batch: Batch): Promise<void> {
       const n = batch.events.length;
       if (n === 0) return Promise.resolve();
-      // One Native block per request: blocks of several requests concatenate into one INSERT.
-      return batch.signal === 'logs'
-        ? enqueue('otel_logs', n, encodeLogBlock(batch.tenantId, batch.events))
-        : enqueue('otel_traces', n, encodeSpanBlock(batch.tenantId, batch.events));
+      return enqueue(batch.signal === 'logs' ? 'otel_logs' : 'otel_traces', batch);
     },
     flushNow(): void {
       immediate = true;

@@ -129,8 +129,8 @@ describe('Native blocks', () => {
       traceFlags: 0, severityText: '', severityNumber: 0, body: '', eventName: 'e', attributes, resource, scope,
     });
     // A value that is not a string fails half-way through the second row.
-    expect(() => encodeLogBlock('tenant', [event('a', {}), event('b', { bad: 42 as unknown as string })])).toThrow();
-    const block = encodeLogBlock('tenant', [event('c', { ok: 'yes' })]);
+    expect(() => encodeLogBlock([{ tenantId: 'tenant', events: [event('a', {}), event('b', { bad: 42 as unknown as string })] }])).toThrow();
+    const block = encodeLogBlock([{ tenantId: 'tenant', events: [event('c', { ok: 'yes' })] }]);
     await store.insertNative({ table: 'signalhouse.otel_logs', columns: LOG_FORMAT.columns, structure: LOG_FORMAT.structure, payloads: [block], settings: 'async_insert = 0' });
     const rs = await store.client.query({ query: 'SELECT EventId, LogAttributes FROM signalhouse.otel_logs', format: 'JSONEachRow' });
     expect(await rs.json()).toEqual([{ EventId: 'c', LogAttributes: { ok: 'yes' } }]);

@@ -1,5 +1,6 @@
 /**
- * Event model → Native blocks for `otel_logs` and `otel_traces`, one block per request. Each table's columns are
+ * Event model → Native blocks for `otel_logs` and `otel_traces`, one block per INSERT (ClickHouse pays a fixed
+ * cost per block: 60 one-row blocks took ~16 ms longer to insert than one 60-row block). Each table's columns are
  * listed once, with their builders, in INSERT order; the INSERT's column list and structure derive from them.
  * The builders are reused from request to request: encoding runs synchronously on the event loop, so one set per
  * table is enough and steady-state encoding allocates little beyond the finished block.
@@ -91,10 +92,19 @@ function encode(columns: NativeColumns, rows: number, fill: () => void): Buffer 
   return takeBlock(columns, rows, out);
 }
 
-export function encodeLogBlock(tenantId: string, events: readonly LogEvent[]): Buffer {
+/** Events of one request, with the tenant their key named. */
+export interface TenantEvents<E> {
+  readonly tenantId: string;
+  readonly events: readonly E[];
+}
+
+const rowCount = (parts: ReadonlyArray<TenantEvents<unknown>>) => parts.reduce((n, p) => n + p.events.length, 0);
+
+/** One block holding the events of every part, in order. */
+export function encodeLogBlock(parts: ReadonlyArray<TenantEvents<LogEvent>>): Buffer {
   const c = logs;
-  return encode(c, events.length, () => {
-    for (const e of events) {
+  return encode(c, rowCount(parts), () => {
+    for (const { tenantId, events } of parts) for (const e of events) {
       c.TenantId.push(tenantId);
       c.EventId.push(e.eventId);
       c.SessionId.push(e.sessionId);
@@ -121,10 +131,10 @@ export function encodeLogBlock(tenantId: string, events: readonly LogEvent[]): B
   });
 }
 
-export function encodeSpanBlock(tenantId: string, records: readonly SpanRecord[]): Buffer {
+export function encodeSpanBlock(parts: ReadonlyArray<TenantEvents<SpanRecord>>): Buffer {
   const c = spans;
-  return encode(c, records.length, () => {
-    for (const s of records) {
+  return encode(c, rowCount(parts), () => {
+    for (const { tenantId, events: records } of parts) for (const s of records) {
       c.TenantId.push(tenantId);
       c.EventId.push(s.eventId);
       c.SessionId.push(s.sessionId);
