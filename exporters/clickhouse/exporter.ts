@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseExporterConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import type { Batch } from '../../core/event.ts';
+import type { Batch, LogBatch, SpanBatch } from '../../core/event.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
 import { encodeLogBlock, encodeSpanBlock, LOG_FORMAT, SPAN_FORMAT, type TableFormat } from './rows.ts';
 import type { Store } from './store.ts';
@@ -170,14 +170,13 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
 
   /** The Native block of some waiters' events; encoded once per INSERT and reused by its retries. */
   function encode(table: Table, waiters: readonly Waiter[]): Buffer {
-    const parts = waiters.map((w) => ({ tenantId: w.batch.tenantId, events: w.batch.events }));
-    const block = table === 'otel_logs' ? encodeLogBlock(parts as never) : encodeSpanBlock(parts as never);
+    // A table's waiters all carry its signal (enqueue picks the table from it).
+    const block = table === 'otel_logs' ? encodeLogBlock(waiters.map((w) => w.batch as LogBatch)) : encodeSpanBlock(waiters.map((w) => w.batch as SpanBatch));
     const rows = waiters.reduce((n, w) => n + w.rows, 0);
     avgRowBytes = avgRowBytes * 0.8 + (block.length / rows) * 0.2;
     return block;
   }
 
-  /** One INSERT for the group, retried with backoff; the waiters are settled here and only here. */
   /** Encodes and inserts; a request whose events cannot be encoded fails on its own, as a permanent error. */
   async function encodeAndInsert(table: Table, waiters: readonly Waiter[], token: string): Promise<SignalhouseError | undefined> {
     let payload: Buffer;
@@ -189,6 +188,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
     return insertWithRetry(table, payload, token);
   }
 
+  /** One INSERT for the group, retried with backoff; the waiters are settled here and only here. */
   async function commit(g: Group): Promise<void> {
     const token = randomUUID();
     const err = await encodeAndInsert(g.table, g.waiters, token);
