@@ -94,6 +94,30 @@ describe('migrations', () => {
     expect(await views()).toEqual(['rollup_1m_logs_mv', 'rollup_1m_spans_mv']);
   });
 
+  it('rebuilds the rollup from stored events when rollups are turned on later, once', async () => {
+    const events = async () =>
+      Number((await rows<{ n: string }>("SELECT sum(Events) AS n FROM signalhouse.rollup_1m WHERE TenantId = 'backfill'"))[0].n);
+    await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, rollups: false });
+    // Events over three days written while the views are off (sessions repeat across minutes and days).
+    await store.client.command({
+      query: `INSERT INTO signalhouse.otel_logs (TenantId, EventId, EventName, Timestamp, SessionId, LogAttributes)
+        SELECT 'backfill', toString(number), 'ai.tool_call_completed', now64(9) - toIntervalMinute(number * 7), concat('s', toString(number % 5)),
+          map('ai.tool.success', if(number % 4 = 0, 'false', 'true'), 'site.id', 'web')
+        FROM numbers(600)`,
+    });
+    expect(await events()).toBe(0);
+    await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, rollups: true });
+    expect(await events()).toBe(600);
+    const ok = await rows<{ ok: string; sessions: string }>(
+      "SELECT sum(Ok) AS ok, uniqExactMerge(Sessions) AS sessions FROM signalhouse.rollup_1m WHERE TenantId = 'backfill'",
+    );
+    expect(ok.map((r) => [Number(r.ok), Number(r.sessions)])).toEqual([[450, 5]]);
+    // Starting again with the views in place neither rebuilds nor double-counts; new events flow through the views.
+    await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, rollups: true });
+    await store.client.command({ query: "INSERT INTO signalhouse.otel_logs (TenantId, EventId, EventName, Timestamp) VALUES ('backfill', 'late', 'ai.tool_call_completed', now64(9))" });
+    expect(await events()).toBe(601);
+  });
+
   it('writes cluster DDL with ON CLUSTER and Replicated engines', () => {
     const ctx = ddlContext('signalhouse', 'main');
     const ddl = MIGRATIONS[0].up(ctx).join('\n');

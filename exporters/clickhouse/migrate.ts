@@ -3,7 +3,7 @@
  * On a cluster, DDL runs `ON CLUSTER` with Replicated engines.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type DdlContext, type Migration, MIGRATIONS, rollupViews, TTL_TABLES } from './schema.ts';
+import { type DdlContext, type Migration, MIGRATIONS, rollupViewDdl, rollupViews, TTL_TABLES } from './schema.ts';
 
 export interface MigrateOptions {
   database: string;
@@ -53,10 +53,41 @@ export async function migrate(client: ClickHouseClient, opts: MigrateOptions): P
     done.push(m.version);
   }
   await applyTtl(client, opts, ctx);
-  for (const view of rollupViews(ctx)) {
-    await client.command({ query: opts.rollups === false ? `DROP VIEW IF EXISTS ${db}.${view.name}${ctx.onCluster}` : view.ddl });
-  }
+  await applyRollupViews(client, opts, ctx);
   return done;
+}
+
+/**
+ * Creates or drops the rollup's views to match the config. When a view is missing (a fresh store, or rollups
+ * turned on after running without them), `rollup_1m` is rebuilt from the stored events before the views are
+ * created: views dropped, the table emptied, then filled day by day (bounded memory), views created last. A
+ * crash part-way leaves a view missing, so the next start rebuilds again: never a row counted twice. Nothing
+ * writes during start-up, so no event falls between the backfill and the views. On a cluster the views are only
+ * created (a backfill there would need to run per shard).
+ */
+async function applyRollupViews(client: ClickHouseClient, opts: MigrateOptions, ctx: DdlContext): Promise<void> {
+  const db = opts.database;
+  const views = rollupViews(ctx);
+  if (opts.rollups === false) {
+    for (const view of views) await client.command({ query: `DROP VIEW IF EXISTS ${db}.${view.name}${ctx.onCluster}` });
+    return;
+  }
+  const rs = await client.query({ query: 'SELECT name FROM system.tables WHERE database = {db:String}', query_params: { db }, format: 'JSONEachRow' });
+  const existing = new Set((await rs.json<{ name: string }>()).map((r) => r.name));
+  if (!opts.cluster && !views.every((v) => existing.has(v.name))) {
+    for (const view of views) await client.command({ query: `DROP VIEW IF EXISTS ${db}.${view.name}` });
+    await client.command({ query: `TRUNCATE TABLE ${db}.rollup_1m` });
+    for (const view of views) {
+      const days = await client.query({ query: `SELECT DISTINCT toDate(${view.sourceTime}) AS d FROM ${view.sourceTable} ORDER BY d`, format: 'JSONEachRow' });
+      for (const { d } of await days.json<{ d: string }>()) {
+        await client.command({
+          query: `INSERT INTO ${db}.rollup_1m ${view.select(`toDate(${view.sourceTime}) = {day:Date}`)}`,
+          query_params: { day: d },
+        });
+      }
+    }
+  }
+  for (const view of views) await client.command({ query: rollupViewDdl(ctx, view) });
 }
 
 /** Sets or removes each table's TTL when it differs from the config (no rewrite of existing parts). */
