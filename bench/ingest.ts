@@ -138,7 +138,8 @@ function threadCpu(pid: number): Map<string, number> {
     const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const seconds = (Number(fields[11]) + Number(fields[12])) / tick;
-    const kind = tid === String(pid) ? 'js main' : name === 'node' ? 'node helpers' : /^MergeMut/.test(name) ? 'chdb merges' : /^QueryComp|^QueryPipe|^TCPHandler/.test(name) ? 'chdb insert/query' : name.startsWith('node') || name.startsWith('libuv') ? 'node helpers' : process.env.BENCH_THREAD_NAMES ? name : 'chdb other';
+    // Threads named 'node' are V8's GC helpers and libuv's pool, which also runs each chDB call; ClickHouse names its own.
+    const kind = tid === String(pid) ? 'js main' : name === 'node' || name.startsWith('libuv') ? 'node threads' : /^MergeMut/.test(name) ? 'chdb merges' : 'chdb threads';
     byKind.set(kind, (byKind.get(kind) ?? 0) + seconds);
   }
   return byKind;
