@@ -25,11 +25,12 @@ export interface NativeColumn {
   reset(): void;
 }
 
-export class StringColumn implements NativeColumn {
-  readonly type = 'String';
-  private readonly w = new BinaryWriter(16 * 1024);
-  push(s: string): void {
-    this.w.str(s);
+/** A column whose data is one stream written value by value (String, fixed-width numbers). */
+abstract class StreamColumn implements NativeColumn {
+  abstract readonly type: string;
+  protected readonly w: BinaryWriter;
+  constructor(initialSize: number) {
+    this.w = new BinaryWriter(initialSize);
   }
   prefix(): void {}
   data(out: BinaryWriter): void {
@@ -40,34 +41,33 @@ export class StringColumn implements NativeColumn {
   }
 }
 
-export class UInt8Column implements NativeColumn {
+export class StringColumn extends StreamColumn {
+  readonly type = 'String';
+  constructor() {
+    super(16 * 1024);
+  }
+  push(s: string): void {
+    this.w.str(s);
+  }
+}
+
+export class UInt8Column extends StreamColumn {
   readonly type = 'UInt8';
-  private readonly w = new BinaryWriter(1024);
+  constructor() {
+    super(1024);
+  }
   push(v: number): void {
     this.w.u8(v);
-  }
-  prefix(): void {}
-  data(out: BinaryWriter): void {
-    out.bytes(this.w.view());
-  }
-  reset(): void {
-    this.w.pos = 0;
   }
 }
 
 /** Int64 / UInt64 below 2^63 / DateTime64 ticks. */
-export class Int64Column implements NativeColumn {
-  private readonly w = new BinaryWriter(8 * 1024);
-  constructor(readonly type: 'DateTime64(9)' | 'UInt64' | 'Int64') {}
+export class Int64Column extends StreamColumn {
+  constructor(readonly type: 'DateTime64(9)' | 'UInt64' | 'Int64') {
+    super(8 * 1024);
+  }
   push(v: bigint): void {
     this.w.i64(v);
-  }
-  prefix(): void {}
-  data(out: BinaryWriter): void {
-    out.bytes(this.w.view());
-  }
-  reset(): void {
-    this.w.pos = 0;
   }
 }
 
