@@ -20,7 +20,8 @@ import type { ClickHouseExporterConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
 import type { Batch, LogBatch, SpanBatch } from '../../core/event.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
-import { encodeLogBlock, encodeSpanBlock, LOG_FORMAT, SPAN_FORMAT, type TableFormat } from './rows.ts';
+import type { TableFormat } from './native.ts';
+import { encodeLogBlock, encodeSpanBlock, LOG_FORMAT, SPAN_FORMAT } from './rows.ts';
 import type { Store } from './store.ts';
 
 export interface Exporter {

@@ -142,28 +142,43 @@ export class LowCardinalityStringColumn implements NativeColumn {
   }
 }
 
+/** The UInt64 cumulative end offsets of Array and Map columns (a Map is an array of key/value pairs). */
+class Offsets {
+  private readonly w = new BinaryWriter(8 * 1024);
+  private total = 0;
+  /** Ends a row that holds `count` elements. */
+  end(count: number): void {
+    this.total += count;
+    this.w.u64(this.total);
+  }
+  data(out: BinaryWriter): void {
+    out.bytes(this.w.view());
+  }
+  reset(): void {
+    this.w.pos = 0;
+    this.total = 0;
+  }
+}
+
 /** Array(T): push the row's elements into `inner`, then `endRow(count)`. */
 export class ArrayColumn<T extends NativeColumn> implements NativeColumn {
-  private readonly offsets = new BinaryWriter(8 * 1024);
-  private total = 0;
+  private readonly offsets = new Offsets();
   readonly type: string;
   constructor(readonly inner: T) {
     this.type = `Array(${inner.type})`;
   }
   endRow(count: number): void {
-    this.total += count;
-    this.offsets.u64(this.total);
+    this.offsets.end(count);
   }
   prefix(out: BinaryWriter): void {
     this.inner.prefix(out);
   }
   data(out: BinaryWriter): void {
-    out.bytes(this.offsets.view());
+    this.offsets.data(out);
     this.inner.data(out);
   }
   reset(): void {
-    this.offsets.pos = 0;
-    this.total = 0;
+    this.offsets.reset();
     this.inner.reset();
   }
 }
@@ -171,29 +186,28 @@ export class ArrayColumn<T extends NativeColumn> implements NativeColumn {
 /** Map(LowCardinality(String), String) from plain objects. */
 export class AttributesColumn implements NativeColumn {
   readonly type = 'Map(LowCardinality(String), String)';
-  private readonly offsets = new BinaryWriter(8 * 1024);
+  private readonly offsets = new Offsets();
   private readonly keys = new LowCardinalityStringColumn();
   private readonly values = new StringColumn();
-  private total = 0;
   push(m: Readonly<Record<string, string>>): void {
+    let count = 0;
     for (const k in m) {
       this.keys.push(k);
       this.values.push(m[k]);
-      this.total++;
+      count++;
     }
-    this.offsets.u64(this.total);
+    this.offsets.end(count);
   }
   prefix(out: BinaryWriter): void {
     this.keys.prefix(out);
   }
   data(out: BinaryWriter): void {
-    out.bytes(this.offsets.view());
+    this.offsets.data(out);
     this.keys.data(out);
     this.values.data(out);
   }
   reset(): void {
-    this.offsets.pos = 0;
-    this.total = 0;
+    this.offsets.reset();
     this.keys.reset();
     this.values.reset();
   }
@@ -202,8 +216,15 @@ export class AttributesColumn implements NativeColumn {
 /** Column name → builder, in INSERT order. */
 export type NativeColumns = Readonly<Record<string, NativeColumn>>;
 
+export interface TableFormat {
+  /** `(col, col, …)` for the INSERT. */
+  readonly columns: string;
+  /** `col Type, …` of the Native payload (the table's own types). */
+  readonly structure: string;
+}
+
 /** The INSERT's column list and the payload structure for a set of columns. */
-export function insertFormat(columns: NativeColumns): { columns: string; structure: string } {
+export function insertFormat(columns: NativeColumns): TableFormat {
   const names = Object.keys(columns);
   return { columns: `(${names.join(', ')})`, structure: names.map((n) => `\`${n}\` ${columns[n].type}`).join(', ') };
 }

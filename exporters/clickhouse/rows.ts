@@ -8,14 +8,7 @@
 import type { LogEvent, SpanRecord } from '../../core/event.ts';
 import { SPAN_KIND_NAMES, STATUS_CODE_NAMES } from '../../semconv/otlp.ts';
 import { BinaryWriter } from './binary-writer.ts';
-import { ArrayColumn, AttributesColumn, insertFormat, Int64Column, LowCardinalityStringColumn, type NativeColumns, StringColumn, takeBlock, UInt8Column } from './native.ts';
-
-export interface TableFormat {
-  /** `(col, col, …)` for the INSERT. */
-  readonly columns: string;
-  /** `col Type, …` of the Native payload (the table's own types). */
-  readonly structure: string;
-}
+import { ArrayColumn, AttributesColumn, insertFormat, Int64Column, LowCardinalityStringColumn, type NativeColumns, StringColumn, type TableFormat, takeBlock, UInt8Column } from './native.ts';
 
 const logs = {
   TenantId: new LowCardinalityStringColumn(),
