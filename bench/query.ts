@@ -19,15 +19,22 @@ import { params, rollupSummarySql, rollupTimeseriesSql, summarySql, timeseriesSq
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const DAY = 86_400_000;
-const dir = mkdtempSync(join(tmpdir(), 'sh-bench-query-'));
+// BENCH_DATA_DIR keeps the generated store for another run (generation is skipped when it already holds the events).
+const keptDir = process.env.BENCH_DATA_DIR;
+const dir = keptDir ?? mkdtempSync(join(tmpdir(), 'sh-bench-query-'));
 const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dir } } }, {}).exporters.clickhouse!);
 await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
+const stored = Number((await (await store.client.query({ query: "SELECT count() AS n FROM signalhouse.otel_logs WHERE TenantId = 'bench'", format: 'JSONEachRow' })).json<{ n: string }>())[0].n);
 
-const now = Date.now();
+// A kept store is timed from the newest generated event, so its ranges cover the same events.
+const now = stored > 0
+  ? Number((await (await store.client.query({ query: "SELECT toUnixTimestamp64Milli(max(Timestamp)) + 1 AS t FROM signalhouse.otel_logs WHERE TenantId = 'bench'", format: 'JSONEachRow' })).json<{ t: string }>())[0].t)
+  : Date.now();
 const EVENT_NAMES = ['voice.turn_started', 'voice.first_response', 'voice.barge_in', 'ai.tool_call_completed', 'kb.search', 'commerce.view', 'commerce.add_to_cart', 'commerce.checkout', 'booking.slot_hold', 'booking.confirmed'];
 const t0 = performance.now();
 const CHUNK = 2_000_000;
-for (let start = 0; start < EVENTS; start += CHUNK) {
+if (stored !== 0 && stored !== EVENTS) throw new Error(`BENCH_DATA_DIR holds ${stored} events, not BENCH_EVENTS=${EVENTS}`);
+for (let start = 0; stored === 0 && start < EVENTS; start += CHUNK) {
   const n = Math.min(CHUNK, EVENTS - start);
   await store.client.command({
     query: `INSERT INTO signalhouse.otel_logs (TenantId, EventId, EventName, Timestamp, SessionId, UserId, LogAttributes)
@@ -42,7 +49,7 @@ for (let start = 0; start < EVENTS; start += CHUNK) {
       FROM numbers(${start}, ${n})`,
   });
 }
-console.log(`generated ${EVENTS.toLocaleString('en-US')} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+if (stored === 0) console.log(`generated ${EVENTS.toLocaleString('en-US')} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 // Time the reports on a settled store, not while the bulk load's merges still take the CPU (up to 20 minutes).
 const settleStart = performance.now();
@@ -95,4 +102,4 @@ console.log(`| report | range | p50 ms | p95 ms |  (${EVENTS.toLocaleString('en-
 console.log('|---|---|---:|---:|');
 for (const [name, range, t] of rows) console.log(`| ${name} | ${range} | ${t.p50.toFixed(0)} | ${t.p95.toFixed(0)} |`);
 await store.close();
-rmSync(dir, { recursive: true, force: true });
+if (!keptDir) rmSync(dir, { recursive: true, force: true });

@@ -2,6 +2,7 @@
  * SQL for catalog metrics. Tenant, site, time range and grain are bound parameters (`{name:Type}`); everything
  * pasted into the text comes from the catalog, never from a request.
  */
+import { ROLLUP_HOURLY_KEYS, ROLLUP_MERGES } from '../exporters/clickhouse/schema.ts';
 import { sqlString as quote } from '../exporters/clickhouse/store.ts';
 import type { MetricDef, Source } from './catalog.ts';
 
@@ -52,7 +53,19 @@ function sourceRows(db: string, source: Source, siteFilter: boolean): string {
 }
 
 export function params(q: MetricQuery): Record<string, unknown> {
-  return { tenant: q.tenantId, from: q.fromMs, to: q.toMs, site: q.siteId ?? '', grain: q.grainSeconds ?? 0 };
+  return { tenant: q.tenantId, from: q.fromMs, to: q.toMs, site: q.siteId ?? '', grain: q.grainSeconds ?? 0, ...rollupLevels(q) };
+}
+
+/**
+ * How a range splits between the rollup's levels, in Unix seconds: minutes [m1, h1), whole hours [h1, h2), minutes
+ * [h2, to). A range without a whole hour, or a grain that is not whole hours, reads minutes only (h1 = h2 = m1).
+ */
+export function rollupLevels(q: MetricQuery): { m1: number; h1: number; h2: number } {
+  const m1 = Math.floor(q.fromMs / 60_000) * 60;
+  const h1 = Math.ceil(m1 / 3600) * 3600;
+  const h2 = Math.floor(q.toMs / 3_600_000) * 3600;
+  const hourly = h1 < h2 && (q.grainSeconds === undefined || q.grainSeconds % 3600 === 0);
+  return hourly ? { m1, h1, h2 } : { m1, h1: m1, h2: m1 };
 }
 
 /** One value over the whole range. */
@@ -74,22 +87,38 @@ function rollupWhere(metric: MetricDef, siteFilter: boolean): string {
   const conds = [];
   if (names.length > 0) conds.push(`EventName IN (${names.map(quote).join(', ')})`);
   if (metric.rollup.events.includes('$span:*')) conds.push("startsWith(EventName, '$span:')");
-  return (
-    `TenantId = {tenant:String} AND (${conds.join(' OR ')}) AND Minute >= toStartOfMinute(fromUnixTimestamp64Milli({from:Int64})) ` +
-    `AND Minute < fromUnixTimestamp64Milli({to:Int64})${siteFilter ? ' AND SiteId = {site:String}' : ''}`
-  );
+  return `TenantId = {tenant:String} AND (${conds.join(' OR ')})${siteFilter ? ' AND SiteId = {site:String}' : ''}`;
 }
 
-/** One value over the whole range, from the per-minute rollup. */
+const ROLLUP_COLUMNS = Object.keys(ROLLUP_MERGES).map((name) => ({ name, used: new RegExp(`\\b${name}\\b`) }));
+
+/**
+ * The rollup rows of a range, as `Time`, `EventName` and the value columns the metric's aggregate reads: whole
+ * hours from the hourly projection (grouped by its keys, so ClickHouse reads the projection), the edges from
+ * the per-minute rows. The metric's aggregate then runs over both alike.
+ */
+function rollupRows(db: string, metric: MetricDef, siteFilter: boolean): string {
+  const cols = ROLLUP_COLUMNS.filter((c) => c.used.test(metric.rollup.aggregate)).map((c) => c.name);
+  const where = rollupWhere(metric, siteFilter);
+  const hours =
+    `SELECT toStartOfHour(Minute) AS Time, EventName${cols.map((c) => `, ${ROLLUP_MERGES[c]} AS ${c}`).join('')} FROM ${db}.rollup_1m ` +
+    `WHERE ${where} AND toStartOfHour(Minute) >= toDateTime({h1:Int64}) AND toStartOfHour(Minute) < toDateTime({h2:Int64}) GROUP BY ${ROLLUP_HOURLY_KEYS}`;
+  const minutes =
+    `SELECT Minute AS Time, EventName${cols.map((c) => `, ${c}`).join('')} FROM ${db}.rollup_1m WHERE ${where} ` +
+    'AND ((Minute >= toDateTime({m1:Int64}) AND Minute < toDateTime({h1:Int64})) OR (Minute >= toDateTime({h2:Int64}) AND Minute < fromUnixTimestamp64Milli({to:Int64})))';
+  return `${hours} UNION ALL ${minutes}`;
+}
+
+/** One value over the whole range, from the rollup. */
 export function rollupSummarySql(db: string, metric: MetricDef, siteFilter: boolean): string {
-  return `SELECT ${metric.rollup.aggregate} AS value FROM ${db}.rollup_1m WHERE ${rollupWhere(metric, siteFilter)}`;
+  return `SELECT ${metric.rollup.aggregate} AS value FROM (${rollupRows(db, metric, siteFilter)})`;
 }
 
-/** One value per bucket, from the per-minute rollup (grain ≥ 1 minute). */
+/** One value per bucket, from the rollup (grain ≥ 1 minute). */
 export function rollupTimeseriesSql(db: string, metric: MetricDef, siteFilter: boolean): string {
   return (
-    `SELECT toUnixTimestamp(toStartOfInterval(Minute, toIntervalSecond({grain:UInt32}))) * 1000 AS bucket, ${metric.rollup.aggregate} AS value ` +
-    `FROM ${db}.rollup_1m WHERE ${rollupWhere(metric, siteFilter)} GROUP BY bucket ORDER BY bucket`
+    `SELECT toUnixTimestamp(toStartOfInterval(Time, toIntervalSecond({grain:UInt32}))) * 1000 AS bucket, ${metric.rollup.aggregate} AS value ` +
+    `FROM (${rollupRows(db, metric, siteFilter)}) GROUP BY bucket ORDER BY bucket`
   );
 }
 

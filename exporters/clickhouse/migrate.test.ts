@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../core/config.ts';
 import { ddlContext, migrate, ttlInterval } from './migrate.ts';
 import { MIGRATIONS } from './schema.ts';
+import { METRICS_BY_NAME } from '../../query/catalog.ts';
+import { params, rollupSummarySql, rollupTimeseriesSql, summarySql } from '../../query/sql.ts';
 import { openStore, type Store } from './store.ts';
 
 let dir: string;
@@ -22,6 +24,10 @@ async function rows<T>(query: string): Promise<T[]> {
   return (await store.client.query({ query, format: 'JSONEachRow' })).json<T>();
 }
 const DAY = 86_400_000;
+/** A query with its `{name:Type}` parameters written in, for EXPLAIN and plain reads. */
+function bound(sql: string, values: Record<string, unknown>): string {
+  return sql.replace(/\{(\w+):(\w+)\}/g, (_, name: string, type: string) => (type === 'String' ? `'${String(values[name])}'` : String(values[name])));
+}
 const engineOf = async (table: string) => (await rows<{ e: string }>(`SELECT engine_full AS e FROM system.tables WHERE database = 'signalhouse' AND name = '${table}'`))[0].e;
 
 describe('migrations', () => {
@@ -116,6 +122,45 @@ describe('migrations', () => {
     await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, rollups: true });
     await store.client.command({ query: "INSERT INTO signalhouse.otel_logs (TenantId, EventId, EventName, Timestamp) VALUES ('backfill', 'late', 'ai.tool_call_completed', now64(9))" });
     expect(await events()).toBe(601);
+  });
+
+  it('adds the hourly level to an existing rollup: same answers before and after, whole hours read from it', async () => {
+    const db = 'pre_hourly';
+    const opts = { database: db, cluster: '', ttlMs: 0 };
+    await migrate(store.client, { ...opts, migrations: MIGRATIONS.filter((m) => m.version < 5) });
+    // Three hours and a half of latencies, written before the projection exists.
+    const base = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 5 * 3_600_000;
+    await store.client.command({
+      query: `INSERT INTO ${db}.otel_logs (TenantId, EventId, EventName, Timestamp, LogAttributes)
+        SELECT 'hourly', toString(number), 'voice.first_response', fromUnixTimestamp64Milli(toInt64(${base} + number * 6000)),
+          map('voice.first_response_ms', toString(100 + number % 900))
+        FROM numbers(2100)`,
+    });
+    const metric = METRICS_BY_NAME.get('voice.first_response_ms.p95')!;
+    const count = METRICS_BY_NAME.get('voice.barge_in_count')!;
+    // From 25 minutes past the first hour to 40 past the fourth: minutes, three whole hours, minutes.
+    const q = { tenantId: 'hourly', fromMs: base + 25 * 60_000, toMs: base + 3 * 3_600_000 + 40 * 60_000, grainSeconds: 3600 };
+    const answer = async () => ({
+      summary: await rows<{ value: number }>(bound(rollupSummarySql(db, metric, false), params({ ...q, grainSeconds: undefined }))),
+      series: await rows<{ bucket: string; value: number }>(bound(rollupTimeseriesSql(db, metric, false), params(q))),
+      raw: await rows<{ value: number }>(bound(summarySql(db, metric, false), params(q))),
+    });
+    const before = await answer();
+    expect(before.series).toHaveLength(4);
+    expect(Math.abs(before.summary[0].value - before.raw[0].value) / before.raw[0].value).toBeLessThanOrEqual(0.01);
+
+    expect(await migrate(store.client, opts)).toEqual([5]);
+    await store.client.command({ query: `ALTER TABLE ${db}.rollup_1m MATERIALIZE PROJECTION hourly`, clickhouse_settings: { mutations_sync: '1' } });
+    expect(await answer()).toEqual(before);
+    const plan = (await rows<{ explain: string }>(`EXPLAIN projections = 1 ${bound(rollupTimeseriesSql(db, metric, false), params(q))}`)).map((r) => r.explain).join('\n');
+    expect(plan).toContain('ReadFromMergeTree (hourly)');
+    // Counts stay exact across the levels, for any split of the range.
+    const events = async (fromMin: number, toMin: number) =>
+      Number((await rows<{ value: string }>(bound(rollupSummarySql(db, { ...count, rollup: { ...count.rollup, events: ['voice.first_response'] } }, false), params({ tenantId: 'hourly', fromMs: base + fromMin * 60_000, toMs: base + toMin * 60_000 }))))[0].value);
+    expect(await events(0, 210)).toBe(2100);
+    expect(await events(25, 220)).toBe(2100 - 250);
+    expect(await events(61, 119)).toBe(580);
+    await store.client.command({ query: `DROP DATABASE ${db}` });
   });
 
   it('writes cluster DDL with ON CLUSTER and Replicated engines', () => {

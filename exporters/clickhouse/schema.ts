@@ -39,6 +39,29 @@ const ROLLUP_EVENTS = `(${['voice.first_response', 'voice.barge_in', 'voice.asr_
  * every merge), for ~25% more bytes on disk. Operators who prefer size can ALTER the codecs back; nothing depends
  * on them.
  */
+/**
+ * How each `rollup_1m` value column merges into a coarser bucket. The hourly projection (migration 5) stores
+ * these, and the query layer's hourly reads must use exactly the same expressions: ClickHouse only reads a
+ * projection whose aggregates match the query's.
+ */
+export const ROLLUP_MERGES: Readonly<Record<string, string>> = {
+  Events: 'sum(Events)',
+  Value: 'quantilesDDMergeState(0.005, 0.5, 0.95, 0.99)(Value)',
+  ValueSum: 'sum(ValueSum)',
+  ValueCount: 'sum(ValueCount)',
+  Ok: 'sum(Ok)',
+  Optimistic: 'sum(Optimistic)',
+  OptimisticOk: 'sum(OptimisticOk)',
+  Hits: 'sum(Hits)',
+  TopSum: 'sum(TopSum)',
+  TopCount: 'sum(TopCount)',
+  Sessions: 'uniqExactMergeState(Sessions)',
+  Bookings: 'uniqExactMergeState(Bookings)',
+};
+
+/** The keys of the hourly projection; a query grouping by these (hour as `toStartOfHour(Minute)`) reads it. */
+export const ROLLUP_HOURLY_KEYS = 'TenantId, EventName, toStartOfHour(Minute), SiteId';
+
 const LOG_CODEC_COLUMNS: ReadonlyArray<[name: string, type: string, codec: string]> = [
   ['Timestamp', 'DateTime64(9)', 'Delta(8), LZ4'], ['ObservedTimestamp', 'DateTime64(9)', 'Delta(8), LZ4'],
   ['TraceId', 'String', 'LZ4'], ['SpanId', 'String', 'LZ4'], ['SeverityText', 'LowCardinality(String)', 'LZ4'],
@@ -213,6 +236,22 @@ export const MIGRATIONS: readonly Migration[] = [
     // A codec change is metadata only: existing parts keep their codec until merged.
     up: ({ db, onCluster }) => [
       `ALTER TABLE ${db}.otel_logs${onCluster} ${LOG_CODEC_COLUMNS.map(([n, t, c]) => `MODIFY COLUMN ${n} ${t} CODEC(${c})`).join(', ')}`,
+    ],
+  },
+  {
+    version: 5,
+    name: 'hourly level of the rollup: a projection of rollup_1m',
+    // A 90-day quantile merges ~400k per-minute sketches but only ~6k hourly ones. A projection stays exact
+    // through late events, merges and TTL with no second view on the insert path (~2 ms per INSERT, measured).
+    // An AggregatingMergeTree keeps a projection only if merges rebuild it. Small granules: a day's hours are a
+    // few hundred rows, and each row read deserializes a sketch (1 day: 43 → 13 ms). Existing parts get it in the
+    // background; until then queries read their minutes, with the same answers.
+    up: ({ db, onCluster }) => [
+      `ALTER TABLE ${db}.rollup_1m${onCluster} MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild'`,
+      `ALTER TABLE ${db}.rollup_1m${onCluster} ADD PROJECTION IF NOT EXISTS hourly (
+        SELECT ${ROLLUP_HOURLY_KEYS}, ${Object.values(ROLLUP_MERGES).join(', ')} GROUP BY ${ROLLUP_HOURLY_KEYS})
+        WITH SETTINGS (index_granularity = 1024)`,
+      `ALTER TABLE ${db}.rollup_1m${onCluster} MATERIALIZE PROJECTION hourly`,
     ],
   },
 ];
