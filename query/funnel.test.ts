@@ -33,6 +33,8 @@ beforeAll(async () => {
     track({ userId: 'p5' }, 'commerce.add_to_cart', 0),
     // p6: view, then an unrelated checkout... of another funnel step order: view, checkout, cart, checkout.
     track({ userId: 'p6' }, 'commerce.view', 0, { country: 'FR' }), track({ userId: 'p6' }, 'commerce.checkout', 2), track({ userId: 'p6' }, 'commerce.add_to_cart', 4), track({ userId: 'p6' }, 'commerce.checkout', 6),
+    // p7: views again 100 minutes later and adds to the cart 30 minutes after that: its chain starts at the second view.
+    track({ userId: 'p7' }, 'commerce.view', 0, { country: 'DE' }), track({ userId: 'p7' }, 'commerce.view', 100), track({ userId: 'p7' }, 'commerce.add_to_cart', 130),
   ];
   const res = await fetch(`${svc.url}/v1/batch`, { method: 'POST', body: JSON.stringify({ batch }), headers: { 'content-type': 'application/json', authorization: `Bearer ${ACME_KEY}` } });
   expect(await res.json()).toEqual({ success: true });
@@ -56,31 +58,32 @@ describe('funnel', () => {
   it('counts people in order within the window from the first step, stitching anonymous ids to users', async () => {
     const { status, body } = await funnel({});
     expect(status).toBe(200);
-    // Viewed: p1 p2 p3 p4 p6. Cart after view within 1 h: p1 p2 p4 p6 (p3 too late). Checkout after cart: p1 p4 p6 (p2's came before its cart).
-    expect(counts(body.steps)).toEqual([5, 4, 3]);
-    expect(body.steps.map((s: { conversion_rate: number }) => s.conversion_rate)).toEqual([1, 0.8, 0.6]);
-    expect(body.steps[0]).toEqual({ name: 'commerce.view', count: 5, conversion_rate: 1, median_time_to_convert_s: 0 });
-    // Time to the first cart: p1 600 s, p2 1200 s, p4 300 s, p6 240 s → median 450 s.
-    expect(body.steps[1].median_time_to_convert_s).toBe(450);
+    // Viewed: p1 p2 p3 p4 p6 p7. Cart after a view within 1 h: p1 p2 p4 p6 p7 (p3 too late; p7 from its second
+    // view). Checkout after cart: p1 p4 p6 (p2's came before its cart).
+    expect(counts(body.steps)).toEqual([6, 5, 3]);
+    expect(body.steps.map((s: { conversion_rate: number }) => s.conversion_rate)).toEqual([1, 5 / 6, 0.5]);
+    expect(body.steps[0]).toEqual({ name: 'commerce.view', count: 6, conversion_rate: 1, median_time_to_convert_s: 0 });
+    // Time from the first view to the first cart: p1 600 s, p2 1200 s, p4 300 s, p6 240 s, p7 7800 s → median 600 s.
+    expect(body.steps[1].median_time_to_convert_s).toBe(600);
   });
 
   it('widens and narrows with the window', async () => {
-    expect(counts((await funnel({ window: 7200 })).body.steps)).toEqual([5, 5, 4]);
-    expect(counts((await funnel({ window: 300 })).body.steps)).toEqual([5, 2, 0]);
+    expect(counts((await funnel({ window: 7200 })).body.steps)).toEqual([6, 6, 4]);
+    expect(counts((await funnel({ window: 300 })).body.steps)).toEqual([6, 2, 0]);
   });
 
   it('strict mode breaks on an interleaved step; unordered mode accepts any order', async () => {
-    // strict: p6's checkout between view and cart breaks its chain; p2's too.
-    expect(counts((await funnel({ mode: 'strict' })).body.steps)).toEqual([5, 2, 2]);
-    // unordered: every step within the hour, any order: p1 p2 p4 p6 have all three.
-    expect(counts((await funnel({ mode: 'unordered' })).body.steps)).toEqual([5, 4, 4]);
+    // strict: p6's checkout between view and cart breaks its chain; p2's too (p7's repeated view does not).
+    expect(counts((await funnel({ mode: 'strict' })).body.steps)).toEqual([6, 3, 2]);
+    // unordered: every step within the hour after the first view, any order: p1 p2 p4 p6 have all three.
+    expect(counts((await funnel({ mode: 'unordered' })).body.steps)).toEqual([6, 4, 4]);
   });
 
   it('breaks down by an attribute of the first step', async () => {
     const { body } = await funnel({ breakdown: 'country' });
-    expect(counts(body.steps)).toEqual([5, 4, 3]);
+    expect(counts(body.steps)).toEqual([6, 5, 3]);
     const by = Object.fromEntries(body.breakdown.map((g: { value: string; steps: Array<{ count: number }> }) => [g.value, counts(g.steps)]));
-    expect(by).toEqual({ DE: [3, 2, 2], FR: [2, 2, 1] });
+    expect(by).toEqual({ DE: [4, 3, 2], FR: [2, 2, 1] });
   });
 
   it('refuses bad requests with 400', async () => {
