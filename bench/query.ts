@@ -23,7 +23,10 @@ const DAY = 86_400_000;
 const keptDir = process.env.BENCH_DATA_DIR;
 const dir = keptDir ?? mkdtempSync(join(tmpdir(), 'sh-bench-query-'));
 const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dir } } }, {}).exporters.clickhouse!);
-await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
+const migrateStart = performance.now();
+const applied = await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
+// On a kept store a new migration may rebuild the rollup from its events: worth seeing how long that takes.
+if (keptDir && applied.length > 0) console.log(`migrations ${applied.join(', ')} applied in ${((performance.now() - migrateStart) / 1000).toFixed(1)} s`);
 const stored = Number((await (await store.client.query({ query: "SELECT count() AS n FROM signalhouse.otel_logs WHERE TenantId = 'bench'", format: 'JSONEachRow' })).json<{ n: string }>())[0].n);
 
 // A kept store is timed from the newest generated event, so its ranges cover the same events.
