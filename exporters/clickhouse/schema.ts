@@ -245,11 +245,12 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'rollup_1m rebuilt: an hourly projection, 1,024-row granules',
     // The hourly level: a 90-day quantile merges ~400k per-minute sketches but only ~6k hourly ones. A projection
     // stays exact through late events, merges and TTL with no second view on the insert path (+1.8 ms per idle
-    // INSERT, 6–9 ms under load; a chained view cost +3.5 ms idle). An AggregatingMergeTree keeps a projection only if merges rebuild it.
-    // Small granules, in the table and the projection: every row read deserializes its sketches, and a day's
-    // edges and hours are a few hundred rows (one day's quantile at 100M events: 58 → 25 ms). Granularity cannot
-    // be altered, so the table is created again; with its views gone, the next start refills it from the stored
-    // events (`applyRollupViews`; on a cluster that refill is not automatic).
+    // INSERT, 6–9 ms under load; a chained view cost +3.5 ms idle). An AggregatingMergeTree keeps a projection
+    // only if merges rebuild it. Small granules, in the table and the projection: every row read deserializes
+    // its sketches, and a day's edges and hours are a few hundred rows (one day's quantile at 100M events, on a
+    // copy of the same rollup: 58 → 25 ms). Granularity cannot be altered, so the table is created again; with
+    // its views gone, the next start refills it from the stored events (`applyRollupViews`; on a cluster that
+    // refill is not automatic).
     up: (ctx) => [
       ...rollupViews(ctx).map((v) => `DROP VIEW IF EXISTS ${ctx.db}.${v.name}${ctx.onCluster}`),
       `DROP TABLE IF EXISTS ${ctx.db}.rollup_1m${ctx.onCluster} SYNC`,
