@@ -90,7 +90,7 @@ function rollupWhere(metric: MetricDef, siteFilter: boolean): string {
   return `TenantId = {tenant:String} AND (${conds.join(' OR ')})${siteFilter ? ' AND SiteId = {site:String}' : ''}`;
 }
 
-const ROLLUP_COLUMNS = Object.keys(ROLLUP_MERGES).map((name) => ({ name, used: new RegExp(`\\b${name}\\b`) }));
+const ROLLUP_VALUE_COLUMNS = Object.keys(ROLLUP_MERGES).map((name) => ({ name, used: new RegExp(`\\b${name}\\b`) }));
 
 /**
  * The rollup rows of a range, as `Time`, `EventName` and the value columns the metric's aggregate reads: whole
@@ -98,7 +98,7 @@ const ROLLUP_COLUMNS = Object.keys(ROLLUP_MERGES).map((name) => ({ name, used: n
  * the per-minute rows. The metric's aggregate then runs over both alike.
  */
 function rollupRows(db: string, metric: MetricDef, siteFilter: boolean): string {
-  const cols = ROLLUP_COLUMNS.filter((c) => c.used.test(metric.rollup.aggregate)).map((c) => c.name);
+  const cols = ROLLUP_VALUE_COLUMNS.filter((c) => c.used.test(metric.rollup.aggregate)).map((c) => c.name);
   const where = rollupWhere(metric, siteFilter);
   const hours =
     `SELECT toStartOfHour(Minute) AS Time, EventName${cols.map((c) => `, ${ROLLUP_MERGES[c]} AS ${c}`).join('')} FROM ${db}.rollup_1m ` +

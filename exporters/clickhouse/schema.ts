@@ -39,12 +39,16 @@ const ROLLUP_EVENTS = `(${['voice.first_response', 'voice.barge_in', 'voice.asr_
  * every merge), for ~25% more bytes on disk. Operators who prefer size can ALTER the codecs back; nothing depends
  * on them.
  */
-/** The columns of `rollup_1m`: keys, then the value columns (sums and aggregate states). */
-const ROLLUP_COLUMNS = `
+/**
+ * The columns of `rollup_1m`: keys, then the value columns (sums and aggregate states). `minute` is the type of
+ * `Minute`: since migration 5 it is in UTC, so its hours are UTC hours in any server time zone (Asia/Kolkata's
+ * hours start at :30 UTC, and the query layer splits ranges at UTC hours).
+ */
+const rollupColumnsDdl = (minute: string) => `
         TenantId LowCardinality(String),
         SiteId LowCardinality(String),
         EventName LowCardinality(String),
-        Minute DateTime,
+        Minute ${minute},
         Events SimpleAggregateFunction(sum, UInt64),
         Value AggregateFunction(quantilesDD(0.005, 0.5, 0.95, 0.99), Nullable(Float64)),
         ValueSum SimpleAggregateFunction(sum, Float64),
@@ -227,7 +231,7 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 3,
     name: 'per-minute rollup of the catalog metrics',
     up: ({ db, onCluster, engine }) => [
-      `CREATE TABLE IF NOT EXISTS ${db}.rollup_1m${onCluster} (${ROLLUP_COLUMNS}) ENGINE = ${engine('AggregatingMergeTree', 'rollup_1m')}
+      `CREATE TABLE IF NOT EXISTS ${db}.rollup_1m${onCluster} (${rollupColumnsDdl('DateTime')}) ENGINE = ${engine('AggregatingMergeTree', 'rollup_1m')}
       PARTITION BY toYYYYMM(Minute)
       ORDER BY (TenantId, EventName, Minute, SiteId)`,
     ],
@@ -242,7 +246,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
-    name: 'rollup_1m rebuilt: an hourly projection, 1,024-row granules',
+    name: 'rollup_1m rebuilt: an hourly projection, 1,024-row granules, minutes in UTC',
     // The hourly level: a 90-day quantile merges ~400k per-minute sketches but only ~6k hourly ones. A projection
     // stays exact through late events, merges and TTL with no second view on the insert path (+1.8 ms per idle
     // INSERT, 6–9 ms under load; a chained view cost +3.5 ms idle). An AggregatingMergeTree keeps a projection
@@ -254,7 +258,7 @@ export const MIGRATIONS: readonly Migration[] = [
     up: (ctx) => [
       ...rollupViews(ctx).map((v) => `DROP VIEW IF EXISTS ${ctx.db}.${v.name}${ctx.onCluster}`),
       `DROP TABLE IF EXISTS ${ctx.db}.rollup_1m${ctx.onCluster} SYNC`,
-      `CREATE TABLE ${ctx.db}.rollup_1m${ctx.onCluster} (${ROLLUP_COLUMNS},
+      `CREATE TABLE ${ctx.db}.rollup_1m${ctx.onCluster} (${rollupColumnsDdl("DateTime('UTC')")},
         PROJECTION hourly (SELECT ${ROLLUP_HOURLY_KEYS}, ${Object.values(ROLLUP_MERGES).join(', ')} GROUP BY ${ROLLUP_HOURLY_KEYS})
           WITH SETTINGS (index_granularity = 1024)
       ) ENGINE = ${ctx.engine('AggregatingMergeTree', 'rollup_1m')}
