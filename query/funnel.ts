@@ -1,9 +1,10 @@
 /**
  * Funnels, counted per person: the user id, else the user an anonymous id was linked to (identify / alias),
  * else the anonymous id — so a funnel started anonymously and finished after login is one person. The window is
- * measured from a first-step event (any of them for ordered chains). Modes: `ordered` (steps in order, other events allowed between),
- * `strict` (no other funnel step between consecutive steps: ClickHouse's `strict_order`), `unordered` (each
- * step at least once within the window, in any order). Step names and the breakdown key are bound parameters.
+ * measured from a first-step event (any of them for ordered chains). Modes: `ordered` (steps in order, other
+ * events allowed between), `strict` (no other funnel step between consecutive steps: ClickHouse's
+ * `strict_order`), `unordered` (each step at least once within the window after the earliest first step, in any
+ * order). Step names and the breakdown key are bound parameters.
  */
 import type { Store } from '../exporters/clickhouse/store.ts';
 import { linksWith, PERSON } from './explore.ts';
@@ -28,7 +29,8 @@ export interface FunnelStep {
   count: number;
   /** Share of the first step's people who reached this step (0–1). */
   conversion_rate: number | null;
-  /** Median seconds from the person's earliest first step to this step's earliest event after it, over the people who reached it. */
+  /** Median seconds from the person's earliest first step to this step's earliest event after it, over the people
+   * who reached it. */
   median_time_to_convert_s: number | null;
 }
 
