@@ -5,17 +5,33 @@
  * The builders are reused from request to request: encoding runs synchronously on the event loop, so one set per
  * table is enough and steady-state encoding allocates little beyond the finished block.
  */
-import type { LogEvent, SpanRecord } from '../../core/event.ts';
+import type { Identity, LogEvent, SpanRecord } from '../../core/event.ts';
 import { SPAN_KIND_NAMES, STATUS_CODE_NAMES } from '../../semconv/otlp.ts';
 import { BinaryWriter } from './binary-writer.ts';
 import { ArrayColumn, AttributesColumn, insertFormat, Int64Column, LowCardinalityStringColumn, type NativeColumns, StringColumn, type TableFormat, takeBlock, UInt8Column } from './native.ts';
 
+/** Signalhouse's own columns, first in both tables: the tenant and the event's identity. */
+function identityColumns() {
+  return {
+    TenantId: new LowCardinalityStringColumn(),
+    EventId: new StringColumn(),
+    SessionId: new StringColumn(),
+    UserId: new StringColumn(),
+    AnonymousId: new StringColumn(),
+  };
+}
+type IdentityColumns = ReturnType<typeof identityColumns>;
+
+function pushIdentity(c: IdentityColumns, tenantId: string, e: Identity): void {
+  c.TenantId.push(tenantId);
+  c.EventId.push(e.eventId);
+  c.SessionId.push(e.sessionId);
+  c.UserId.push(e.userId);
+  c.AnonymousId.push(e.anonymousId);
+}
+
 const logs = {
-  TenantId: new LowCardinalityStringColumn(),
-  EventId: new StringColumn(),
-  SessionId: new StringColumn(),
-  UserId: new StringColumn(),
-  AnonymousId: new StringColumn(),
+  ...identityColumns(),
   Timestamp: new Int64Column('DateTime64(9)'),
   ObservedTimestamp: new Int64Column('DateTime64(9)'),
   TraceId: new StringColumn(),
@@ -36,11 +52,7 @@ const logs = {
 };
 
 const spans = {
-  TenantId: new LowCardinalityStringColumn(),
-  EventId: new StringColumn(),
-  SessionId: new StringColumn(),
-  UserId: new StringColumn(),
-  AnonymousId: new StringColumn(),
+  ...identityColumns(),
   Timestamp: new Int64Column('DateTime64(9)'),
   TraceId: new StringColumn(),
   SpanId: new StringColumn(),
@@ -98,11 +110,7 @@ export function encodeLogBlock(parts: ReadonlyArray<TenantEvents<LogEvent>>): Bu
   const c = logs;
   return encode(c, rowCount(parts), () => {
     for (const { tenantId, events } of parts) for (const e of events) {
-      c.TenantId.push(tenantId);
-      c.EventId.push(e.eventId);
-      c.SessionId.push(e.sessionId);
-      c.UserId.push(e.userId);
-      c.AnonymousId.push(e.anonymousId);
+      pushIdentity(c, tenantId, e);
       c.Timestamp.push(ticks(e.timeUnixNano));
       c.ObservedTimestamp.push(ticks(e.observedTimeUnixNano));
       c.TraceId.push(e.traceId);
@@ -128,11 +136,7 @@ export function encodeSpanBlock(parts: ReadonlyArray<TenantEvents<SpanRecord>>):
   const c = spans;
   return encode(c, rowCount(parts), () => {
     for (const { tenantId, events: records } of parts) for (const s of records) {
-      c.TenantId.push(tenantId);
-      c.EventId.push(s.eventId);
-      c.SessionId.push(s.sessionId);
-      c.UserId.push(s.userId);
-      c.AnonymousId.push(s.anonymousId);
+      pushIdentity(c, tenantId, s);
       c.Timestamp.push(ticks(s.startTimeUnixNano));
       c.TraceId.push(s.traceId);
       c.SpanId.push(s.spanId);
