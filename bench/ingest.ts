@@ -16,7 +16,8 @@
  * Options (env): BENCH_DURATION seconds per scenario (default 10), BENCH_CONNECTIONS (default 64),
  * BENCH_SCENARIOS comma-separated subset of
  * `protobuf-100,protobuf-500,json-100,json-500,single,batch-100,no-processors` (default all; the bare server
- * runs for the load scenarios chosen), BENCH_ROLLUPS=0 (rollup views off), BENCH_NODE_FLAGS (server node flags).
+ * runs for the load scenarios chosen), BENCH_ROLLUPS=0 (rollup views off), BENCH_EXPORTER (exporter options in YAML flow
+ * style, e.g. `landing: { max_rows: 0 }`), BENCH_NODE_FLAGS (server node flags).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -216,14 +217,22 @@ async function drive(target: string, url: string, scenario: string, template: Bu
   };
 }
 
-/** Mean INSERT size and latency so far, from the server's own /metrics. */
+/** Group commits, INSERTs and landing moves so far (counts, mean size and latency), from the server's own /metrics. */
 async function insertStats(url: string): Promise<string> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name}\\{table="otel_logs"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  const inserts = value('signalhouse_exporter_batch_rows_count');
-  const rows = value('signalhouse_exporter_batch_rows_sum');
-  const seconds = value('signalhouse_exporter_commit_duration_seconds_sum');
-  return `${inserts.toLocaleString('en-US')} INSERTs into otel_logs, ${Math.round(rows / inserts).toLocaleString('en-US')} rows and ${Math.round((seconds * 1000) / inserts)} ms each on average`;
+  const value = (name: string, labels = '') => Number(new RegExp(`^${name}${labels.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  const groups = value('signalhouse_exporter_batch_rows_count', '{table="otel_logs"}');
+  const groupRows = value('signalhouse_exporter_batch_rows_sum', '{table="otel_logs"}');
+  const commits = (table: string) => {
+    const n = value('signalhouse_exporter_commit_duration_seconds_count', `{table="${table}"}`);
+    return `${fmt(n)} into ${table} (${n ? Math.round((value('signalhouse_exporter_commit_duration_seconds_sum', `{table="${table}"}`) * 1000) / n) : 0} ms each)`;
+  };
+  const moves = value('signalhouse_exporter_landing_move_duration_seconds_count');
+  const moved = value('signalhouse_exporter_landing_moved_rows_total');
+  const moveMs = moves ? Math.round((value('signalhouse_exporter_landing_move_duration_seconds_sum') * 1000) / moves) : 0;
+  const lag = (q: string) => (value(`signalhouse_nodejs_eventloop_lag_${q}_seconds`) * 1000).toFixed(1);
+  return `event loop lag p50 ${lag('p50')} / p99 ${lag('p99')} ms; ${fmt(groups)} group commits of ${fmt(groupRows / groups)} rows on average; INSERTs: ${commits('landing')}, ${commits('otel_logs')}; ${fmt(moves)} landing moves of ${fmt(moves ? moved / moves : 0)} rows (${moveMs} ms each)`;
 }
 
 function table(rows: Row[]): string {
@@ -236,8 +245,9 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sh-bench-'));
   const configPath = join(dir, 'signalhouse.yaml');
   // BENCH_ROLLUPS=0 turns the rollup's materialized views off, to show what they cost.
-  const rollups = process.env.BENCH_ROLLUPS === '0' ? 'exporters: { clickhouse: { rollups: false } }\n' : '';
-  writeFileSync(configPath, `tenants:\n  - id: bench\n    write_keys: [${KEY}]\n${rollups}`);
+  // BENCH_EXPORTER adds exporter options, in YAML flow style, e.g. `landing: { max_rows: 0 }`.
+  const exporter = [process.env.BENCH_ROLLUPS === '0' ? 'rollups: false' : '', process.env.BENCH_EXPORTER ?? ''].filter(Boolean).join(', ');
+  writeFileSync(configPath, `tenants:\n  - id: bench\n    write_keys: [${KEY}]\nexporters: { clickhouse: { ${exporter} } }\n`);
   const payloads = { 100: payload(100), 500: payload(500), 1: payload(1) };
   console.log(`payload sizes: 100 records = ${payloads[100].proto.length} B protobuf / ${payloads[100].json.length} B JSON; 500 records = ${payloads[500].proto.length} B / ${payloads[500].json.length} B`);
   console.log(`${DURATION}s per scenario, ${CONNECTIONS} connections, machine: ${(await import('node:os')).cpus().length} cores\n`);
@@ -262,14 +272,14 @@ async function main(): Promise<void> {
     rows.push(row);
   }
   if (SCENARIOS.has('single')) {
-    const single = await drive('signalhouse', server.url, 'protobuf 1/req at 1k req/s', payloads[1].proto, 'application/x-protobuf', 1, { overallRate: 1000, connections: Number(process.env.BENCH_SINGLE_CONNECTIONS ?? 100) });
+    const single = await drive('signalhouse', server.url, 'protobuf 1/req at 1k req/s', payloads[1].proto, 'application/x-protobuf', 1, { overallRate: 1000, connections: Number(process.env.BENCH_SINGLE_CONNECTIONS ?? 100) }, server.child.pid);
     rows.push(single);
     accepted += single.ok;
     slack += single.inFlightMax;
   }
   if (SCENARIOS.has('batch-100')) {
     // The 100-event latency target at a steady 20k events/s (twice the seed's 10k events/s SLA), not saturation.
-    const batch = await drive('signalhouse', server.url, 'protobuf 100/req at 200 req/s', payloads[100].proto, 'application/x-protobuf', 100, { overallRate: 200, connections: 32 });
+    const batch = await drive('signalhouse', server.url, 'protobuf 100/req at 200 req/s', payloads[100].proto, 'application/x-protobuf', 100, { overallRate: 200, connections: 32 }, server.child.pid);
     rows.push(batch);
     accepted += batch.ok * 100;
     slack += batch.inFlightMax;

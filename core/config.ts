@@ -84,6 +84,18 @@ const clickhouseExporterSchema = z.strictObject({
       max_delay: durationMs.default(0),
     })
     .prefault({}),
+  /**
+   * Landing table (embedded store only): an INSERT of fewer than `max_rows` rows commits into a small table
+   * without views or indexes, and landed rows move on to their tables in bulk after `move_delay` (or once
+   * `move_max_rows` have landed). 0 turns it off. See exporters/clickhouse/landing.ts.
+   */
+  landing: z
+    .strictObject({
+      max_rows: intLike(0, 1_000_000).default(10_000),
+      move_delay: durationMs.default(200),
+      move_max_rows: intLike(1, 1_000_000).default(50_000),
+    })
+    .prefault({}),
   /** Rows accepted but not yet committed; beyond this, ingest answers 503 with Retry-After. */
   queue: z.strictObject({ max_rows: intLike(1, 100_000_000).default(500_000) }).prefault({}),
   retry: z

@@ -23,6 +23,8 @@ export interface Service {
   /** The listening address, e.g. http://127.0.0.1:4318 (after `listen`). */
   url: string;
   listen(): Promise<string>;
+  /** Resolves when every event acknowledged so far is visible to queries (landed rows moved on). */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,7 +42,14 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
     await store.close();
     throw err;
   }
-  const exporters = new Map<string, Exporter>([['clickhouse', createClickHouseExporter({ store, config: chConfig, telemetry })]]);
+  const exporters = new Map<string, Exporter>([['clickhouse', createClickHouseExporter({ store, config: chConfig, telemetry, logger })]]);
+  try {
+    // Rows a crash left in the landing table reach their tables before anything reads them (dedupe's window).
+    for (const e of exporters.values()) await e.start();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry);
   await pipelines.start({
     async query<T>(sql: string, params?: Record<string, unknown>) {
@@ -72,6 +81,9 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
       const { host, port } = config.service.http;
       service.url = await app.listen({ host, port });
       return service.url;
+    },
+    async settle() {
+      await Promise.all([...exporters.values()].map((e) => e.settle()));
     },
     close() {
       closing ??= (async () => {

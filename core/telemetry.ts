@@ -23,6 +23,11 @@ export interface Telemetry {
   readonly exportFailures: Counter<'table' | 'retryable'>;
   /** Rows accepted and waiting for their INSERT to commit. */
   readonly exportQueueRows: Gauge;
+  /** Rows committed to the landing table and not yet moved on to their tables. */
+  readonly landingRows: Gauge;
+  readonly landingMovedRows: Counter;
+  readonly landingMoveDuration: Histogram;
+  readonly landingMoveFailures: Counter<'retryable'>;
   readonly inFlightRequests: Gauge;
 }
 
@@ -45,6 +50,10 @@ export function createTelemetry(): Telemetry {
     exportRetries: new Counter({ name: 'signalhouse_exporter_retries_total', help: 'INSERT attempts retried after a retryable error.', labelNames: ['table'], registers }),
     exportFailures: new Counter({ name: 'signalhouse_exporter_failed_batches_total', help: 'INSERTs that failed for good.', labelNames: ['table', 'retryable'], registers }),
     exportQueueRows: new Gauge({ name: 'signalhouse_exporter_queue_rows', help: 'Rows accepted and waiting for their INSERT to commit.', registers }),
+    landingRows: new Gauge({ name: 'signalhouse_exporter_landing_rows', help: 'Rows committed to the landing table, not yet moved on to their tables.', registers }),
+    landingMovedRows: new Counter({ name: 'signalhouse_exporter_landing_moved_rows_total', help: 'Rows moved from the landing table to their tables.', registers }),
+    landingMoveDuration: new Histogram({ name: 'signalhouse_exporter_landing_move_duration_seconds', help: 'Time to move one landed generation (read, INSERT per table, drop).', buckets: TIME_BUCKETS, registers }),
+    landingMoveFailures: new Counter({ name: 'signalhouse_exporter_landing_move_failures_total', help: 'Failed attempts to move a landed generation.', labelNames: ['retryable'], registers }),
     inFlightRequests: new Gauge({ name: 'signalhouse_http_in_flight_requests', help: 'Requests being processed.', registers }),
   };
 }

@@ -14,6 +14,7 @@ let seq = 0;
 async function send(key: string, batch: unknown[]) {
   const res = await fetch(`${svc.url}/v1/batch`, { method: 'POST', body: JSON.stringify({ batch }), headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } });
   expect(await res.json()).toEqual({ success: true });
+  await svc.settle();
 }
 const track = (who: Record<string, string>, event: string, properties: Record<string, unknown>, minutesAgo = 30) =>
   ({ type: 'track', ...who, event, properties, messageId: `x-${++seq}`, timestamp: new Date(Date.now() - minutesAgo * 60_000).toISOString() });

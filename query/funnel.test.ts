@@ -38,6 +38,7 @@ beforeAll(async () => {
   ];
   const res = await fetch(`${svc.url}/v1/batch`, { method: 'POST', body: JSON.stringify({ batch }), headers: { 'content-type': 'application/json', authorization: `Bearer ${ACME_KEY}` } });
   expect(await res.json()).toEqual({ success: true });
+  await svc.settle();
 });
 afterAll(async () => {
   await svc?.close();

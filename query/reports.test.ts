@@ -95,6 +95,7 @@ beforeAll(async () => {
   ]);
   // Another tenant's data, which acme must never see.
   await ingest(GLOBEX_KEY, Array.from({ length: 50 }, (_, i) => ({ name: 'voice.first_response', hour: 0, attrs: { 'voice.turn_id': `g${i}`, 'voice.first_response_ms': 99_999 } })));
+  await svc.settle();
 });
 afterAll(async () => {
   await svc?.close();

@@ -26,8 +26,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Landing off unless asked for: most tests here are about INSERTs straight into otel_logs. */
 function exporterConfig(overrides: Record<string, unknown>): ClickHouseExporterConfig {
-  return parseConfig({ exporters: { clickhouse: overrides } }, {}).exporters.clickhouse!;
+  return parseConfig({ exporters: { clickhouse: { landing: { max_rows: 0 }, ...overrides } } }, {}).exporters.clickhouse!;
 }
 
 const resource: Resource = { attributes: { 'service.name': 'exp' }, schemaUrl: '', serviceName: 'exp' };
@@ -138,6 +139,18 @@ describe('clickhouse exporter', () => {
       await store.client.command({ query: `INSERT INTO signalhouse.otel_logs SETTINGS insert_deduplication_token = '${token}' FORMAT JSONEachRow\n${line}` });
     }
     expect(await count('dedup.token')).toBe(2);
+  });
+
+  it('counts a retried INSERT once in the rollup too', async () => {
+    const rollup = async () => {
+      const rs = await store.client.query({ query: "SELECT sum(Events) AS n FROM signalhouse.rollup_1m WHERE TenantId = 'retry'", format: 'JSONEachRow' });
+      return Number((await rs.json<{ n: string }>())[0].n);
+    };
+    const line = `{"TenantId":"retry","EventName":"kb.search","Timestamp":"${Math.floor(Date.now() / 1000)}.000000001"}\n`;
+    for (const token of ['retry-a', 'retry-a', 'retry-b']) {
+      await store.client.command({ query: `INSERT INTO signalhouse.otel_logs SETTINGS insert_deduplication_token = '${token}' FORMAT JSONEachRow\n${line}` });
+    }
+    expect(await rollup()).toBe(2);
   });
 
   it('drains: flushes what is queued at once, then refuses new batches', async () => {

@@ -4,6 +4,12 @@
  * identical. Bulk inserts carry Native blocks in both modes: over HTTP they are the request body; embedded,
  * chDB's client bridge only carries text, so the payload is written to a file beside the data and read with
  * `file()`.
+ *
+ * Embedded, one chDB connection runs one statement at a time: a 3-second funnel on it would hold every INSERT
+ * behind it. So the write path has its own connections (`WRITER_CONNECTIONS`, same data directory, which chDB
+ * supports): queries and DDL use `client`, INSERTs and the exporter's own statements use `withWriter`, which
+ * picks the least busy writer. Statements with query parameters are still serialized process-wide by chdb
+ * (its parameter state is not per connection), so the write path sends none.
  */
 import { closeSync, mkdirSync, openSync, rmSync, writevSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -30,9 +36,18 @@ export interface Store {
   /** Where the data lives: the embedded data directory or the server URL (without credentials). */
   readonly location: string;
   readonly database: string;
+  /** One INSERT of Native blocks, on a writer connection. */
   insertNative(insert: NativeInsert): Promise<void>;
+  /**
+   * Runs `fn` with the least busy writer connection (embedded; remote: the one client). For the write path's
+   * own statements, so they never wait behind a query. Send no query parameters through it (see above).
+   */
+  withWriter<T>(fn: (client: ClickHouseClient) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
+
+/** Embedded connections for the write path, beside the one for queries and DDL. */
+const WRITER_CONNECTIONS = 3;
 
 /** A string literal for ClickHouse SQL. */
 export function sqlString(s: string): string {
@@ -52,6 +67,7 @@ export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
       kind: 'remote',
       location: url.toString(),
       database: cfg.database,
+      withWriter: (fn) => fn(client),
       async insertNative(ins) {
         const result = await client.exec({
           query: `INSERT INTO ${ins.table} ${ins.columns} SETTINGS ${ins.settings} FORMAT Native`,
@@ -71,14 +87,26 @@ export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
   // Loaded only in embedded mode: the engine is a large native library.
   const { createChdbConnection } = await import('chdb/connection');
   // chdb types the connection against its own copy of @clickhouse/client-common; the runtime contract is the same.
-  const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
-  const client = createClient({ connection, request_timeout: cfg.timeout });
+  type Connection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
+  const connect = () => createClient({ connection: createChdbConnection({ path: dir }) as unknown as Connection, request_timeout: cfg.timeout });
+  const client = connect();
+  const writers = Array.from({ length: WRITER_CONNECTIONS }, () => ({ client: connect(), busy: 0 }));
+  async function withWriter<T>(fn: (client: ClickHouseClient) => Promise<T>): Promise<T> {
+    const writer = writers.reduce((a, b) => (b.busy < a.busy ? b : a));
+    writer.busy++;
+    try {
+      return await fn(writer.client);
+    } finally {
+      writer.busy--;
+    }
+  }
   let spoolSeq = 0;
   return {
     client,
     kind: 'embedded',
     location: dir,
     database: cfg.database,
+    withWriter,
     async insertNative(ins) {
       // Written and removed synchronously on purpose: a few MB into the page cache take ~1 ms, while each async
       // fs step (open, write, close, unlink) waits for a turn of a busy event loop; under full load those turns
@@ -92,13 +120,18 @@ export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
         } finally {
           closeSync(fd);
         }
-        await client.command({
-          query: `INSERT INTO ${ins.table} ${ins.columns} SETTINGS ${ins.settings} SELECT * FROM file(${sqlString(path)}, 'Native', ${sqlString(ins.structure)})`,
-        });
+        await withWriter((writer) =>
+          writer.command({
+            query: `INSERT INTO ${ins.table} ${ins.columns} SETTINGS ${ins.settings} SELECT * FROM file(${sqlString(path)}, 'Native', ${sqlString(ins.structure)})`,
+          }),
+        );
       } finally {
         rmSync(path, { force: true });
       }
     },
-    close: () => client.close(),
+    async close() {
+      for (const w of writers) await w.client.close();
+      await client.close();
+    },
   };
 }

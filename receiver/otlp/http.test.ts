@@ -222,7 +222,9 @@ describe('hostile bodies', () => {
     expect(text).toMatch(/signalhouse_receiver_rejected_records_total\{receiver="otlp",signal="logs",reason="invalid_id"\} [1-9]/);
     expect(text).toMatch(/signalhouse_receiver_failed_requests_total\{receiver="otlp",status="401"\} [1-9]/);
     expect(text).toMatch(/signalhouse_receiver_accepted_records_total\{receiver="otlp",signal="logs"\} [1-9]/);
-    expect(text).toMatch(/signalhouse_exporter_commit_duration_seconds_count\{table="otel_logs"\} [1-9]/);
+    // Small requests commit into the landing table, then move on to otel_logs in bulk.
+    expect(text).toMatch(/signalhouse_exporter_commit_duration_seconds_count\{table="landing"\} [1-9]/);
+    expect(text).toMatch(/signalhouse_exporter_landing_moved_rows_total [1-9]/);
     expect(text).toMatch(/signalhouse_process_resident_memory_bytes \d+/);
   });
 });

@@ -21,7 +21,9 @@ export interface TestService {
   readonly service: Service;
   readonly url: string;
   readonly dataDir: string;
-  /** Runs a query on the service's own store and returns the rows. */
+  /** Waits until every acknowledged event is visible to queries (see landing.ts). */
+  settle(): Promise<void>;
+  /** Runs a query on the service's own store, once every acknowledged event is visible, and returns the rows. */
   rows<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
   close(): Promise<void>;
 }
@@ -47,7 +49,9 @@ export async function startTestService(overrides: Record<string, unknown> = {}):
     service,
     url,
     dataDir,
+    settle: () => service.settle(),
     async rows<T>(sql: string, params?: Record<string, unknown>) {
+      await service.settle();
       const rs = await service.store.client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
       return rs.json<T>();
     },

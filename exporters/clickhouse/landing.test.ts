@@ -1,0 +1,184 @@
+/**
+ * The landing table against the real embedded engine: small requests are acknowledged once their block is
+ * committed there and reach otel_logs (and the rollup) when their generation moves; what a crash leaves is moved
+ * at the next start exactly once, also when the crash fell between a move's INSERT and its partition drop; rows
+ * the table refuses stay landed without blocking later generations.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ClickHouseExporterConfig, parseConfig } from '../../core/config.ts';
+import type { LogBatch, LogEvent, Resource, Scope, SpanBatch, SpanRecord } from '../../core/event.ts';
+import { createTelemetry, type Telemetry } from '../../core/telemetry.ts';
+import { createClickHouseExporter } from './exporter.ts';
+import { migrate } from './migrate.ts';
+import { openStore, type Store } from './store.ts';
+
+let dir: string;
+let store: Store;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sh-landing-'));
+  store = await openStore(exporterConfig({ data_dir: dir }));
+  await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
+});
+afterAll(async () => {
+  await store?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function exporterConfig(overrides: Record<string, unknown>): ClickHouseExporterConfig {
+  return parseConfig({ exporters: { clickhouse: overrides } }, {}).exporters.clickhouse!;
+}
+
+/** An exporter whose generations move only when told (settle, drain) unless `moveDelay` says otherwise. */
+function exporter(telemetry: Telemetry, landing: Record<string, unknown> = {}) {
+  return createClickHouseExporter({ store, config: exporterConfig({ landing: { max_rows: 100, move_delay: '1h', ...landing } }), telemetry });
+}
+
+const resource: Resource = { attributes: { 'service.name': 'landing' }, schemaUrl: '', serviceName: 'landing' };
+const scope: Scope = { name: 's', version: '', attributes: {}, schemaUrl: '' };
+const NOW = BigInt(Date.now()) * 1_000_000n;
+
+/** `n` kb.search events (a rollup event, so the rollup's view runs on the move) named by `id`. */
+function batch(id: string, n: number): LogBatch {
+  const events: LogEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    events.push({
+      eventId: `${id}-${i}`, sessionId: '', userId: '', anonymousId: '',
+      timeUnixNano: NOW + BigInt(i), observedTimeUnixNano: 0n, traceId: '', spanId: '', traceFlags: 0,
+      severityText: '', severityNumber: 0, body: id, eventName: 'kb.search', attributes: { 'kb.search_latency_ms': String(10 + i) }, resource, scope,
+    });
+  }
+  return { tenantId: 'acme', signal: 'logs', events, rejections: [] };
+}
+
+function spanBatch(name: string): SpanBatch {
+  const span: SpanRecord = {
+    eventId: '', sessionId: '', userId: '', anonymousId: '', traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', parentSpanId: '',
+    traceState: '', name, kind: 1, startTimeUnixNano: NOW, endTimeUnixNano: NOW + 1_000_000n, attributes: {}, events: [], links: [],
+    statusCode: 0, statusMessage: '', resource, scope,
+  };
+  return { tenantId: 'acme', signal: 'traces', events: [span], rejections: [] };
+}
+
+async function one<T>(sql: string): Promise<T> {
+  const rs = await store.client.query({ query: sql, format: 'JSONEachRow' });
+  return (await rs.json<T>())[0];
+}
+const stored = async (id: string) => Number((await one<{ n: string }>(`SELECT count() AS n FROM signalhouse.otel_logs WHERE Body = '${id}'`)).n);
+const uniqueIds = async (id: string) => Number((await one<{ n: string }>(`SELECT uniqExact(EventId) AS n FROM signalhouse.otel_logs WHERE Body = '${id}'`)).n);
+const landedBlocks = async () => Number((await one<{ n: string }>('SELECT count() AS n FROM signalhouse.landing')).n);
+const rollupEvents = async () => Number((await one<{ n: string }>("SELECT sum(Events) AS n FROM signalhouse.rollup_1m WHERE TenantId = 'acme' AND EventName = 'kb.search'")).n);
+const metric = async (telemetry: Telemetry, name: 'landingMovedRows' | 'landingMoveFailures') => (await telemetry[name].get()).values.reduce((s, v) => s + v.value, 0);
+
+describe('landing table', () => {
+  it('acknowledges small requests once landed and moves them on, rollup included', async () => {
+    const telemetry = createTelemetry();
+    const exp = exporter(telemetry);
+    const before = await rollupEvents();
+    await Promise.all([exp.export(batch('land.a', 3)), exp.export(batch('land.b', 4))]);
+    // Acknowledged, committed in the landing table, not yet in otel_logs.
+    expect(await landedBlocks()).toBeGreaterThan(0);
+    expect([await stored('land.a'), await stored('land.b')]).toEqual([0, 0]);
+    expect((await telemetry.landingRows.get()).values[0].value).toBe(7);
+    await exp.settle();
+    expect([await stored('land.a'), await stored('land.b')]).toEqual([3, 4]);
+    expect(await landedBlocks()).toBe(0);
+    expect(await rollupEvents()).toBe(before + 7);
+    expect(await metric(telemetry, 'landingMovedRows')).toBe(7);
+    await exp.drain();
+  });
+
+  it('sends a group of max_rows or more straight to its table', async () => {
+    const exp = exporter(createTelemetry());
+    await exp.export(batch('direct', 100));
+    expect(await stored('direct')).toBe(100);
+    expect(await landedBlocks()).toBe(0);
+    await exp.drain();
+  });
+
+  it('moves a generation on its own after move_delay', async () => {
+    const exp = exporter(createTelemetry(), { move_delay: '20ms' });
+    await exp.export(batch('timer', 2));
+    for (let i = 0; i < 200 && (await stored('timer')) < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await stored('timer')).toBe(2);
+    await exp.drain();
+  });
+
+  it('moves what a previous run left landed at the next start, exactly once', async () => {
+    // A run that stops without moving: its generation stays landed, as after kill -9.
+    const crashed = exporter(createTelemetry());
+    await crashed.export(batch('crash.left', 5));
+    expect(await stored('crash.left')).toBe(0);
+    const before = await rollupEvents();
+
+    const next = exporter(createTelemetry());
+    await next.start();
+    expect(await stored('crash.left')).toBe(5);
+    expect(await landedBlocks()).toBe(0);
+    expect(await rollupEvents()).toBe(before + 5);
+    // The stopped run's own move, had it come, finds nothing left to move.
+    await crashed.settle();
+    expect(await stored('crash.left')).toBe(5);
+    await next.drain();
+  });
+
+  it('does not apply a move twice when it committed but its partition was not dropped', async () => {
+    const telemetry = createTelemetry();
+    const exp = exporter(telemetry);
+    // One generation with a block for each table; otel_traces refuses its span, for real (a constraint), so the
+    // move's otel_logs INSERT commits and its partition is not dropped: the state a crash between the two leaves.
+    await store.client.command({ query: "ALTER TABLE signalhouse.otel_traces ADD CONSTRAINT no_refused_span CHECK SpanName != 'refused'" });
+    const before = await rollupEvents();
+    try {
+      await Promise.all([exp.export(batch('half.moved', 6)), exp.export(spanBatch('refused'))]);
+      await exp.settle();
+      expect(await metric(telemetry, 'landingMoveFailures')).toBe(1);
+      expect(await stored('half.moved')).toBe(6);
+      expect(await landedBlocks()).toBe(2);
+    } finally {
+      await store.client.command({ query: 'ALTER TABLE signalhouse.otel_traces DROP CONSTRAINT no_refused_span' });
+    }
+    const next = exporter(createTelemetry());
+    await next.start();
+    expect(await stored('half.moved')).toBe(6);
+    expect(await uniqueIds('half.moved')).toBe(6);
+    expect(await rollupEvents()).toBe(before + 6);
+    expect(Number((await one<{ n: string }>("SELECT count() AS n FROM signalhouse.otel_traces WHERE SpanName = 'refused'")).n)).toBe(1);
+    expect(await landedBlocks()).toBe(0);
+    await Promise.all([exp.drain(), next.drain()]);
+  });
+
+  it('keeps rows the table refuses landed, moves later generations, and moves them once the table takes them', async () => {
+    await store.client.command({ query: "ALTER TABLE signalhouse.otel_logs ADD CONSTRAINT no_refused CHECK Body != 'refused'" });
+    const telemetry = createTelemetry();
+    const exp = exporter(telemetry);
+    try {
+      await exp.export(batch('refused', 2));
+      await exp.settle();
+      expect(await metric(telemetry, 'landingMoveFailures')).toBe(1);
+      expect(await stored('refused')).toBe(0);
+      expect(await landedBlocks()).toBe(1);
+      // The stuck generation does not hold the next ones back.
+      await exp.export(batch('after.refused', 3));
+      await exp.settle();
+      expect(await stored('after.refused')).toBe(3);
+    } finally {
+      await store.client.command({ query: 'ALTER TABLE signalhouse.otel_logs DROP CONSTRAINT no_refused' });
+    }
+    const next = exporter(createTelemetry());
+    await next.start();
+    expect(await stored('refused')).toBe(2);
+    expect(await landedBlocks()).toBe(0);
+    await Promise.all([exp.drain(), next.drain()]);
+  });
+
+  it('drain moves everything landed before it returns', async () => {
+    const exp = exporter(createTelemetry());
+    await exp.export(batch('drained', 4));
+    await exp.drain();
+    expect(await stored('drained')).toBe(4);
+    expect(await landedBlocks()).toBe(0);
+  });
+});
