@@ -38,6 +38,14 @@ describe('migrations', () => {
     expect(applied.map((r) => [r.version, Number(r.n)])).toEqual(MIGRATIONS.map((m) => [m.version, 1]));
   });
 
+  it('keeps deduplication windows on the views\' tables and merges idle day partitions of the event tables', async () => {
+    for (const table of ['rollup_1m', 'otel_traces_trace_id_ts', 'landing']) expect(await engineOf(table)).toContain('non_replicated_deduplication_window = 1000');
+    for (const table of ['otel_logs', 'otel_traces']) {
+      expect(await engineOf(table)).toContain('min_age_to_force_merge_seconds = 3600');
+      expect(await engineOf(table)).toContain('min_age_to_force_merge_on_partition_only = 1');
+    }
+  });
+
   it("keeps the Collector exporter's column names and types, plus Signalhouse's own", async () => {
     const cols = await rows<{ table: string; name: string; type: string }>(
       "SELECT table, name, type FROM system.columns WHERE database = 'signalhouse' AND table IN ('otel_logs', 'otel_traces') ORDER BY table, position",
