@@ -2,28 +2,19 @@
  * The ClickHouse exporter against the real embedded engine: group commit, isolation of a bad request inside a
  * merged INSERT, bounded queue, retries against an unreachable server, idempotent retries, and drain.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTempStore } from '../../test/helpers/store.ts';
 import { type ClickHouseExporterConfig, parseConfig } from '../../core/config.ts';
 import type { SignalhouseError } from '../../core/errors.ts';
 import type { LogBatch, LogEvent, Resource, Scope } from '../../core/event.ts';
 import { createTelemetry, type Telemetry } from '../../core/telemetry.ts';
 import { createClickHouseExporter } from './exporter.ts';
-import { migrate } from './migrate.ts';
 import { openStore, type Store } from './store.ts';
 
-let dir: string;
+const temp = useTempStore({ prefix: 'exporter', migrated: true });
 let store: Store;
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sh-exporter-'));
-  store = await openStore(exporterConfig({ data_dir: dir }));
-  await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
-});
-afterAll(async () => {
-  await store?.close();
-  rmSync(dir, { recursive: true, force: true });
+beforeAll(() => {
+  store = temp.store;
 });
 
 /** Landing off unless asked for: most tests here are about INSERTs straight into otel_logs. */

@@ -4,27 +4,18 @@
  * at the next start exactly once, also when the crash fell between a move's INSERT and its partition drop; rows
  * the table refuses stay landed without blocking later generations.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTempStore } from '../../test/helpers/store.ts';
 import { type ClickHouseExporterConfig, parseConfig } from '../../core/config.ts';
 import type { LogBatch, LogEvent, Resource, Scope, SpanBatch, SpanRecord } from '../../core/event.ts';
 import { createTelemetry, type Telemetry } from '../../core/telemetry.ts';
 import { createClickHouseExporter } from './exporter.ts';
-import { migrate } from './migrate.ts';
-import { openStore, type Store } from './store.ts';
+import type { Store } from './store.ts';
 
-let dir: string;
+const temp = useTempStore({ prefix: 'landing', migrated: true });
 let store: Store;
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sh-landing-'));
-  store = await openStore(exporterConfig({ data_dir: dir }));
-  await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
-});
-afterAll(async () => {
-  await store?.close();
-  rmSync(dir, { recursive: true, force: true });
+beforeAll(() => {
+  store = temp.store;
 });
 
 function exporterConfig(overrides: Record<string, unknown>): ClickHouseExporterConfig {

@@ -1,23 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../core/config.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTempStore } from '../../test/helpers/store.ts';
 import { ddlContext, migrate, ttlInterval } from './migrate.ts';
 import { MIGRATIONS } from './schema.ts';
 import { METRICS_BY_NAME } from '../../query/catalog.ts';
 import { params, rollupSummarySql, rollupTimeseriesSql, summarySql } from '../../query/sql.ts';
-import { openStore, type Store } from './store.ts';
+import type { Store } from './store.ts';
 
-let dir: string;
+const temp = useTempStore({ prefix: 'migrate' });
 let store: Store;
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sh-migrate-'));
-  store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dir } } }, {}).exporters.clickhouse!);
-});
-afterAll(async () => {
-  await store?.close();
-  rmSync(dir, { recursive: true, force: true });
+beforeAll(() => {
+  store = temp.store;
 });
 
 async function rows<T>(query: string): Promise<T[]> {

@@ -1,0 +1,37 @@
+/**
+ * An embedded store of its own for a test file: a fresh temporary data directory (chDB allows one per process,
+ * and each test file runs in its own fork), opened before the file's tests and closed and removed after them.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { parseConfig } from '../../core/config.ts';
+import { migrate } from '../../exporters/clickhouse/migrate.ts';
+import { openStore, type Store } from '../../exporters/clickhouse/store.ts';
+
+export interface TempStore {
+  /** Open from the file's first `beforeAll` on. */
+  readonly store: Store;
+}
+
+/** Registers the hooks; `migrated` applies the schema first (TTL off). */
+export function useTempStore(opts: { prefix: string; migrated?: boolean }): TempStore {
+  let dir = '';
+  let store: Store | undefined;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), `sh-${opts.prefix}-`));
+    store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dir } } }, {}).exporters.clickhouse!);
+    if (opts.migrated) await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
+  });
+  afterAll(async () => {
+    await store?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    get store() {
+      if (!store) throw new Error('the test store opens in beforeAll');
+      return store;
+    },
+  };
+}
