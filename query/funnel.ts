@@ -34,37 +34,63 @@ export interface FunnelStep {
   median_time_to_convert_s: number | null;
 }
 
+/** Seconds of an epoch-milliseconds value: step order and windows compare whole seconds, as `windowFunnel` does. */
+const sec = (ms: string) => `intDiv(${ms}, 1000)`;
+
+/**
+ * The ordered level from each person's sorted step times (`t0`, `t1`, …, epoch ms): exactly `windowFunnel`'s
+ * greedy chain, replayed step by step on arrays, which at 100M events ran the 30-day funnel in about half the
+ * time. `windowFunnel` keeps, per step, the chain of the latest qualifying event: a step-1 event starts a chain
+ * at its own time; an event of step i+1 extends the chain of the latest qualifying step-i event at or before it
+ * (same second included, as its sort puts the lower step first) if it lies within the window of that chain's
+ * start. `q{i}` lists step i's qualifying events as (second, chain start); the level is 1 + the steps with any.
+ */
+function orderedLevel(steps: number): string {
+  const qualifying = (i: number, start: string) =>
+    `arrayFilter(p -> p.2 > 0 AND p.1 - p.2 <= {window:UInt64}, arrayMap(x -> (${sec('x')}, ${start}), t${i})) AS q${i}`;
+  const qs: string[] = [];
+  for (let i = 1; i < steps; i++) {
+    // arrayLast on a sorted array: the latest at or before x; none gives 0 (no chain).
+    qs.push(qualifying(i, i === 1 ? sec(`arrayLast(a -> ${sec('a')} <= ${sec('x')}, t0)`) : `arrayLast(p -> p.1 <= ${sec('x')}, q${i - 1}).2`));
+  }
+  return `${qs.join(', ')}, 1${qs.map((_, k) => ` + notEmpty(q${k + 1})`).join('')} AS level`;
+}
+
 export function funnelSql(db: string, q: FunnelQuery): string {
-  const later = q.steps.map((_, i) => i).slice(1);
-  // Per person, one pass: the first step's earliest time, the times of each later step, and the funnel level; no
-  // window functions (they sort every row) and no arrays of every event.
-  const inWindow = (i: number) => `arrayFilter(x -> x >= first AND x <= first + toIntervalSecond({window:UInt64}), t${i})`;
-  const seen = (i: number) => `notEmpty(${inWindow(i)})`;
-  const level =
-    q.mode === 'unordered'
-      ? // Steps 1..k each seen within the window after the first step, in any order.
-        `1${later.map((i) => ` + (${later.filter((j) => j <= i).map(seen).join(' AND ')})`).join('')}`
-      : 'ordered_level';
-  // A step's time: its earliest event within the window (unordered), or at or after the first step (ordered and
-  // strict, whose chain may start at a later first-step event); NULL when there is none.
-  const at = (i: number) => {
-    const times = q.mode === 'unordered' ? inWindow(i) : `arrayFilter(x -> x >= first, t${i})`;
-    return `if(empty(${times}), NULL, arrayMin(${times})) AS at${i}`;
-  };
+  const steps = q.steps.map((_, i) => i);
+  const later = steps.slice(1);
+  const windowMs = '{window:UInt64} * 1000';
+  // A step's time: its earliest event at or after the first step (ordered and strict, whose chain may start at a
+  // later first-step event), or within the window after it (unordered); NULL when there is none. Arrays are
+  // sorted, so the first match is the earliest.
+  const at = (i: number) =>
+    `arrayFirstOrNull(x -> x >= first${q.mode === 'unordered' ? ` AND x <= first + ${windowMs}` : ''}, t${i}) AS at${i}`;
+  let level: string;
+  if (q.mode === 'ordered') level = orderedLevel(q.steps.length);
+  else if (q.mode === 'strict') level = 'strict_level AS level';
+  else {
+    // Steps 1..k each seen within the window after the first step, in any order.
+    const seen = (i: number) => `arrayExists(x -> x >= first AND x <= first + ${windowMs}, t${i})`;
+    level = `1${later.map((i) => ` + (${later.filter((j) => j <= i).map(seen).join(' AND ')})`).join('')} AS level`;
+  }
+  // Per person, one pass: each step's times (epoch ms), sorted; no window functions (they sort every row).
+  // strict_order has no array form here: ClickHouse's windowFunnel, on seconds.
+  const strict =
+    q.mode === 'strict'
+      ? `, windowFunnel({window:UInt64}, 'strict_order')(toUInt32(${sec('t')}), ${q.steps.map((_, i) => `step = ${i + 1}`).join(', ')}) AS strict_level`
+      : '';
   return `
     ${linksWith(db)}
     SELECT bd,
-      ${q.steps.map((_, i) => `countIf(level >= ${i + 1}) AS c${i}`).join(', ')},
-      0 AS m0, ${later.map((i) => `quantileExactInclusiveIf(0.5)(dateDiff('millisecond', first, at${i}) / 1000, level >= ${i + 1}) AS m${i}`).join(', ')}
+      ${steps.map((i) => `countIf(level >= ${i + 1}) AS c${i}`).join(', ')},
+      0 AS m0, ${later.map((i) => `quantileExactInclusiveIf(0.5)((at${i} - first) / 1000, level >= ${i + 1}) AS m${i}`).join(', ')}
     FROM (
-      SELECT bd, first, ${level} AS level, ${later.map(at).join(', ')}
+      SELECT bd, t0[1] AS first, ${later.map(at).join(', ')}, ${level}
       FROM (
-        SELECT person, minIf(t, step = 1) AS first,
-          ${later.map((i) => `groupArrayIf(t, step = ${i + 1}) AS t${i}`).join(', ')},
-          ${q.mode === 'unordered' ? '0' : `windowFunnel({window:UInt64}${q.mode === 'strict' ? ", 'strict_order'" : ''})(toDateTime(t), ${q.steps.map((_, i) => `step = ${i + 1}`).join(', ')})`} AS ordered_level,
+        SELECT person, ${steps.map((i) => `arraySort(groupArrayIf(t, step = ${i + 1})) AS t${i}`).join(', ')}${strict},
           ${q.breakdown !== undefined ? 'argMinIf(attr, t, step = 1)' : "''"} AS bd
         FROM (
-          SELECT ${PERSON} AS person, e.Timestamp AS t,
+          SELECT ${PERSON} AS person, toUnixTimestamp64Milli(e.Timestamp) AS t,
             multiIf(${q.steps.map((_, i) => `e.EventName = {step${i}:String}, ${i + 1}`).join(', ')}, 0) AS step,
             ${q.breakdown !== undefined ? 'e.LogAttributes[{breakdown:String}]' : "''"} AS attr
           FROM ${db}.otel_logs AS e
@@ -74,7 +100,7 @@ export function funnelSql(db: string, q: FunnelQuery): string {
         )
         WHERE person != ''
         GROUP BY person
-        HAVING countIf(step = 1) > 0
+        HAVING notEmpty(t0)
       )
     )
     GROUP BY bd ORDER BY c0 DESC, bd`;
