@@ -158,8 +158,9 @@ export function createLanding(opts: LandingOptions): Landing {
     if (!g.sealed || g.staging > 0 || g.moving) return;
     g.moving = true;
     moveChain = moveChain.then(async () => {
-      // Also when nothing landed (every stage INSERT failed): dropping the partition then removes a block that
-      // committed although its INSERT reported failure, whose request was answered with an error.
+      // Also when every stage INSERT failed: a block that committed although its INSERT reported failure (its
+      // retries ran out) is in the partition and moves on with it, as it would stay in otel_logs without the
+      // landing table; then the partition is dropped.
       await moveWithRetry(g.id);
       backlogRows -= g.rows;
       telemetry.landingRows.set(backlogRows);
