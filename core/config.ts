@@ -91,7 +91,7 @@ const clickhouseExporterSchema = z.strictObject({
    */
   landing: z
     .strictObject({
-      max_rows: intLike(0, 1_000_000).default(10_000),
+      max_rows: intLike(0, 1_000_000).default(5_000),
       move_delay: durationMs.default(200),
       move_max_rows: intLike(1, 1_000_000).default(50_000),
     })
