@@ -88,15 +88,17 @@ describe('funnel', () => {
   });
 
   it("counts ordered chains exactly as ClickHouse's windowFunnel, on random data with ties and repeats", async () => {
-    // 400 people with 0–8 random step events each over three hours, on whole seconds of a few minutes so that
+    // 400 people with 0–8 random step events each over three hours, in the first 3 seconds of a minute so that
     // same-second ties between steps are common; for globex, apart from acme's fixture.
     let rnd = 7;
     const random = (n: number) => (rnd = (rnd * 1_103_515_245 + 12_345) % 2 ** 31) % n;
     const STEPS = ['commerce.view', 'commerce.add_to_cart', 'commerce.checkout'];
     const events = [];
+    // From a whole second, so the same events fall into the same seconds on every run.
+    const start = Math.ceil(BASE / 1000) * 1000;
     for (let p = 0; p < 400; p++) {
       for (let k = random(9); k > 0; k--) {
-        const at = BASE + random(180) * MIN + random(3) * 1000 + random(1000);
+        const at = start + random(180) * MIN + random(3) * 1000 + random(1000);
         events.push({ type: 'track', userId: `r${p}`, event: STEPS[random(3)], messageId: `r-${++seq}`, timestamp: new Date(at).toISOString() });
       }
     }
@@ -118,7 +120,7 @@ describe('funnel', () => {
         { window, a: STEPS[0], b: STEPS[1], c: STEPS[2] },
       );
       const expected = [reference[0].c0, reference[0].c1, reference[0].c2].map(Number);
-      expect(expected[2], 'the data reaches the last step').toBeGreaterThan(0);
+      if (window >= 900) expect(expected[2], 'the data reaches the last step').toBeGreaterThan(0);
       expect(counts((await res.json()).steps), `window ${window} s`).toEqual(expected);
     }
   });
