@@ -23,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { SignalhouseError } from '../../core/errors.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
+import { WireReader } from '../../receiver/otlp/wire.ts';
 import { BinaryWriter } from './binary-writer.ts';
 import { LANDING_TABLE } from './schema.ts';
 import { type Store, sqlString } from './store.ts';
@@ -96,26 +97,16 @@ const LANDING_STRUCTURE = 'Generation String, TargetTable String, Block String';
 /** The deduplication token of a generation's move: the same on every attempt, across restarts. */
 export const moveToken = (generation: string) => `landing-${generation}`;
 
-/** Splits a RowBinary result of (String, String) rows into blocks per target table. */
+/**
+ * Splits a RowBinary result of (String, String) rows into blocks per target table. A RowBinary String is a
+ * LEB128 length and the bytes, as a protobuf length-delimited field: the OTLP wire reader reads it, bounds-checked.
+ */
 function blocksByTable(data: Buffer): Map<TargetTable, Buffer[]> {
   const out = new Map<TargetTable, Buffer[]>();
-  let pos = 0;
-  const readString = (): Buffer => {
-    let len = 0;
-    let shift = 0;
-    for (;;) {
-      const b = data[pos++];
-      len += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) break;
-      shift += 7;
-    }
-    const s = data.subarray(pos, pos + len);
-    pos += len;
-    return s;
-  };
-  while (pos < data.length) {
-    const table = readString().toString('utf8');
-    const block = readString();
+  const reader = new WireReader(data);
+  while (reader.pos < reader.len) {
+    const table = reader.bytes().toString('utf8');
+    const block = reader.bytes();
     if (!TARGET_TABLES.includes(table as TargetTable)) throw new Error(`landing holds a block for unknown table ${JSON.stringify(table)}`);
     const list = out.get(table as TargetTable) ?? [];
     list.push(block);
@@ -219,6 +210,11 @@ export function createLanding(opts: LandingOptions): Landing {
     }
   }
 
+  async function settle(): Promise<void> {
+    if (current) seal(current);
+    await Promise.all([...unfinished].map((g) => g.done));
+  }
+
   return {
     get backlogRows() {
       return backlogRows;
@@ -263,15 +259,11 @@ export function createLanding(opts: LandingOptions): Landing {
       return generations.length;
     },
 
-    async settle() {
-      if (current) seal(current);
-      await Promise.all([...unfinished].map((g) => g.done));
-    },
+    settle,
 
     async drain() {
       draining = true;
-      if (current) seal(current);
-      await Promise.all([...unfinished].map((g) => g.done));
+      await settle();
     },
   };
 }
