@@ -16,7 +16,9 @@ import { FORCE_MERGE_SETTINGS } from '../exporters/clickhouse/schema.ts';
 import { openStore } from '../exporters/clickhouse/store.ts';
 import { METRICS_BY_NAME } from '../query/catalog.ts';
 import { runFunnel } from '../query/funnel.ts';
+import { grafanaSeriesSql, grafanaStatSql } from '../query/grafana.ts';
 import { params, rollupSummarySql, rollupTimeseriesSql, summarySql, timeseriesSql } from '../query/sql.ts';
+import { expandLikeGrafana } from '../test/helpers/grafana.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
@@ -109,6 +111,16 @@ for (const rollup of [false, true]) {
     rows.push([`timeseries ai.tool_calls.success_rate (${path})`, label, await metric('ai.tool_calls.success_rate', days, rollup, grain)]);
   }
   for (const days of [1, 30, 90]) rows.push([`summary commerce.conversion_rate (${path})`, `${days} days`, await metric('commerce.conversion_rate', days, rollup)]);
+}
+// The Grafana dashboard's panels, expanded as Grafana expands them, at the intervals Grafana picks for ~1,000 px.
+for (const [days, intervalMs, label] of [[1, 60_000, '1 day, 1m'], [30, 3_600_000, '30 days, 1h'], [90, 10_800_000, '90 days, 3h']] as const) {
+  const view = { tenant: 'bench', fromMs: now - days * DAY, toMs: now, intervalMs };
+  const sql = expandLikeGrafana(grafanaSeriesSql('signalhouse', METRICS_BY_NAME.get('voice.first_response_ms.p95')!), view);
+  rows.push(['Grafana time series voice.first_response_ms.p95', label, await time(async () => (await store.client.query({ query: sql, format: 'JSONEachRow' })).json())]);
+}
+for (const days of [1, 90]) {
+  const sql = expandLikeGrafana(grafanaStatSql('signalhouse', METRICS_BY_NAME.get('ai.tool_calls.success_rate')!), { tenant: 'bench', fromMs: now - days * DAY, toMs: now });
+  rows.push(['Grafana stat ai.tool_calls.success_rate', `${days} days`, await time(async () => (await store.client.query({ query: sql, format: 'JSONEachRow' })).json())]);
 }
 for (const days of [1, 30]) {
   rows.push([

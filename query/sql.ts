@@ -28,6 +28,9 @@ export function logsRange(alias = ''): string {
   );
 }
 
+/** One site, or every site when the parameter is empty: the API never sends it empty, Grafana's site box may. */
+const siteIs = (column: string) => ` AND ({site:String} = '' OR ${column} = {site:String})`;
+
 /** The source's rows: `t` plus its value columns, logs and spans unioned. */
 function sourceRows(db: string, source: Source, siteFilter: boolean): string {
   const parts: string[] = [];
@@ -38,7 +41,7 @@ function sourceRows(db: string, source: Source, siteFilter: boolean): string {
     const events = source.logs.map(quote).join(', ');
     parts.push(
       `SELECT ${select} FROM ${db}.otel_logs WHERE TenantId = {tenant:String} AND EventName IN (${events}) AND ${logsRange()}` +
-        (siteFilter ? ' AND SiteId = {site:String}' : ''),
+        (siteFilter ? siteIs('SiteId') : ''),
     );
   }
   if (source.spans) {
@@ -46,7 +49,7 @@ function sourceRows(db: string, source: Source, siteFilter: boolean): string {
     const op = source.spans === '*' ? '' : ` AND SpanAttributes['gen_ai.operation.name'] = ${quote(source.spans)}`;
     parts.push(
       `SELECT ${select} FROM ${db}.otel_traces WHERE TenantId = {tenant:String}${op} AND ${spanRange}` +
-        (siteFilter ? " AND SpanAttributes['site.id'] = {site:String}" : ''),
+        (siteFilter ? siteIs("SpanAttributes['site.id']") : ''),
     );
   }
   return parts.join(' UNION ALL ');
@@ -68,6 +71,18 @@ export function rollupLevels(q: MetricQuery): { m1: number; h1: number; h2: numb
   return hourly ? { m1, h1, h2 } : { m1, h1: m1, h2: m1 };
 }
 
+const HOURLY = 'intDiv({m1:Int64} + 3599, 3600) * 3600 < intDiv({to:Int64}, 3600000) * 3600 AND {grain:UInt32} % 3600 = 0';
+
+/**
+ * `rollupLevels` in SQL, over the parameters from, to and grain (0 for one value over the range), for clients
+ * that define the parameters in SQL themselves (the Grafana dashboard). The Grafana test holds them equal.
+ */
+export const ROLLUP_LEVELS_SQL: Readonly<Record<'m1' | 'h1' | 'h2', string>> = {
+  m1: 'intDiv({from:Int64}, 60000) * 60',
+  h1: `if(${HOURLY}, intDiv({m1:Int64} + 3599, 3600) * 3600, {m1:Int64})`,
+  h2: `if(${HOURLY}, intDiv({to:Int64}, 3600000) * 3600, {m1:Int64})`,
+};
+
 /** One value over the whole range. */
 export function summarySql(db: string, metric: MetricDef, siteFilter: boolean): string {
   return `SELECT ${metric.aggregate} AS value FROM (${sourceRows(db, metric.source, siteFilter)})`;
@@ -87,7 +102,7 @@ function rollupWhere(metric: MetricDef, siteFilter: boolean): string {
   const conds = [];
   if (names.length > 0) conds.push(`EventName IN (${names.map(quote).join(', ')})`);
   if (metric.rollup.events.includes('$span:*')) conds.push("startsWith(EventName, '$span:')");
-  return `TenantId = {tenant:String} AND (${conds.join(' OR ')})${siteFilter ? ' AND SiteId = {site:String}' : ''}`;
+  return `TenantId = {tenant:String} AND (${conds.join(' OR ')})${siteFilter ? siteIs('SiteId') : ''}`;
 }
 
 const ROLLUP_VALUE_COLUMNS = Object.keys(ROLLUP_MERGES).map((name) => ({ name, used: new RegExp(`\\b${name}\\b`) }));
