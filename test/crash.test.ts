@@ -53,7 +53,7 @@ it.each([
     const [row] = await rs.json<{ n: string; ids: string }>();
     expect(Number(row.n)).toBe(requests * perRequest + 10);
     expect(Number(row.ids)).toBe(requests * perRequest + 10);
-    const landed = await store.client.query({ query: 'SELECT count() AS n FROM signalhouse.landing', format: 'JSONEachRow' });
+    const landed = await store.client.query({ query: "SELECT count() AS n FROM merge('signalhouse', '^landing')", format: 'JSONEachRow' });
     expect(await landed.json()).toEqual([{ n: 0 }]);
   } finally {
     await store.close();

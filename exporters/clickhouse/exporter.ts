@@ -6,7 +6,7 @@
  * INSERT; `batch.max_delay` > 0 makes rows wait that long first, to
  * gather bigger INSERTs under light load at the cost of latency.
  *
- * Small INSERTs (under `landing.max_rows`, embedded store) commit into the landing table instead and move on
+ * Small INSERTs (under `landing.max_rows`, embedded store) commit into a landing slot instead and move on
  * to their table in bulk (landing.ts): the reply then waits for a ~2 ms INSERT rather than one that runs the
  * rollup's view. Big INSERTs, which amortize the view, go straight to their table.
  *
@@ -206,7 +206,8 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
         })
       : undefined;
   const landingBacklogLimit = config.landing.move_max_rows * LANDING_BACKLOG_GENERATIONS;
-  const landsHere = (rows: number) => landing !== undefined && rows < config.landing.max_rows && landing.backlogRows < landingBacklogLimit;
+  const landsHere = (rows: number) =>
+    landing !== undefined && rows < config.landing.max_rows && landing.backlogRows < landingBacklogLimit && landing.hasRoom;
 
   /** The Native block of some waiters' events; encoded once per INSERT and reused by its retries. */
   function encode(table: Table, waiters: readonly Waiter[]): Buffer {

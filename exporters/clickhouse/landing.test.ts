@@ -22,9 +22,14 @@ function exporterConfig(overrides: Record<string, unknown>): ClickHouseExporterC
   return parseConfig({ exporters: { clickhouse: overrides } }, {}).exporters.clickhouse!;
 }
 
-/** An exporter whose generations move only when told (settle, drain) unless `moveDelay` says otherwise. */
-function exporter(telemetry: Telemetry, landing: Record<string, unknown> = {}) {
-  return createClickHouseExporter({ store, config: exporterConfig({ landing: { max_rows: 100, move_delay: '1h', ...landing } }), telemetry });
+/**
+ * A started exporter (start moves what is landed and frees the slots) whose generations move only when told
+ * (settle, drain) unless `moveDelay` says otherwise.
+ */
+async function exporter(telemetry: Telemetry, landing: Record<string, unknown> = {}) {
+  const exp = createClickHouseExporter({ store, config: exporterConfig({ landing: { max_rows: 100, move_delay: '1h', ...landing } }), telemetry });
+  await exp.start();
+  return exp;
 }
 
 const resource: Resource = { attributes: { 'service.name': 'landing' }, schemaUrl: '', serviceName: 'landing' };
@@ -59,14 +64,15 @@ async function one<T>(sql: string): Promise<T> {
 }
 const stored = async (id: string) => Number((await one<{ n: string }>(`SELECT count() AS n FROM signalhouse.otel_logs WHERE Body = '${id}'`)).n);
 const uniqueIds = async (id: string) => Number((await one<{ n: string }>(`SELECT uniqExact(EventId) AS n FROM signalhouse.otel_logs WHERE Body = '${id}'`)).n);
-const landedBlocks = async () => Number((await one<{ n: string }>('SELECT count() AS n FROM signalhouse.landing')).n);
+/** Blocks in the landing slots and in the table of versions before them. */
+const landedBlocks = async () => Number((await one<{ n: string }>("SELECT count() AS n FROM merge('signalhouse', '^landing')")).n);
 const rollupEvents = async () => Number((await one<{ n: string }>("SELECT sum(Events) AS n FROM signalhouse.rollup_1m WHERE TenantId = 'acme' AND EventName = 'kb.search'")).n);
 const metric = async (telemetry: Telemetry, name: 'landingMovedRows' | 'landingMoveFailures') => (await telemetry[name].get()).values.reduce((s, v) => s + v.value, 0);
 
 describe('landing table', () => {
   it('acknowledges small requests once landed and moves them on, rollup included', async () => {
     const telemetry = createTelemetry();
-    const exp = exporter(telemetry);
+    const exp = await exporter(telemetry);
     const before = await rollupEvents();
     await Promise.all([exp.export(batch('land.a', 3)), exp.export(batch('land.b', 4))]);
     // Acknowledged, committed in the landing table, not yet in otel_logs.
@@ -82,7 +88,7 @@ describe('landing table', () => {
   });
 
   it('sends a group of max_rows or more straight to its table', async () => {
-    const exp = exporter(createTelemetry());
+    const exp = await exporter(createTelemetry());
     await exp.export(batch('direct', 100));
     expect(await stored('direct')).toBe(100);
     expect(await landedBlocks()).toBe(0);
@@ -90,7 +96,7 @@ describe('landing table', () => {
   });
 
   it('moves a generation on its own after move_delay', async () => {
-    const exp = exporter(createTelemetry(), { move_delay: '20ms' });
+    const exp = await exporter(createTelemetry(), { move_delay: '20ms' });
     await exp.export(batch('timer', 2));
     for (let i = 0; i < 200 && (await stored('timer')) < 2; i++) await new Promise((r) => setTimeout(r, 25));
     expect(await stored('timer')).toBe(2);
@@ -99,13 +105,12 @@ describe('landing table', () => {
 
   it('moves what a previous run left landed at the next start, exactly once', async () => {
     // A run that stops without moving: its generation stays landed, as after kill -9.
-    const crashed = exporter(createTelemetry());
+    const crashed = await exporter(createTelemetry());
     await crashed.export(batch('crash.left', 5));
     expect(await stored('crash.left')).toBe(0);
     const before = await rollupEvents();
 
-    const next = exporter(createTelemetry());
-    await next.start();
+    const next = await exporter(createTelemetry());
     expect(await stored('crash.left')).toBe(5);
     expect(await landedBlocks()).toBe(0);
     expect(await rollupEvents()).toBe(before + 5);
@@ -115,11 +120,11 @@ describe('landing table', () => {
     await next.drain();
   });
 
-  it('does not apply a move twice when it committed but its partition was not dropped', async () => {
+  it('does not apply a move twice when it committed but its slot was not emptied', async () => {
     const telemetry = createTelemetry();
-    const exp = exporter(telemetry);
+    const exp = await exporter(telemetry);
     // One generation with a block for each table; otel_traces refuses its span, for real (a constraint), so the
-    // move's otel_logs INSERT commits and its partition is not dropped: the state a crash between the two leaves.
+    // move's otel_logs INSERT commits and its slot is not emptied: the state a crash between the two leaves.
     await store.client.command({ query: "ALTER TABLE signalhouse.otel_traces ADD CONSTRAINT no_refused_span CHECK SpanName != 'refused'" });
     const before = await rollupEvents();
     try {
@@ -131,8 +136,7 @@ describe('landing table', () => {
     } finally {
       await store.client.command({ query: 'ALTER TABLE signalhouse.otel_traces DROP CONSTRAINT no_refused_span' });
     }
-    const next = exporter(createTelemetry());
-    await next.start();
+    const next = await exporter(createTelemetry());
     expect(await stored('half.moved')).toBe(6);
     expect(await uniqueIds('half.moved')).toBe(6);
     expect(await rollupEvents()).toBe(before + 6);
@@ -144,7 +148,7 @@ describe('landing table', () => {
   it('keeps rows the table refuses landed, moves later generations, and moves them once the table takes them', async () => {
     await store.client.command({ query: "ALTER TABLE signalhouse.otel_logs ADD CONSTRAINT no_refused CHECK Body != 'refused'" });
     const telemetry = createTelemetry();
-    const exp = exporter(telemetry);
+    const exp = await exporter(telemetry);
     try {
       await exp.export(batch('refused', 2));
       await exp.settle();
@@ -158,15 +162,42 @@ describe('landing table', () => {
     } finally {
       await store.client.command({ query: 'ALTER TABLE signalhouse.otel_logs DROP CONSTRAINT no_refused' });
     }
-    const next = exporter(createTelemetry());
-    await next.start();
+    const next = await exporter(createTelemetry());
     expect(await stored('refused')).toBe(2);
     expect(await landedBlocks()).toBe(0);
     await Promise.all([exp.drain(), next.drain()]);
   });
 
+  it('moves a block that landed twice (a retried stage INSERT: Log tables do not deduplicate) once', async () => {
+    const exp = await exporter(createTelemetry());
+    await exp.export(batch('twice', 3));
+    const { slot } = await one<{ slot: string }>("SELECT _table AS slot FROM merge('signalhouse', '^landing_') LIMIT 1");
+    await store.client.command({ query: `INSERT INTO signalhouse.${slot} SELECT * FROM signalhouse.${slot}` });
+    expect(await landedBlocks()).toBe(2);
+    await exp.settle();
+    expect(await stored('twice')).toBe(3);
+    expect(await landedBlocks()).toBe(0);
+    await exp.drain();
+  });
+
+  it('moves what a version before the landing slots left in its MergeTree table, exactly once', async () => {
+    // The old format: a generation's Native blocks in the partitioned `landing` table. The block is made by a
+    // run that lands it, read back from its slot and written where the old version wrote it.
+    const crashed = await exporter(createTelemetry());
+    await crashed.export(batch('legacy', 4));
+    const { slot } = await one<{ slot: string }>("SELECT _table AS slot FROM merge('signalhouse', '^landing_') LIMIT 1");
+    await store.client.command({ query: `INSERT INTO signalhouse.landing SELECT Generation, TargetTable, Block FROM signalhouse.${slot}` });
+    await store.client.command({ query: `TRUNCATE TABLE signalhouse.${slot}` });
+    const before = await rollupEvents();
+    const next = await exporter(createTelemetry());
+    expect(await stored('legacy')).toBe(4);
+    expect(await rollupEvents()).toBe(before + 4);
+    expect(await landedBlocks()).toBe(0);
+    await next.drain();
+  });
+
   it('drain moves everything landed before it returns', async () => {
-    const exp = exporter(createTelemetry());
+    const exp = await exporter(createTelemetry());
     await exp.export(batch('drained', 4));
     await exp.drain();
     expect(await stored('drained')).toBe(4);

@@ -28,8 +28,14 @@ export interface Migration {
  */
 const DEDUP_SETTINGS = 'non_replicated_deduplication_window = 1000, merge_selector_base = 20';
 
-/** The table small INSERTs commit into before they move on in bulk (landing.ts). */
+/** Where small INSERTs committed before migration 9 (landing.ts still moves what a previous version left there). */
 export const LANDING_TABLE = 'landing';
+/**
+ * The landing slots (migration 9): Log tables small INSERTs commit into, one generation per slot at a time,
+ * emptied by TRUNCATE once it has moved on (landing.ts).
+ */
+export const LANDING_SLOTS = 8;
+export const landingSlotTable = (slot: number) => `landing_${slot}`;
 
 /** Tables whose idle partitions are merged into one part (migration 8), and the settings that do it. */
 export const FORCE_MERGE_TABLES = ['otel_logs', 'otel_traces'] as const;
@@ -313,6 +319,20 @@ export const MIGRATIONS: readonly Migration[] = [
     up: ({ db, onCluster }) =>
       FORCE_MERGE_TABLES.map(
         (table) => `ALTER TABLE ${db}.${table}${onCluster} MODIFY SETTING ${FORCE_MERGE_SETTINGS}`,
+      ),
+  },
+  {
+    version: 9,
+    name: 'landing slots in Log tables',
+    // Every MergeTree part is a directory of ~11 files: a landing INSERT cost ~3.5 ms of CPU, and dropping a
+    // generation's partition ~3 ms more per part (file removal; superlinear, 80 parts took 260 ms). A Log table
+    // appends to one file per column: ~1.9 ms per INSERT, and TRUNCATE empties a slot in ~1 ms whatever it
+    // holds. Log tables keep what was appended before a kill -9 (sizes.json), which is all the landing needs.
+    // They do not deduplicate: `Stage` names each block, and a move reads each stage once.
+    up: ({ db, onCluster }) =>
+      Array.from(
+        { length: LANDING_SLOTS },
+        (_, slot) => `CREATE TABLE IF NOT EXISTS ${db}.${landingSlotTable(slot)}${onCluster} (Generation String, Stage String, TargetTable String, Block String) ENGINE = Log`,
       ),
   },
 ];

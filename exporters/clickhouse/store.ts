@@ -14,7 +14,7 @@
 import { closeSync, mkdirSync, openSync, rmSync, writevSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { type ClickHouseClient, createClient, parseError } from '@clickhouse/client';
 import type { ClickHouseExporterConfig } from '../../core/config.ts';
 
 export interface NativeInsert {
@@ -30,6 +30,17 @@ export interface NativeInsert {
   settings: string;
 }
 
+export interface TsvInsert {
+  /** Fully qualified table. */
+  table: string;
+  /** Column names in payload order. */
+  columns: readonly string[];
+  /** Rows in TabSeparated format (see `tsvEscape`). */
+  body: Buffer;
+  /** Settings of the INSERT (values are ours, never user input). */
+  settings: Readonly<Record<string, string>>;
+}
+
 export interface Store {
   readonly client: ClickHouseClient;
   readonly kind: 'embedded' | 'remote';
@@ -38,6 +49,11 @@ export interface Store {
   readonly database: string;
   /** One INSERT of Native blocks, on a writer connection. */
   insertNative(insert: NativeInsert): Promise<void>;
+  /**
+   * One INSERT of TabSeparated rows, on a writer connection. Embedded, the body goes to the engine from memory
+   * (chdb's raw insert): no spool file, which makes a small INSERT ~40% cheaper in CPU than `insertNative`.
+   */
+  insertTsv(insert: TsvInsert): Promise<void>;
   /**
    * Runs `fn` with the least busy writer connection (embedded; remote: the one client). For the write path's
    * own statements, so they never wait behind a query. Send no query parameters through it (see above).
@@ -48,6 +64,38 @@ export interface Store {
 
 /** Embedded connections for the write path, beside the one for queries and DDL. */
 const WRITER_CONNECTIONS = 3;
+
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const BACKSLASH = 0x5c;
+
+/**
+ * Bytes as a TabSeparated value: backslash, tab, line feed and carriage return escaped (a raw CR before the end
+ * of a row is refused as a DOS line end); ClickHouse reads every other byte as it is, so binary data (a Native
+ * block) goes through unchanged.
+ */
+export function tsvEscape(bytes: Uint8Array): Buffer {
+  let specials = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b === TAB || b === LF || b === CR || b === BACKSLASH) specials++;
+  }
+  if (specials === 0) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const out = Buffer.allocUnsafe(bytes.length + specials);
+  let o = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b === TAB || b === LF || b === CR || b === BACKSLASH) {
+      out[o++] = BACKSLASH;
+      out[o++] = b === TAB ? 0x74 : b === LF ? 0x6e : b === CR ? 0x72 : BACKSLASH;
+    } else out[o++] = b;
+  }
+  return out;
+}
+
+const settingsClause = (settings: Readonly<Record<string, string>>) =>
+  Object.entries(settings).map(([k, v]) => `${k} = ${sqlString(v)}`).join(', ');
 
 /** A string literal for ClickHouse SQL. */
 export function sqlString(s: string): string {
@@ -75,6 +123,11 @@ export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
         });
         result.stream.resume();
       },
+      async insertTsv(ins) {
+        const settings = Object.keys(ins.settings).length > 0 ? ` SETTINGS ${settingsClause(ins.settings)}` : '';
+        const result = await client.exec({ query: `INSERT INTO ${ins.table} (${ins.columns.join(', ')})${settings} FORMAT TabSeparated`, values: Readable.from([ins.body]) });
+        result.stream.resume();
+      },
       close: () => client.close(),
     };
   }
@@ -88,18 +141,23 @@ export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
   const { createChdbConnection } = await import('chdb/connection');
   // chdb types the connection against its own copy of @clickhouse/client-common; the runtime contract is the same.
   type Connection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
-  const connect = () => createClient({ connection: createChdbConnection({ path: dir }) as unknown as Connection, request_timeout: cfg.timeout });
-  const client = connect();
-  const writers = Array.from({ length: WRITER_CONNECTIONS }, () => ({ client: connect(), busy: 0 }));
-  async function withWriter<T>(fn: (client: ClickHouseClient) => Promise<T>): Promise<T> {
+  const connect = () => {
+    const connection = createChdbConnection({ path: dir });
+    return { connection, client: createClient({ connection: connection as unknown as Connection, request_timeout: cfg.timeout }) };
+  };
+  const { client } = connect();
+  const writers = Array.from({ length: WRITER_CONNECTIONS }, () => ({ ...connect(), busy: 0 }));
+  type Writer = (typeof writers)[number];
+  async function withWriterOf<T>(fn: (writer: Writer) => Promise<T>): Promise<T> {
     const writer = writers.reduce((a, b) => (b.busy < a.busy ? b : a));
     writer.busy++;
     try {
-      return await fn(writer.client);
+      return await fn(writer);
     } finally {
       writer.busy--;
     }
   }
+  const withWriter = <T>(fn: (client: ClickHouseClient) => Promise<T>) => withWriterOf((w) => fn(w.client));
   let spoolSeq = 0;
   return {
     client,
@@ -128,6 +186,18 @@ export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
       } finally {
         rmSync(path, { force: true });
       }
+    },
+    async insertTsv(ins) {
+      await withWriterOf(async (w) => {
+        try {
+          await w.connection.chdb.rawInsert({ table: ins.table, columns: ins.columns, values: ins.body, format: 'TabSeparated', settings: { ...ins.settings } });
+        } catch (err) {
+          // As the client's errors: a ClickHouseError with its code when the engine raised it.
+          const mapped = parseError(err instanceof Error ? err.message : String(err));
+          if (mapped !== err) mapped.cause = err;
+          throw mapped;
+        }
+      });
     },
     async close() {
       for (const w of writers) await w.client.close();
