@@ -196,6 +196,20 @@ describe('landing table', () => {
     await next.drain();
   });
 
+  it('lands a block too big to send as text through the spool as Native, and moves it', async () => {
+    const exp = await exporter(createTelemetry());
+    const big = batch('big.block', 90);
+    // ~2 KB of attributes per event: a ~180 KB block, over the 64 KB the text path takes.
+    for (const e of big.events) e.attributes = { ...e.attributes, 'kb.query': 'q'.repeat(2000) };
+    await exp.export(big);
+    expect(await landedBlocks()).toBe(1);
+    expect(Number((await one<{ n: string }>("SELECT max(length(Block)) AS n FROM merge('signalhouse', '^landing_')")).n)).toBeGreaterThan(64 * 1024);
+    await exp.settle();
+    expect(await stored('big.block')).toBe(90);
+    expect(await landedBlocks()).toBe(0);
+    await exp.drain();
+  });
+
   it('drain moves everything landed before it returns', async () => {
     const exp = await exporter(createTelemetry());
     await exp.export(batch('drained', 4));
