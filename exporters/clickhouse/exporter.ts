@@ -229,8 +229,13 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
     } catch (err) {
       return new SignalhouseError('INTERNAL', `events could not be encoded for storage: ${(err as Error).message}`, { cause: err });
     }
-    if (landing && landsHere(rows)) return landing.stage(table, payload, rows);
-    return withRetry(table, () => insert(table, [payload], token));
+    try {
+      if (landing && landsHere(rows)) return await landing.stage(table, payload, rows);
+      return await withRetry(table, () => insert(table, [payload], token));
+    } catch (err) {
+      // A bug, not storage trouble (those come back as values): its requests fail rather than wait forever.
+      return new SignalhouseError('INTERNAL', `events could not be committed: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   /** One INSERT for the group, retried with backoff; the waiters are settled here and only here. */

@@ -10,6 +10,7 @@ import { type ClickHouseExporterConfig, parseConfig } from '../../core/config.ts
 import type { LogBatch, LogEvent, Resource, Scope, SpanBatch, SpanRecord } from '../../core/event.ts';
 import { createTelemetry, type Telemetry } from '../../core/telemetry.ts';
 import { createClickHouseExporter } from './exporter.ts';
+import { LANDING_SLOTS } from './schema.ts';
 import type { Store } from './store.ts';
 
 const temp = useTempStore({ prefix: 'landing', migrated: true });
@@ -208,6 +209,29 @@ describe('landing table', () => {
     expect(await stored('big.block')).toBe(90);
     expect(await landedBlocks()).toBe(0);
     await exp.drain();
+  });
+
+  it('sends small groups straight to their table while every slot holds rows that cannot move, and moves them later', async () => {
+    await store.client.command({ query: "ALTER TABLE signalhouse.otel_traces ADD CONSTRAINT no_stuck_span CHECK SpanName != 'stuck'" });
+    const exp = await exporter(createTelemetry(), { move_max_rows: 1 });
+    try {
+      // Each span lands in a generation of its own (move_max_rows 1) that cannot move: every slot ends up taken.
+      for (let i = 0; i < LANDING_SLOTS; i++) {
+        await exp.export(spanBatch('stuck'));
+        await exp.settle();
+      }
+      expect(await landedBlocks()).toBe(LANDING_SLOTS);
+      await exp.export(batch('no.slot', 3));
+      // Acknowledged and already in otel_logs, without a settle: it went straight there.
+      expect(await stored('no.slot')).toBe(3);
+      expect(await landedBlocks()).toBe(LANDING_SLOTS);
+    } finally {
+      await store.client.command({ query: 'ALTER TABLE signalhouse.otel_traces DROP CONSTRAINT no_stuck_span' });
+    }
+    const next = await exporter(createTelemetry());
+    expect(await landedBlocks()).toBe(0);
+    expect(Number((await one<{ n: string }>("SELECT count() AS n FROM signalhouse.otel_traces WHERE SpanName = 'stuck'")).n)).toBe(LANDING_SLOTS);
+    await Promise.all([exp.drain(), next.drain()]);
   });
 
   it('drain moves everything landed before it returns', async () => {
