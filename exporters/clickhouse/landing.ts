@@ -205,17 +205,17 @@ export function createLanding(opts: LandingOptions): Landing {
   }
 
   /**
-   * Moves one generation out of `table`: its blocks into their tables (one INSERT each), then `cleanup` (a
-   * statement of ours that empties the slot, or drops the generation's partition of the legacy table).
+   * Moves one generation out of `table`: its blocks into their tables (one INSERT each), then `cleanup`, if any
+   * (a statement of ours that empties the slot, or drops the generation's partition of the legacy table).
    */
-  async function move(table: string, generation: string, cleanup: string): Promise<void> {
+  async function move(table: string, generation: string, cleanup?: string): Promise<void> {
     const end = telemetry.landingMoveDuration.startTimer();
     const blocks = await readBlocks(table, generation);
     for (const target of TARGET_TABLES) {
       const payloads = blocks.get(target);
       if (payloads) await opts.insertTarget(target, payloads, moveToken(generation));
     }
-    await store.withWriter((writer) => writer.command({ query: cleanup }));
+    if (cleanup) await store.withWriter((writer) => writer.command({ query: cleanup }));
     end();
   }
 
@@ -281,7 +281,7 @@ export function createLanding(opts: LandingOptions): Landing {
       // Generations a previous run left behind, each moved once; storage trouble fails the start, rows the
       // tables refuse stay landed (logged) and do not block it.
       let moved = 0;
-      const moveLeft = async (table: string, generation: string, cleanup: string): Promise<boolean> => {
+      const moveLeft = async (table: string, generation: string, cleanup?: string): Promise<boolean> => {
         moved++;
         try {
           await move(table, generation, cleanup);
@@ -303,7 +303,7 @@ export function createLanding(opts: LandingOptions): Landing {
         let empty = true;
         // One generation per slot; after a crash between a move's INSERT and its TRUNCATE, it moves again (its
         // token makes that a no-op) and the slot is emptied.
-        for (const generation of await generationsIn(slotTable(slot))) empty = (await moveLeft(slotTable(slot), generation, 'SELECT 1')) && empty;
+        for (const generation of await generationsIn(slotTable(slot))) empty = (await moveLeft(slotTable(slot), generation)) && empty;
         if (!empty) continue;
         await store.client.command({ query: `TRUNCATE TABLE ${slotTable(slot)}` });
         freeSlots.push(slot);
