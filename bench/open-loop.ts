@@ -7,7 +7,7 @@
  * Latency is measured from each request's scheduled start, not from when it was sent, so a late generator or a
  * slow server cannot hide queueing (coordinated omission). The generator's own lateness is reported beside it.
  */
-import { Agent, request } from 'node:http';
+import { Pool } from 'undici';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface OpenLoopOptions {
@@ -18,7 +18,7 @@ export interface OpenLoopOptions {
   /** Requests per second. */
   rate: number;
   seconds: number;
-  /** Sockets the generator may open; enough that it never waits for one (default 1,024). */
+  /** Connections the generator may open; enough that it never waits for one (default 1,024). */
   maxSockets?: number;
 }
 
@@ -36,7 +36,8 @@ export interface OpenLoopResult {
 
 export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
   const target = new URL(opts.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 1024 });
+  // undici: a fraction of node:http's CPU per request, so the generator takes less of the two cores it shares.
+  const pool = new Pool(target.origin, { connections: opts.maxSockets ?? 1024, pipelining: 1 });
   const latencies: number[] = [];
   const lags: number[] = [];
   let ok = 0;
@@ -45,27 +46,22 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
   let inFlight = 0;
   let maxInFlight = 0;
 
-  function fire(due: number): Promise<void> {
+  async function fire(due: number): Promise<void> {
     const body = opts.body();
     lags.push(performance.now() - due);
     maxInFlight = Math.max(maxInFlight, ++inFlight);
-    return new Promise((resolve) => {
-      const done = (status: number) => {
-        inFlight--;
-        if (status >= 200 && status < 300) {
-          ok++;
-          latencies.push(performance.now() - due);
-        } else if (status > 0) non2xx++;
-        else errors++;
-        resolve();
-      };
-      const req = request(target, { method: 'POST', agent, headers: { ...opts.headers, 'content-length': String(body.length) } }, (res) => {
-        res.resume();
-        res.once('end', () => done(res.statusCode ?? 0));
-      });
-      req.once('error', () => done(0));
-      req.end(body);
-    });
+    try {
+      const res = await pool.request({ path: target.pathname, method: 'POST', headers: opts.headers, body });
+      await res.body.dump();
+      if (res.statusCode >= 200 && res.statusCode < 300) {
+        ok++;
+        latencies.push(performance.now() - due);
+      } else non2xx++;
+    } catch {
+      errors++;
+    } finally {
+      inFlight--;
+    }
   }
 
   const interval = 1000 / opts.rate;
@@ -79,7 +75,7 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
   }
   await Promise.all(replies);
   const seconds = (performance.now() - start) / 1000;
-  agent.destroy();
+  await pool.close();
   latencies.sort((a, b) => a - b);
   lags.sort((a, b) => a - b);
   return { ok, non2xx, errors, seconds, latencies, maxInFlight, sendLagP99: lags[Math.floor(lags.length * 0.99)] ?? 0 };
