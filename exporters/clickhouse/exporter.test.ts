@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useTempStore } from '../../test/helpers/store.ts';
 import { type ClickHouseExporterConfig, parseConfig } from '../../core/config.ts';
 import type { SignalhouseError } from '../../core/errors.ts';
-import type { LogBatch, LogEvent, Resource, Scope } from '../../core/event.ts';
+import type { LogBatch, LogEvent } from '../../core/event.ts';
+import { logBatch, testResource } from '../../test/helpers/events.ts';
 import { createTelemetry, type Telemetry } from '../../core/telemetry.ts';
 import { createClickHouseExporter } from './exporter.ts';
 import { openStore, type Store } from './store.ts';
@@ -22,20 +23,8 @@ function exporterConfig(overrides: Record<string, unknown>): ClickHouseExporterC
   return parseConfig({ exporters: { clickhouse: { landing: { max_rows: 0 }, ...overrides } } }, {}).exporters.clickhouse!;
 }
 
-const resource: Resource = { attributes: { 'service.name': 'exp' }, schemaUrl: '', serviceName: 'exp' };
-const scope: Scope = { name: 's', version: '', attributes: {}, schemaUrl: '' };
-const NOW = BigInt(Date.now()) * 1_000_000n;
-
 function batch(eventName: string, n: number): LogBatch {
-  const events: LogEvent[] = [];
-  for (let i = 0; i < n; i++) {
-    events.push({
-      eventId: `${eventName}-${i}`, sessionId: '', userId: '', anonymousId: '',
-      timeUnixNano: NOW + BigInt(i), observedTimeUnixNano: 0n, traceId: '', spanId: '', traceFlags: 0,
-      severityText: '', severityNumber: 0, body: '', eventName, attributes: { i: String(i) }, resource, scope,
-    });
-  }
-  return { tenantId: 'acme', signal: 'logs', events, rejections: [] };
+  return logBatch(eventName, n, (i) => ({ eventName, body: '', attributes: { i: String(i) } }), testResource('exp'));
 }
 
 async function count(eventName: string): Promise<number> {

@@ -7,7 +7,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTempStore } from '../../test/helpers/store.ts';
 import { type ClickHouseExporterConfig, parseConfig } from '../../core/config.ts';
-import type { LogBatch, LogEvent, Resource, Scope, SpanBatch, SpanRecord } from '../../core/event.ts';
+import type { LogBatch, SpanBatch, SpanRecord } from '../../core/event.ts';
+import { logBatch, NOW_NANOS, testResource, testScope } from '../../test/helpers/events.ts';
 import { createTelemetry, type Telemetry } from '../../core/telemetry.ts';
 import { createClickHouseExporter } from './exporter.ts';
 import { LANDING_SLOTS } from './schema.ts';
@@ -33,28 +34,18 @@ async function exporter(telemetry: Telemetry, landing: Record<string, unknown> =
   return exp;
 }
 
-const resource: Resource = { attributes: { 'service.name': 'landing' }, schemaUrl: '', serviceName: 'landing' };
-const scope: Scope = { name: 's', version: '', attributes: {}, schemaUrl: '' };
-const NOW = BigInt(Date.now()) * 1_000_000n;
+const resource = testResource('landing');
 
 /** `n` kb.search events (a rollup event, so the rollup's view runs on the move) named by `id`. */
 function batch(id: string, n: number): LogBatch {
-  const events: LogEvent[] = [];
-  for (let i = 0; i < n; i++) {
-    events.push({
-      eventId: `${id}-${i}`, sessionId: '', userId: '', anonymousId: '',
-      timeUnixNano: NOW + BigInt(i), observedTimeUnixNano: 0n, traceId: '', spanId: '', traceFlags: 0,
-      severityText: '', severityNumber: 0, body: id, eventName: 'kb.search', attributes: { 'kb.search_latency_ms': String(10 + i) }, resource, scope,
-    });
-  }
-  return { tenantId: 'acme', signal: 'logs', events, rejections: [] };
+  return logBatch(id, n, (i) => ({ eventName: 'kb.search', body: id, attributes: { 'kb.search_latency_ms': String(10 + i) } }), resource);
 }
 
 function spanBatch(name: string): SpanBatch {
   const span: SpanRecord = {
     eventId: '', sessionId: '', userId: '', anonymousId: '', traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', parentSpanId: '',
-    traceState: '', name, kind: 1, startTimeUnixNano: NOW, endTimeUnixNano: NOW + 1_000_000n, attributes: {}, events: [], links: [],
-    statusCode: 0, statusMessage: '', resource, scope,
+    traceState: '', name, kind: 1, startTimeUnixNano: NOW_NANOS, endTimeUnixNano: NOW_NANOS + 1_000_000n, attributes: {}, events: [], links: [],
+    statusCode: 0, statusMessage: '', resource, scope: testScope,
   };
   return { tenantId: 'acme', signal: 'traces', events: [span], rejections: [] };
 }
