@@ -110,7 +110,6 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
   const maxQueueBytes = opts.maxQueueBytes ?? 512 * 1024 * 1024;
   const maxConcurrent = opts.maxConcurrentInserts ?? 2;
   const maxPerTable = opts.maxInsertsPerTable ?? 1;
-  const insertSettings = config.fsync ? ', fsync_after_insert = 1, fsync_part_directory = 1' : '';
 
   const open = new Map<Table, Group>();
   const timers = new Map<Table, NodeJS.Timeout>();
@@ -180,7 +179,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
 
   function insert(table: Table, payloads: readonly Buffer[], token: string, extraSettings = ''): Promise<void> {
     const f = formats[table];
-    return store.insertNative({ table: `${db}.${table}`, columns: f.columns, structure: f.structure, payloads, settings: `insert_deduplication_token = '${token}'${insertSettings}${extraSettings}` });
+    return store.insertNative({ table: `${db}.${table}`, columns: f.columns, structure: f.structure, payloads, settings: `insert_deduplication_token = '${token}'${extraSettings}` });
   }
 
   /**
@@ -189,7 +188,8 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
    * stalled move slows ingest down instead of letting the backlog grow.
    */
   const landing: Landing | undefined =
-    config.landing.max_rows > 0 && store.kind === 'embedded'
+    // Landing slots are Log tables, which cannot fsync what they append: `fsync` sends everything straight on.
+    config.landing.max_rows > 0 && store.kind === 'embedded' && !config.fsync
       ? createLanding({
           store,
           database: db,

@@ -87,6 +87,15 @@ describe('landing table', () => {
     await exp.drain();
   });
 
+  it('is off with fsync: a Log table cannot fsync what it appends', async () => {
+    const exp = createClickHouseExporter({ store, config: exporterConfig({ fsync: true, landing: { max_rows: 100, move_delay: '1h' } }), telemetry: createTelemetry() });
+    await exp.start();
+    await exp.export(batch('fsynced', 2));
+    expect(await stored('fsynced')).toBe(2);
+    expect(await landedBlocks()).toBe(0);
+    await exp.drain();
+  });
+
   it('moves a generation on its own after move_delay', async () => {
     const exp = await exporter(createTelemetry(), { move_delay: '20ms' });
     await exp.export(batch('timer', 2));

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTempStore } from '../../test/helpers/store.ts';
 import { ddlContext, migrate, ttlInterval } from './migrate.ts';
-import { LANDING_SLOTS, landingSlotTable, MIGRATIONS } from './schema.ts';
+import { LANDING_SLOTS, landingSlotTable, MIGRATIONS, TTL_TABLES } from './schema.ts';
 import { METRICS_BY_NAME } from '../../query/catalog.ts';
 import { params, rollupSummarySql, rollupTimeseriesSql, summarySql } from '../../query/sql.ts';
 import type { Store } from './store.ts';
@@ -88,6 +88,18 @@ describe('migrations', () => {
     expect(await engineOf('otel_logs')).toContain('toIntervalSecond(129600)');
     await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
     expect(await engineOf('otel_logs')).not.toContain(' TTL ');
+  });
+
+  it('sets fsync of new parts on every table ingest writes, and removes it again', async () => {
+    const tables = TTL_TABLES.map((t) => t.table);
+    const fsyncing = async () => Promise.all(tables.map(async (t) => /fsync_after_insert = 1, fsync_part_directory = 1/.test(await engineOf(t))));
+    expect(await fsyncing()).toEqual(tables.map(() => false));
+    await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, fsync: true });
+    expect(await fsyncing()).toEqual(tables.map(() => true));
+    await store.client.insert({ table: 'signalhouse.otel_logs', values: [{ TenantId: 'fsync', Body: 'fsynced part' }], format: 'JSONEachRow' });
+    expect(await rows(`SELECT Body FROM signalhouse.otel_logs WHERE TenantId = 'fsync'`)).toEqual([{ Body: 'fsynced part' }]);
+    await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
+    expect(await fsyncing()).toEqual(tables.map(() => false));
   });
 
   it('applies a new migration to an existing schema, keeping existing rows', async () => {

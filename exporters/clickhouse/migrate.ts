@@ -1,5 +1,6 @@
 /**
- * Runs the schema migrations idempotently at start, then brings each table's TTL in line with the config.
+ * Runs the schema migrations idempotently at start, then brings each table's TTL and fsync setting in line with
+ * the config.
  * On a cluster, DDL runs `ON CLUSTER` with Replicated engines.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -12,6 +13,8 @@ export interface MigrateOptions {
   ttlMs: number;
   /** Keep the rollup's materialized views (default true); false drops them. */
   rollups?: boolean;
+  /** fsync every part the ingest tables write (default false). */
+  fsync?: boolean;
   migrations?: readonly Migration[];
 }
 
@@ -52,7 +55,9 @@ export async function migrate(client: ClickHouseClient, opts: MigrateOptions): P
     await client.insert({ table: `${db}.schema_migrations`, values: [{ version: m.version, name: m.name }], format: 'JSONEachRow' });
     done.push(m.version);
   }
-  await applyTtl(client, opts, ctx);
+  const engines = await tableEngines(client, db);
+  await applyTtl(client, opts, ctx, engines);
+  await applyFsync(client, opts, ctx, engines);
   await applyRollupViews(client, opts, ctx);
   return done;
 }
@@ -90,14 +95,18 @@ async function applyRollupViews(client: ClickHouseClient, opts: MigrateOptions, 
   for (const view of views) await client.command({ query: rollupViewDdl(ctx, view) });
 }
 
-/** Sets or removes each table's TTL when it differs from the config (no rewrite of existing parts). */
-async function applyTtl(client: ClickHouseClient, opts: MigrateOptions, ctx: DdlContext): Promise<void> {
+/** Each table's `engine_full` (engine, keys, TTL and settings) by name. */
+async function tableEngines(client: ClickHouseClient, database: string): Promise<Map<string, string>> {
   const rs = await client.query({
     query: 'SELECT name, engine_full FROM system.tables WHERE database = {db:String}',
-    query_params: { db: opts.database },
+    query_params: { db: database },
     format: 'JSONEachRow',
   });
-  const engines = new Map((await rs.json<{ name: string; engine_full: string }>()).map((r) => [r.name, r.engine_full]));
+  return new Map((await rs.json<{ name: string; engine_full: string }>()).map((r) => [r.name, r.engine_full]));
+}
+
+/** Sets or removes each table's TTL when it differs from the config (no rewrite of existing parts). */
+async function applyTtl(client: ClickHouseClient, opts: MigrateOptions, ctx: DdlContext, engines: Map<string, string>): Promise<void> {
   for (const { table, timeColumn } of TTL_TABLES) {
     const current = engines.get(table);
     if (current === undefined) continue;
@@ -110,5 +119,18 @@ async function applyTtl(client: ClickHouseClient, opts: MigrateOptions, ctx: Ddl
       query: `ALTER TABLE ${opts.database}.${table}${ctx.onCluster} ${clause}`,
       clickhouse_settings: { materialize_ttl_after_modify: 0 },
     });
+  }
+}
+
+/**
+ * Turns fsync of new parts on or off on every table ingest writes (views' tables included, so a rollup survives
+ * power loss with its events). They are MergeTree settings, not INSERT settings, so they live on the tables.
+ */
+async function applyFsync(client: ClickHouseClient, opts: MigrateOptions, ctx: DdlContext, engines: Map<string, string>): Promise<void> {
+  for (const { table } of TTL_TABLES) {
+    const current = engines.get(table);
+    if (current === undefined || /\bfsync_after_insert = 1\b/.test(current) === Boolean(opts.fsync)) continue;
+    const clause = opts.fsync ? 'MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1' : 'RESET SETTING fsync_after_insert, fsync_part_directory';
+    await client.command({ query: `ALTER TABLE ${opts.database}.${table}${ctx.onCluster} ${clause}` });
   }
 }

@@ -411,7 +411,10 @@ export function rollupViewDdl({ db, onCluster }: DdlContext, view: RollupView): 
   return `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${view.name}${onCluster} TO ${db}.rollup_1m AS ${view.select()}`;
 }
 
-/** Tables whose rows expire after the configured TTL, with the DateTime expression the TTL applies to. */
+/**
+ * The MergeTree tables ingest writes (events, and the views' tables): their rows expire after the configured TTL
+ * (the DateTime expression it applies to) and their parts are fsynced with `fsync`.
+ */
 export const TTL_TABLES: ReadonlyArray<{ table: string; timeColumn: string }> = [
   { table: 'otel_logs', timeColumn: 'TimestampTime' },
   { table: 'otel_traces', timeColumn: 'toDateTime(Timestamp)' },
