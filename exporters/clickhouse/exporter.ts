@@ -188,7 +188,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
    * stalled move slows ingest down instead of letting the backlog grow.
    */
   const landing: Landing | undefined =
-    // Landing slots are Log tables, which cannot fsync what they append: `fsync` sends everything straight on.
+    // Landing slots are File tables, which do not fsync what they append: `fsync` sends everything straight on.
     config.landing.max_rows > 0 && store.kind === 'embedded' && !config.fsync
       ? createLanding({
           store,

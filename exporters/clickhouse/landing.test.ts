@@ -1,9 +1,13 @@
 /**
- * The landing table against the real embedded engine: small requests are acknowledged once their block is
+ * The landing slots against the real embedded engine: small requests are acknowledged once their block is
  * committed there and reach otel_logs (and the rollup) when their generation moves; what a crash leaves is moved
- * at the next start exactly once, also when the crash fell between a move's INSERT and its partition drop; rows
- * the table refuses stay landed without blocking later generations.
+ * at the next start exactly once, also when the crash fell between a move's INSERT and its TRUNCATE or cut a row
+ * short, and so is what earlier versions' landing tables hold; rows the table refuses stay landed without
+ * blocking later generations.
  */
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTempStore } from '../../test/helpers/store.ts';
 import { type ClickHouseExporterConfig, parseConfig } from '../../core/config.ts';
@@ -11,6 +15,7 @@ import type { LogBatch, SpanBatch, SpanRecord } from '../../core/event.ts';
 import { logBatch, NOW_NANOS, testResource, testScope } from '../../test/helpers/events.ts';
 import { createTelemetry, type Telemetry } from '../../core/telemetry.ts';
 import { createClickHouseExporter } from './exporter.ts';
+import { cutTornRow } from './landing.ts';
 import { LANDING_SLOTS } from './schema.ts';
 import type { Store } from './store.ts';
 
@@ -57,7 +62,13 @@ async function one<T>(sql: string): Promise<T> {
 const stored = async (id: string) => Number((await one<{ n: string }>(`SELECT count() AS n FROM signalhouse.otel_logs WHERE Body = '${id}'`)).n);
 const uniqueIds = async (id: string) => Number((await one<{ n: string }>(`SELECT uniqExact(EventId) AS n FROM signalhouse.otel_logs WHERE Body = '${id}'`)).n);
 /** Blocks in the landing slots and in the table of versions before them. */
-const landedBlocks = async () => Number((await one<{ n: string }>("SELECT count() AS n FROM merge('signalhouse', '^landing')")).n);
+const landedBlocks = async () => Number((await one<{ n: string }>("SELECT count() AS n FROM merge('signalhouse', '^landing') SETTINGS engine_file_empty_if_not_exists = 1")).n);
+/** The slot (File table) holding the landed rows, and its file. */
+async function landedSlot(): Promise<{ slot: string; path: string }> {
+  const { slot } = await one<{ slot: string }>("SELECT _table AS slot FROM merge('signalhouse', '^landing_file_') LIMIT 1 SETTINGS engine_file_empty_if_not_exists = 1");
+  const { path } = await one<{ path: string }>(`SELECT data_paths[1] AS path FROM system.tables WHERE database = 'signalhouse' AND name = '${slot}'`);
+  return { slot, path };
+}
 const rollupEvents = async () => Number((await one<{ n: string }>("SELECT sum(Events) AS n FROM signalhouse.rollup_1m WHERE TenantId = 'acme' AND EventName = 'kb.search'")).n);
 const metric = async (telemetry: Telemetry, name: 'landingMovedRows' | 'landingMoveFailures') => (await telemetry[name].get()).values.reduce((s, v) => s + v.value, 0);
 
@@ -87,7 +98,7 @@ describe('landing table', () => {
     await exp.drain();
   });
 
-  it('is off with fsync: a Log table cannot fsync what it appends', async () => {
+  it('is off with fsync: a File table does not fsync what it appends', async () => {
     const exp = createClickHouseExporter({ store, config: exporterConfig({ fsync: true, landing: { max_rows: 100, move_delay: '1h' } }), telemetry: createTelemetry() });
     await exp.start();
     await exp.export(batch('fsynced', 2));
@@ -169,11 +180,14 @@ describe('landing table', () => {
     await Promise.all([exp.drain(), next.drain()]);
   });
 
-  it('moves a block that landed twice (a retried stage INSERT: Log tables do not deduplicate) once', async () => {
+  it('moves a block that landed twice (a retried stage INSERT: slots do not deduplicate) once', async () => {
     const exp = await exporter(createTelemetry());
     await exp.export(batch('twice', 3));
-    const { slot } = await one<{ slot: string }>("SELECT _table AS slot FROM merge('signalhouse', '^landing_') LIMIT 1");
-    await store.client.command({ query: `INSERT INTO signalhouse.${slot} SELECT * FROM signalhouse.${slot}` });
+    const { slot } = await landedSlot();
+    // Through a Log table: a File table cannot be read and appended to in one statement.
+    await store.client.command({ query: `INSERT INTO signalhouse.landing_0 SELECT * FROM signalhouse.${slot}` });
+    await store.client.command({ query: `INSERT INTO signalhouse.${slot} SELECT * FROM signalhouse.landing_0` });
+    await store.client.command({ query: 'TRUNCATE TABLE signalhouse.landing_0' });
     expect(await landedBlocks()).toBe(2);
     await exp.settle();
     expect(await stored('twice')).toBe(3);
@@ -186,7 +200,7 @@ describe('landing table', () => {
     // run that lands it, read back from its slot and written where the old version wrote it.
     const crashed = await exporter(createTelemetry());
     await crashed.export(batch('legacy', 4));
-    const { slot } = await one<{ slot: string }>("SELECT _table AS slot FROM merge('signalhouse', '^landing_') LIMIT 1");
+    const { slot } = await landedSlot();
     await store.client.command({ query: `INSERT INTO signalhouse.landing SELECT Generation, TargetTable, Block FROM signalhouse.${slot}` });
     await store.client.command({ query: `TRUNCATE TABLE signalhouse.${slot}` });
     const before = await rollupEvents();
@@ -197,6 +211,59 @@ describe('landing table', () => {
     await next.drain();
   });
 
+  it('moves what a version with Log slots (migration 9) left in them, exactly once', async () => {
+    const crashed = await exporter(createTelemetry());
+    await crashed.export(batch('log.slot', 3));
+    const { slot } = await landedSlot();
+    await store.client.command({ query: `INSERT INTO signalhouse.landing_5 SELECT * FROM signalhouse.${slot}` });
+    await store.client.command({ query: `TRUNCATE TABLE signalhouse.${slot}` });
+    const before = await rollupEvents();
+    const next = await exporter(createTelemetry());
+    expect(await stored('log.slot')).toBe(3);
+    expect(await uniqueIds('log.slot')).toBe(3);
+    expect(await rollupEvents()).toBe(before + 3);
+    expect(await landedBlocks()).toBe(0);
+    await next.drain();
+  });
+
+  it('cuts off a row a crash left half-written and moves every acknowledged one', async () => {
+    const crashed = await exporter(createTelemetry());
+    await crashed.export(batch('torn.kept', 3));
+    const { slot, path } = await landedSlot();
+    const whole = await readFile(path);
+    expect(whole.at(-1)).toBe(0x0a);
+    // A kill -9 during the next INSERT into the slot: part of its row, no line end.
+    await appendFile(path, whole.subarray(0, Math.floor(whole.length / 2)));
+    // Cut inside the block, it still reads as a row (the last line end is optional): one a move must not take.
+    expect(Number((await one<{ n: string }>(`SELECT count() AS n FROM signalhouse.${slot}`)).n)).toBe(2);
+    const next = await exporter(createTelemetry());
+    expect(await stored('torn.kept')).toBe(3);
+    expect(await uniqueIds('torn.kept')).toBe(3);
+    expect(await landedBlocks()).toBe(0);
+    // The slot takes and moves blocks again.
+    await next.export(batch('torn.after', 2));
+    await next.settle();
+    expect(await stored('torn.after')).toBe(2);
+    await next.drain();
+  });
+
+  it('cutTornRow keeps whole rows and cuts what follows the last line end', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'torn-'));
+    const file = join(dir, 'slot.tsv');
+    expect(await cutTornRow(file)).toBe(0);
+    await writeFile(file, 'a\tb\n');
+    expect(await cutTornRow(file)).toBe(0);
+    expect(await readFile(file, 'utf8')).toBe('a\tb\n');
+    // A torn row longer than the 64 KB the search reads at a time.
+    await appendFile(file, 'c'.repeat(200_000));
+    expect(await cutTornRow(file)).toBe(200_000);
+    expect(await readFile(file, 'utf8')).toBe('a\tb\n');
+    await writeFile(file, 'no line end');
+    expect(await cutTornRow(file)).toBe(11);
+    expect(await readFile(file, 'utf8')).toBe('');
+    await rm(dir, { recursive: true });
+  });
+
   it('lands a block too big to send as text through the spool as Native, and moves it', async () => {
     const exp = await exporter(createTelemetry());
     const big = batch('big.block', 90);
@@ -204,7 +271,7 @@ describe('landing table', () => {
     for (const e of big.events) e.attributes = { ...e.attributes, 'kb.query': 'q'.repeat(2000) };
     await exp.export(big);
     expect(await landedBlocks()).toBe(1);
-    expect(Number((await one<{ n: string }>("SELECT max(length(Block)) AS n FROM merge('signalhouse', '^landing_')")).n)).toBeGreaterThan(64 * 1024);
+    expect(Number((await one<{ n: string }>("SELECT max(length(Block)) AS n FROM merge('signalhouse', '^landing_file_') SETTINGS engine_file_empty_if_not_exists = 1")).n)).toBeGreaterThan(64 * 1024);
     await exp.settle();
     expect(await stored('big.block')).toBe(90);
     expect(await landedBlocks()).toBe(0);

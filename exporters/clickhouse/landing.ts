@@ -1,38 +1,41 @@
 /**
  * The landing slots: where small INSERTs commit. Every INSERT into otel_logs pays for its columns, its indexes
  * and the rollup's view (~16 ms for one row on the embedded store, ~9 ms of it the view), and the reply waits
- * for it. An INSERT into a landing slot carries the same rows as one Native block in a String column of a Log
- * table, sent from memory as TabSeparated (~2 ms of CPU, no view, no part directory), so a small request is
+ * for it. An INSERT into a landing slot carries the same rows as one Native block in a String column of a File
+ * table (one TabSeparated file), sent from memory (~1 ms, no view, no part directory), so a small request is
  * acknowledged as soon as its block is appended there. Landed blocks move on in bulk: a generation (the blocks
  * of one slot) collects blocks for `move_delay` or `move_max_rows`, then its blocks are read back and inserted
  * into their tables in one INSERT per table, and the slot is emptied with TRUNCATE. Views and indexes then run
  * once per generation instead of once per request. There are LANDING_SLOTS slots; when none is free, INSERTs
  * go straight to their tables.
  *
- * Loss and duplication: a block is acknowledged only once appended to its slot, so a crash loses nothing (a
- * Log table keeps what was appended before a kill -9); the next start moves every generation left in a slot
- * before anything else runs. A generation's INSERT carries the token `landing-<generation>`, so a move that
- * committed before a crash (slot not yet emptied) is deduplicated when it runs again, views included. Log
- * tables do not deduplicate a retried block themselves: each block is a numbered stage, read once per move.
- * Generation ids are random UUIDs: no clock, no reuse.
+ * Loss and duplication: a block is acknowledged only once appended to its slot, so a crash loses nothing (the
+ * file keeps what was appended before a kill -9); the next start moves every generation left in a slot before
+ * anything else runs. A row ends with its line feed, the last byte written: a row a crash cut short has none,
+ * was never acknowledged, and is cut off before the slot is read (`cutTornRow`). A generation's INSERT carries
+ * the token `landing-<generation>`, so a move that committed before a crash (slot not yet emptied) is
+ * deduplicated when it runs again, views included. Slots do not deduplicate a retried block themselves: each
+ * block is a numbered stage, read once per move. Generation ids are random UUIDs: no clock, no reuse.
  *
- * Before migration 9 blocks landed in the MergeTree table `landing`, one partition per generation: part
- * directories cost ~3.5 ms of CPU to write and ~3 ms each to drop. Recovery still moves what is left there.
+ * Earlier versions landed blocks in the MergeTree table `landing` (one partition per generation: part
+ * directories cost ~3.5 ms of CPU to write and ~3 ms each to drop), then in Log tables (migration 9: each INSERT
+ * rewrites and fdatasyncs its sizes.json twice). Recovery still moves what is left in either.
  *
- * Visibility: landed rows reach queries after `move_delay` plus one move (tens of ms). `settle()` waits for
- * that, for callers that must read what they just wrote.
+ * Visibility: landed rows reach queries after `move_delay` plus one move. `settle()` waits for that, for
+ * callers that must read what they just wrote.
  *
  * Embedded store only: recovery moves every generation it finds, which is safe only when one process owns the
  * tables (chDB locks its data directory). Instances sharing a server would move each other's generations.
  */
 import { randomUUID } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { SignalhouseError } from '../../core/errors.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
 import { WireReader } from '../../receiver/otlp/wire.ts';
 import { BinaryWriter } from './binary-writer.ts';
-import { LANDING_SLOTS, LANDING_TABLE, landingSlotTable } from './schema.ts';
+import { LANDING_SLOTS, LANDING_TABLE, landingSlotTable, logLandingSlotTable } from './schema.ts';
 import { type Store, sqlString, tsvEscape } from './store.ts';
 
 export type TargetTable = 'otel_logs' | 'otel_traces';
@@ -123,6 +126,44 @@ function landRow(store: Store, table: string, row: { generation: string; stage: 
   return store.insertNative({ table, columns: `(${LANDING_COLUMNS.join(', ')})`, structure: LANDING_COLUMNS.map((c) => `${c} String`).join(', '), payloads, settings: 'insert_deduplicate = 0' });
 }
 
+/** Reads of a slot: a File table whose file was never written reads as empty rather than failing. */
+const SLOT_READ_SETTINGS = ' SETTINGS engine_file_empty_if_not_exists = 1';
+
+/**
+ * Cuts off a row a crash left half-written at the end of a slot's file. Every landed row ends with its line feed
+ * (TabSeparated escapes the ones inside values), the last byte its INSERT writes, and a kill -9 keeps a prefix of
+ * what was written: whatever follows the last line feed belongs to an INSERT that never returned, so no request
+ * was acknowledged for it. Returns the bytes cut off.
+ */
+export async function cutTornRow(path: string): Promise<number> {
+  let file;
+  try {
+    file = await open(path, 'r+');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  try {
+    const { size } = await file.stat();
+    const chunk = Buffer.allocUnsafe(64 * 1024);
+    let end = size;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await file.read(chunk, 0, end - start, start);
+      const lineEnd = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (lineEnd >= 0) {
+        end = start + lineEnd + 1;
+        break;
+      }
+      end = start;
+    }
+    if (end < size) await file.truncate(end);
+    return size - end;
+  } finally {
+    await file.close();
+  }
+}
+
 /** The deduplication token of a generation's move: the same on every attempt, across restarts. */
 export const moveToken = (generation: string) => `landing-${generation}`;
 
@@ -148,6 +189,8 @@ export function createLanding(opts: LandingOptions): Landing {
   const { store, telemetry, logger } = opts;
   /** Where versions before migration 9 landed blocks; only recovery reads it. */
   const legacyTable = `${opts.database}.${LANDING_TABLE}`;
+  /** The Log slots of migration 9; only recovery reads them. */
+  const logSlotTable = (slot: number) => `${opts.database}.${logLandingSlotTable(slot)}`;
   const slotTable = (slot: number) => `${opts.database}.${landingSlotTable(slot)}`;
   /** Empty slots; filled by `recover`, which empties every slot first. */
   const freeSlots: number[] = [];
@@ -202,7 +245,7 @@ export function createLanding(opts: LandingOptions): Landing {
     // table deduplicated its INSERTs itself and has no Stage column.
     const oncePerStage = table === legacyTable ? '' : ' LIMIT 1 BY Stage';
     const data = await store.withWriter(async (writer) => {
-      const rs = await writer.exec({ query: `SELECT TargetTable, Block FROM ${table} WHERE Generation = ${sqlString(generation)}${oncePerStage} FORMAT RowBinary` });
+      const rs = await writer.exec({ query: `SELECT TargetTable, Block FROM ${table} WHERE Generation = ${sqlString(generation)}${oncePerStage}${SLOT_READ_SETTINGS} FORMAT RowBinary` });
       const chunks: Buffer[] = [];
       for await (const chunk of rs.stream) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks);
@@ -300,19 +343,33 @@ export function createLanding(opts: LandingOptions): Landing {
         }
       };
       const generationsIn = async (table: string) =>
-        (await (await store.client.query({ query: `SELECT DISTINCT Generation FROM ${table}`, format: 'JSONEachRow' })).json<{ Generation: string }>()).map((r) => r.Generation);
+        (await (await store.client.query({ query: `SELECT DISTINCT Generation FROM ${table}${SLOT_READ_SETTINGS}`, format: 'JSONEachRow' })).json<{ Generation: string }>()).map((r) => r.Generation);
       // The MergeTree table of versions before migration 9: one partition per generation.
       for (const generation of await generationsIn(legacyTable)) {
         await moveLeft(legacyTable, generation, `ALTER TABLE ${legacyTable} DROP PARTITION ${sqlString(generation)}`);
       }
-      for (let slot = 0; slot < LANDING_SLOTS; slot++) {
+      // Slots hold one generation each; after a crash between a move's INSERT and its TRUNCATE, it moves again
+      // (its token makes that a no-op) and the slot is emptied. The Log slots of migration 9 are emptied and
+      // left unused.
+      const emptySlot = async (table: string): Promise<boolean> => {
         let empty = true;
-        // One generation per slot; after a crash between a move's INSERT and its TRUNCATE, it moves again (its
-        // token makes that a no-op) and the slot is emptied.
-        for (const generation of await generationsIn(slotTable(slot))) empty = (await moveLeft(slotTable(slot), generation)) && empty;
-        if (!empty) continue;
-        await store.client.command({ query: `TRUNCATE TABLE ${slotTable(slot)}` });
-        freeSlots.push(slot);
+        for (const generation of await generationsIn(table)) empty = (await moveLeft(table, generation)) && empty;
+        if (empty) await store.client.command({ query: `TRUNCATE TABLE ${table}` });
+        return empty;
+      };
+      for (let slot = 0; slot < LANDING_SLOTS; slot++) await emptySlot(logSlotTable(slot));
+      const files = await store.client.query({
+        query: "SELECT name, data_paths[1] AS path FROM system.tables WHERE database = {db:String} AND engine = 'File'",
+        query_params: { db: opts.database },
+        format: 'JSONEachRow',
+      });
+      const slotFiles = new Map((await files.json<{ name: string; path: string }>()).map((r) => [r.name, r.path]));
+      for (let slot = 0; slot < LANDING_SLOTS; slot++) {
+        const path = slotFiles.get(landingSlotTable(slot));
+        if (path === undefined) throw new Error(`landing slot ${landingSlotTable(slot)} is missing (migration 10)`);
+        const cut = await cutTornRow(path);
+        if (cut > 0) logger?.warn({ slot: landingSlotTable(slot), bytes: cut }, 'cut off a landing row a crash left half-written (its request was never acknowledged)');
+        if (await emptySlot(slotTable(slot))) freeSlots.push(slot);
       }
       return moved;
     },

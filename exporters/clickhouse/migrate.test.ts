@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTempStore } from '../../test/helpers/store.ts';
 import { ddlContext, migrate, ttlInterval } from './migrate.ts';
-import { LANDING_SLOTS, landingSlotTable, MIGRATIONS, TTL_TABLES } from './schema.ts';
+import { LANDING_SLOTS, landingSlotTable, logLandingSlotTable, MIGRATIONS, TTL_TABLES } from './schema.ts';
 import { METRICS_BY_NAME } from '../../query/catalog.ts';
 import { params, rollupSummarySql, rollupTimeseriesSql, summarySql } from '../../query/sql.ts';
 import type { Store } from './store.ts';
@@ -38,10 +38,15 @@ describe('migrations', () => {
     }
   });
 
-  it('creates the landing slots as Log tables (migration 9)', async () => {
-    for (let slot = 0; slot < LANDING_SLOTS; slot++) expect(await engineOf(landingSlotTable(slot))).toBe('Log');
-    const columns = await rows<{ name: string }>(`SELECT name FROM system.columns WHERE database = 'signalhouse' AND table = '${landingSlotTable(0)}' ORDER BY position`);
-    expect(columns.map((c) => c.name)).toEqual(['Generation', 'Stage', 'TargetTable', 'Block']);
+  it('creates the landing slots as File tables (migration 10), after the Log tables of migration 9', async () => {
+    for (let slot = 0; slot < LANDING_SLOTS; slot++) {
+      expect(await engineOf(landingSlotTable(slot))).toBe("File('TabSeparated')");
+      expect(await engineOf(logLandingSlotTable(slot))).toBe('Log');
+    }
+    for (const table of [landingSlotTable(0), logLandingSlotTable(0)]) {
+      const columns = await rows<{ name: string }>(`SELECT name FROM system.columns WHERE database = 'signalhouse' AND table = '${table}' ORDER BY position`);
+      expect(columns.map((c) => c.name)).toEqual(['Generation', 'Stage', 'TargetTable', 'Block']);
+    }
   });
 
   it("keeps the Collector exporter's column names and types, plus Signalhouse's own", async () => {

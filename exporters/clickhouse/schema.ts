@@ -31,11 +31,15 @@ const DEDUP_SETTINGS = 'non_replicated_deduplication_window = 1000, merge_select
 /** Where small INSERTs committed before migration 9 (landing.ts still moves what a previous version left there). */
 export const LANDING_TABLE = 'landing';
 /**
- * The landing slots (migration 9): Log tables small INSERTs commit into, one generation per slot at a time,
- * emptied by TRUNCATE once it has moved on (landing.ts).
+ * The landing slots (migration 10): File tables small INSERTs append to, one generation per slot at a time,
+ * emptied by TRUNCATE once it has moved on (landing.ts). Migration 9 made them Log tables (`landing_<n>`); what a
+ * previous version left there is moved at start too.
  */
 export const LANDING_SLOTS = 8;
-export const landingSlotTable = (slot: number) => `landing_${slot}`;
+export const landingSlotTable = (slot: number) => `landing_file_${slot}`;
+/** The Log slots of migration 9. */
+export const logLandingSlotTable = (slot: number) => `landing_${slot}`;
+const LANDING_COLUMNS_DDL = '(Generation String, Stage String, TargetTable String, Block String)';
 
 /** Tables whose idle partitions are merged into one part (migration 8), and the settings that do it. */
 export const FORCE_MERGE_TABLES = ['otel_logs', 'otel_traces'] as const;
@@ -332,7 +336,20 @@ export const MIGRATIONS: readonly Migration[] = [
     up: ({ db, onCluster }) =>
       Array.from(
         { length: LANDING_SLOTS },
-        (_, slot) => `CREATE TABLE IF NOT EXISTS ${db}.${landingSlotTable(slot)}${onCluster} (Generation String, Stage String, TargetTable String, Block String) ENGINE = Log`,
+        (_, slot) => `CREATE TABLE IF NOT EXISTS ${db}.${logLandingSlotTable(slot)}${onCluster} ${LANDING_COLUMNS_DDL} ENGINE = Log`,
+      ),
+  },
+  {
+    version: 10,
+    name: 'landing slots in File tables',
+    // A Log table's INSERT rewrites and fdatasyncs its sizes.json twice (~0.3 ms each here): ~1.65 ms of wall
+    // time per landing INSERT against ~1.0 ms for a File table, which only appends its rows to one file. At
+    // 1,000 single-event requests/s that cut p50 5.2 → 3.4 ms and p99 16 → 12 ms (bench:ingest). A kill -9 keeps
+    // what was appended; a row cut short by it has no line end yet, and recovery cuts it off (landing.ts).
+    up: ({ db, onCluster }) =>
+      Array.from(
+        { length: LANDING_SLOTS },
+        (_, slot) => `CREATE TABLE IF NOT EXISTS ${db}.${landingSlotTable(slot)}${onCluster} ${LANDING_COLUMNS_DDL} ENGINE = File(TabSeparated)`,
       ),
   },
 ];
