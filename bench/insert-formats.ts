@@ -2,7 +2,8 @@
  * `npm run bench:insert`: the cost of one INSERT into the embedded store by size and input format. Native is what
  * the exporter sends (encoded by rows.ts); RowBinary (read through `file()`, what earlier versions sent) and
  * JSONEachRow (sent inline) carry the same rows, written out by ClickHouse itself from the Native insert.
- * Prints wall and CPU time per INSERT (CPU of the whole process: chDB runs inside it).
+ * Prints wall and CPU time per INSERT (CPU of the whole process: chDB runs inside it). Then one landing-slot
+ * INSERT, what a small request's reply waits for, in the Log slots of migration 9 and the File slots of migration 10.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -12,6 +13,8 @@ import { parseConfig } from '../core/config.ts';
 import type { LogEvent } from '../core/event.ts';
 import { migrate } from '../exporters/clickhouse/migrate.ts';
 import { encodeLogBlock, LOG_FORMAT } from '../exporters/clickhouse/rows.ts';
+import { landRow } from '../exporters/clickhouse/landing.ts';
+import { landingSlotTable, logLandingSlotTable } from '../exporters/clickhouse/schema.ts';
 import { openStore, sqlString } from '../exporters/clickhouse/store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sh-bench-insert-'));
@@ -63,6 +66,21 @@ for (const n of [1, 100, 1_000, 10_000, 50_000]) {
   });
   for (const [format, m] of [['Native via file() (exporter)', native], ['RowBinary via file()', rb], ['JSONEachRow inline', js]] as const) {
     console.log(`| ${n.toLocaleString('en-US')} | ${format} | ${m.wall.toFixed(1)} | ${m.cpu.toFixed(1)} | ${((m.cpu * 1000) / n).toFixed(2)} | ${Math.round((n / m.wall) * 1000).toLocaleString('en-US')} |`);
+  }
+}
+
+// What a small request's reply waits for instead (landing.ts): one row holding a one-event Native block, appended
+// to a landing slot. The Log slots of migration 9 against the File slots of migration 10, alternating.
+console.log('\n| landing slot INSERT (one 1-event block) | µs per INSERT | CPU µs per INSERT |');
+console.log('|---|---:|---:|');
+const block = encodeLogBlock([{ tenantId: 'bench', events: [event(0)] }]);
+const slots = [['Log (`landing_0`, migration 9)', `signalhouse.${logLandingSlotTable(0)}`], ['File (`landing_file_0`, migration 10)', `signalhouse.${landingSlotTable(0)}`]] as const;
+const slotRuns = 1_000;
+for (let round = 0; round < 2; round++) {
+  for (const [name, table] of slots) {
+    const m = await measure(slotRuns, (k) => landRow(store, table, { generation: 'bench', stage: String(k), target: 'otel_logs', block }));
+    await store.client.command({ query: `TRUNCATE TABLE ${table}` });
+    console.log(`| ${name}, round ${round + 1} | ${(m.wall * 1000).toFixed(0)} | ${(m.cpu * 1000).toFixed(0)} |`);
   }
 }
 await store.close();

@@ -105,7 +105,7 @@ const TSV_MAX_BLOCK_BYTES = 64 * 1024;
 const TSV_SETTINGS = { input_format_parallel_parsing: '0', max_threads: '1' };
 
 /** One landing row: generation, stage, table and the Native block, as TabSeparated or as a Native block. */
-function landRow(store: Store, table: string, row: { generation: string; stage: string; target: TargetTable; block: Buffer }): Promise<void> {
+export function landRow(store: Store, table: string, row: { generation: string; stage: string; target: TargetTable; block: Buffer }): Promise<void> {
   if (row.block.length <= TSV_MAX_BLOCK_BYTES) {
     const body = Buffer.concat([Buffer.from(`${row.generation}\t${row.stage}\t${row.target}\t`), tsvEscape(row.block), NEWLINE]);
     return store.insertTsv({ table, columns: LANDING_COLUMNS, body, settings: TSV_SETTINGS });
