@@ -352,9 +352,10 @@ export function createLanding(opts: LandingOptions): Landing {
       // (its token makes that a no-op) and the slot is emptied. The Log slots of migration 9 are emptied and
       // left unused.
       const emptySlot = async (table: string): Promise<boolean> => {
+        const generations = await generationsIn(table);
         let empty = true;
-        for (const generation of await generationsIn(table)) empty = (await moveLeft(table, generation)) && empty;
-        if (empty) await store.client.command({ query: `TRUNCATE TABLE ${table}` });
+        for (const generation of generations) empty = (await moveLeft(table, generation)) && empty;
+        if (empty && generations.length > 0) await store.client.command({ query: `TRUNCATE TABLE ${table}` });
         return empty;
       };
       for (let slot = 0; slot < LANDING_SLOTS; slot++) await emptySlot(logSlotTable(slot));
