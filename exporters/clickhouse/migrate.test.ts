@@ -49,6 +49,15 @@ describe('migrations', () => {
     }
   });
 
+  it('creates no landing slots on a server (they are the embedded store\'s own)', async () => {
+    const db = 'on_server';
+    expect(await migrate(store.client, { database: db, cluster: '', ttlMs: 0, embedded: false })).toEqual(MIGRATIONS.map((m) => m.version));
+    const tables = await rows<{ name: string; engine: string }>(`SELECT name, engine FROM system.tables WHERE database = '${db}' AND engine IN ('Log', 'File')`);
+    expect(tables).toEqual([]);
+    expect(await rows<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${db}' AND name = 'otel_logs'`)).toEqual([{ name: 'otel_logs' }]);
+    await store.client.command({ query: `DROP DATABASE ${db}` });
+  });
+
   it("keeps the Collector exporter's column names and types, plus Signalhouse's own", async () => {
     const cols = await rows<{ table: string; name: string; type: string }>(
       "SELECT table, name, type FROM system.columns WHERE database = 'signalhouse' AND table IN ('otel_logs', 'otel_traces') ORDER BY table, position",
@@ -193,6 +202,8 @@ describe('migrations', () => {
     expect(ddl).toContain('CREATE TABLE IF NOT EXISTS signalhouse.otel_logs ON CLUSTER main');
     expect(ddl).toContain("ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/signalhouse/otel_logs', '{replica}')");
     expect(MIGRATIONS[0].up(ddlContext('signalhouse', '')).join('\n')).not.toContain('ON CLUSTER');
+    // The landing slots are the embedded store's own (Log and File engines, which managed servers do not offer).
+    expect(MIGRATIONS.filter((m) => m.version === 9 || m.version === 10).map((m) => m.up(ctx))).toEqual([[], []]);
     expect(ttlInterval(7 * DAY)).toBe('toIntervalDay(7)');
   });
 });

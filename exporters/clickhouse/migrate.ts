@@ -15,14 +15,17 @@ export interface MigrateOptions {
   rollups?: boolean;
   /** fsync every part the ingest tables write (default false). */
   fsync?: boolean;
+  /** Migrating the embedded store (default true); false skips its own tables (see DdlContext.embedded). */
+  embedded?: boolean;
   migrations?: readonly Migration[];
 }
 
-export function ddlContext(database: string, cluster: string): DdlContext {
+export function ddlContext(database: string, cluster: string, embedded = !cluster): DdlContext {
   const onCluster = cluster ? ` ON CLUSTER ${cluster}` : '';
   return {
     db: database,
     onCluster,
+    embedded,
     engine: (kind, table, args = '') =>
       cluster
         ? `Replicated${kind}('/clickhouse/tables/{shard}/${database}/${table}', '{replica}'${args ? `, ${args}` : ''})`
@@ -38,7 +41,7 @@ export function ttlInterval(ttlMs: number): string {
 
 /** Applies pending migrations; returns the versions applied in this call. */
 export async function migrate(client: ClickHouseClient, opts: MigrateOptions): Promise<number[]> {
-  const ctx = ddlContext(opts.database, opts.cluster);
+  const ctx = ddlContext(opts.database, opts.cluster, opts.embedded ?? !opts.cluster);
   const db = opts.database;
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}${ctx.onCluster}` });
   await client.command({

@@ -12,6 +12,11 @@ export interface DdlContext {
   readonly onCluster: string;
   /** Engine clause for a table: MergeTree, or ReplicatedMergeTree on a cluster; `args` are the engine's own. */
   engine(kind: 'MergeTree' | 'AggregatingMergeTree' | 'ReplacingMergeTree', table: string, args?: string): string;
+  /**
+   * The embedded store (chDB). Tables only it uses (the landing slots) are created only there: managed servers
+   * (ClickHouse Cloud, Aiven) offer neither the Log nor the File engine, and a server never lands rows.
+   */
+  readonly embedded: boolean;
 }
 
 export interface Migration {
@@ -333,11 +338,8 @@ export const MIGRATIONS: readonly Migration[] = [
     // appends to one file per column: ~1.9 ms per INSERT, and TRUNCATE empties a slot in ~1 ms whatever it
     // holds. Log tables keep what was appended before a kill -9 (sizes.json), which is all the landing needs.
     // They do not deduplicate: `Stage` names each block, and a move reads each stage once.
-    up: ({ db, onCluster }) =>
-      Array.from(
-        { length: LANDING_SLOTS },
-        (_, slot) => `CREATE TABLE IF NOT EXISTS ${db}.${logLandingSlotTable(slot)}${onCluster} ${LANDING_COLUMNS_DDL} ENGINE = Log`,
-      ),
+    up: ({ db, embedded }) =>
+      embedded ? Array.from({ length: LANDING_SLOTS }, (_, slot) => `CREATE TABLE IF NOT EXISTS ${db}.${logLandingSlotTable(slot)} ${LANDING_COLUMNS_DDL} ENGINE = Log`) : [],
   },
   {
     version: 10,
@@ -346,11 +348,8 @@ export const MIGRATIONS: readonly Migration[] = [
     // time per landing INSERT against ~1.0 ms for a File table, which only appends its rows to one file. At
     // 1,000 single-event requests/s that cut p50 5.2 → 3.4 ms and p99 16 → 12 ms (bench:ingest). A kill -9 keeps
     // what was appended; a row cut short by it has no line end yet, and recovery cuts it off (landing.ts).
-    up: ({ db, onCluster }) =>
-      Array.from(
-        { length: LANDING_SLOTS },
-        (_, slot) => `CREATE TABLE IF NOT EXISTS ${db}.${landingSlotTable(slot)}${onCluster} ${LANDING_COLUMNS_DDL} ENGINE = File(TabSeparated)`,
-      ),
+    up: ({ db, embedded }) =>
+      embedded ? Array.from({ length: LANDING_SLOTS }, (_, slot) => `CREATE TABLE IF NOT EXISTS ${db}.${landingSlotTable(slot)} ${LANDING_COLUMNS_DDL} ENGINE = File(TabSeparated)`) : [],
   },
 ];
 
