@@ -25,9 +25,7 @@ it.each([
   ['landed, not yet moved', '{ max_rows: 10000, move_delay: 1h }'],
   ['committed straight to otel_logs', '{ max_rows: 0 }'],
 ])('keeps every acknowledged event across kill -9 and restart, exactly once (%s)', async (name, landing) => {
-  const dataDir = join(root, name.replace(/\W+/g, '-'));
-  const configPath = join(root, `${name.replace(/\W+/g, '-')}.yaml`);
-  writeFileSync(configPath, `tenants:\n  - id: demo\n    write_keys: [${KEY}]\nexporters:\n  clickhouse:\n    landing: ${landing}\n`);
+  const { dataDir, configPath } = serverFiles(name.replace(/\W+/g, '-'), landing);
   const first = await startServerProcess({ dataDir, configPath });
   const requests = 30;
   const perRequest = 100;
@@ -45,8 +43,7 @@ it.each([
   second.child.kill('SIGTERM');
   expect(await second.exited).toBe(0);
 
-  const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dataDir } } }, {}).exporters.clickhouse!);
-  try {
+  await withStore(dataDir, async (store) => {
     const rs = await store.client.query({
       query: "SELECT count() AS n, uniqExact(EventId) AS ids FROM signalhouse.otel_logs WHERE EventName = 'crash.test' AND TenantId = 'demo'",
       format: 'JSONEachRow',
@@ -55,15 +52,11 @@ it.each([
     expect(Number(row.n)).toBe(requests * perRequest + 10);
     expect(Number(row.ids)).toBe(requests * perRequest + 10);
     expect(await landedRows(store)).toBe(0);
-  } finally {
-    await store.close();
-  }
+  });
 });
 
 it('keeps every acknowledged event, exactly once, when killed while landing INSERTs are running', async () => {
-  const dataDir = join(root, 'in-flight');
-  const configPath = join(root, 'in-flight.yaml');
-  writeFileSync(configPath, `tenants:\n  - id: demo\n    write_keys: [${KEY}]\nexporters:\n  clickhouse:\n    landing: { max_rows: 100000, move_delay: 1h }\n`);
+  const { dataDir, configPath } = serverFiles('in-flight', '{ max_rows: 100000, move_delay: 1h }');
   const server = await startServerProcess({ dataDir, configPath });
   const perRequest = 200;
   const acknowledged = new Set<string>();
@@ -88,8 +81,7 @@ it('keeps every acknowledged event, exactly once, when killed while landing INSE
   const restarted = await startServerProcess({ dataDir, configPath });
   restarted.child.kill('SIGTERM');
   expect(await restarted.exited).toBe(0);
-  const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dataDir } } }, {}).exporters.clickhouse!);
-  try {
+  await withStore(dataDir, async (store) => {
     const rs = await store.client.query({
       query: "SELECT splitByChar('-', EventId)[1] AS req, count() AS n, uniqExact(EventId) AS ids FROM signalhouse.otel_logs WHERE EventName = 'crash.inflight' GROUP BY req",
       format: 'JSONEachRow',
@@ -99,10 +91,25 @@ it('keeps every acknowledged event, exactly once, when killed while landing INSE
     for (const req of acknowledged) expect([req, stored.get(req)]).toEqual([req, [perRequest, perRequest]]);
     for (const [req, counts] of stored) expect([req, counts]).toEqual([req, [perRequest, perRequest]]);
     expect(await landedRows(store)).toBe(0);
+  });
+});
+
+/** A data directory and a config with the demo tenant and these landing options, named after the test. */
+function serverFiles(name: string, landing: string): { dataDir: string; configPath: string } {
+  const configPath = join(root, `${name}.yaml`);
+  writeFileSync(configPath, `tenants:\n  - id: demo\n    write_keys: [${KEY}]\nexporters:\n  clickhouse:\n    landing: ${landing}\n`);
+  return { dataDir: join(root, name), configPath };
+}
+
+/** Opens the stopped server's data directory, runs `fn` on it and closes it. */
+async function withStore(dataDir: string, fn: (store: Store) => Promise<void>): Promise<void> {
+  const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dataDir } } }, {}).exporters.clickhouse!);
+  try {
+    await fn(store);
   } finally {
     await store.close();
   }
-});
+}
 
 /** Rows left in the landing slots (and the landing tables of earlier versions). */
 async function landedRows(store: Store): Promise<number> {

@@ -69,6 +69,17 @@ async function landedSlot(): Promise<{ slot: string; path: string }> {
   const { path } = await one<{ path: string }>(`SELECT data_paths[1] AS path FROM system.tables WHERE database = 'signalhouse' AND name = '${slot}'`);
   return { slot, path };
 }
+/**
+ * What an earlier version left landed: `n` events landed by a run that stops without moving them (as after kill
+ * -9), their block then moved by `copy` (an INSERT from the slot) to where that version kept it.
+ */
+async function leftByEarlierVersion(id: string, n: number, copy: (slot: string) => string): Promise<void> {
+  const crashed = await exporter(createTelemetry());
+  await crashed.export(batch(id, n));
+  const { slot } = await landedSlot();
+  await store.client.command({ query: copy(slot) });
+  await store.client.command({ query: `TRUNCATE TABLE signalhouse.${slot}` });
+}
 const rollupEvents = async () => Number((await one<{ n: string }>("SELECT sum(Events) AS n FROM signalhouse.rollup_1m WHERE TenantId = 'acme' AND EventName = 'kb.search'")).n);
 const metric = async (telemetry: Telemetry, name: 'landingMovedRows' | 'landingMoveFailures') => (await telemetry[name].get()).values.reduce((s, v) => s + v.value, 0);
 
@@ -196,13 +207,8 @@ describe('landing table', () => {
   });
 
   it('moves what a version before the landing slots left in its MergeTree table, exactly once', async () => {
-    // The old format: a generation's Native blocks in the partitioned `landing` table. The block is made by a
-    // run that lands it, read back from its slot and written where the old version wrote it.
-    const crashed = await exporter(createTelemetry());
-    await crashed.export(batch('legacy', 4));
-    const { slot } = await landedSlot();
-    await store.client.command({ query: `INSERT INTO signalhouse.landing SELECT Generation, TargetTable, Block FROM signalhouse.${slot}` });
-    await store.client.command({ query: `TRUNCATE TABLE signalhouse.${slot}` });
+    // The old format: a generation's Native blocks in the partitioned `landing` table.
+    await leftByEarlierVersion('legacy', 4, (slot) => `INSERT INTO signalhouse.landing SELECT Generation, TargetTable, Block FROM signalhouse.${slot}`);
     const before = await rollupEvents();
     const next = await exporter(createTelemetry());
     expect(await stored('legacy')).toBe(4);
@@ -212,11 +218,7 @@ describe('landing table', () => {
   });
 
   it('moves what a version with Log slots (migration 9) left in them, exactly once', async () => {
-    const crashed = await exporter(createTelemetry());
-    await crashed.export(batch('log.slot', 3));
-    const { slot } = await landedSlot();
-    await store.client.command({ query: `INSERT INTO signalhouse.landing_5 SELECT * FROM signalhouse.${slot}` });
-    await store.client.command({ query: `TRUNCATE TABLE signalhouse.${slot}` });
+    await leftByEarlierVersion('log.slot', 3, (slot) => `INSERT INTO signalhouse.landing_5 SELECT * FROM signalhouse.${slot}`);
     const before = await rollupEvents();
     const next = await exporter(createTelemetry());
     expect(await stored('log.slot')).toBe(3);
