@@ -27,6 +27,8 @@ export interface ServerDeps {
   /** Resolves when storage answers and migrations are done; rejects with the reason otherwise. */
   checkReady(): Promise<void>;
   store: Store;
+  /** Resolves when every event acknowledged so far is visible to queries (see Service.settle). */
+  readAfterAck(): Promise<void>;
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -126,7 +128,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (envelope && envelopePipeline) {
     await app.register(envelopeRoutes, { config: envelope, pipeline: envelopePipeline, tenants: deps.tenants, telemetry });
   }
-  await app.register(queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: config.exporters.clickhouse?.rollups ?? false });
+  await app.register(queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: config.exporters.clickhouse?.rollups ?? false, readAfterAck: deps.readAfterAck });
   return app;
 }
 

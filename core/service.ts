@@ -56,6 +56,9 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
       return (await store.client.query({ query: sql, query_params: params, format: 'JSONEachRow' })).json<T>();
     },
   });
+  const settle = async () => {
+    await Promise.all([...exporters.values()].map((e) => e.settle()));
+  };
   const app = await buildServer({
     config,
     logger,
@@ -63,6 +66,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
     tenants: createTenantRegistry(config.tenants),
     telemetry,
     store,
+    readAfterAck: settle,
     async checkReady() {
       if (!migrated) throw new Error('migrations not applied');
       const ping = await store.client.ping();
@@ -82,9 +86,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
       service.url = await app.listen({ host, port });
       return service.url;
     },
-    async settle() {
-      await Promise.all([...exporters.values()].map((e) => e.settle()));
-    },
+    settle,
     close() {
       closing ??= (async () => {
         // Stop listening; in-flight requests finish, and their rows are committed now rather than after max_delay.

@@ -18,11 +18,18 @@ export interface QueryRoutesOptions {
   tenants: TenantRegistry;
   /** Whether the rollup is kept up to date; without it every report reads the raw events. */
   rollups: boolean;
+  /**
+   * Resolves when every event acknowledged so far is visible to queries. Every read waits for it, so a query
+   * started after a 2xx sees that request's events: landed rows that have not moved on yet move first.
+   */
+  readAfterAck(): Promise<void>;
 }
 
 export const GRAINS = { '1m': 60, '5m': 300, '1h': 3600, '1d': 86_400, '1w': 604_800 } as const;
 const MAX_POINTS = 10_000;
 const REALTIME_WINDOW_S = 300;
+/** How long a query waits for acknowledged events to become visible before it answers 503. */
+const READ_AFTER_ACK_TIMEOUT_MS = 10_000;
 
 const metricName = z.string().refine((m) => METRICS_BY_NAME.has(m), { message: 'unknown metric (GET /api/v1/analytics/metrics lists them)' });
 const range = { from: timeField, to: timeField, site_id: z.string().min(1).max(256).optional() };
@@ -84,6 +91,22 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     return chooseSource(requested, q);
   };
   const db = store.database;
+  // Every route of this plugin reads: each waits until what was acknowledged before it started is visible. A
+  // move that keeps failing (storage trouble) answers a retryable 503 rather than a result missing those events.
+  app.addHook('preHandler', async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new SignalhouseError('STORAGE_UNAVAILABLE', 'acknowledged events are still on their way into their tables; retry', { retryAfterSeconds: 1 })),
+        READ_AFTER_ACK_TIMEOUT_MS,
+      );
+    });
+    try {
+      await Promise.race([opts.readAfterAck(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
 
   async function rows<T>(sql: string, q: MetricQuery): Promise<T[]> {
     const rs = await store.client.query({ query: sql, query_params: params(q), format: 'JSONEachRow' });
