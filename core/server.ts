@@ -31,7 +31,17 @@ export interface ServerDeps {
   readAfterAck(): Promise<void>;
 }
 
-export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+export interface Server {
+  readonly app: FastifyInstance;
+  /**
+   * Starts the drain: from now on every request is answered 503 SHUTTING_DOWN with `Retry-After` (and its
+   * connection closed), while the listener stays open so that clients get that answer instead of a refused
+   * connection. Resolves when the requests already in flight have been answered.
+   */
+  stopAdmitting(): Promise<void>;
+}
+
+export async function buildServer(deps: ServerDeps): Promise<Server> {
   const { config, telemetry } = deps;
   const maxConcurrent = config.service.http.max_concurrent_requests;
   const app = Fastify({
@@ -39,36 +49,33 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // No per-request log lines on the hot path: requests are counted in /metrics instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
-    return503OnClosing: true,
+    // The drain answers 503 + Retry-After itself (stopAdmitting), through the error table; Fastify's own closing
+    // 503 has no Retry-After.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
 
   // Bounded concurrency: past the limit, refuse at once (503 + Retry-After) rather than queue without end.
   let inFlight = 0;
-  app.addHook('onRequest', (_request, reply, done) => {
-    if (inFlight >= maxConcurrent) {
-      reply.header('retry-after', '1');
-      reply.code(503).send({ error: 'OVERLOADED', message: 'too many concurrent requests, retry later' });
-      return;
-    }
+  let draining = false;
+  let drained: (() => void) | undefined;
+  app.addHook('onRequest', (_request, _reply, done) => {
+    if (draining) return done(new SignalhouseError('SHUTTING_DOWN', 'server is shutting down, retry against another instance', { retryAfterSeconds: 1 }));
+    if (inFlight >= maxConcurrent) return done(new SignalhouseError('OVERLOADED', 'too many concurrent requests, retry later', { retryAfterSeconds: 1 }));
     inFlight++;
     telemetry.inFlightRequests.set(inFlight);
-    reply.raw.once('close', () => {
+    _reply.raw.once('close', () => {
       inFlight--;
       telemetry.inFlightRequests.set(inFlight);
+      if (inFlight === 0) drained?.();
     });
     done();
   });
 
-  // During shutdown, in-flight requests still get their reply, but their keep-alive connections end with it, so
+  // While draining, in-flight requests still get their reply, but their keep-alive connections end with it, so
   // that closing the server does not wait for clients to hang up.
-  let closing = false;
-  app.addHook('preClose', (done) => {
-    closing = true;
-    done();
-  });
   app.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) reply.header('connection', 'close');
+    if (draining) reply.header('connection', 'close');
     done(null, payload);
   });
 
@@ -129,7 +136,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await app.register(envelopeRoutes, { config: envelope, pipeline: envelopePipeline, tenants: deps.tenants, telemetry });
   }
   await app.register(queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: config.exporters.clickhouse?.rollups ?? false, readAfterAck: deps.readAfterAck });
-  return app;
+  return {
+    app,
+    stopAdmitting() {
+      draining = true;
+      if (inFlight === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        drained = resolve;
+      });
+    },
+  };
 }
 
 /** Ingest counters since start, per receiver (seed 002's stats endpoint). */

@@ -1,7 +1,8 @@
 /**
  * Starts and stops a whole Signalhouse instance: store, migrations, exporter, pipelines, HTTP server. Shutdown
- * order keeps the acknowledgement promise: stop accepting connections, let in-flight requests finish (their
- * replies wait for commits), drain the exporter, then close the store.
+ * order keeps the acknowledgement promise: refuse new requests (503, listener still open), let in-flight requests
+ * finish (their replies wait for commits), drain the exporter (landed rows move on), close the listener, then
+ * the store.
  */
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -59,7 +60,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
   const settle = async () => {
     await Promise.all([...exporters.values()].map((e) => e.settle()));
   };
-  const app = await buildServer({
+  const server = await buildServer({
     config,
     logger,
     pipelines,
@@ -74,6 +75,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
     },
   });
 
+  const { app } = server;
   let closing: Promise<void> | undefined;
   const service: Service = {
     app,
@@ -89,11 +91,13 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
     settle,
     close() {
       closing ??= (async () => {
-        // Stop listening; in-flight requests finish, and their rows are committed now rather than after max_delay.
-        const serverClosed = app.close();
+        // Rows waiting for their group commit go now. New requests get 503 + Retry-After while the listener stays
+        // open; in-flight requests finish (their replies wait for their commits). Then every landed row moves on
+        // to its table, and only then does the listener close.
         for (const e of exporters.values()) e.flushNow();
-        await serverClosed;
+        await server.stopAdmitting();
         await Promise.all([...exporters.values()].map((e) => e.drain()));
+        await app.close();
         await store.close();
       })();
       return closing;

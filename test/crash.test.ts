@@ -9,10 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { parseConfig } from '../core/config.ts';
-import { openStore, type Store } from '../exporters/clickhouse/store.ts';
 import { otlpJsonLogs } from './helpers/payloads.ts';
 import { startServerProcess } from './helpers/process.ts';
+import { landedRows, withStore } from './helpers/store.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'sh-crash-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -99,20 +98,4 @@ function serverFiles(name: string, landing: string): { dataDir: string; configPa
   const configPath = join(root, `${name}.yaml`);
   writeFileSync(configPath, `tenants:\n  - id: demo\n    write_keys: [${KEY}]\nexporters:\n  clickhouse:\n    landing: ${landing}\n`);
   return { dataDir: join(root, name), configPath };
-}
-
-/** Opens the stopped server's data directory, runs `fn` on it and closes it. */
-async function withStore(dataDir: string, fn: (store: Store) => Promise<void>): Promise<void> {
-  const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dataDir } } }, {}).exporters.clickhouse!);
-  try {
-    await fn(store);
-  } finally {
-    await store.close();
-  }
-}
-
-/** Rows left in the landing slots (and the landing tables of earlier versions). */
-async function landedRows(store: Store): Promise<number> {
-  const rs = await store.client.query({ query: "SELECT count() AS n FROM merge('signalhouse', '^landing') SETTINGS engine_file_empty_if_not_exists = 1", format: 'JSONEachRow' });
-  return Number((await rs.json<{ n: string }>())[0].n);
 }

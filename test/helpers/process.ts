@@ -28,9 +28,12 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startServerProcess(opts: { dataDir: string; configPath?: string; env?: Record<string, string> }): Promise<ServerProcess> {
+/** `viaNpmStart` runs the README's `npm start` (signals then go to npm, as when a user stops it). */
+export async function startServerProcess(opts: { dataDir: string; configPath?: string; env?: Record<string, string>; viaNpmStart?: boolean }): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'core', 'main.ts'), ...(opts.configPath ? ['--config', opts.configPath] : [])], {
+  const configArgs = opts.configPath ? ['--config', opts.configPath] : [];
+  const [command, args] = opts.viaNpmStart ? ['npm', ['start', '--silent', '--', ...configArgs]] : [process.execPath, ['--import', 'tsx', join(ROOT, 'core', 'main.ts'), ...configArgs]];
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', SIGNALHOUSE_DATA_DIR: opts.dataDir, LOG_LEVEL: 'warn', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

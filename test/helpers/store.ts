@@ -1,6 +1,6 @@
 /**
- * An embedded store of its own for a test file: a fresh temporary data directory (chDB allows one per process,
- * and each test file runs in its own fork), opened before the file's tests and closed and removed after them.
+ * Stores for tests: an embedded store of its own for a test file (a fresh temporary data directory: chDB allows
+ * one per process, and each test file runs in its own fork), and a look into a stopped server's data directory.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,4 +34,20 @@ export function useTempStore(opts: { prefix: string; migrated?: boolean }): Temp
       return store;
     },
   };
+}
+
+/** Opens a stopped server's data directory, runs `fn` on it and closes it. */
+export async function withStore(dataDir: string, fn: (store: Store) => Promise<void>): Promise<void> {
+  const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dataDir } } }, {}).exporters.clickhouse!);
+  try {
+    await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Rows left in the landing slots (and the landing tables of earlier versions). */
+export async function landedRows(store: Store): Promise<number> {
+  const rs = await store.client.query({ query: "SELECT count() AS n FROM merge('signalhouse', '^landing') SETTINGS engine_file_empty_if_not_exists = 1", format: 'JSONEachRow' });
+  return Number((await rs.json<{ n: string }>())[0].n);
 }
