@@ -81,7 +81,17 @@ export interface SpanRecord extends Identity {
   scope: Scope;
 }
 
-/** Records a pipeline refused, counted by reason for the OTLP partial-success reply. */
+/**
+ * What a pipeline does with each record it is given, and what every reply and ingest counter says:
+ * - accepted: stored, by this request or — a duplicate, e.g. a retry — by an earlier one (idempotent);
+ * - dropped: accepted and intentionally not stored by a processor's policy (consent); not an error;
+ * - rejected: refused, not stored, because the data is bad (decoding, limits, validation); named with its reason.
+ * A processor that removes a record from the batch says which of these it is (`markDuplicate`, `dropEvent`,
+ * `refuseEvent`); the chain helper holds every processor to that (processors/chain.ts).
+ */
+export type EventStatus = 'accepted' | 'dropped' | 'rejected';
+
+/** Records refused (rejected), counted by reason for the replies. */
 export interface Rejection {
   /** Stable, low-cardinality class of the refusal (a metric label), e.g. `invalid_id`, `limit`, `invalid_field`. */
   code: string;
@@ -90,12 +100,42 @@ export interface Rejection {
   count: number;
 }
 
+/**
+ * Records accepted but not passed on to storage, counted by reason: duplicates (code `duplicate`: an earlier copy
+ * is stored, so they count as accepted) and drops by policy (any other code, e.g. `consent`: they count as dropped).
+ */
+export interface Drop {
+  /** `duplicate`, or the drop's class (a metric label and the per-event result's `reason`), e.g. `consent`. */
+  code: string;
+  /** For the client, e.g. in OTLP's `error_message`: "dropped: no consent (consent.analytics)". */
+  reason: string;
+  count: number;
+}
+
+export const DUPLICATE = 'duplicate';
+
+/** What became of one event the pipeline did not pass on to storage (kept only for receivers that ask). */
+export type EventOutcome =
+  | { readonly status: 'accepted'; readonly duplicate: true }
+  | { readonly status: 'dropped'; readonly code: string; readonly reason: string }
+  | { readonly status: 'rejected'; readonly code: string; readonly reason: string };
+
+export type DroppedOutcome = Extract<EventOutcome, { status: 'dropped' }>;
+
+const DUPLICATE_OUTCOME: EventOutcome = { status: 'accepted', duplicate: true };
+const DUPLICATE_REASON = 'duplicate of an event already accepted';
+
 interface BatchBase {
   tenantId: string;
-  /** Why records were refused so far (by the receiver's decoder or a processor). */
+  /** Records refused so far (by the receiver's decoder or a processor). Shared by every batch derived from this one. */
   rejections: Rejection[];
-  /** Set by receivers that answer per event: which event objects processors refused, and why. */
-  refused?: Map<object, string>;
+  /**
+   * Records accepted and not passed on so far (duplicates, drops). Receivers start it empty; processors note
+   * drops on the batch they were given, before deriving their output from it, so it is shared like `rejections`.
+   */
+  drops?: Drop[];
+  /** Set by receivers that answer per event: what became of each event a processor did not pass on. */
+  outcomes?: Map<object, EventOutcome>;
   /**
    * Commits of other requests this one relies on: dedupe dropped events here as copies of events still in
    * flight elsewhere. The reply waits for them, and fails (retryably) if they fail, so nothing is lost.
@@ -125,10 +165,29 @@ export function rejectedCount(batch: Pick<Batch, 'rejections'>): number {
   return n;
 }
 
+/** Records not passed on because an earlier copy was accepted. */
+export function duplicateCount(batch: Pick<Batch, 'drops'>): number {
+  let n = 0;
+  for (const d of batch.drops ?? []) if (d.code === DUPLICATE) n += d.count;
+  return n;
+}
+
 /** A processor refuses one event: counted for the reply, and remembered per event when the receiver asks. */
 export function refuseEvent(batch: Batch, event: object, code: string, reason: string): void {
   addRejection(batch.rejections, code, reason);
-  batch.refused?.set(event, reason);
+  batch.outcomes?.set(event, { status: 'rejected', code, reason });
+}
+
+/** A processor drops one event on purpose; `outcome` is made once per processor, so this allocates nothing. */
+export function dropEvent(batch: Batch, event: object, outcome: DroppedOutcome): void {
+  addDrop((batch.drops ??= []), outcome.code, outcome.reason);
+  batch.outcomes?.set(event, outcome);
+}
+
+/** A processor passes over one event because an earlier copy was accepted: the event counts as accepted. */
+export function markDuplicate(batch: Batch, event: object): void {
+  addDrop((batch.drops ??= []), DUPLICATE, DUPLICATE_REASON);
+  batch.outcomes?.set(event, DUPLICATE_OUTCOME);
 }
 
 /** Adds `count` refusals for `reason`, merging equal reasons so replies stay short. */
@@ -136,4 +195,11 @@ export function addRejection(rejections: Rejection[], code: string, reason: stri
   const existing = rejections.find((r) => r.reason === reason);
   if (existing) existing.count += count;
   else rejections.push({ code, reason, count });
+}
+
+/** Adds `count` drops for `reason`, merging equal reasons. */
+export function addDrop(drops: Drop[], code: string, reason: string, count = 1): void {
+  const existing = drops.find((d) => d.reason === reason);
+  if (existing) existing.count += count;
+  else drops.push({ code, reason, count });
 }

@@ -148,23 +148,26 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   };
 }
 
-/** Ingest counters since start, per receiver (seed 002's stats endpoint). */
+/** Ingest counters since start, per receiver (seed 002's stats endpoint): received = accepted + dropped + rejected. */
 async function ingestStats(telemetry: Telemetry) {
-  const receivers: Record<string, { received: number; accepted: number; rejected: number }> = {};
-  const add = async (metric: Telemetry['receivedRecords'] | Telemetry['rejectedRecords'], field: 'received' | 'accepted' | 'rejected') => {
+  type Counts = { received: number; accepted: number; dropped: number; rejected: number };
+  const receivers: Record<string, Counts> = {};
+  const add = async (metric: Telemetry['receivedRecords'] | Telemetry['rejectedRecords'], field: keyof Counts) => {
     for (const v of (await metric.get()).values) {
       const name = String(v.labels.receiver);
-      receivers[name] ??= { received: 0, accepted: 0, rejected: 0 };
+      receivers[name] ??= { received: 0, accepted: 0, dropped: 0, rejected: 0 };
       receivers[name][field] += v.value;
     }
   };
   await add(telemetry.receivedRecords, 'received');
   await add(telemetry.acceptedRecords, 'accepted');
+  await add(telemetry.droppedRecords, 'dropped');
   await add(telemetry.rejectedRecords, 'rejected');
-  const total = { received: 0, accepted: 0, rejected: 0 };
+  const total: Counts = { received: 0, accepted: 0, dropped: 0, rejected: 0 };
   for (const r of Object.values(receivers)) {
     total.received += r.received;
     total.accepted += r.accepted;
+    total.dropped += r.dropped;
     total.rejected += r.rejected;
   }
   return { ...total, receivers };

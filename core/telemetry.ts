@@ -3,13 +3,19 @@
  * instance (not prom-client's global one), so several instances can live in one test process.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { type Batch, DUPLICATE } from './event.ts';
 
 export interface Telemetry {
   readonly registry: Registry;
   /** Records received by a receiver, before any processing. */
   readonly receivedRecords: Counter<'receiver' | 'signal'>;
-  /** Records committed to storage. */
+  /**
+   * Records accepted: committed to storage, by this request or (duplicates) an earlier one. received = accepted +
+   * dropped + rejected, as in every reply (core/event.ts).
+   */
   readonly acceptedRecords: Counter<'receiver' | 'signal'>;
+  /** Records accepted and dropped on purpose, by reason (`consent`). */
+  readonly droppedRecords: Counter<'receiver' | 'signal' | 'reason'>;
   /** Records refused, by reason (decode, limits, processors). */
   readonly rejectedRecords: Counter<'receiver' | 'signal' | 'reason'>;
   /** Requests refused as a whole, by HTTP status. */
@@ -40,7 +46,8 @@ export function createTelemetry(): Telemetry {
   return {
     registry,
     receivedRecords: new Counter({ name: 'signalhouse_receiver_received_records_total', help: 'Records received, before processing.', labelNames: ['receiver', 'signal'], registers }),
-    acceptedRecords: new Counter({ name: 'signalhouse_receiver_accepted_records_total', help: 'Records committed to storage.', labelNames: ['receiver', 'signal'], registers }),
+    acceptedRecords: new Counter({ name: 'signalhouse_receiver_accepted_records_total', help: 'Records accepted: committed to storage (duplicates: by an earlier request).', labelNames: ['receiver', 'signal'], registers }),
+    droppedRecords: new Counter({ name: 'signalhouse_receiver_dropped_records_total', help: 'Records accepted and dropped on purpose, by reason.', labelNames: ['receiver', 'signal', 'reason'], registers }),
     rejectedRecords: new Counter({ name: 'signalhouse_receiver_rejected_records_total', help: 'Records refused, by reason.', labelNames: ['receiver', 'signal', 'reason'], registers }),
     failedRequests: new Counter({ name: 'signalhouse_receiver_failed_requests_total', help: 'Requests refused as a whole, by HTTP status.', labelNames: ['receiver', 'status'], registers }),
     processorRecords: new Counter({ name: 'signalhouse_processor_records_total', help: 'Records into and out of each processor, and dropped by it.', labelNames: ['pipeline', 'processor', 'outcome'], registers }),
@@ -56,4 +63,10 @@ export function createTelemetry(): Telemetry {
     landingMoveFailures: new Counter({ name: 'signalhouse_exporter_landing_move_failures_total', help: 'Failed attempts to move a landed generation.', labelNames: ['retryable'], registers }),
     inFlightRequests: new Gauge({ name: 'signalhouse_http_in_flight_requests', help: 'Requests being processed.', registers }),
   };
+}
+
+/** Counts what a receiver's batch dropped and refused, by reason (duplicates are accepted: the receiver counts those). */
+export function countDroppedAndRejected(telemetry: Telemetry, receiver: string, signal: string, batch: Batch): void {
+  for (const d of batch.drops ?? []) if (d.code !== DUPLICATE) telemetry.droppedRecords.inc({ receiver, signal, reason: d.code }, d.count);
+  for (const r of batch.rejections) telemetry.rejectedRecords.inc({ receiver, signal, reason: r.code }, r.count);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { addRejection, type Batch, type LogEvent } from '../core/event.ts';
+import { addRejection, type Batch, type EventOutcome, type LogEvent } from '../core/event.ts';
 import { createTelemetry } from '../core/telemetry.ts';
 import { buildProcessor, createProcessorChain, type Processor, type ProcessorFactory } from './chain.ts';
 
@@ -51,6 +51,18 @@ describe('processor chain', () => {
       ]),
     );
     expect(values.find(([p, o]) => p === 'refuse' && o === 'dropped')).toBeUndefined();
+  });
+
+  it('counts records a processor removed without saying why as dropped by it, per event when asked', async () => {
+    const drop = buildProcessor(new Map([['drop', dropFactory]]), 'drop/debug', { prefix: 'debug.' }, 'logs', [])!;
+    const chain = createProcessorChain('logs', [drop, refuse], createTelemetry());
+    const outcomes = new Map<object, EventOutcome>();
+    const batch = { ...logBatch('a', 'debug.x', 'bad', 'b'), outcomes };
+    const out = await chain.run(batch);
+    expect(out.drops).toEqual([{ code: 'filtered', reason: 'dropped by processor "drop/debug"', count: 1 }]);
+    // "refuse" counted its refusal but named no event: the event still gets an outcome, so no reply calls it stored.
+    const filtered = (by: string) => ({ status: 'dropped', code: 'filtered', reason: `dropped by processor "${by}"` });
+    expect(batch.events.map((e) => outcomes.get(e))).toEqual([undefined, filtered('drop/debug'), filtered('refuse'), undefined]);
   });
 
   it('stops when a batch becomes empty', async () => {

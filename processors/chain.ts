@@ -4,13 +4,14 @@
  * batch. The chain helper owns the cross-cutting work, like the Collector's processorhelper: it counts records
  * in, out and dropped per processor, times each one, and stops early when a batch becomes empty.
  *
- * A processor removes records it drops on purpose (consent, dedupe) without a trace in the reply; records it
- * refuses (validation) it removes *and* reports with `addRejection`, so the client learns what and why.
+ * A processor that removes a record says why (core/event.ts): `markDuplicate` (dedupe: accepted, stored
+ * already), `dropEvent` (consent: accepted, dropped on purpose) or `refuseEvent` (validate: rejected, with the
+ * reason). Replies and ingest counters are built from that, so the chain holds every processor to it: records
+ * removed without a word are counted as dropped by that processor (code `filtered`), never left unaccounted.
  */
 import type { z } from 'zod';
 import type { Signal } from '../core/config.ts';
-import type { Batch } from '../core/event.ts';
-import { rejectedCount } from '../core/event.ts';
+import { addDrop, type Batch, type DroppedOutcome, rejectedCount } from '../core/event.ts';
 import type { Telemetry } from '../core/telemetry.ts';
 
 export interface Processor {
@@ -75,6 +76,27 @@ export function buildProcessor(registry: ProcessorRegistry, key: string, options
   return factory.create(parsed.data, key, signal);
 }
 
+/** Records a batch has been told of so far: refused, dropped or duplicate. */
+function notedCount(batch: Batch): number {
+  let n = rejectedCount(batch);
+  for (const d of batch.drops ?? []) n += d.count;
+  return n;
+}
+
+/**
+ * Holds a processor to saying why it removed records: those it removed without a word are counted as dropped
+ * by it and, when the receiver answers per event, named per event (the search runs only then).
+ */
+function accountFor(input: Batch, output: Batch, notedBefore: number, outcomesBefore: number, outcome: DroppedOutcome): void {
+  const removed = input.events.length - output.events.length;
+  const unnoted = removed - (notedCount(output) - notedBefore);
+  if (unnoted > 0) addDrop((output.drops ??= []), outcome.code, outcome.reason, unnoted);
+  const outcomes = output.outcomes;
+  if (!outcomes || removed <= outcomes.size - outcomesBefore) return;
+  const kept = new Set<object>(output.events);
+  for (const e of input.events) if (!kept.has(e) && !outcomes.has(e)) outcomes.set(e, outcome);
+}
+
 export function createProcessorChain(pipeline: string, processors: readonly Processor[], telemetry: Telemetry): ProcessorChain {
   const counters = processors.map((p) => ({
     processor: p,
@@ -83,6 +105,7 @@ export function createProcessorChain(pipeline: string, processors: readonly Proc
     dropped: telemetry.processorRecords.labels(pipeline, p.name, 'dropped'),
     refused: telemetry.processorRecords.labels(pipeline, p.name, 'refused'),
     duration: telemetry.processorDuration.labels(pipeline, p.name),
+    filtered: { status: 'dropped', code: 'filtered', reason: `dropped by processor "${p.name}"` } as DroppedOutcome,
   }));
   return {
     names: processors.map((p) => p.name),
@@ -92,11 +115,15 @@ export function createProcessorChain(pipeline: string, processors: readonly Proc
         const inCount = current.events.length;
         if (inCount === 0) break;
         const refusedBefore = rejectedCount(current);
+        const notedBefore = notedCount(current);
+        const outcomesBefore = current.outcomes?.size ?? 0;
+        const input = current;
         const end = c.duration.startTimer();
         current = await c.processor.process(current);
         end();
         const outCount = current.events.length;
         const refused = rejectedCount(current) - refusedBefore;
+        if (outCount < inCount) accountFor(input, current, notedBefore, outcomesBefore, c.filtered);
         c.in.inc(inCount);
         c.out.inc(outCount);
         if (refused > 0) c.refused.inc(refused);

@@ -1,6 +1,7 @@
 /**
- * dedupe: drops events already accepted within the window (default 10 minutes, up to 24 h), so retried
- * requests and events repeated across batches are stored once. The key is the tenant plus the event id
+ * dedupe: passes over events already accepted within the window (default 10 minutes, up to 24 h), so retried
+ * requests and events repeated across batches are stored once; such a repeat counts as accepted (a retry is
+ * idempotent) and its per-event result says `duplicate`. The key is the tenant plus the event id
  * (`messageId`, `uuid`, `event_id`, `log.record.uid`; spans: trace id + span id); an event without an id gets a
  * content hash as its id, which is stored, so it deduplicates too.
  *
@@ -16,7 +17,7 @@
  */
 import { z } from 'zod';
 import type { Signal } from '../core/config.ts';
-import type { Batch, LogEvent, SpanRecord } from '../core/event.ts';
+import { type Batch, type LogEvent, markDuplicate, type SpanRecord } from '../core/event.ts';
 import { durationMs } from '../core/units.ts';
 import type { Processor, ProcessorFactory, ProcessorStartContext } from './chain.ts';
 import { hash128Hex, hashId, hashPrefix, IdWindow, loadHash, saveHash } from './id-window.ts';
@@ -97,8 +98,9 @@ export function createDedupe(config: DedupeConfig, name = 'dedupe', signal: Sign
         hashId(prefix, e.eventId);
         const slot = ids.find();
         if (slot >= 0) {
-          // A repeat: dropped; if its original is still in flight, this request waits for that commit.
+          // A repeat: accepted, not stored again; if its original is still in flight, this request waits for that commit.
           kept ??= events.slice(0, i);
+          markDuplicate(batch, e);
           const prior = ids.owner(slot);
           if (prior !== 0 && prior !== owner) (waits ??= new Set()).add(pending.get(prior)!.promise);
           continue;

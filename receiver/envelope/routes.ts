@@ -1,6 +1,7 @@
 /**
  * The seed event-envelope API: `POST /api/v1/analytics/events` (one event) and `/api/v1/analytics/events/batch`
- * (`{events, batch_id}`, at most `max_batch_events` events and `max_batch_size` bytes), with a result per event.
+ * (`{events, batch_id}`, at most `max_batch_events` events and `max_batch_size` bytes), with a result per event
+ * (`accepted`, maybe as a `duplicate`; `dropped` with its `reason`; `rejected` with its `error`) and their counts.
  * Seed 003's `/api/analytics/track` and `/api/analytics/track/batch` are the same handlers. An event naming
  * another tenant refuses the whole request (403).
  */
@@ -32,7 +33,7 @@ export async function envelopeRoutes(app: FastifyInstance, opts: EnvelopeRoutesO
     const { results } = await ingest(request, [body], body);
     const r = results[0];
     if (r.status === 'rejected') return reply.code(400).send({ error: 'INVALID_EVENT', message: r.error });
-    return reply.code(202).send({ event_id: r.id, status: 'accepted' });
+    return reply.code(202).send({ event_id: r.id, status: r.status, duplicate: r.duplicate, reason: r.reason });
   };
 
   const batch = async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
@@ -45,8 +46,9 @@ export async function envelopeRoutes(app: FastifyInstance, opts: EnvelopeRoutesO
     return reply.code(200).send({
       batch_id: typeof body.batch_id === 'string' ? body.batch_id : undefined,
       accepted: outcome.accepted,
-      rejected: outcome.results.length - outcome.accepted,
-      results: outcome.results.map((r) => ({ index: r.index, event_id: r.id || undefined, status: r.status, error: r.error })),
+      dropped: outcome.dropped,
+      rejected: outcome.rejected,
+      results: outcome.results.map((r) => ({ index: r.index, event_id: r.id || undefined, status: r.status, duplicate: r.duplicate, reason: r.reason, error: r.error })),
     });
   };
 

@@ -207,6 +207,21 @@ describe('hostile bodies', () => {
     expect(JSON.parse(spanRes.bytes.toString())).toEqual({ partialSuccess: { rejectedSpans: '1', errorMessage: 'span: missing or all-zero trace_id (1)' } });
   });
 
+  it('names consent drops as a warning in protobuf: rejected_log_records 0, the drop in error_message', async () => {
+    // ExportLogsServiceRequest { resource_logs { scope_logs { log_records: [ok, consent.analytics = "false"] } } }
+    const w = new BinaryWriter();
+    w.tag(1, WireType.LengthDelimited).fork().tag(2, WireType.LengthDelimited).fork();
+    w.tag(2, WireType.LengthDelimited).fork().tag(12, WireType.LengthDelimited).string('drop.ok').join();
+    w.tag(2, WireType.LengthDelimited).fork().tag(12, WireType.LengthDelimited).string('drop.no');
+    w.tag(6, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string('consent.analytics');
+    w.tag(2, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string('false').join().join();
+    w.join().join().join();
+    const res = await post('/v1/logs', w.finish(), { ...PROTO, ...auth() });
+    expect(res.status).toBe(200);
+    expect(decodePartialSuccess(res.bytes)).toEqual({ rejected: 0, message: 'dropped: no consent (consent.analytics) (1)' });
+    expect([await countEvents('drop.ok'), await countEvents('drop.no')]).toEqual([1, 0]);
+  });
+
   it('keeps serving after every refusal', async () => {
     const health = await fetch(`${svc.url}/health`);
     expect(health.status).toBe(200);

@@ -1,15 +1,16 @@
 /**
  * OTLP/HTTP receiver: `POST /v1/logs` and `POST /v1/traces`, protobuf or JSON, optionally gzip-compressed.
  * Replies follow the OTLP/HTTP spec: same content type as the request; 200 with `partial_success` when records
- * were refused; 400 + google.rpc.Status for undecodable bodies; 401/403 for keys; 413 over the body limit
- * (counted after decompression); 415 for other content types; 429/503 + Retry-After when overloaded.
+ * were refused (counted) or dropped on purpose (named only: they were accepted; see response.ts); 400 +
+ * google.rpc.Status for undecodable bodies; 401/403 for keys; 413 over the body limit (counted after
+ * decompression); 415 for other content types; 429/503 + Retry-After when overloaded.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OtlpReceiverConfig, Signal } from '../../core/config.ts';
 import { SignalhouseError, toSignalhouseError } from '../../core/errors.ts';
-import { type Batch, rejectedCount } from '../../core/event.ts';
+import { type Batch, duplicateCount, rejectedCount } from '../../core/event.ts';
 import type { Pipelines } from '../../core/pipeline.ts';
-import type { Telemetry } from '../../core/telemetry.ts';
+import { countDroppedAndRejected, type Telemetry } from '../../core/telemetry.ts';
 import { credentialFromAuthorization, requireWriteTenant, type TenantRegistry } from '../../core/tenants.ts';
 import { type DecodeContext, nowUnixNano } from './common.ts';
 import { decompress } from '../body.ts';
@@ -72,14 +73,15 @@ export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions):
       const body = await decompress(raw, request.headers['content-encoding'] as string | undefined, bodyLimit);
       const ctx: DecodeContext = { tenantId: tenant.id, limits: config.limits, receivedAtUnixNano: nowUnixNano(), rejections: [] };
       const events = encoding === 'protobuf' ? decodeProtobuf(body, ctx) : decodeJson(body, ctx);
-      const batch = { tenantId: tenant.id, signal, events, rejections: ctx.rejections } as Batch;
+      const batch = { tenantId: tenant.id, signal, events, rejections: ctx.rejections, drops: [] } as Batch;
       received.inc(events.length + rejectedCount(batch));
       const out = await pipeline.consume(batch);
-      accepted.inc(out.events.length);
+      // Accepted: stored now, or earlier (duplicates); received = accepted + dropped + rejected.
+      accepted.inc(out.events.length + duplicateCount(out));
+      countDroppedAndRejected(telemetry, RECEIVER, signal, out);
       const rejected = rejectedCount(out);
-      for (const r of out.rejections) telemetry.rejectedRecords.inc({ receiver: RECEIVER, signal, reason: r.code }, r.count);
       reply.code(200).header('content-type', CONTENT_TYPES[encoding]);
-      return exportResponse(signal as Signal, encoding, rejected, out.rejections);
+      return exportResponse(signal as Signal, encoding, rejected, out.rejections, out.drops ?? []);
     });
   }
 }

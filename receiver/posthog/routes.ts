@@ -3,7 +3,9 @@
  * trailing slash), as sent by `posthog-node` and posthog-js with `host` pointed here. Bodies: JSON (one event,
  * `{batch: [...]}` or an array), gzip (`Content-Encoding: gzip` or `?compression=gzip-js`), base64
  * (`?compression=base64`, or form-encoded `data=`). The project key (`api_key` / `token`, or a Bearer header)
- * is the write key.
+ * is the write key. Replies as the Segment API's: `{status: 1}` when every event was accepted (repeats
+ * included), else also `accepted` and the `dropped` and `rejected` events by index; 400 only when every event
+ * was refused.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PosthogReceiverConfig } from '../../core/config.ts';
@@ -11,7 +13,7 @@ import { SignalhouseError } from '../../core/errors.ts';
 import { credentialFromAuthorization, requireWriteTenant } from '../../core/tenants.ts';
 import { decompress } from '../body.ts';
 import { isObject, type Json, requestContext, type ProductRoutesOptions } from '../product/common.ts';
-import { ingestProductEvents } from '../product/ingest.ts';
+import { ingestProductEvents, listedByIndex } from '../product/ingest.ts';
 import { posthogEvent } from './map.ts';
 
 export type PosthogRoutesOptions = ProductRoutesOptions<PosthogReceiverConfig>;
@@ -67,11 +69,12 @@ export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOpt
     const tenant = requireWriteTenant(tenants, key);
     const ctx = requestContext(RECEIVER, config, envelope.sent_at, 'sent_at');
     const outcome = await ingestProductEvents(RECEIVER, pipeline, telemetry, tenant.id, events, (e) => posthogEvent(e, ctx));
-    const rejected = outcome.results.filter((r) => r.status === 'rejected').map((r) => ({ index: r.index, error: r.error }));
-    if (events.length > 0 && rejected.length === events.length) {
+    const { dropped, rejected } = listedByIndex(outcome);
+    if (events.length > 0 && outcome.rejected === events.length) {
       return reply.code(400).send({ status: 0, error: 'BAD_REQUEST', message: 'every event was refused', rejected });
     }
-    return reply.code(200).send(rejected.length > 0 ? { status: 1, rejected } : { status: 1 });
+    if (outcome.accepted === events.length) return reply.code(200).send({ status: 1 });
+    return reply.code(200).send({ status: 1, accepted: outcome.accepted, dropped, rejected });
   }
 
   for (const path of ['/capture', '/batch', '/e', '/i/v0/e']) {

@@ -203,11 +203,3 @@ export function requestContext(receiver: string, config: { limits: RecordLimits;
   const { resource, scope } = productOrigin(receiver);
   return { limits: config.limits, maxEventBytes: config.max_event_size, receivedAtMs: Date.now(), sentAtMs, resource, scope };
 }
-
-/** One event's outcome in a product-API reply. */
-export interface EventResult {
-  index: number;
-  id: string;
-  status: 'accepted' | 'rejected';
-  error?: string;
-}

@@ -1,18 +1,33 @@
 /**
  * Runs one product-API request through its pipeline: each raw event is mapped on its own (a bad one is
  * refused with its index and reason, the rest go on), the batch runs through the processors and is committed,
- * and the caller gets a result per event. Counting happens here, once, for every product receiver.
+ * and the caller gets a result per event. The reply's counts are counted from those results, so they cannot
+ * disagree; counting happens here, once, for every product receiver.
  */
 import type { Signal } from '../../core/config.ts';
-import { addRejection, type LogBatch, type LogEvent, rejectedCount } from '../../core/event.ts';
+import { addRejection, type EventOutcome, type EventStatus, type LogBatch, type LogEvent } from '../../core/event.ts';
 import type { Pipeline } from '../../core/pipeline.ts';
-import type { Telemetry } from '../../core/telemetry.ts';
+import { countDroppedAndRejected, type Telemetry } from '../../core/telemetry.ts';
 import { RecordRejected } from '../otlp/common.ts';
-import type { EventResult } from './common.ts';
 
+/** One event's outcome in a product-API reply (statuses as in core/event.ts). */
+export interface EventResult {
+  index: number;
+  id: string;
+  status: EventStatus;
+  /** Accepted as a repeat of an event accepted before (a retry): stored once, by the earlier request. */
+  duplicate?: true;
+  /** Why it was dropped (the drop's code, e.g. `consent`). */
+  reason?: string;
+  /** Why it was rejected. */
+  error?: string;
+}
+
+/** The results, and how many have each status: accepted + dropped + rejected = results.length. */
 export interface IngestOutcome {
   results: EventResult[];
   accepted: number;
+  dropped: number;
   rejected: number;
 }
 
@@ -27,7 +42,8 @@ export async function ingestProductEvents(
   const signal: Signal = 'logs';
   const events: LogEvent[] = [];
   const results: EventResult[] = [];
-  const batch: LogBatch = { tenantId, signal, events, rejections: [], refused: new Map() };
+  const outcomes = new Map<object, EventOutcome>();
+  const batch: LogBatch = { tenantId, signal, events, rejections: [], drops: [], outcomes };
   items.forEach((item, index) => {
     try {
       const event = map(item, index);
@@ -42,19 +58,33 @@ export async function ingestProductEvents(
   telemetry.receivedRecords.inc({ receiver, signal }, items.length);
   const mapped = events.slice();
   const out = await pipeline.consume(batch);
-  // Processors may refuse events too (validate): report them against their index.
-  if (batch.refused!.size > 0) {
-    let m = 0;
-    for (const r of results) {
-      if (r.status !== 'accepted') continue;
-      const reason = batch.refused!.get(mapped[m++]);
-      if (reason !== undefined) {
-        r.status = 'rejected';
-        r.error = reason;
-      }
+  // What the processors did with the events they did not pass on, against each event's index.
+  const counts = { accepted: 0, dropped: 0, rejected: 0 };
+  let m = 0;
+  for (const r of results) {
+    const outcome = r.status === 'accepted' ? outcomes.get(mapped[m++]) : undefined;
+    if (outcome?.status === 'accepted') r.duplicate = true;
+    else if (outcome?.status === 'dropped') {
+      r.status = 'dropped';
+      r.reason = outcome.code;
+    } else if (outcome?.status === 'rejected') {
+      r.status = 'rejected';
+      r.error = outcome.reason;
     }
+    counts[r.status]++;
   }
-  telemetry.acceptedRecords.inc({ receiver, signal }, out.events.length);
-  for (const r of out.rejections) telemetry.rejectedRecords.inc({ receiver, signal, reason: r.code }, r.count);
-  return { results, accepted: out.events.length, rejected: rejectedCount(out) };
+  telemetry.acceptedRecords.inc({ receiver, signal }, counts.accepted);
+  countDroppedAndRejected(telemetry, receiver, signal, out);
+  return { results, ...counts };
+}
+
+/** The events that were not accepted, by index, as the Segment and PostHog replies list them. */
+export function listedByIndex(outcome: IngestOutcome) {
+  const dropped: Array<{ index: number; reason: string }> = [];
+  const rejected: Array<{ index: number; error: string }> = [];
+  for (const r of outcome.results) {
+    if (r.status === 'dropped') dropped.push({ index: r.index, reason: r.reason! });
+    else if (r.status === 'rejected') rejected.push({ index: r.index, error: r.error! });
+  }
+  return { dropped, rejected };
 }

@@ -90,6 +90,7 @@ describe('Segment-style tracking API', () => {
     expect(res.body).toEqual({
       success: true,
       accepted: 1,
+      dropped: [],
       rejected: [
         { index: 1, error: 'track: event must be a non-empty string' },
         { index: 2, error: 'event larger than 32768 bytes' },
@@ -147,7 +148,7 @@ describe('PostHog capture API', () => {
     expect((await post('/capture/', { event: 'x', distinct_id: 'd' })).status).toBe(401);
     expect((await post('/capture/', 'not json', { authorization: `Bearer ${ACME_KEY}` })).status).toBe(400);
     const res = await post('/batch/', { api_key: ACME_KEY, batch: [{ event: 'ok', distinct_id: 'd', uuid: 'ph-ok' }, { event: 'no-id' }, { distinct_id: 'd' }] });
-    expect(res).toEqual({ status: 200, body: { status: 1, rejected: [{ index: 1, error: 'distinct_id is required' }, { index: 2, error: 'event must be a non-empty string' }] } });
+    expect(res).toEqual({ status: 200, body: { status: 1, accepted: 1, dropped: [], rejected: [{ index: 1, error: 'distinct_id is required' }, { index: 2, error: 'event must be a non-empty string' }] } });
   });
 });
 
@@ -215,6 +216,7 @@ describe('seed event envelope', () => {
       body: {
         batch_id: 'b-1',
         accepted: 1,
+        dropped: 0,
         rejected: 3,
         results: [
           { index: 0, event_id: good.event_id, status: 'accepted' },

@@ -3,13 +3,15 @@
  * `/v1/batch` (what `@segment/analytics-node` and analytics.js send, with `host` pointed here), and seed 000's
  * `/v1/analytics/{track,identify,page,batch}`. Auth: Basic `base64(writeKey:)`, Bearer, or `writeKey` in the
  * body. Bodies: JSON as application/json or text/plain (browsers). Replies: 200 `{success: true}` (202 on the
- * seed paths); refused messages are listed by index, and a request whose every message is refused gets 400.
+ * seed paths) when every message was accepted (repeats of accepted messages included); otherwise also the
+ * accepted count and the dropped and refused messages by index. Only a request whose every message is refused
+ * gets 400 (the SDKs drop a batch on 4xx and retry on 5xx, so a repeat or a consent drop never fails a request).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SegmentReceiverConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
 import { acceptJsonBodies, isObject, requestContext, tenantOf, type ProductRoutesOptions } from '../product/common.ts';
-import { ingestProductEvents } from '../product/ingest.ts';
+import { ingestProductEvents, listedByIndex } from '../product/ingest.ts';
 import { segmentEvent, type SegmentType } from './map.ts';
 
 export type SegmentRoutesOptions = ProductRoutesOptions<SegmentReceiverConfig>;
@@ -31,11 +33,12 @@ export async function segmentRoutes(app: FastifyInstance, opts: SegmentRoutesOpt
     } else messages = [body];
     const ctx = requestContext(RECEIVER, config, body.sentAt, 'sentAt');
     const outcome = await ingestProductEvents(RECEIVER, pipeline, telemetry, tenant.id, messages, (m) => segmentEvent(m, type, ctx));
-    const rejected = outcome.results.filter((r) => r.status === 'rejected').map((r) => ({ index: r.index, error: r.error }));
-    if (messages.length > 0 && rejected.length === messages.length) {
+    const { dropped, rejected } = listedByIndex(outcome);
+    if (messages.length > 0 && outcome.rejected === messages.length) {
       return reply.code(400).send({ success: false, error: 'BAD_REQUEST', message: 'every message was refused', rejected });
     }
-    return reply.code(okStatus).send(rejected.length > 0 ? { success: true, accepted: outcome.accepted, rejected } : { success: true });
+    if (outcome.accepted === messages.length) return reply.code(okStatus).send({ success: true });
+    return reply.code(okStatus).send({ success: true, accepted: outcome.accepted, dropped, rejected });
   }
 
   for (const type of ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const) {
