@@ -6,25 +6,29 @@
  */
 import { z } from 'zod';
 import type { Store } from '../exporters/clickhouse/store.ts';
+import { endOfDay, timeField } from './fields.ts';
 import { logsRange } from './sql.ts';
 
 const AGGREGATES = { sum: 'sum', avg: 'avg', p50: 'quantileDD(0.005, 0.5)', p95: 'quantileDD(0.005, 0.95)', p99: 'quantileDD(0.005, 0.99)' } as const;
 
-/** Request fields naming a column rather than an attribute. */
-const COLUMNS: Record<string, string> = {
-  event_name: 'e.EventName',
-  event_type: 'e.EventName',
-  user_id: 'e.UserId',
-  anonymous_id: 'e.AnonymousId',
-  session_id: 'e.SessionId',
-  site_id: 'e.SiteId',
-  service_name: 'e.ServiceName',
-};
-const TIME_DIMENSIONS: Record<string, string> = {
-  day: "formatDateTime(toStartOfDay(e.Timestamp), '%F')",
-  hour: "formatDateTime(toStartOfHour(e.Timestamp), '%FT%H:00:00Z')",
-  week: "formatDateTime(toMonday(e.Timestamp), '%F')",
-};
+/**
+ * Request fields naming a column rather than an attribute. Maps, not object literals: a request's name is data,
+ * and `constructor` or `__proto__` must find nothing here rather than Object.prototype's members.
+ */
+const COLUMNS: ReadonlyMap<string, string> = new Map([
+  ['event_name', 'e.EventName'],
+  ['event_type', 'e.EventName'],
+  ['user_id', 'e.UserId'],
+  ['anonymous_id', 'e.AnonymousId'],
+  ['session_id', 'e.SessionId'],
+  ['site_id', 'e.SiteId'],
+  ['service_name', 'e.ServiceName'],
+]);
+const TIME_DIMENSIONS: ReadonlyMap<string, string> = new Map([
+  ['day', "formatDateTime(toStartOfDay(e.Timestamp), '%F')"],
+  ['hour', "formatDateTime(toStartOfHour(e.Timestamp), '%FT%H:00:00Z')"],
+  ['week', "formatDateTime(toMonday(e.Timestamp), '%F')"],
+]);
 
 const field = z.string().min(1).max(256);
 const metricSchema = z.union([
@@ -37,15 +41,6 @@ const filterSchema = z.discriminatedUnion('op', [
   z.strictObject({ field, op: z.literal('in'), value: z.array(z.union([z.string(), z.number()]).transform(String)).min(1).max(1000) }),
   z.strictObject({ field, op: z.enum(['gt', 'lt']), value: z.coerce.number() }),
 ]);
-/** A time as ISO 8601 text or milliseconds since the epoch, parsed to milliseconds. */
-export const timeField = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = typeof v === 'number' ? v : Date.parse(v);
-  if (!Number.isFinite(ms)) {
-    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time or milliseconds since the epoch' });
-    return z.NEVER;
-  }
-  return ms;
-});
 export const exploreSchema = z.strictObject({
   metrics: z.array(metricSchema).min(1).max(20),
   dimensions: z.array(field).max(5).default([]),
@@ -83,7 +78,7 @@ interface Built {
 
 /** A day given as a plain date ("2025-11-30") means the whole day: the range end becomes exclusive next midnight. */
 function rangeEnd(raw: unknown, ms: number): number {
-  return typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(raw) ? ms + 86_400_000 : ms;
+  return typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(raw) ? endOfDay(ms) : ms;
 }
 
 export function buildExplore(db: string, tenantId: string, req: ExploreRequest, rawTo: unknown): Built {
@@ -94,12 +89,12 @@ export function buildExplore(db: string, tenantId: string, req: ExploreRequest, 
     params[name] = value;
     return `{${name}:${type}}`;
   };
-  const fieldExpr = (f: string) => COLUMNS[f] ?? `e.LogAttributes[${bind(f, 'String')}]`;
+  const fieldExpr = (f: string) => COLUMNS.get(f) ?? `e.LogAttributes[${bind(f, 'String')}]`;
 
   const select: string[] = [];
   const groupBy: string[] = [];
   req.dimensions.forEach((d, i) => {
-    select.push(`${TIME_DIMENSIONS[d] ?? fieldExpr(d)} AS d${i}`);
+    select.push(`${TIME_DIMENSIONS.get(d) ?? fieldExpr(d)} AS d${i}`);
     groupBy.push(`d${i}`);
   });
   let needsPerson = false;
@@ -121,8 +116,9 @@ export function buildExplore(db: string, tenantId: string, req: ExploreRequest, 
       case 'neq': where.push(`${x} != ${bind(f.value, 'String')}`); break;
       case 'contains': where.push(`positionCaseInsensitiveUTF8(${x}, ${bind(f.value, 'String')}) > 0`); break;
       case 'in': where.push(`${x} IN ${bind(f.value, 'Array(String)')}`); break;
-      case 'gt': where.push(`toFloat64OrNull(${x}) > ${bind(f.value, 'Float64')}`); break;
-      case 'lt': where.push(`toFloat64OrNull(${x}) < ${bind(f.value, 'Float64')}`); break;
+      // As text: the bindings refuse whole numbers beyond 2^53 (1e20) as numbers; ClickHouse parses the text.
+      case 'gt': where.push(`toFloat64OrNull(${x}) > ${bind(String(f.value), 'Float64')}`); break;
+      case 'lt': where.push(`toFloat64OrNull(${x}) < ${bind(String(f.value), 'Float64')}`); break;
     }
   }
 
@@ -133,13 +129,14 @@ export function buildExplore(db: string, tenantId: string, req: ExploreRequest, 
   return { sql, params };
 }
 
-/** Rows keyed by the request's own dimension and metric names. */
+/** Rows keyed by the request's own dimension and metric names, on objects without a prototype: a name such as
+ * `__proto__` is then a key like any other. */
 export async function runExplore(store: Store, tenantId: string, req: ExploreRequest, rawTo: unknown): Promise<Array<Record<string, unknown>>> {
   const { sql, params } = buildExplore(store.database, tenantId, req, rawTo);
   const rs = await store.client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
   const names = req.metrics.map((m) => (typeof m === 'string' ? m : `${m.op}(${m.field})`));
   return (await rs.json<Record<string, unknown>>()).map((r) => {
-    const row: Record<string, unknown> = {};
+    const row: Record<string, unknown> = Object.create(null);
     req.dimensions.forEach((d, i) => (row[d] = r[`d${i}`]));
     names.forEach((name, i) => {
       const v = Number(r[`m${i}`]);

@@ -9,7 +9,8 @@ import { SignalhouseError } from '../core/errors.ts';
 import type { Store } from '../exporters/clickhouse/store.ts';
 import { credentialFromAuthorization, type Tenant, type TenantRegistry } from '../core/tenants.ts';
 import { METRICS, METRICS_BY_NAME, type MetricDef } from './catalog.ts';
-import { exploreSchema, runExplore, timeField } from './explore.ts';
+import { exploreSchema, runExplore } from './explore.ts';
+import { timeField } from './fields.ts';
 import { runFunnel } from './funnel.ts';
 import { chooseSource, type MetricQuery, params, rollupSummarySql, rollupTimeseriesSql, summarySql, timeseriesSql } from './sql.ts';
 

@@ -21,6 +21,8 @@ export interface TestService {
   readonly service: Service;
   readonly url: string;
   readonly dataDir: string;
+  /** The service's log lines (warn and above) as parsed JSON, when started with `captureLogs`; else empty. */
+  readonly logs: Array<Record<string, unknown>>;
   /** Waits until every acknowledged event is visible to queries (see landing.ts). */
   settle(): Promise<void>;
   /** Runs a query on the service's own store, once every acknowledged event is visible, and returns the rows. */
@@ -28,8 +30,11 @@ export interface TestService {
   close(): Promise<void>;
 }
 
-/** `overrides` is merged into the config document (before validation), e.g. `{ exporters: { clickhouse: {...} } }`. */
-export async function startTestService(overrides: Record<string, unknown> = {}): Promise<TestService> {
+/**
+ * `overrides` is merged into the config document (before validation), e.g. `{ exporters: { clickhouse: {...} } }`.
+ * `captureLogs` keeps the service's log lines in `logs` instead of printing them.
+ */
+export async function startTestService(overrides: Record<string, unknown> = {}, options: { captureLogs?: boolean } = {}): Promise<TestService> {
   const dataDir = mkdtempSync(join(tmpdir(), 'signalhouse-test-'));
   const exporterOverrides = ((overrides.exporters as Record<string, unknown> | undefined)?.clickhouse ?? {}) as Record<string, unknown>;
   const config = parseConfig(
@@ -43,12 +48,15 @@ export async function startTestService(overrides: Record<string, unknown> = {}):
     {},
     'test',
   );
-  const service = await createService(config, pino({ level: 'warn' }));
+  const logs: Array<Record<string, unknown>> = [];
+  const capture = { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) };
+  const service = await createService(config, options.captureLogs ? pino({ level: 'warn' }, capture) : pino({ level: 'warn' }));
   const url = await service.listen();
   return {
     service,
     url,
     dataDir,
+    logs,
     settle: () => service.settle(),
     async rows<T>(sql: string, params?: Record<string, unknown>) {
       await service.settle();
