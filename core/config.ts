@@ -150,6 +150,11 @@ const configSchema = z
             port: intLike(0, 65_535).default(4318),
             /** Requests being processed at once; beyond this, 503 with Retry-After. */
             max_concurrent_requests: intLike(1, 1_000_000).default(4096),
+            /**
+             * Request-body bytes (as received, plus decompressed) held by unanswered requests; a request that does
+             * not fit gets 503 with Retry-After. One request alone is always admitted.
+             */
+            max_in_flight_bytes: byteSize.default(64 * 1024 * 1024),
           })
           .prefault({}),
         log_level: z.enum(LOG_LEVELS).default('info'),

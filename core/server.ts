@@ -5,6 +5,7 @@
  * own (OTLP) install an error handler for their routes that keeps that format.
  */
 import { randomUUID } from 'node:crypto';
+import { Transform } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { envelopeRoutes } from '../receiver/envelope/routes.ts';
 import { otlpRoutes } from '../receiver/otlp/routes.ts';
@@ -13,6 +14,7 @@ import { segmentRoutes } from '../receiver/segment/routes.ts';
 import type { Store } from '../exporters/clickhouse/store.ts';
 import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
+import { type BodyReservation, createByteBudget, reserveBody } from './byte-budget.ts';
 import type { SignalhouseConfig } from './config.ts';
 import { type ErrorCode, SignalhouseError, toSignalhouseError } from './errors.ts';
 import type { Pipelines } from './pipeline.ts';
@@ -28,6 +30,13 @@ const GENERIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
   STORAGE_REJECTED: 'storage refused the request',
   STORAGE_UNAVAILABLE: 'storage unavailable, retry later',
 };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request's share of the in-flight byte budget; body readers add the decompressed bytes to it. */
+    bodyReservation: BodyReservation | null;
+  }
+}
 
 export interface ServerDeps {
   config: SignalhouseConfig;
@@ -81,6 +90,39 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
       if (inFlight === 0) drained?.();
     });
     done();
+  });
+
+  // The in-flight byte budget: a body's bytes are taken before it is read when it declares its length (so an
+  // oversized request is refused without reading it), else as they arrive; they return when the reply is sent.
+  const budget = createByteBudget(config.service.http.max_in_flight_bytes, (used) => telemetry.inFlightBodyBytes.set(used));
+  app.decorateRequest('bodyReservation', null);
+  app.addHook('preParsing', (request, reply, payload, done) => {
+    const reservation = reserveBody(budget);
+    request.bodyReservation = reservation;
+    reply.raw.once('close', () => reservation.release());
+    const declared = Number(request.headers['content-length']);
+    try {
+      if (declared > 0) {
+        reservation.take(declared);
+        return done(null, payload);
+      }
+    } catch (err) {
+      return done(err as Error);
+    }
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, next) {
+        try {
+          reservation.take(chunk.length);
+          (counted as Transform & { receivedEncodedLength: number }).receivedEncodedLength += chunk.length;
+          next(null, chunk);
+        } catch (err) {
+          next(err as Error);
+        }
+      },
+    });
+    (counted as Transform & { receivedEncodedLength: number }).receivedEncodedLength = 0;
+    payload.on('error', (err) => counted.destroy(err));
+    done(null, payload.pipe(counted));
   });
 
   // While draining, in-flight requests still get their reply, but their keep-alive connections end with it, so

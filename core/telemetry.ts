@@ -35,6 +35,8 @@ export interface Telemetry {
   readonly landingMoveDuration: Histogram;
   readonly landingMoveFailures: Counter<'retryable'>;
   readonly inFlightRequests: Gauge;
+  /** Request-body bytes held by requests not yet answered (the in-flight byte budget). */
+  readonly inFlightBodyBytes: Gauge;
 }
 
 const TIME_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -62,6 +64,7 @@ export function createTelemetry(): Telemetry {
     landingMoveDuration: new Histogram({ name: 'signalhouse_exporter_landing_move_duration_seconds', help: 'Time to move one landed generation (read, INSERT per table, drop).', buckets: TIME_BUCKETS, registers }),
     landingMoveFailures: new Counter({ name: 'signalhouse_exporter_landing_move_failures_total', help: 'Failed attempts to move a landed generation.', labelNames: ['retryable'], registers }),
     inFlightRequests: new Gauge({ name: 'signalhouse_http_in_flight_requests', help: 'Requests being processed.', registers }),
+    inFlightBodyBytes: new Gauge({ name: 'signalhouse_http_in_flight_body_bytes', help: 'Request-body bytes (received and decompressed) held by requests not yet answered.', registers }),
   };
 }
 
