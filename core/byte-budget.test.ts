@@ -62,7 +62,7 @@ describe('through the server', () => {
     req.write(bytes.subarray(0, split));
     return { reply, finish: () => req.end(bytes.subarray(split)) };
   }
-  const post = (bytes: Buffer) => fetch(`${svc.url}/v1/logs`, { method: 'POST', body: bytes, headers: HEADERS });
+  const post = (bytes: Buffer) => fetch(`${svc.url}/v1/logs`, { method: 'POST', body: new Uint8Array(bytes), headers: HEADERS });
   const gauge = async () => Number(/^signalhouse_http_in_flight_body_bytes (\S+)$/m.exec(await (await fetch(`${svc.url}/metrics`)).text())?.[1]);
 
   it('refuses what does not fit with 503 + Retry-After, and stores what was admitted', async () => {
