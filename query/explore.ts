@@ -5,7 +5,7 @@
  * value from the request is a bound parameter; only the fixed expressions of this file are SQL text.
  */
 import { z } from 'zod';
-import type { Store } from '../exporters/clickhouse/store.ts';
+import { readRows, type Store } from '../exporters/clickhouse/store.ts';
 import { endOfDay, timeField } from './fields.ts';
 import { logsRange } from './sql.ts';
 
@@ -133,9 +133,9 @@ export function buildExplore(db: string, tenantId: string, req: ExploreRequest, 
  * `__proto__` is then a key like any other. */
 export async function runExplore(store: Store, tenantId: string, req: ExploreRequest, rawTo: unknown): Promise<Array<Record<string, unknown>>> {
   const { sql, params } = buildExplore(store.database, tenantId, req, rawTo);
-  const rs = await store.client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
+  const rows = await readRows<Record<string, unknown>>(store, sql, params);
   const names = req.metrics.map((m) => (typeof m === 'string' ? m : `${m.op}(${m.field})`));
-  return (await rs.json<Record<string, unknown>>()).map((r) => {
+  return rows.map((r) => {
     const row: Record<string, unknown> = Object.create(null);
     req.dimensions.forEach((d, i) => (row[d] = r[`d${i}`]));
     names.forEach((name, i) => {

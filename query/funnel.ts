@@ -6,7 +6,7 @@
  * `strict_order`), `unordered` (each step at least once within the window after the earliest first step, in any
  * order). Step names and the breakdown key are bound parameters.
  */
-import type { Store } from '../exporters/clickhouse/store.ts';
+import { readRows, type Store } from '../exporters/clickhouse/store.ts';
 import { linksWith, PERSON } from './explore.ts';
 import { logsRange } from './sql.ts';
 
@@ -111,8 +111,7 @@ export async function runFunnel(store: Store, q: FunnelQuery): Promise<Array<{ b
     tenant: q.tenantId, steps: q.steps, from: q.fromMs, to: q.toMs, window: q.windowSeconds, site: q.siteId ?? '', breakdown: q.breakdown ?? '',
   };
   q.steps.forEach((s, i) => (params[`step${i}`] = s));
-  const rs = await store.client.query({ query: funnelSql(store.database, q), query_params: params, format: 'JSONEachRow' });
-  const rows = await rs.json<Record<string, unknown>>();
+  const rows = await readRows<Record<string, unknown>>(store, funnelSql(store.database, q), params);
   return rows.map((r) => {
     const first = Number(r.c0);
     return {

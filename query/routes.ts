@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { SignalhouseError } from '../core/errors.ts';
-import type { Store } from '../exporters/clickhouse/store.ts';
+import { readRows, type Store } from '../exporters/clickhouse/store.ts';
 import { credentialFromAuthorization, type Tenant, type TenantRegistry } from '../core/tenants.ts';
 import { METRICS, METRICS_BY_NAME, type MetricDef } from './catalog.ts';
 import { exploreSchema, runExplore } from './explore.ts';
@@ -110,8 +110,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
   });
 
   async function rows<T>(sql: string, q: MetricQuery): Promise<T[]> {
-    const rs = await store.client.query({ query: sql, query_params: params(q), format: 'JSONEachRow' });
-    return rs.json<T>();
+    return readRows<T>(store, sql, params(q));
   }
 
   async function summaryValue(metric: MetricDef, q: MetricQuery, source: 'auto' | 'raw' | 'rollup' = 'raw'): Promise<number | null> {

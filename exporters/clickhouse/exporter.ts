@@ -28,7 +28,7 @@ import type { Telemetry } from '../../core/telemetry.ts';
 import type { TableFormat } from './native.ts';
 import { encodeLogBlock, encodeSpanBlock, LOG_FORMAT, SPAN_FORMAT } from './rows.ts';
 import { createLanding, type Landing, type TargetTable } from './landing.ts';
-import type { Store } from './store.ts';
+import { isRetryableStoreError, type Store } from './store.ts';
 
 export interface Exporter {
   readonly name: string;
@@ -62,11 +62,6 @@ interface Group {
   bytes: number;
 }
 
-/** ClickHouse error codes worth retrying: overload, timeouts, replicas and keeper trouble. */
-const RETRYABLE_CLICKHOUSE_CODES = new Set([
-  '3', '159', '164', '202', '203', '209', '210', '236', '241', '242', '252', '285', '319', '394', '425', '999',
-]);
-const RETRYABLE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
 
 /** Rough heap size of a decoded event beyond its encoded bytes (objects, strings), for the queue's bound. */
 const DECODED_ROW_OVERHEAD = 1024;
@@ -77,12 +72,6 @@ const LANDING_BACKLOG_GENERATIONS = 4;
 /** Rows waiting for a busy table that justify a second, parallel INSERT. */
 const PARALLEL_MIN_ROWS = 5_000;
 
-export function isRetryableStoreError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (RETRYABLE_CLICKHOUSE_CODES.has(code) || RETRYABLE_NET_CODES.has(code))) return true;
-  return /timeout|socket hang up|ECONNRESET|ECONNREFUSED|Too many parts|MEMORY_LIMIT_EXCEEDED/i.test(err.message);
-}
 
 export interface ClickHouseExporterOptions {
   store: Store;

@@ -6,8 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, expect, it } from 'vitest';
 import { useTempStore } from '../../test/helpers/store.ts';
-import { isRetryableStoreError } from './exporter.ts';
-import { type Store, tsvEscape } from './store.ts';
+import { parseConfig } from '../../core/config.ts';
+import { freePort } from '../../test/helpers/process.ts';
+import { isRetryableStoreError, openStore, readRows, type Store, tsvEscape } from './store.ts';
 
 const temp = useTempStore({ prefix: 'store' });
 let store: Store;
@@ -60,4 +61,17 @@ it("fails with the engine's error and code, typed like the client's errors", asy
   const bad = await store.insertTsv({ table: 't.blobs', columns: ['Id', 'Data'], body: Buffer.from('only-one-column\n'), settings: {} }).catch((e: unknown) => e);
   expect(bad).toBeInstanceOf(Error);
   expect(isRetryableStoreError(bad)).toBe(false);
+});
+
+it('reads rows, and a server out of reach is a retryable STORAGE_UNAVAILABLE, while a bad query stays as it is', async () => {
+  expect(await readRows<{ n: string }>(store, 'SELECT {n:UInt8} AS n', { n: 7 })).toEqual([{ n: 7 }]);
+  await expect(readRows(store, 'SELECT * FROM t.nowhere')).rejects.toMatchObject({ code: '60' });
+  // A real client against a loopback port nothing listens on: the connection is refused.
+  const port = await freePort();
+  const remote = await openStore(parseConfig({ exporters: { clickhouse: { endpoint: `http://127.0.0.1:${port}` } } }, {}).exporters.clickhouse!);
+  try {
+    await expect(readRows(remote, 'SELECT 1')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', statusCode: 503, retryable: true, retryAfterSeconds: 5 });
+  } finally {
+    await remote.close();
+  }
 });

@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { type ClickHouseClient, createClient, parseError } from '@clickhouse/client';
 import type { ClickHouseExporterConfig } from '../../core/config.ts';
+import { SignalhouseError } from '../../core/errors.ts';
 
 export interface NativeInsert {
   /** Fully qualified table. */
@@ -60,6 +61,32 @@ export interface Store {
    */
   withWriter<T>(fn: (client: ClickHouseClient) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/** ClickHouse error codes worth retrying: overload, timeouts, replicas and keeper trouble. */
+const RETRYABLE_CLICKHOUSE_CODES = new Set([
+  '3', '159', '164', '202', '203', '209', '210', '236', '241', '242', '252', '285', '319', '394', '425', '999',
+]);
+const RETRYABLE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
+
+export function isRetryableStoreError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (RETRYABLE_CLICKHOUSE_CODES.has(code) || RETRYABLE_NET_CODES.has(code))) return true;
+  return /timeout|socket hang up|ECONNRESET|ECONNREFUSED|Too many parts|MEMORY_LIMIT_EXCEEDED/i.test(err.message);
+}
+
+/**
+ * Rows of a read (JSONEachRow). A failure worth retrying (overload, timeouts, a server out of reach) is
+ * STORAGE_UNAVAILABLE, a retryable 503; any other stays as it is (a 500 whose text is logged, not sent).
+ */
+export async function readRows<T>(store: Store, query: string, params?: Record<string, unknown>): Promise<T[]> {
+  try {
+    return await (await store.client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
+  } catch (err) {
+    if (isRetryableStoreError(err)) throw new SignalhouseError('STORAGE_UNAVAILABLE', `storage unavailable: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 5 });
+    throw err;
+  }
 }
 
 /** Embedded connections for the write path, beside the one for queries and DDL. */
