@@ -4,7 +4,7 @@
  * (`eventName`, `properties`, `userId`, `sessionId`, `timestamp`) maps to the same fields.
  */
 import { SignalhouseError } from '../../core/errors.ts';
-import type { LogEvent } from '../../core/event.ts';
+import { type LogEvent, newAttributes } from '../../core/event.ts';
 import { RecordRejected } from '../otlp/common.ts';
 import { CONTEXT_ATTRIBUTES, checkEventSize, eventTimeNs, isObject, type Json, optionalString, parseTime, productEvent, type ProductContext, putAll, putContext, putValue } from '../product/common.ts';
 
@@ -22,7 +22,8 @@ export function checkTenant(e: unknown, tenantId: string): void {
   if (!isObject(e)) return;
   const named = e.tenant_id ?? e.tenantId;
   if (named !== undefined && named !== null && named !== tenantId) {
-    throw new SignalhouseError('FORBIDDEN_TENANT', `tenant_id "${String(named)}" does not match the write key's tenant`);
+    // JSON text, not String(): a sender's object may carry `toString` / `valueOf` keys that String() would call.
+    throw new SignalhouseError('FORBIDDEN_TENANT', `tenant_id ${JSON.stringify(named)} does not match the write key's tenant`);
   }
 }
 
@@ -35,7 +36,7 @@ export function envelopeEvent(e: unknown, ctx: EnvelopeContext): LogEvent {
   if (source !== undefined && !(ENVELOPE_SOURCES as readonly unknown[]).includes(source)) {
     throw new RecordRejected('invalid_field', `source must be one of ${ENVELOPE_SOURCES.join(', ')}`);
   }
-  const attributes: Record<string, string> = {};
+  const attributes = newAttributes();
   const { limits } = ctx;
   putAll(attributes, first(e, 'attributes', 'properties'), limits);
   putContext(attributes, e.context, limits);

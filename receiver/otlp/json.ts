@@ -4,7 +4,7 @@
  * A body that is not JSON or not shaped like a request is undecodable (400); a record with a wrong-typed field
  * is refused alone and reported in the partial-success reply.
  */
-import type { Attributes, LogEvent, Resource, Scope, SpanEventRecord, SpanLink, SpanRecord } from '../../core/event.ts';
+import { type Attributes, type LogEvent, newAttributes, type Resource, type Scope, type SpanEventRecord, type SpanLink, type SpanRecord } from '../../core/event.ts';
 import { identityFromAttributes } from '../../semconv/attributes.ts';
 import { SPAN_KIND_NAMES, STATUS_CODE_NAMES } from '../../semconv/otlp.ts';
 import {
@@ -141,7 +141,7 @@ function kvlistJson(v: unknown, depth: number, ctx: DecodeContext): string {
   return `{${parts.join(',')}}`;
 }
 
-function attributes(list: unknown, ctx: DecodeContext, into: Attributes = {}): Attributes {
+function attributes(list: unknown, ctx: DecodeContext, into: Attributes = newAttributes()): Attributes {
   let n = 0;
   for (const kv of recordArray(list, 'attributes')) {
     if (!isObject(kv)) throw new RecordRejected('invalid_field', 'attributes entries must be objects');
@@ -195,7 +195,8 @@ function logRecord(r: unknown, resource: Resource, scope: Scope, ctx: DecodeCont
   if (!isObject(r)) throw new RecordRejected('invalid_field', 'log record must be an object');
   const attrs = attributes(r.attributes, ctx);
   const observed = unsignedTime(r.observedTimeUnixNano, 'observedTimeUnixNano');
-  const flags = r.flags === undefined ? 0 : Number(r.flags);
+  // Only numbers and numeric text: Number() of an object can throw (a sender's `valueOf` / `toString` keys).
+  const flags = typeof r.flags === 'number' || typeof r.flags === 'string' ? Number(r.flags) : 0;
   const id = identityFromAttributes(attrs, resource.attributes);
   return {
     eventId: id.eventId,

@@ -5,7 +5,7 @@
  * (`field << 3 | wire type`); unknown fields are skipped, a known field with the wrong wire type, a truncated
  * message or a bad length makes the request undecodable (400). A record that breaks a limit is refused alone.
  */
-import type { Attributes, LogEvent, Resource, Scope, SpanEventRecord, SpanLink, SpanRecord } from '../../core/event.ts';
+import { type Attributes, type LogEvent, newAttributes, type Resource, type Scope, type SpanEventRecord, type SpanLink, type SpanRecord } from '../../core/event.ts';
 import { identityFromAttributes } from '../../semconv/attributes.ts';
 import {
   checkBody,
@@ -128,7 +128,7 @@ function keyValueInto(rd: WireReader, end: number, attrs: Attributes, count: num
 
 /** A message whose only decoded field is `repeated KeyValue attributes = fieldNo` (Resource). */
 function attributesMessage(rd: WireReader, end: number, fieldNo: number, name: string, ctx: DecodeContext): Attributes {
-  const attrs: Attributes = {};
+  const attrs = newAttributes();
   let n = 0;
   while (rd.pos < end) {
     const tag = rd.uint32();
@@ -179,7 +179,7 @@ type RecordReader = (rd: WireReader, end: number, resource: Resource, scope: Sco
  * scope blocks on the wire, so scope blocks are remembered as offsets and read once the resource is known.
  */
 function resourceBlock(rd: WireReader, end: number, ctx: DecodeContext, readRecord: RecordReader): void {
-  let attrs: Attributes = {};
+  let attrs = newAttributes();
   let schemaUrl = '';
   let refusal: unknown;
   const scopeBlocks: number[] = [];
@@ -222,7 +222,7 @@ function resourceBlock(rd: WireReader, end: number, ctx: DecodeContext, readReco
 /** ScopeLogs / ScopeSpans: scope = 1, records = 2, schema_url = 3. */
 function scopeBlock(rd: WireReader, end: number, resource: Resource, ctx: DecodeContext, readRecord: RecordReader): void {
   const start = rd.pos;
-  const scope: Scope = { name: '', version: '', attributes: {}, schemaUrl: '' };
+  const scope: Scope = { name: '', version: '', attributes: newAttributes(), schemaUrl: '' };
   const records: number[] = [];
   while (rd.pos < end) {
     const tag = rd.uint32();
@@ -283,7 +283,7 @@ function logRecord(rd: WireReader, end: number, resource: Resource, scope: Scope
   let severityNumber = 0;
   let severityText = '';
   let body = '';
-  const attributes: Attributes = {};
+  const attributes = newAttributes();
   let n = 0;
   let flags = 0;
   let traceId = '';
@@ -353,7 +353,7 @@ const SPAN_LINK = names({ 1: 'Span.Link.trace_id', 2: 'Span.Link.span_id', 3: 'S
 const STATUS = names({ 2: 'Status.message', 3: 'Status.code' });
 
 function spanEvent(rd: WireReader, end: number, ctx: DecodeContext): SpanEventRecord {
-  const ev: SpanEventRecord = { timeUnixNano: 0n, name: '', attributes: {} };
+  const ev: SpanEventRecord = { timeUnixNano: 0n, name: '', attributes: newAttributes() };
   let n = 0;
   while (rd.pos < end) {
     const tag = rd.uint32();
@@ -369,7 +369,7 @@ function spanEvent(rd: WireReader, end: number, ctx: DecodeContext): SpanEventRe
 }
 
 function spanLink(rd: WireReader, end: number, ctx: DecodeContext): SpanLink {
-  const link: SpanLink = { traceId: '', spanId: '', traceState: '', attributes: {} };
+  const link: SpanLink = { traceId: '', spanId: '', traceState: '', attributes: newAttributes() };
   let n = 0;
   while (rd.pos < end) {
     const tag = rd.uint32();
@@ -401,7 +401,7 @@ function span(rd: WireReader, end: number, resource: Resource, scope: Scope, ctx
   const s: SpanRecord = {
     eventId: '', sessionId: '', userId: '', anonymousId: '',
     traceId: '', spanId: '', parentSpanId: '', traceState: '', name: '', kind: 0,
-    startTimeUnixNano: 0n, endTimeUnixNano: 0n, attributes: {}, events: [], links: [],
+    startTimeUnixNano: 0n, endTimeUnixNano: 0n, attributes: newAttributes(), events: [], links: [],
     statusCode: 0, statusMessage: '', resource, scope,
   };
   let n = 0;

@@ -9,7 +9,7 @@ import type { Pipeline } from '../../core/pipeline.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
 import type { RecordLimits } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import type { Attributes, LogEvent, Resource, Scope } from '../../core/event.ts';
+import { type Attributes, type LogEvent, newAttributes, type Resource, type Scope } from '../../core/event.ts';
 import { credentialFromAuthorization, requireWriteTenant, type Tenant, type TenantRegistry } from '../../core/tenants.ts';
 import { putAttribute, RecordRejected } from '../otlp/common.ts';
 
@@ -142,8 +142,8 @@ export function checkEventSize(event: unknown, maxBytes: number): void {
 /** Resource and scope shared by all events of one product-API request. */
 export function productOrigin(receiver: string): { resource: Resource; scope: Scope } {
   return {
-    resource: { attributes: {}, schemaUrl: '', serviceName: '' },
-    scope: { name: `signalhouse/${receiver}`, version: '', attributes: {}, schemaUrl: '' },
+    resource: { attributes: newAttributes(), schemaUrl: '', serviceName: '' },
+    scope: { name: `signalhouse/${receiver}`, version: '', attributes: newAttributes(), schemaUrl: '' },
   };
 }
 

@@ -3,7 +3,7 @@
  * message type) is the event name, `messageId` the event id, properties / traits / context become attributes,
  * `userId` and `anonymousId` the identity columns, and the time is corrected by the request's `sentAt`.
  */
-import type { LogEvent } from '../../core/event.ts';
+import { type LogEvent, newAttributes } from '../../core/event.ts';
 import { RecordRejected } from '../otlp/common.ts';
 import { checkEventSize, eventTimeNs, isObject, optionalString, parseTime, productEvent, type ProductContext, putAll, putContext, putValue } from '../product/common.ts';
 
@@ -21,7 +21,7 @@ export function segmentEvent(msg: unknown, typeFromPath: SegmentType | undefined
   const anonymousId = optionalString(msg.anonymousId, 'anonymousId');
   if (!userId && !anonymousId) throw new RecordRejected('invalid_field', `${type}: userId or anonymousId is required`);
 
-  const attributes: Record<string, string> = {};
+  const attributes = newAttributes();
   const { limits } = ctx;
   let eventName: string = type;
   switch (type) {
