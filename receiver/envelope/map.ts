@@ -29,7 +29,7 @@ export function checkTenant(e: unknown, tenantId: string): void {
 
 export function envelopeEvent(e: unknown, ctx: EnvelopeContext): LogEvent {
   if (!isObject(e)) throw new RecordRejected('invalid_field', 'event must be an object');
-  checkEventSize(e, ctx.maxEventBytes);
+  checkEventSize(e, ctx);
   const eventName = first(e, 'event_name', 'eventName');
   if (typeof eventName !== 'string' || eventName === '') throw new RecordRejected('invalid_field', 'event_name must be a non-empty string');
   const source = first(e, 'source');

@@ -30,7 +30,7 @@ const SKIPPED = new Set(['$set', '$set_once', 'distinct_id', 'token', '$anon_dis
 
 export function posthogEvent(e: unknown, ctx: PosthogContext): LogEvent {
   if (!isObject(e)) throw new RecordRejected('invalid_field', 'event must be an object');
-  checkEventSize(e, ctx.maxEventBytes);
+  checkEventSize(e, ctx);
   if (typeof e.event !== 'string' || e.event === '') throw new RecordRejected('invalid_field', 'event must be a non-empty string');
   const props = e.properties === undefined || e.properties === null ? {} : e.properties;
   if (!isObject(props)) throw new RecordRejected('invalid_field', 'properties must be an object');

@@ -4,13 +4,14 @@
  * as JSON), timestamps with clock-skew correction, the standard context attributes, and per-event refusals
  * that are reported back instead of failing the whole request.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Pipeline } from '../../core/pipeline.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
 import type { RecordLimits } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
 import { type Attributes, type LogEvent, newAttributes, type Resource, type Scope } from '../../core/event.ts';
 import { credentialFromAuthorization, requireWriteTenant, type Tenant, type TenantRegistry } from '../../core/tenants.ts';
+import { mediaTypeOf, readBody } from '../body.ts';
 import { putAttribute, RecordRejected } from '../otlp/common.ts';
 
 export type Json = Record<string, unknown>;
@@ -41,16 +42,20 @@ export interface ProductRoutesOptions<C> {
 }
 
 /** JSON bodies arrive as application/json, or as text/plain from browsers avoiding a CORS preflight. */
-export function acceptJsonBodies(app: FastifyInstance, bodyLimit: number): void {
-  app.removeAllContentTypeParsers();
-  const parse = (_req: unknown, body: string | Buffer, done: (err: Error | null, value?: unknown) => void) => {
-    try {
-      done(null, JSON.parse(body.toString()));
-    } catch (err) {
-      done(new SignalhouseError('BAD_REQUEST', `invalid JSON body: ${(err as Error).message}`));
-    }
-  };
-  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string', bodyLimit }, parse);
+const JSON_MEDIA_TYPES = ['application/json', 'text/plain'];
+
+/** The request's JSON document, through the shared body reader (media type, Content-Encoding, size limit). */
+export async function readJsonBody(request: FastifyRequest, limit: number): Promise<unknown> {
+  mediaTypeOf(request, JSON_MEDIA_TYPES);
+  return parseJson(await readBody(request, { limit }));
+}
+
+export function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new SignalhouseError('BAD_REQUEST', `invalid JSON body: ${(err as Error).message}`);
+  }
 }
 
 /** The tenant from `Authorization` (Bearer or Basic) or, failing that, `writeKey` / `api_key` in the body. */
@@ -77,10 +82,31 @@ export function putValue(attrs: Attributes, key: string, value: unknown, limits:
       text = String(value);
       break;
     default:
+      if (!withinDepth(value as object, 1, limits.max_value_depth)) {
+        throw new RecordRejected('limit', `attribute "${key.slice(0, 64)}" value nested deeper than ${limits.max_value_depth} levels`);
+      }
       text = JSON.stringify(value);
   }
   // The attribute count is checked once per event, in productEvent(), not per value.
   putAttribute(attrs, 0, key, text, limits);
+}
+
+/**
+ * Whether an array or object at `depth` keeps every value inside it within `max` levels, counted as OTLP does
+ * (an attribute's value is level 1, each array or object adds one). The walk stops at `max`, so it never
+ * recurses deeper than the limit, however deep the value goes.
+ */
+function withinDepth(value: object, depth: number, max: number): boolean {
+  if (depth >= max) return false;
+  if (Array.isArray(value)) {
+    for (const v of value) if (typeof v === 'object' && v !== null && !withinDepth(v, depth + 1, max)) return false;
+  } else {
+    for (const k in value) {
+      const v = (value as Json)[k];
+      if (typeof v === 'object' && v !== null && !withinDepth(v, depth + 1, max)) return false;
+    }
+  }
+  return true;
 }
 
 /** Every top-level property as an attribute, optionally prefixed (`traits.email`). */
@@ -134,9 +160,20 @@ export function optionalString(value: unknown, field: string): string {
   throw new RecordRejected('invalid_field', `${field} must be a string`);
 }
 
-/** The serialized size of one event, for the per-event limit. */
-export function checkEventSize(event: unknown, maxBytes: number): void {
-  if (Buffer.byteLength(JSON.stringify(event) ?? '') > maxBytes) throw new RecordRejected('limit', `event larger than ${maxBytes} bytes`);
+/**
+ * The serialized size of one event, for the per-event limit. JSON.stringify throws a RangeError when the event
+ * nests deeper than the engine's stack allows (thousands of levels, far past `max_value_depth`): such an event
+ * is refused alone. Stored values get the exact depth check in putValue().
+ */
+export function checkEventSize(event: unknown, ctx: ProductContext): void {
+  let text: string;
+  try {
+    text = JSON.stringify(event) ?? '';
+  } catch (err) {
+    if (err instanceof RangeError) throw new RecordRejected('limit', `event nested deeper than ${ctx.limits.max_value_depth} levels`);
+    throw err;
+  }
+  if (Buffer.byteLength(text) > ctx.maxEventBytes) throw new RecordRejected('limit', `event larger than ${ctx.maxEventBytes} bytes`);
 }
 
 /** Resource and scope shared by all events of one product-API request. */

@@ -14,7 +14,7 @@ export type SegmentContext = ProductContext;
 
 export function segmentEvent(msg: unknown, typeFromPath: SegmentType | undefined, ctx: SegmentContext): LogEvent {
   if (!isObject(msg)) throw new RecordRejected('invalid_field', 'message must be an object');
-  checkEventSize(msg, ctx.maxEventBytes);
+  checkEventSize(msg, ctx);
   const type = (typeFromPath ?? msg.type) as SegmentType;
   if (!SEGMENT_TYPES.includes(type)) throw new RecordRejected('invalid_field', `type must be one of ${SEGMENT_TYPES.join(', ')}`);
   const userId = optionalString(msg.userId, 'userId');
