@@ -6,7 +6,7 @@
 import { SignalhouseError } from '../../core/errors.ts';
 import { type LogEvent, newAttributes } from '../../core/event.ts';
 import { RecordRejected } from '../otlp/common.ts';
-import { CONTEXT_ATTRIBUTES, checkEventSize, eventTimeNs, isObject, type Json, optionalString, parseTime, productEvent, type ProductContext, putAll, putContext, putValue } from '../product/common.ts';
+import { CONTEXT_ATTRIBUTES, checkEventSize, eventTimeNs, isObject, type Json, optionalString, parseTime, productEvent, type ProductContext, type ProductFieldNames, putAll, putContext, putValue } from '../product/common.ts';
 
 export const ENVELOPE_SOURCES = ['web', 'widget', 'voice_ws', 'server'] as const;
 
@@ -26,6 +26,8 @@ export function checkTenant(e: unknown, tenantId: string): void {
     throw new SignalhouseError('FORBIDDEN_TENANT', `tenant_id ${JSON.stringify(named)} does not match the write key's tenant`);
   }
 }
+
+const FIELDS: ProductFieldNames = { eventName: 'event_name', eventId: 'event_id', sessionId: 'session_id', userId: 'user_id', anonymousId: 'anonymous_id' };
 
 export function envelopeEvent(e: unknown, ctx: EnvelopeContext): LogEvent {
   if (!isObject(e)) throw new RecordRejected('invalid_field', 'event must be an object');
@@ -54,5 +56,6 @@ export function envelopeEvent(e: unknown, ctx: EnvelopeContext): LogEvent {
       attributes,
     },
     ctx,
+    FIELDS,
   );
 }

@@ -12,7 +12,7 @@ import { SignalhouseError } from '../../core/errors.ts';
 import { type Attributes, type LogEvent, newAttributes, type Resource, type Scope } from '../../core/event.ts';
 import { credentialFromAuthorization, requireWriteTenant, type Tenant, type TenantRegistry } from '../../core/tenants.ts';
 import { mediaTypeOf, readBody } from '../body.ts';
-import { putAttribute, RecordRejected } from '../otlp/common.ts';
+import { checkIdentity, checkLength, type IdentityFields, putAttribute, RecordRejected } from '../otlp/common.ts';
 
 export type Json = Record<string, unknown>;
 export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -206,9 +206,17 @@ export interface ProductFields {
   attributes: Attributes;
 }
 
-export function productEvent(f: ProductFields, ctx: ProductContext): LogEvent {
-  const max = ctx.limits.max_attributes_per_record;
+/** How a product API names the fields of ProductFields, for refusals. */
+export interface ProductFieldNames extends IdentityFields {
+  readonly eventName: string;
+}
+
+export function productEvent(f: ProductFields, ctx: ProductContext, names: ProductFieldNames): LogEvent {
+  const { limits } = ctx;
+  const max = limits.max_attributes_per_record;
   if (Object.keys(f.attributes).length > max) throw new RecordRejected('limit', `more than ${max} attributes`);
+  checkLength(f.eventName, limits.max_name_length, names.eventName);
+  checkIdentity(f, limits, names);
   return {
     eventId: f.eventId,
     sessionId: f.sessionId,

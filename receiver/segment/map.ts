@@ -5,12 +5,14 @@
  */
 import { type LogEvent, newAttributes } from '../../core/event.ts';
 import { RecordRejected } from '../otlp/common.ts';
-import { checkEventSize, eventTimeNs, isObject, optionalString, parseTime, productEvent, type ProductContext, putAll, putContext, putValue } from '../product/common.ts';
+import { checkEventSize, eventTimeNs, isObject, optionalString, parseTime, productEvent, type ProductContext, type ProductFieldNames, putAll, putContext, putValue } from '../product/common.ts';
 
 export const SEGMENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
 export type SegmentType = (typeof SEGMENT_TYPES)[number];
 
 export type SegmentContext = ProductContext;
+
+const FIELDS: ProductFieldNames = { eventName: 'event', eventId: 'messageId', sessionId: 'session.id', userId: 'userId', anonymousId: 'anonymousId' };
 
 export function segmentEvent(msg: unknown, typeFromPath: SegmentType | undefined, ctx: SegmentContext): LogEvent {
   if (!isObject(msg)) throw new RecordRejected('invalid_field', 'message must be an object');
@@ -62,5 +64,6 @@ export function segmentEvent(msg: unknown, typeFromPath: SegmentType | undefined
       attributes,
     },
     ctx,
+    FIELDS,
   );
 }
