@@ -3,10 +3,9 @@
  * than theirs refuse the record — OTLP in partial success, the product APIs per event — naming the field;
  * a scope that breaks one refuses every record under it. Values at the limit are stored.
  */
-import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACME_KEY, startTestService, type TestService } from '../test/helpers/service.ts';
-import { type LogsModel, logsJson, logsProtobuf, type TracesModel, tracesJson, tracesProtobuf } from '../test/helpers/otlp.ts';
+import { type LogsModel, logsJson, logsProtobuf, partialSuccess, type TracesModel, tracesJson, tracesProtobuf } from '../test/helpers/otlp.ts';
 
 let svc: TestService;
 beforeAll(async () => {
@@ -29,25 +28,7 @@ async function post(path: string, body: string | Uint8Array, contentType = 'appl
 const count = async (table: string, where: string, params: Record<string, unknown>) =>
   Number((await svc.rows<{ n: string }>(`SELECT count() AS n FROM signalhouse.${table} WHERE ${where}`, params))[0].n);
 
-/** The partial-success message of an OTLP reply: JSON, or Export*ServiceResponse { partial_success = 1 { error_message = 2 } }. */
-function partialSuccessMessage(reply: { bytes: Buffer; text: string }, encoding: 'json' | 'protobuf'): string {
-  if (encoding === 'json') return JSON.parse(reply.text).partialSuccess?.errorMessage ?? '';
-  const r = new BinaryReader(reply.bytes);
-  let message = '';
-  while (r.pos < r.len) {
-    const [no, wt] = r.tag();
-    if (no !== 1) r.skip(wt);
-    else {
-      const inner = new BinaryReader(r.bytes());
-      while (inner.pos < inner.len) {
-        const [ino, iwt] = inner.tag();
-        if (ino === 2) message = inner.string();
-        else inner.skip(iwt);
-      }
-    }
-  }
-  return message;
-}
+const partialSuccessMessage = (reply: { bytes: Buffer }, encoding: 'json' | 'protobuf') => partialSuccess(reply.bytes, encoding).message;
 
 describe('OTLP', () => {
   for (const encoding of ['json', 'protobuf'] as const) {
@@ -154,5 +135,29 @@ describe('product APIs', () => {
     const res = await post('/capture/', JSON.stringify(APIS.posthog.event('lim-ph-session', { properties: { $session_id: x(ID + 1) } })));
     expect(res.status).toBe(400);
     expect(res.text).toContain(`$session_id longer than ${ID} characters`);
+  });
+});
+
+describe('times', () => {
+  for (const encoding of ['json', 'protobuf'] as const) {
+    it(`refuses a span ending after 2262, the latest time stored (${encoding})`, async () => {
+      const traceId = encoding === 'json' ? '4af7651916cd43dd8448eb211c80319c' : '5af7651916cd43dd8448eb211c80319c';
+      const model: TracesModel = {
+        spans: [
+          { traceId, spanId: 'a000000000000001', name: 'late', startTimeUnixNano: BigInt(Date.now()) * 1_000_000n, endTimeUnixNano: 2n ** 64n - 1n },
+          { traceId, spanId: 'a000000000000002', name: 'ok', startTimeUnixNano: BigInt(Date.now()) * 1_000_000n },
+        ],
+      };
+      const res = encoding === 'json' ? await post('/v1/traces', tracesJson(model)) : await post('/v1/traces', tracesProtobuf(model), 'application/x-protobuf');
+      expect(res.status).toBe(200);
+      expect(partialSuccess(res.bytes, encoding)).toEqual({ rejected: 1, message: `span: ${encoding === 'json' ? 'endTimeUnixNano' : 'end_time_unix_nano'} is after 2262-04-11, the latest time stored (1)` });
+      expect(await count('otel_traces', 'TraceId = {traceId:String}', { traceId })).toBe(1);
+    });
+  }
+
+  it('refuses a product event whose time overflows after clock-skew correction', async () => {
+    const res = await post('/api/v1/analytics/events', JSON.stringify({ event_name: 'lim.time', occurred_at: 1.7e308, sent_at: -1.7e308 }));
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text)).toEqual({ error: 'INVALID_EVENT', message: 'occurred_at (after clock-skew correction) is outside 1970 to 2262, the times stored' });
   });
 });

@@ -51,7 +51,7 @@ export function envelopeEvent(e: unknown, ctx: EnvelopeContext): LogEvent {
       sessionId: optionalString(first(e, 'session_id', 'sessionId'), 'session_id'),
       userId: optionalString(first(e, 'user_id', 'userId'), 'user_id'),
       anonymousId: optionalString(first(e, 'anonymous_id', 'anonymousId'), 'anonymous_id'),
-      timeUnixNano: eventTimeNs(timestampMs, ctx.sentAtMs, ctx.receivedAtMs),
+      timeUnixNano: eventTimeNs(timestampMs, ctx.sentAtMs, ctx.receivedAtMs, 'occurred_at'),
       eventName,
       attributes,
     },

@@ -116,6 +116,15 @@ export function doubleAsJson(v: number): string {
   return Number.isFinite(v) ? String(v) : JSON.stringify(formatDouble(v));
 }
 
+/** The latest time the tables hold: DateTime64(9) is a signed 64-bit count of nanoseconds (2262-04-11). */
+export const MAX_TIME_UNIX_NANO = 2n ** 63n - 1n;
+
+/** A time the tables can hold; a later one (OTLP times are unsigned 64-bit) refuses the record. */
+export function checkTime(t: bigint, field: string): bigint {
+  if (t > MAX_TIME_UNIX_NANO) throw new RecordRejected('invalid_field', `${field} is after 2262-04-11, the latest time stored`);
+  return t;
+}
+
 /** The record's time, else its observed time, else the receive time (the Collector exporter's order). */
 export function effectiveTime(time: bigint, observed: bigint, ctx: DecodeContext): bigint {
   if (time !== 0n) return time;

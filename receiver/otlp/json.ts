@@ -12,6 +12,7 @@ import {
   checkDepth,
   checkIdentity,
   checkLength,
+  checkTime,
   DecodeError,
   type DecodeContext,
   doubleAsJson,
@@ -73,8 +74,8 @@ function int64(v: unknown, field: string): bigint {
 
 function unsignedTime(v: unknown, field: string): bigint {
   const t = int64(v, field);
-  if (t < 0n || t > 0xffffffffffffffffn) throw new RecordRejected('invalid_field', `${field} out of range`);
-  return t;
+  if (t < 0n) throw new RecordRejected('invalid_field', `${field} out of range`);
+  return checkTime(t, field);
 }
 
 function enumValue(v: unknown, names: readonly string[], field: string): number {

@@ -12,6 +12,7 @@ import {
   checkDepth,
   checkIdentity,
   checkLength,
+  checkTime,
   type DecodeContext,
   doubleAsJson,
   effectiveTime,
@@ -317,6 +318,8 @@ function logRecord(rd: WireReader, end: number, resource: Resource, scope: Scope
     }
   }
   rd.close(end);
+  checkTime(time, 'time_unix_nano');
+  checkTime(observed, 'observed_time_unix_nano');
   const id = identityFromAttributes(attributes, resource.attributes);
   checkIdentity(id, ctx.limits, OTLP_IDENTITY_FIELDS);
   return {
@@ -376,6 +379,7 @@ function spanEvent(rd: WireReader, end: number, ctx: DecodeContext): SpanEventRe
     }
   }
   rd.close(end);
+  checkTime(ev.timeUnixNano, 'events.time_unix_nano');
   return ev;
 }
 
@@ -436,6 +440,8 @@ function span(rd: WireReader, end: number, resource: Resource, scope: Scope, ctx
     }
   }
   rd.close(end);
+  checkTime(s.startTimeUnixNano, 'start_time_unix_nano');
+  checkTime(s.endTimeUnixNano, 'end_time_unix_nano');
   return finishSpan(s, ctx);
 }
 

@@ -64,7 +64,7 @@ export function posthogEvent(e: unknown, ctx: PosthogContext): LogEvent {
       sessionId: attributes['session.id'] ?? '',
       userId,
       anonymousId,
-      timeUnixNano: eventTimeNs(timestampMs, parseTime(e.sent_at, 'sent_at') ?? ctx.sentAtMs, ctx.receivedAtMs),
+      timeUnixNano: eventTimeNs(timestampMs, parseTime(e.sent_at, 'sent_at') ?? ctx.sentAtMs, ctx.receivedAtMs, 'timestamp'),
       eventName: e.event,
       attributes,
     },

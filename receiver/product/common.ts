@@ -12,7 +12,7 @@ import { SignalhouseError } from '../../core/errors.ts';
 import { type Attributes, type LogEvent, newAttributes, type Resource, type Scope } from '../../core/event.ts';
 import { credentialFromAuthorization, requireWriteTenant, type Tenant, type TenantRegistry } from '../../core/tenants.ts';
 import { mediaTypeOf, readBody } from '../body.ts';
-import { checkIdentity, checkLength, type IdentityFields, putAttribute, RecordRejected } from '../otlp/common.ts';
+import { checkIdentity, checkLength, type IdentityFields, MAX_TIME_UNIX_NANO, putAttribute, RecordRejected } from '../otlp/common.ts';
 
 export type Json = Record<string, unknown>;
 export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -147,11 +147,17 @@ export function parseTime(value: unknown, field: string): number | undefined {
  * The event time in ns, corrected for the sender's clock: when the client says when it sent the request
  * (`sentAt`), the offset between that and our receive time is applied to the event time (Segment's rule).
  */
-export function eventTimeNs(timestampMs: number | undefined, sentAtMs: number | undefined, receivedAtMs: number): bigint {
+export function eventTimeNs(timestampMs: number | undefined, sentAtMs: number | undefined, receivedAtMs: number, field: string): bigint {
   if (timestampMs === undefined) return BigInt(receivedAtMs) * 1_000_000n;
   const skew = sentAtMs === undefined ? 0 : receivedAtMs - sentAtMs;
-  return BigInt(Math.round(timestampMs + skew)) * 1_000_000n;
+  const ms = Math.round(timestampMs + skew);
+  // Also false for NaN and ±Infinity (huge times and skews), which BigInt() would throw on.
+  if (!(ms >= 0 && ms <= MAX_TIME_MS)) throw new RecordRejected('invalid_field', `${field} (after clock-skew correction) is outside 1970 to 2262, the times stored`);
+  return BigInt(ms) * 1_000_000n;
 }
+
+/** The latest event time in milliseconds whose nanoseconds the tables hold (MAX_TIME_UNIX_NANO). */
+const MAX_TIME_MS = Number(MAX_TIME_UNIX_NANO / 1_000_000n);
 
 export function optionalString(value: unknown, field: string): string {
   if (value === undefined || value === null) return '';

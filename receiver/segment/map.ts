@@ -59,7 +59,7 @@ export function segmentEvent(msg: unknown, typeFromPath: SegmentType | undefined
       sessionId: attributes['session.id'] ?? attributes.sessionId ?? '',
       userId,
       anonymousId,
-      timeUnixNano: eventTimeNs(timestampMs, sentAtMs, ctx.receivedAtMs),
+      timeUnixNano: eventTimeNs(timestampMs, sentAtMs, ctx.receivedAtMs, 'timestamp'),
       eventName,
       attributes,
     },

@@ -3,7 +3,7 @@
  * records or spans, string-valued attributes (kept as key/value pairs, so any key — `__proto__` included — is
  * sent as given). Protobuf field numbers follow opentelemetry-proto (common/v1, resource/v1, logs/v1, trace/v1).
  */
-import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
 export type KeyValues = ReadonlyArray<readonly [string, string]>;
 
@@ -29,6 +29,8 @@ export interface SpanModel {
   name?: string;
   traceState?: string;
   startTimeUnixNano?: bigint;
+  /** Default: 1 ms after the start. */
+  endTimeUnixNano?: bigint;
   statusMessage?: string;
   attributes?: KeyValues;
   events?: ReadonlyArray<{ name?: string; attributes?: KeyValues }>;
@@ -108,7 +110,7 @@ export function tracesProtobuf(m: TracesModel): Buffer {
       if (s.name !== undefined) w.tag(5, LEN).string(s.name);
       if (s.startTimeUnixNano !== undefined) {
         w.tag(7, WireType.Bit64).fixed64(s.startTimeUnixNano);
-        w.tag(8, WireType.Bit64).fixed64(s.startTimeUnixNano + 1_000_000n);
+        w.tag(8, WireType.Bit64).fixed64(s.endTimeUnixNano ?? s.startTimeUnixNano + 1_000_000n);
       }
       keyValues(w, 9, s.attributes);
       for (const e of s.events ?? []) {
@@ -152,11 +154,36 @@ export function tracesJson(m: TracesModel): string {
     traceState: s.traceState,
     name: s.name,
     startTimeUnixNano: s.startTimeUnixNano === undefined ? undefined : String(s.startTimeUnixNano),
-    endTimeUnixNano: s.startTimeUnixNano === undefined ? undefined : String(s.startTimeUnixNano + 1_000_000n),
+    endTimeUnixNano: s.startTimeUnixNano === undefined ? undefined : String(s.endTimeUnixNano ?? s.startTimeUnixNano + 1_000_000n),
     attributes: jsonAttributes(s.attributes),
     events: (s.events ?? []).map((e) => ({ name: e.name, attributes: jsonAttributes(e.attributes) })),
     links: (s.links ?? []).map((l) => ({ traceId: l.traceId, spanId: l.spanId, traceState: l.traceState, attributes: jsonAttributes(l.attributes) })),
     status: s.statusMessage === undefined ? undefined : { message: s.statusMessage },
   }));
   return JSON.stringify({ resourceSpans: [{ resource: { attributes: jsonAttributes(m.resource) }, scopeSpans: [{ scope: jsonScope(m.scope), spans }] }] });
+}
+
+/** The partial success of an OTLP reply: JSON, or Export*ServiceResponse { partial_success = 1 { rejected = 1; error_message = 2 } }. */
+export function partialSuccess(reply: Buffer, encoding: 'json' | 'protobuf'): { rejected: number; message: string } {
+  if (encoding === 'json') {
+    const p = JSON.parse(reply.toString()).partialSuccess;
+    return { rejected: Number(p?.rejectedLogRecords ?? p?.rejectedSpans ?? 0), message: p?.errorMessage ?? '' };
+  }
+  const out = { rejected: 0, message: '' };
+  const r = new BinaryReader(reply);
+  while (r.pos < r.len) {
+    const [no, wt] = r.tag();
+    if (no !== 1) {
+      r.skip(wt);
+      continue;
+    }
+    const inner = new BinaryReader(r.bytes());
+    while (inner.pos < inner.len) {
+      const [ino, iwt] = inner.tag();
+      if (ino === 1) out.rejected = Number(inner.int64());
+      else if (ino === 2) out.message = inner.string();
+      else inner.skip(iwt);
+    }
+  }
+  return out;
 }
