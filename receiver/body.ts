@@ -2,7 +2,8 @@
  * The one request-body reader of every receiver (OTLP, Segment, PostHog, envelope): Fastify hands each route
  * the raw bytes; the route checks the media type, then `readBody` undoes the Content-Encoding (identity, gzip,
  * deflate; 415 for others, 400 for a corrupt stream) with the body limit counted after decompression (413), so
- * a small gzip bomb cannot exhaust memory. `readBody` is where a body's decoded size is first known.
+ * a small gzip bomb cannot exhaust memory. `decodeContent` (behind `readBody`, and PostHog's compressed form
+ * fields) is the one place where a body's decoded size is known.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { promisify } from 'node:util';
@@ -40,22 +41,26 @@ export interface ReadBodyOptions {
 }
 
 /** The request body with its Content-Encoding undone. */
-export async function readBody(request: FastifyRequest, opts: ReadBodyOptions): Promise<Buffer> {
+export function readBody(request: FastifyRequest, opts: ReadBodyOptions): Promise<Buffer> {
   const raw = Buffer.isBuffer(request.body) ? request.body : EMPTY;
-  const header = opts.encoding ?? request.headers['content-encoding'];
-  let body = raw;
-  if (header !== undefined && header !== '') {
+  return decodeContent(raw, opts.encoding ?? request.headers['content-encoding'] ?? '', opts.limit);
+}
+
+/** `bytes` with the content codings of `codings` (a Content-Encoding value) undone, at most `limit` bytes. */
+export async function decodeContent(bytes: Buffer, codings: string, limit: number): Promise<Buffer> {
+  let body = bytes;
+  if (codings !== '') {
     // A list names the codings in the order they were applied: undo them last to first.
-    const codings = header.split(',');
-    for (let i = codings.length - 1; i >= 0; i--) body = await decompress(body, codings[i], opts.limit);
+    const list = codings.split(',');
+    for (let i = list.length - 1; i >= 0; i--) body = await decompress(body, list[i], limit);
   }
-  if (body.length > opts.limit) throw new SignalhouseError('PAYLOAD_TOO_LARGE', `body exceeds ${opts.limit} bytes`);
-  // The decoded size is known from here on: body.length ≤ opts.limit.
+  if (body.length > limit) throw new SignalhouseError('PAYLOAD_TOO_LARGE', `body exceeds ${limit} bytes`);
+  // The decoded size is known from here on: body.length ≤ limit.
   return body;
 }
 
 /** Undoes one content coding, with a hard cap on the output size. */
-export async function decompress(raw: Buffer, coding: string, limit: number): Promise<Buffer> {
+async function decompress(raw: Buffer, coding: string, limit: number): Promise<Buffer> {
   const enc = coding.trim().toLowerCase();
   if (enc === 'identity' || enc === '') return raw;
   const gzip = enc === 'gzip' || enc === 'x-gzip';

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PosthogReceiverConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
 import { credentialFromAuthorization, requireWriteTenant } from '../../core/tenants.ts';
-import { acceptRawBodies, decompress, mediaTypeOf, readBody } from '../body.ts';
+import { acceptRawBodies, decodeContent, mediaTypeOf, readBody } from '../body.ts';
 import { isObject, type Json, parseJson, requestContext, type ProductRoutesOptions } from '../product/common.ts';
 import { ingestProductEvents } from '../product/ingest.ts';
 import { posthogEvent } from './map.ts';
@@ -49,7 +49,7 @@ async function decodeBody(request: FastifyRequest, limit: number): Promise<unkno
     const form = new URLSearchParams(payload.toString('latin1'));
     payload = Buffer.from(form.get('data') ?? '', 'latin1');
     compression ||= (form.get('compression') ?? '').toLowerCase() || 'base64';
-    if (isGzip(compression)) payload = await decompress(payload, 'gzip', limit);
+    if (isGzip(compression)) payload = await decodeContent(payload, 'gzip', limit);
   }
   if (compression === 'base64') payload = fromBase64(payload);
   return parseJson(payload);
