@@ -9,6 +9,20 @@ import type { Signal } from './config.ts';
 /** Attribute values are stored as strings (ClickHouse `Map(LowCardinality(String), String)`), as the Collector does. */
 export type Attributes = Record<string, string>;
 
+/**
+ * Instances have a prototype without members, so every key a sender chooses (`__proto__`, `constructor`,
+ * `toString`, …) is an own data property: assigning it stores it and reading an absent one gives undefined.
+ * Unlike `Object.create(null)`, whose objects start in V8's slow dictionary mode, these keep fast properties.
+ */
+function AttributesObject(): void {}
+AttributesObject.prototype = Object.create(null);
+const AttributesConstructor = AttributesObject as unknown as new () => Attributes;
+
+/** An empty attributes object that is safe for any key: receivers build every attribute map with it. */
+export function newAttributes(): Attributes {
+  return new AttributesConstructor();
+}
+
 export interface Resource {
   attributes: Attributes;
   schemaUrl: string;

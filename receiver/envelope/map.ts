@@ -4,9 +4,9 @@
  * (`eventName`, `properties`, `userId`, `sessionId`, `timestamp`) maps to the same fields.
  */
 import { SignalhouseError } from '../../core/errors.ts';
-import type { LogEvent } from '../../core/event.ts';
+import { type LogEvent, newAttributes } from '../../core/event.ts';
 import { RecordRejected } from '../otlp/common.ts';
-import { CONTEXT_ATTRIBUTES, checkEventSize, eventTimeNs, isObject, type Json, optionalString, parseTime, productEvent, type ProductContext, putAll, putContext, putValue } from '../product/common.ts';
+import { CONTEXT_ATTRIBUTES, checkEventSize, eventTimeNs, isObject, type Json, optionalString, parseTime, productEvent, type ProductContext, type ProductFieldNames, putAll, putContext, putValue } from '../product/common.ts';
 
 export const ENVELOPE_SOURCES = ['web', 'widget', 'voice_ws', 'server'] as const;
 
@@ -22,20 +22,23 @@ export function checkTenant(e: unknown, tenantId: string): void {
   if (!isObject(e)) return;
   const named = e.tenant_id ?? e.tenantId;
   if (named !== undefined && named !== null && named !== tenantId) {
-    throw new SignalhouseError('FORBIDDEN_TENANT', `tenant_id "${String(named)}" does not match the write key's tenant`);
+    // JSON text, not String(): a sender's object may carry `toString` / `valueOf` keys that String() would call.
+    throw new SignalhouseError('FORBIDDEN_TENANT', `tenant_id ${JSON.stringify(named)} does not match the write key's tenant`);
   }
 }
 
+const FIELDS: ProductFieldNames = { eventName: 'event_name', eventId: 'event_id', sessionId: 'session_id', userId: 'user_id', anonymousId: 'anonymous_id' };
+
 export function envelopeEvent(e: unknown, ctx: EnvelopeContext): LogEvent {
   if (!isObject(e)) throw new RecordRejected('invalid_field', 'event must be an object');
-  checkEventSize(e, ctx.maxEventBytes);
+  checkEventSize(e, ctx);
   const eventName = first(e, 'event_name', 'eventName');
   if (typeof eventName !== 'string' || eventName === '') throw new RecordRejected('invalid_field', 'event_name must be a non-empty string');
   const source = first(e, 'source');
   if (source !== undefined && !(ENVELOPE_SOURCES as readonly unknown[]).includes(source)) {
     throw new RecordRejected('invalid_field', `source must be one of ${ENVELOPE_SOURCES.join(', ')}`);
   }
-  const attributes: Record<string, string> = {};
+  const attributes = newAttributes();
   const { limits } = ctx;
   putAll(attributes, first(e, 'attributes', 'properties'), limits);
   putContext(attributes, e.context, limits);
@@ -48,10 +51,11 @@ export function envelopeEvent(e: unknown, ctx: EnvelopeContext): LogEvent {
       sessionId: optionalString(first(e, 'session_id', 'sessionId'), 'session_id'),
       userId: optionalString(first(e, 'user_id', 'userId'), 'user_id'),
       anonymousId: optionalString(first(e, 'anonymous_id', 'anonymousId'), 'anonymous_id'),
-      timeUnixNano: eventTimeNs(timestampMs, ctx.sentAtMs, ctx.receivedAtMs),
+      timeUnixNano: eventTimeNs(timestampMs, ctx.sentAtMs, ctx.receivedAtMs, 'occurred_at'),
       eventName,
       attributes,
     },
     ctx,
+    FIELDS,
   );
 }

@@ -8,7 +8,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EnvelopeReceiverConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import { acceptJsonBodies, isObject, requestContext, tenantOf, type ProductRoutesOptions } from '../product/common.ts';
+import { acceptRawBodies } from '../body.ts';
+import { isObject, readJsonBody, requestContext, tenantOf, type ProductRoutesOptions } from '../product/common.ts';
 import { ingestProductEvents } from '../product/ingest.ts';
 import { checkTenant, envelopeEvent } from './map.ts';
 
@@ -18,7 +19,7 @@ const RECEIVER = 'envelope';
 
 export async function envelopeRoutes(app: FastifyInstance, opts: EnvelopeRoutesOptions): Promise<void> {
   const { config, pipeline, tenants, telemetry } = opts;
-  acceptJsonBodies(app, config.max_batch_size);
+  acceptRawBodies(app, config.max_batch_size);
 
   async function ingest(request: FastifyRequest, events: unknown[], body: Record<string, unknown>) {
     const tenant = tenantOf(tenants, request.headers.authorization, body);
@@ -28,7 +29,7 @@ export async function envelopeRoutes(app: FastifyInstance, opts: EnvelopeRoutesO
   }
 
   const single = async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
-    const body = request.body;
+    const body = await readJsonBody(request, config.max_batch_size);
     if (!isObject(body)) throw new SignalhouseError('BAD_REQUEST', 'body must be a JSON object');
     const { results } = await ingest(request, [body], body);
     const r = results[0];
@@ -37,7 +38,7 @@ export async function envelopeRoutes(app: FastifyInstance, opts: EnvelopeRoutesO
   };
 
   const batch = async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
-    const body = request.body;
+    const body = await readJsonBody(request, config.max_batch_size);
     if (!isObject(body) || !Array.isArray(body.events)) throw new SignalhouseError('BAD_REQUEST', 'body must be {"events": [...]}');
     if (body.events.length > config.max_batch_events) {
       throw new SignalhouseError('PAYLOAD_TOO_LARGE', `batch of ${body.events.length} events exceeds ${config.max_batch_events}`);

@@ -4,7 +4,7 @@
  */
 import type { RecordLimits } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import type { Attributes, Rejection, Resource, SpanRecord } from '../../core/event.ts';
+import type { Attributes, Identity, Rejection, Resource, SpanRecord } from '../../core/event.ts';
 import { addRejection } from '../../core/event.ts';
 import { ATTR_SERVICE_NAME, identityFromAttributes, TENANT_ATTRIBUTES } from '../../semconv/attributes.ts';
 
@@ -57,6 +57,32 @@ export function putAttribute(attrs: Attributes, count: number, key: string, valu
   attrs[key] = value;
 }
 
+/** A string field within its limit (`max` characters), else the record is refused naming the field. */
+export function checkLength(value: string, max: number, field: string): string {
+  if (value.length > max) throw new RecordRejected('limit', `${field} longer than ${max} characters`);
+  return value;
+}
+
+/** How a receiver names the fields its identity columns come from, for refusals. */
+export interface IdentityFields {
+  readonly eventId: string;
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly anonymousId: string;
+}
+
+/** OTLP takes the identity from these attributes (semconv/attributes.ts). */
+export const OTLP_IDENTITY_FIELDS: IdentityFields = { eventId: 'log.record.uid / event.id', sessionId: 'session.id', userId: 'user.id / enduser.id', anonymousId: 'anonymous.id' };
+
+/** The identity columns within `max_id_length`. */
+export function checkIdentity(id: Identity, limits: RecordLimits, fields: IdentityFields): void {
+  const max = limits.max_id_length;
+  if (id.eventId.length > max) checkLength(id.eventId, max, fields.eventId);
+  if (id.sessionId.length > max) checkLength(id.sessionId, max, fields.sessionId);
+  if (id.userId.length > max) checkLength(id.userId, max, fields.userId);
+  if (id.anonymousId.length > max) checkLength(id.anonymousId, max, fields.anonymousId);
+}
+
 export function checkBody(body: string, limits: RecordLimits): string {
   if (body.length > limits.max_body_length) throw new RecordRejected('limit', `body longer than ${limits.max_body_length} characters`);
   return body;
@@ -88,6 +114,15 @@ export function formatDouble(v: number): string {
 /** A double inside a JSON-encoded array or map value: JSON has no NaN/Infinity, so those become strings. */
 export function doubleAsJson(v: number): string {
   return Number.isFinite(v) ? String(v) : JSON.stringify(formatDouble(v));
+}
+
+/** The latest time the tables hold: DateTime64(9) is a signed 64-bit count of nanoseconds (2262-04-11). */
+export const MAX_TIME_UNIX_NANO = 2n ** 63n - 1n;
+
+/** A time the tables can hold; a later one (OTLP times are unsigned 64-bit) refuses the record. */
+export function checkTime(t: bigint, field: string): bigint {
+  if (t > MAX_TIME_UNIX_NANO) throw new RecordRejected('invalid_field', `${field} is after 2262-04-11, the latest time stored`);
+  return t;
 }
 
 /** The record's time, else its observed time, else the receive time (the Collector exporter's order). */
@@ -124,6 +159,7 @@ export function nowUnixNano(): bigint {
 /** Checks and defaults shared by both span decoders. */
 export function finishSpan(span: SpanRecord, ctx: DecodeContext): SpanRecord {
   requireSpanIds(span.traceId, span.spanId);
+  checkLength(span.name, ctx.limits.max_name_length, 'name');
   if (span.kind < 0 || span.kind > 5) span.kind = 0;
   if (span.startTimeUnixNano === 0n) span.startTimeUnixNano = ctx.receivedAtUnixNano;
   if (span.endTimeUnixNano < span.startTimeUnixNano) span.endTimeUnixNano = span.startTimeUnixNano;
@@ -132,5 +168,6 @@ export function finishSpan(span: SpanRecord, ctx: DecodeContext): SpanRecord {
   span.sessionId = id.sessionId;
   span.userId = id.userId;
   span.anonymousId = id.anonymousId;
+  checkIdentity(span, ctx.limits, OTLP_IDENTITY_FIELDS);
   return span;
 }

@@ -267,4 +267,25 @@ describe('hostile JSON', () => {
     expect(spans[0]).toMatchObject({ kind: 2, statusCode: 2, eventId: 'a'.repeat(32) + 'b'.repeat(16) });
     expect(c.rejections).toEqual([{ code: 'invalid_id', reason: 'span: missing or all-zero trace_id', count: 2 }]);
   });
+
+  it('applies the configured string-field limits, in both encodings', () => {
+    const small = parseConfig({ receivers: { otlp: { limits: { max_name_length: 8, max_id_length: 4, max_field_length: 5 } } } }, {}).receivers.otlp!.limits;
+    const records = [{ eventName: '12345678', severityText: 'INFO' }, { eventName: '123456789' }, { eventName: 'a', severityText: 'NOTICE' }, { eventName: 'b', attributes: [['user.id', 'u-123']] as const }];
+    const json = body({ resourceLogs: [{ scopeLogs: [{ logRecords: records.map((r) => ({ ...r, attributes: (r.attributes ?? []).map(([key, v]) => ({ key, value: { stringValue: v } })) })) }] }] });
+    const w = new BinaryWriter();
+    w.tag(1, WireType.LengthDelimited).fork().tag(2, WireType.LengthDelimited).fork();
+    for (const r of records) {
+      w.tag(2, WireType.LengthDelimited).fork();
+      if (r.severityText) w.tag(3, WireType.LengthDelimited).string(r.severityText);
+      for (const [key, v] of r.attributes ?? []) w.tag(6, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string(key).tag(2, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string(v).join().join();
+      w.tag(12, WireType.LengthDelimited).string(r.eventName).join();
+    }
+    w.join().join();
+    for (const [encoding, decoded] of [['json', (c: DecodeContext) => decodeLogsJson(json, c)], ['protobuf', (c: DecodeContext) => decodeLogsProtobuf(w.finish(), c)]] as const) {
+      const c = ctx({ limits: small });
+      expect(decoded(c).map((e) => e.eventName), encoding).toEqual(['12345678']);
+      const [name, severity] = encoding === 'json' ? ['eventName', 'severityText'] : ['event_name', 'severity_text'];
+      expect(c.rejections.map((r) => r.reason)).toEqual([`log record: ${name} longer than 8 characters`, `log record: ${severity} longer than 5 characters`, 'log record: user.id / enduser.id longer than 4 characters']);
+    }
+  });
 });

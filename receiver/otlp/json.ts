@@ -4,12 +4,15 @@
  * A body that is not JSON or not shaped like a request is undecodable (400); a record with a wrong-typed field
  * is refused alone and reported in the partial-success reply.
  */
-import type { Attributes, LogEvent, Resource, Scope, SpanEventRecord, SpanLink, SpanRecord } from '../../core/event.ts';
+import { type Attributes, type LogEvent, newAttributes, type Resource, type Scope, type SpanEventRecord, type SpanLink, type SpanRecord } from '../../core/event.ts';
 import { identityFromAttributes } from '../../semconv/attributes.ts';
 import { SPAN_KIND_NAMES, STATUS_CODE_NAMES } from '../../semconv/otlp.ts';
 import {
   checkBody,
   checkDepth,
+  checkIdentity,
+  checkLength,
+  checkTime,
   DecodeError,
   type DecodeContext,
   doubleAsJson,
@@ -18,6 +21,7 @@ import {
   formatDouble,
   hexId,
   makeResource,
+  OTLP_IDENTITY_FIELDS,
   putAttribute,
   RecordRejected,
   rejectRecord,
@@ -70,8 +74,8 @@ function int64(v: unknown, field: string): bigint {
 
 function unsignedTime(v: unknown, field: string): bigint {
   const t = int64(v, field);
-  if (t < 0n || t > 0xffffffffffffffffn) throw new RecordRejected('invalid_field', `${field} out of range`);
-  return t;
+  if (t < 0n) throw new RecordRejected('invalid_field', `${field} out of range`);
+  return checkTime(t, field);
 }
 
 function enumValue(v: unknown, names: readonly string[], field: string): number {
@@ -141,7 +145,7 @@ function kvlistJson(v: unknown, depth: number, ctx: DecodeContext): string {
   return `{${parts.join(',')}}`;
 }
 
-function attributes(list: unknown, ctx: DecodeContext, into: Attributes = {}): Attributes {
+function attributes(list: unknown, ctx: DecodeContext, into: Attributes = newAttributes()): Attributes {
   let n = 0;
   for (const kv of recordArray(list, 'attributes')) {
     if (!isObject(kv)) throw new RecordRejected('invalid_field', 'attributes entries must be objects');
@@ -167,7 +171,7 @@ function forEachBlock(
     let resource: Resource;
     try {
       const res = isObject(rb.resource) ? rb.resource : {};
-      resource = makeResource(attributes(res.attributes, ctx), str(rb.schemaUrl, 'schemaUrl'), ctx);
+      resource = makeResource(attributes(res.attributes, ctx), checkLength(str(rb.schemaUrl, 'schemaUrl'), ctx.limits.max_field_length, 'schemaUrl'), ctx);
     } catch (err) {
       const count = scopeBlocks.reduce<number>((n, sb) => n + (isObject(sb) && Array.isArray(sb[names.records]) ? (sb[names.records] as unknown[]).length : 0), 0);
       rejectRecords(ctx, err, 'resource', count);
@@ -179,7 +183,13 @@ function forEachBlock(
       let scope: Scope;
       try {
         const s = isObject(sb.scope) ? sb.scope : {};
-        scope = { name: str(s.name, 'scope.name'), version: str(s.version, 'scope.version'), attributes: attributes(s.attributes, ctx), schemaUrl: str(sb.schemaUrl, 'schemaUrl') };
+        const { max_name_length: maxName, max_field_length: maxField } = ctx.limits;
+        scope = {
+          name: checkLength(str(s.name, 'scope.name'), maxName, 'scope.name'),
+          version: checkLength(str(s.version, 'scope.version'), maxField, 'scope.version'),
+          attributes: attributes(s.attributes, ctx),
+          schemaUrl: checkLength(str(sb.schemaUrl, 'schemaUrl'), maxField, 'schemaUrl'),
+        };
       } catch (err) {
         rejectRecords(ctx, err, 'scope', records.length);
         continue;
@@ -195,8 +205,10 @@ function logRecord(r: unknown, resource: Resource, scope: Scope, ctx: DecodeCont
   if (!isObject(r)) throw new RecordRejected('invalid_field', 'log record must be an object');
   const attrs = attributes(r.attributes, ctx);
   const observed = unsignedTime(r.observedTimeUnixNano, 'observedTimeUnixNano');
-  const flags = r.flags === undefined ? 0 : Number(r.flags);
+  // Only numbers and numeric text: Number() of an object can throw (a sender's `valueOf` / `toString` keys).
+  const flags = typeof r.flags === 'number' || typeof r.flags === 'string' ? Number(r.flags) : 0;
   const id = identityFromAttributes(attrs, resource.attributes);
+  checkIdentity(id, ctx.limits, OTLP_IDENTITY_FIELDS);
   return {
     eventId: id.eventId,
     sessionId: id.sessionId,
@@ -207,10 +219,10 @@ function logRecord(r: unknown, resource: Resource, scope: Scope, ctx: DecodeCont
     traceId: hexId(r.traceId, 16, 'traceId'),
     spanId: hexId(r.spanId, 8, 'spanId'),
     traceFlags: Number.isInteger(flags) ? flags & 0xff : 0,
-    severityText: str(r.severityText, 'severityText'),
+    severityText: checkLength(str(r.severityText, 'severityText'), ctx.limits.max_field_length, 'severityText'),
     severityNumber: enumValue(r.severityNumber, SEVERITY_NAMES, 'severityNumber'),
     body: checkBody(anyValueText(r.body, 1, ctx), ctx.limits),
-    eventName: str(r.eventName, 'eventName'),
+    eventName: checkLength(str(r.eventName, 'eventName'), ctx.limits.max_name_length, 'eventName'),
     attributes: attrs,
     resource,
     scope,
@@ -237,11 +249,11 @@ function span(r: unknown, resource: Resource, scope: Scope, ctx: DecodeContext):
   const status = isObject(r.status) ? r.status : {};
   const events: SpanEventRecord[] = recordArray(r.events, 'events').map((e) => {
     if (!isObject(e)) throw new RecordRejected('invalid_field', 'span events must be objects');
-    return { timeUnixNano: unsignedTime(e.timeUnixNano, 'events.timeUnixNano'), name: str(e.name, 'events.name'), attributes: attributes(e.attributes, ctx) };
+    return { timeUnixNano: unsignedTime(e.timeUnixNano, 'events.timeUnixNano'), name: checkLength(str(e.name, 'events.name'), ctx.limits.max_name_length, 'events.name'), attributes: attributes(e.attributes, ctx) };
   });
   const links: SpanLink[] = recordArray(r.links, 'links').map((l) => {
     if (!isObject(l)) throw new RecordRejected('invalid_field', 'span links must be objects');
-    return { traceId: hexId(l.traceId, 16, 'links.traceId'), spanId: hexId(l.spanId, 8, 'links.spanId'), traceState: str(l.traceState, 'links.traceState'), attributes: attributes(l.attributes, ctx) };
+    return { traceId: hexId(l.traceId, 16, 'links.traceId'), spanId: hexId(l.spanId, 8, 'links.spanId'), traceState: checkLength(str(l.traceState, 'links.traceState'), ctx.limits.max_field_length, 'links.traceState'), attributes: attributes(l.attributes, ctx) };
   });
   return finishSpan(
     {
@@ -249,7 +261,7 @@ function span(r: unknown, resource: Resource, scope: Scope, ctx: DecodeContext):
       traceId: hexId(r.traceId, 16, 'traceId'),
       spanId: hexId(r.spanId, 8, 'spanId'),
       parentSpanId: hexId(r.parentSpanId, 8, 'parentSpanId'),
-      traceState: str(r.traceState, 'traceState'),
+      traceState: checkLength(str(r.traceState, 'traceState'), ctx.limits.max_field_length, 'traceState'),
       name: str(r.name, 'name'),
       kind: enumValue(r.kind, SPAN_KIND_NAMES, 'kind'),
       startTimeUnixNano: unsignedTime(r.startTimeUnixNano, 'startTimeUnixNano'),
@@ -258,7 +270,7 @@ function span(r: unknown, resource: Resource, scope: Scope, ctx: DecodeContext):
       events,
       links,
       statusCode: enumValue(status.code, STATUS_CODE_NAMES, 'status.code'),
-      statusMessage: str(status.message, 'status.message'),
+      statusMessage: checkLength(str(status.message, 'status.message'), ctx.limits.max_attribute_value_length, 'status.message'),
       resource,
       scope,
     },

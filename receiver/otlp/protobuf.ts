@@ -5,17 +5,21 @@
  * (`field << 3 | wire type`); unknown fields are skipped, a known field with the wrong wire type, a truncated
  * message or a bad length makes the request undecodable (400). A record that breaks a limit is refused alone.
  */
-import type { Attributes, LogEvent, Resource, Scope, SpanEventRecord, SpanLink, SpanRecord } from '../../core/event.ts';
+import { type Attributes, type LogEvent, newAttributes, type Resource, type Scope, type SpanEventRecord, type SpanLink, type SpanRecord } from '../../core/event.ts';
 import { identityFromAttributes } from '../../semconv/attributes.ts';
 import {
   checkBody,
   checkDepth,
+  checkIdentity,
+  checkLength,
+  checkTime,
   type DecodeContext,
   doubleAsJson,
   effectiveTime,
   finishSpan,
   formatDouble,
   makeResource,
+  OTLP_IDENTITY_FIELDS,
   RecordRejected,
   rejectRecord,
   rejectRecords,
@@ -128,7 +132,7 @@ function keyValueInto(rd: WireReader, end: number, attrs: Attributes, count: num
 
 /** A message whose only decoded field is `repeated KeyValue attributes = fieldNo` (Resource). */
 function attributesMessage(rd: WireReader, end: number, fieldNo: number, name: string, ctx: DecodeContext): Attributes {
-  const attrs: Attributes = {};
+  const attrs = newAttributes();
   let n = 0;
   while (rd.pos < end) {
     const tag = rd.uint32();
@@ -146,8 +150,8 @@ function readScope(rd: WireReader, end: number, scope: Scope, ctx: DecodeContext
   while (rd.pos < end) {
     const tag = rd.uint32();
     switch (tag) {
-      case t(1, LEN): scope.name = rd.string(); break;
-      case t(2, LEN): scope.version = rd.string(); break;
+      case t(1, LEN): scope.name = checkLength(rd.string(), ctx.limits.max_name_length, 'scope.name'); break;
+      case t(2, LEN): scope.version = checkLength(rd.string(), ctx.limits.max_field_length, 'scope.version'); break;
       case t(3, LEN): n = keyValueInto(rd, rd.end(), scope.attributes, n, ctx); break;
       default: rd.skip(tag, SCOPE[tag >>> 3]);
     }
@@ -179,7 +183,7 @@ type RecordReader = (rd: WireReader, end: number, resource: Resource, scope: Sco
  * scope blocks on the wire, so scope blocks are remembered as offsets and read once the resource is known.
  */
 function resourceBlock(rd: WireReader, end: number, ctx: DecodeContext, readRecord: RecordReader): void {
-  let attrs: Attributes = {};
+  let attrs = newAttributes();
   let schemaUrl = '';
   let refusal: unknown;
   const scopeBlocks: number[] = [];
@@ -197,8 +201,10 @@ function resourceBlock(rd: WireReader, end: number, ctx: DecodeContext, readReco
     } else if (tag === t(2, LEN)) {
       scopeBlocks.push(rd.pos);
       rd.pos = rd.end();
-    } else if (tag === t(3, LEN)) schemaUrl = rd.string();
-    else rd.skip(tag, BLOCK[tag >>> 3]);
+    } else if (tag === t(3, LEN)) {
+      schemaUrl = rd.string();
+      if (schemaUrl.length > ctx.limits.max_field_length) refusal ??= new RecordRejected('limit', `schema_url longer than ${ctx.limits.max_field_length} characters`);
+    } else rd.skip(tag, BLOCK[tag >>> 3]);
   }
   rd.close(end);
   if (refusal !== undefined) {
@@ -221,9 +227,9 @@ function resourceBlock(rd: WireReader, end: number, ctx: DecodeContext, readReco
 
 /** ScopeLogs / ScopeSpans: scope = 1, records = 2, schema_url = 3. */
 function scopeBlock(rd: WireReader, end: number, resource: Resource, ctx: DecodeContext, readRecord: RecordReader): void {
-  const start = rd.pos;
-  const scope: Scope = { name: '', version: '', attributes: {}, schemaUrl: '' };
+  const scope: Scope = { name: '', version: '', attributes: newAttributes(), schemaUrl: '' };
   const records: number[] = [];
+  let refusal: RecordRejected | undefined;
   while (rd.pos < end) {
     const tag = rd.uint32();
     if (tag === t(1, LEN)) {
@@ -232,18 +238,23 @@ function scopeBlock(rd: WireReader, end: number, resource: Resource, ctx: Decode
         readScope(rd, scopeEnd, scope, ctx);
       } catch (err) {
         if (!(err instanceof RecordRejected)) throw err;
-        rd.pos = start;
-        rejectRecords(ctx, err, 'scope', countRecords(rd, end));
-        rd.pos = end;
-        return;
+        refusal ??= err;
+        rd.pos = scopeEnd;
       }
     } else if (tag === t(2, LEN)) {
       records.push(rd.pos);
       rd.pos = rd.end();
-    } else if (tag === t(3, LEN)) scope.schemaUrl = rd.string();
-    else rd.skip(tag, SCOPE_BLOCK[tag >>> 3]);
+    } else if (tag === t(3, LEN)) {
+      scope.schemaUrl = rd.string();
+      if (scope.schemaUrl.length > ctx.limits.max_field_length) refusal ??= new RecordRejected('limit', `schema_url longer than ${ctx.limits.max_field_length} characters`);
+    } else rd.skip(tag, SCOPE_BLOCK[tag >>> 3]);
   }
   rd.close(end);
+  if (refusal !== undefined) {
+    // A scope-level breach refuses every record under it.
+    rejectRecords(ctx, refusal, 'scope', records.length);
+    return;
+  }
   for (const recordStart of records) {
     rd.pos = recordStart;
     readRecord(rd, rd.end(), resource, scope, ctx);
@@ -283,7 +294,7 @@ function logRecord(rd: WireReader, end: number, resource: Resource, scope: Scope
   let severityNumber = 0;
   let severityText = '';
   let body = '';
-  const attributes: Attributes = {};
+  const attributes = newAttributes();
   let n = 0;
   let flags = 0;
   let traceId = '';
@@ -295,19 +306,22 @@ function logRecord(rd: WireReader, end: number, resource: Resource, scope: Scope
       case t(1, FIXED64): time = rd.fixed64(); break;
       case t(11, FIXED64): observed = rd.fixed64(); break;
       case t(2, VARINT): severityNumber = rd.int32(); break;
-      case t(3, LEN): severityText = rd.internedString(); break;
+      case t(3, LEN): severityText = checkLength(rd.internedString(), ctx.limits.max_field_length, 'severity_text'); break;
       case t(5, LEN): body = checkBody(anyValueText(rd, rd.end(), 1, ctx), ctx.limits); break;
       case t(6, LEN): n = keyValueInto(rd, rd.end(), attributes, n, ctx); break;
       case t(7, VARINT): rd.uint32(); break;
       case t(8, FIXED32): flags = rd.fixed32(); break;
       case t(9, LEN): traceId = binaryId(rd, 16, 'trace_id'); break;
       case t(10, LEN): spanId = binaryId(rd, 8, 'span_id'); break;
-      case t(12, LEN): eventName = rd.internedString(); break;
+      case t(12, LEN): eventName = checkLength(rd.internedString(), ctx.limits.max_name_length, 'event_name'); break;
       default: rd.skip(tag, LOG_RECORD[tag >>> 3]);
     }
   }
   rd.close(end);
+  checkTime(time, 'time_unix_nano');
+  checkTime(observed, 'observed_time_unix_nano');
   const id = identityFromAttributes(attributes, resource.attributes);
+  checkIdentity(id, ctx.limits, OTLP_IDENTITY_FIELDS);
   return {
     eventId: id.eventId,
     sessionId: id.sessionId,
@@ -353,30 +367,31 @@ const SPAN_LINK = names({ 1: 'Span.Link.trace_id', 2: 'Span.Link.span_id', 3: 'S
 const STATUS = names({ 2: 'Status.message', 3: 'Status.code' });
 
 function spanEvent(rd: WireReader, end: number, ctx: DecodeContext): SpanEventRecord {
-  const ev: SpanEventRecord = { timeUnixNano: 0n, name: '', attributes: {} };
+  const ev: SpanEventRecord = { timeUnixNano: 0n, name: '', attributes: newAttributes() };
   let n = 0;
   while (rd.pos < end) {
     const tag = rd.uint32();
     switch (tag) {
       case t(1, FIXED64): ev.timeUnixNano = rd.fixed64(); break;
-      case t(2, LEN): ev.name = rd.internedString(); break;
+      case t(2, LEN): ev.name = checkLength(rd.internedString(), ctx.limits.max_name_length, 'events.name'); break;
       case t(3, LEN): n = keyValueInto(rd, rd.end(), ev.attributes, n, ctx); break;
       default: rd.skip(tag, SPAN_EVENT[tag >>> 3]);
     }
   }
   rd.close(end);
+  checkTime(ev.timeUnixNano, 'events.time_unix_nano');
   return ev;
 }
 
 function spanLink(rd: WireReader, end: number, ctx: DecodeContext): SpanLink {
-  const link: SpanLink = { traceId: '', spanId: '', traceState: '', attributes: {} };
+  const link: SpanLink = { traceId: '', spanId: '', traceState: '', attributes: newAttributes() };
   let n = 0;
   while (rd.pos < end) {
     const tag = rd.uint32();
     switch (tag) {
       case t(1, LEN): link.traceId = binaryId(rd, 16, 'link trace_id'); break;
       case t(2, LEN): link.spanId = binaryId(rd, 8, 'link span_id'); break;
-      case t(3, LEN): link.traceState = rd.string(); break;
+      case t(3, LEN): link.traceState = checkLength(rd.string(), ctx.limits.max_field_length, 'links.trace_state'); break;
       case t(4, LEN): n = keyValueInto(rd, rd.end(), link.attributes, n, ctx); break;
       case t(6, FIXED32): rd.fixed32(); break;
       default: rd.skip(tag, SPAN_LINK[tag >>> 3]);
@@ -386,10 +401,10 @@ function spanLink(rd: WireReader, end: number, ctx: DecodeContext): SpanLink {
   return link;
 }
 
-function spanStatus(rd: WireReader, end: number, span: SpanRecord): void {
+function spanStatus(rd: WireReader, end: number, span: SpanRecord, ctx: DecodeContext): void {
   while (rd.pos < end) {
     const tag = rd.uint32();
-    if (tag === t(2, LEN)) span.statusMessage = rd.string();
+    if (tag === t(2, LEN)) span.statusMessage = checkLength(rd.string(), ctx.limits.max_attribute_value_length, 'status.message');
     else if (tag === t(3, VARINT)) span.statusCode = rd.int32();
     else rd.skip(tag, STATUS[tag >>> 3]);
   }
@@ -401,7 +416,7 @@ function span(rd: WireReader, end: number, resource: Resource, scope: Scope, ctx
   const s: SpanRecord = {
     eventId: '', sessionId: '', userId: '', anonymousId: '',
     traceId: '', spanId: '', parentSpanId: '', traceState: '', name: '', kind: 0,
-    startTimeUnixNano: 0n, endTimeUnixNano: 0n, attributes: {}, events: [], links: [],
+    startTimeUnixNano: 0n, endTimeUnixNano: 0n, attributes: newAttributes(), events: [], links: [],
     statusCode: 0, statusMessage: '', resource, scope,
   };
   let n = 0;
@@ -410,7 +425,7 @@ function span(rd: WireReader, end: number, resource: Resource, scope: Scope, ctx
     switch (tag) {
       case t(1, LEN): s.traceId = binaryId(rd, 16, 'trace_id'); break;
       case t(2, LEN): s.spanId = binaryId(rd, 8, 'span_id'); break;
-      case t(3, LEN): s.traceState = rd.string(); break;
+      case t(3, LEN): s.traceState = checkLength(rd.string(), ctx.limits.max_field_length, 'trace_state'); break;
       case t(4, LEN): s.parentSpanId = binaryId(rd, 8, 'parent_span_id'); break;
       case t(5, LEN): s.name = rd.internedString(); break;
       case t(6, VARINT): s.kind = rd.int32(); break;
@@ -419,12 +434,14 @@ function span(rd: WireReader, end: number, resource: Resource, scope: Scope, ctx
       case t(9, LEN): n = keyValueInto(rd, rd.end(), s.attributes, n, ctx); break;
       case t(11, LEN): s.events.push(spanEvent(rd, rd.end(), ctx)); break;
       case t(13, LEN): s.links.push(spanLink(rd, rd.end(), ctx)); break;
-      case t(15, LEN): spanStatus(rd, rd.end(), s); break;
+      case t(15, LEN): spanStatus(rd, rd.end(), s, ctx); break;
       case t(16, FIXED32): rd.fixed32(); break;
       default: rd.skip(tag, SPAN[tag >>> 3]);
     }
   }
   rd.close(end);
+  checkTime(s.startTimeUnixNano, 'start_time_unix_nano');
+  checkTime(s.endTimeUnixNano, 'end_time_unix_nano');
   return finishSpan(s, ctx);
 }
 

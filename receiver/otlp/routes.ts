@@ -13,7 +13,7 @@ import type { Pipelines } from '../../core/pipeline.ts';
 import { countDroppedAndRejected, type Telemetry } from '../../core/telemetry.ts';
 import { credentialFromAuthorization, requireWriteTenant, type TenantRegistry } from '../../core/tenants.ts';
 import { type DecodeContext, nowUnixNano } from './common.ts';
-import { decompress } from '../body.ts';
+import { acceptRawBodies, mediaTypeOf, readBody } from '../body.ts';
 import { decodeLogsJson, decodeTracesJson } from './json.ts';
 import { decodeLogsProtobuf, decodeTracesProtobuf } from './protobuf.ts';
 import { CONTENT_TYPES, type Encoding, exportResponse, statusResponse } from './response.ts';
@@ -26,6 +26,8 @@ export interface OtlpRoutesOptions {
 }
 
 const RECEIVER = 'otlp';
+
+const MEDIA_TYPES = ['application/x-protobuf', 'application/protobuf', 'application/json'];
 
 function encodingOf(contentType: string | undefined): Encoding | undefined {
   if (!contentType) return undefined;
@@ -40,8 +42,7 @@ export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions):
   const bodyLimit = config.protocols.http.max_request_body_size;
 
   // This plugin reads raw bytes for every content type; it decides itself what it accepts (415 otherwise).
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+  acceptRawBodies(app, bodyLimit);
 
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     const encoding = encodingOf(request.headers['content-type']) ?? 'json';
@@ -64,13 +65,9 @@ export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions):
     const accepted = telemetry.acceptedRecords.labels(RECEIVER, signal);
 
     app.post(`/v1/${signal}`, async (request: FastifyRequest, reply: FastifyReply) => {
-      const encoding = encodingOf(request.headers['content-type']);
-      if (!encoding) {
-        throw new SignalhouseError('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Type "${request.headers['content-type'] ?? ''}": use application/x-protobuf or application/json`);
-      }
+      const encoding = mediaTypeOf(request, MEDIA_TYPES) === 'application/json' ? 'json' : 'protobuf';
       const tenant = requireWriteTenant(tenants, credentialFromAuthorization(request.headers.authorization));
-      const raw = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-      const body = await decompress(raw, request.headers['content-encoding'] as string | undefined, bodyLimit);
+      const body = await readBody(request, { limit: bodyLimit });
       const ctx: DecodeContext = { tenantId: tenant.id, limits: config.limits, receivedAtUnixNano: nowUnixNano(), rejections: [] };
       const events = encoding === 'protobuf' ? decodeProtobuf(body, ctx) : decodeJson(body, ctx);
       const batch = { tenantId: tenant.id, signal, events, rejections: ctx.rejections, drops: [] } as Batch;

@@ -5,29 +5,34 @@
  * `$create_alias` links `alias`. PostHog's `$`-properties for page, client and session land on the standard
  * attributes; `$set` / `$set_once` become `traits.*`; everything else is kept under its own key.
  */
-import type { LogEvent } from '../../core/event.ts';
+import { type LogEvent, newAttributes } from '../../core/event.ts';
 import { RecordRejected } from '../otlp/common.ts';
-import { CONTEXT_ATTRIBUTES, checkEventSize, eventTimeNs, isObject, optionalString, parseTime, productEvent, type ProductContext, putAll, putValue } from '../product/common.ts';
+import { CONTEXT_ATTRIBUTES, checkEventSize, eventTimeNs, isObject, optionalString, parseTime, productEvent, type ProductContext, type ProductFieldNames, putAll, putValue } from '../product/common.ts';
 
 export type PosthogContext = ProductContext;
 
-/** PostHog property → Signalhouse attribute (the original key is not kept twice). */
-const RENAMED: Record<string, string> = {
-  $current_url: CONTEXT_ATTRIBUTES.url,
-  $pathname: CONTEXT_ATTRIBUTES.path,
-  $title: CONTEXT_ATTRIBUTES.title,
-  $referrer: CONTEXT_ATTRIBUTES.referrer,
-  $ip: CONTEXT_ATTRIBUTES.ip,
-  $raw_user_agent: CONTEXT_ATTRIBUTES.userAgent,
-  $lib: CONTEXT_ATTRIBUTES.library,
-  $lib_version: CONTEXT_ATTRIBUTES.libraryVersion,
-  $session_id: 'session.id',
-};
+/**
+ * PostHog property → Signalhouse attribute (the original key is not kept twice). A Map, not an object literal:
+ * looking up a sender's key such as `constructor` in an object would find Object.prototype's members.
+ */
+const RENAMED = new Map<string, string>([
+  ['$current_url', CONTEXT_ATTRIBUTES.url],
+  ['$pathname', CONTEXT_ATTRIBUTES.path],
+  ['$title', CONTEXT_ATTRIBUTES.title],
+  ['$referrer', CONTEXT_ATTRIBUTES.referrer],
+  ['$ip', CONTEXT_ATTRIBUTES.ip],
+  ['$raw_user_agent', CONTEXT_ATTRIBUTES.userAgent],
+  ['$lib', CONTEXT_ATTRIBUTES.library],
+  ['$lib_version', CONTEXT_ATTRIBUTES.libraryVersion],
+  ['$session_id', 'session.id'],
+]);
 const SKIPPED = new Set(['$set', '$set_once', 'distinct_id', 'token', '$anon_distinct_id']);
+
+const FIELDS: ProductFieldNames = { eventName: 'event', eventId: 'uuid', sessionId: '$session_id', userId: 'distinct_id', anonymousId: 'distinct_id / $anon_distinct_id' };
 
 export function posthogEvent(e: unknown, ctx: PosthogContext): LogEvent {
   if (!isObject(e)) throw new RecordRejected('invalid_field', 'event must be an object');
-  checkEventSize(e, ctx.maxEventBytes);
+  checkEventSize(e, ctx);
   if (typeof e.event !== 'string' || e.event === '') throw new RecordRejected('invalid_field', 'event must be a non-empty string');
   const props = e.properties === undefined || e.properties === null ? {} : e.properties;
   if (!isObject(props)) throw new RecordRejected('invalid_field', 'properties must be an object');
@@ -35,10 +40,10 @@ export function posthogEvent(e: unknown, ctx: PosthogContext): LogEvent {
   if (!distinctId) throw new RecordRejected('invalid_field', 'distinct_id is required');
 
   const { limits } = ctx;
-  const attributes: Record<string, string> = {};
+  const attributes = newAttributes();
   for (const key of Object.keys(props)) {
     if (SKIPPED.has(key)) continue;
-    putValue(attributes, RENAMED[key] ?? key, props[key], limits);
+    putValue(attributes, RENAMED.get(key) ?? key, props[key], limits);
   }
   putAll(attributes, props.$set, limits, 'traits.');
   putAll(attributes, props.$set_once, limits, 'traits.');
@@ -59,10 +64,11 @@ export function posthogEvent(e: unknown, ctx: PosthogContext): LogEvent {
       sessionId: attributes['session.id'] ?? '',
       userId,
       anonymousId,
-      timeUnixNano: eventTimeNs(timestampMs, parseTime(e.sent_at, 'sent_at') ?? ctx.sentAtMs, ctx.receivedAtMs),
+      timeUnixNano: eventTimeNs(timestampMs, parseTime(e.sent_at, 'sent_at') ?? ctx.sentAtMs, ctx.receivedAtMs, 'timestamp'),
       eventName: e.event,
       attributes,
     },
     ctx,
+    FIELDS,
   );
 }

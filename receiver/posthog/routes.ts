@@ -11,8 +11,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PosthogReceiverConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
 import { credentialFromAuthorization, requireWriteTenant } from '../../core/tenants.ts';
-import { decompress } from '../body.ts';
-import { isObject, type Json, requestContext, type ProductRoutesOptions } from '../product/common.ts';
+import { acceptRawBodies, decodeContent, mediaTypeOf, readBody } from '../body.ts';
+import { isObject, type Json, parseJson, requestContext, type ProductRoutesOptions } from '../product/common.ts';
 import { ingestProductEvents, listedByIndex } from '../product/ingest.ts';
 import { posthogEvent } from './map.ts';
 
@@ -20,36 +20,46 @@ export type PosthogRoutesOptions = ProductRoutesOptions<PosthogReceiverConfig>;
 
 const RECEIVER = 'posthog';
 
-/** The JSON document inside a capture request, whatever its wrapping. */
+const isGzip = (compression: string) => compression === 'gzip-js' || compression === 'gzip';
+
+/** Base64 text, percent-encoded or not (posthog-js sends both). */
+function fromBase64(payload: Buffer): Buffer {
+  let text = payload.toString('latin1');
+  if (text.includes('%')) {
+    try {
+      text = decodeURIComponent(text);
+    } catch {
+      throw new SignalhouseError('BAD_REQUEST', 'malformed percent-encoding in the base64 body');
+    }
+  }
+  return Buffer.from(text, 'base64');
+}
+
+/**
+ * The JSON document inside a capture request, whatever its wrapping: the HTTP body (Content-Encoding undone by
+ * the shared reader), or a form's `data` field; then PostHog's own compression (`gzip-js`, `base64`) from the
+ * query or the form.
+ */
 async function decodeBody(request: FastifyRequest, limit: number): Promise<unknown> {
-  const query = (request.query ?? {}) as Record<string, string | undefined>;
-  let raw = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-  const contentType = String(request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-  let compression = (query.compression ?? '').toLowerCase();
-  if (contentType === 'application/x-www-form-urlencoded') {
-    const form = new URLSearchParams(raw.toString('latin1'));
-    raw = Buffer.from(form.get('data') ?? '', 'latin1');
-    compression ||= (form.get('compression') ?? '').toLowerCase();
-    if (!compression) compression = 'base64';
+  const param = (request.query as Record<string, unknown> | undefined)?.compression;
+  if (param !== undefined && typeof param !== 'string') throw new SignalhouseError('BAD_REQUEST', 'compression must be given at most once');
+  let compression = (param ?? '').toLowerCase();
+  const isForm = mediaTypeOf(request) === 'application/x-www-form-urlencoded';
+  // On a plain body, `?compression=gzip-js` stands for Content-Encoding: gzip.
+  let payload = await readBody(request, { limit, encoding: !isForm && isGzip(compression) ? 'gzip' : undefined });
+  if (isForm) {
+    const form = new URLSearchParams(payload.toString('latin1'));
+    payload = Buffer.from(form.get('data') ?? '', 'latin1');
+    compression ||= (form.get('compression') ?? '').toLowerCase() || 'base64';
+    if (isGzip(compression)) payload = await decodeContent(payload, 'gzip', limit);
   }
-  const encoding = compression === 'gzip-js' || compression === 'gzip' ? 'gzip' : (request.headers['content-encoding'] as string | undefined);
-  let text: string;
-  if (compression === 'base64') {
-    text = Buffer.from(decodeURIComponent(raw.toString('latin1')), 'base64').toString('utf8');
-  } else {
-    text = (await decompress(raw, encoding, limit)).toString('utf8');
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new SignalhouseError('BAD_REQUEST', `invalid JSON body: ${(err as Error).message}`);
-  }
+  if (compression === 'base64') payload = fromBase64(payload);
+  return parseJson(payload);
 }
 
 export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOptions): Promise<void> {
   const { config, pipeline, tenants, telemetry } = opts;
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.max_batch_size }, (_req, body, done) => done(null, body));
+  acceptRawBodies(app, config.max_batch_size);
 
   async function capture(request: FastifyRequest, reply: FastifyReply) {
     const doc = await decodeBody(request, config.max_batch_size);

@@ -4,14 +4,15 @@
  * as JSON), timestamps with clock-skew correction, the standard context attributes, and per-event refusals
  * that are reported back instead of failing the whole request.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Pipeline } from '../../core/pipeline.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
 import type { RecordLimits } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import type { Attributes, LogEvent, Resource, Scope } from '../../core/event.ts';
+import { type Attributes, type LogEvent, newAttributes, type Resource, type Scope } from '../../core/event.ts';
 import { credentialFromAuthorization, requireWriteTenant, type Tenant, type TenantRegistry } from '../../core/tenants.ts';
-import { putAttribute, RecordRejected } from '../otlp/common.ts';
+import { mediaTypeOf, readBody } from '../body.ts';
+import { checkIdentity, checkLength, type IdentityFields, MAX_TIME_UNIX_NANO, putAttribute, RecordRejected } from '../otlp/common.ts';
 
 export type Json = Record<string, unknown>;
 export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -41,16 +42,20 @@ export interface ProductRoutesOptions<C> {
 }
 
 /** JSON bodies arrive as application/json, or as text/plain from browsers avoiding a CORS preflight. */
-export function acceptJsonBodies(app: FastifyInstance, bodyLimit: number): void {
-  app.removeAllContentTypeParsers();
-  const parse = (_req: unknown, body: string | Buffer, done: (err: Error | null, value?: unknown) => void) => {
-    try {
-      done(null, JSON.parse(body.toString()));
-    } catch (err) {
-      done(new SignalhouseError('BAD_REQUEST', `invalid JSON body: ${(err as Error).message}`));
-    }
-  };
-  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string', bodyLimit }, parse);
+const JSON_MEDIA_TYPES = ['application/json', 'text/plain'];
+
+/** The request's JSON document, through the shared body reader (media type, Content-Encoding, size limit). */
+export async function readJsonBody(request: FastifyRequest, limit: number): Promise<unknown> {
+  mediaTypeOf(request, JSON_MEDIA_TYPES);
+  return parseJson(await readBody(request, { limit }));
+}
+
+export function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new SignalhouseError('BAD_REQUEST', `invalid JSON body: ${(err as Error).message}`);
+  }
 }
 
 /** The tenant from `Authorization` (Bearer or Basic) or, failing that, `writeKey` / `api_key` in the body. */
@@ -77,10 +82,31 @@ export function putValue(attrs: Attributes, key: string, value: unknown, limits:
       text = String(value);
       break;
     default:
+      if (!withinDepth(value as object, 1, limits.max_value_depth)) {
+        throw new RecordRejected('limit', `attribute "${key.slice(0, 64)}" value nested deeper than ${limits.max_value_depth} levels`);
+      }
       text = JSON.stringify(value);
   }
   // The attribute count is checked once per event, in productEvent(), not per value.
   putAttribute(attrs, 0, key, text, limits);
+}
+
+/**
+ * Whether an array or object at `depth` keeps every value inside it within `max` levels, counted as OTLP does
+ * (an attribute's value is level 1, each array or object adds one). The walk stops at `max`, so it never
+ * recurses deeper than the limit, however deep the value goes.
+ */
+function withinDepth(value: object, depth: number, max: number): boolean {
+  if (depth >= max) return false;
+  if (Array.isArray(value)) {
+    for (const v of value) if (typeof v === 'object' && v !== null && !withinDepth(v, depth + 1, max)) return false;
+  } else {
+    for (const k in value) {
+      const v = (value as Json)[k];
+      if (typeof v === 'object' && v !== null && !withinDepth(v, depth + 1, max)) return false;
+    }
+  }
+  return true;
 }
 
 /** Every top-level property as an attribute, optionally prefixed (`traits.email`). */
@@ -121,11 +147,17 @@ export function parseTime(value: unknown, field: string): number | undefined {
  * The event time in ns, corrected for the sender's clock: when the client says when it sent the request
  * (`sentAt`), the offset between that and our receive time is applied to the event time (Segment's rule).
  */
-export function eventTimeNs(timestampMs: number | undefined, sentAtMs: number | undefined, receivedAtMs: number): bigint {
+export function eventTimeNs(timestampMs: number | undefined, sentAtMs: number | undefined, receivedAtMs: number, field: string): bigint {
   if (timestampMs === undefined) return BigInt(receivedAtMs) * 1_000_000n;
   const skew = sentAtMs === undefined ? 0 : receivedAtMs - sentAtMs;
-  return BigInt(Math.round(timestampMs + skew)) * 1_000_000n;
+  const ms = Math.round(timestampMs + skew);
+  // Also false for NaN and ±Infinity (huge times and skews), which BigInt() would throw on.
+  if (!(ms >= 0 && ms <= MAX_TIME_MS)) throw new RecordRejected('invalid_field', `${field} (after clock-skew correction) is outside 1970 to 2262, the times stored`);
+  return BigInt(ms) * 1_000_000n;
 }
+
+/** The latest event time in milliseconds whose nanoseconds the tables hold (MAX_TIME_UNIX_NANO). */
+const MAX_TIME_MS = Number(MAX_TIME_UNIX_NANO / 1_000_000n);
 
 export function optionalString(value: unknown, field: string): string {
   if (value === undefined || value === null) return '';
@@ -134,16 +166,27 @@ export function optionalString(value: unknown, field: string): string {
   throw new RecordRejected('invalid_field', `${field} must be a string`);
 }
 
-/** The serialized size of one event, for the per-event limit. */
-export function checkEventSize(event: unknown, maxBytes: number): void {
-  if (Buffer.byteLength(JSON.stringify(event) ?? '') > maxBytes) throw new RecordRejected('limit', `event larger than ${maxBytes} bytes`);
+/**
+ * The serialized size of one event, for the per-event limit. JSON.stringify throws a RangeError when the event
+ * nests deeper than the engine's stack allows (thousands of levels, far past `max_value_depth`): such an event
+ * is refused alone. Stored values get the exact depth check in putValue().
+ */
+export function checkEventSize(event: unknown, ctx: ProductContext): void {
+  let text: string;
+  try {
+    text = JSON.stringify(event) ?? '';
+  } catch (err) {
+    if (err instanceof RangeError) throw new RecordRejected('limit', `event nested deeper than ${ctx.limits.max_value_depth} levels`);
+    throw err;
+  }
+  if (Buffer.byteLength(text) > ctx.maxEventBytes) throw new RecordRejected('limit', `event larger than ${ctx.maxEventBytes} bytes`);
 }
 
 /** Resource and scope shared by all events of one product-API request. */
 export function productOrigin(receiver: string): { resource: Resource; scope: Scope } {
   return {
-    resource: { attributes: {}, schemaUrl: '', serviceName: '' },
-    scope: { name: `signalhouse/${receiver}`, version: '', attributes: {}, schemaUrl: '' },
+    resource: { attributes: newAttributes(), schemaUrl: '', serviceName: '' },
+    scope: { name: `signalhouse/${receiver}`, version: '', attributes: newAttributes(), schemaUrl: '' },
   };
 }
 
@@ -169,9 +212,17 @@ export interface ProductFields {
   attributes: Attributes;
 }
 
-export function productEvent(f: ProductFields, ctx: ProductContext): LogEvent {
-  const max = ctx.limits.max_attributes_per_record;
+/** How a product API names the fields of ProductFields, for refusals. */
+export interface ProductFieldNames extends IdentityFields {
+  readonly eventName: string;
+}
+
+export function productEvent(f: ProductFields, ctx: ProductContext, names: ProductFieldNames): LogEvent {
+  const { limits } = ctx;
+  const max = limits.max_attributes_per_record;
   if (Object.keys(f.attributes).length > max) throw new RecordRejected('limit', `more than ${max} attributes`);
+  checkLength(f.eventName, limits.max_name_length, names.eventName);
+  checkIdentity(f, limits, names);
   return {
     eventId: f.eventId,
     sessionId: f.sessionId,

@@ -10,7 +10,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SegmentReceiverConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import { acceptJsonBodies, isObject, requestContext, tenantOf, type ProductRoutesOptions } from '../product/common.ts';
+import { acceptRawBodies } from '../body.ts';
+import { isObject, readJsonBody, requestContext, tenantOf, type ProductRoutesOptions } from '../product/common.ts';
 import { ingestProductEvents, listedByIndex } from '../product/ingest.ts';
 import { segmentEvent, type SegmentType } from './map.ts';
 
@@ -20,10 +21,10 @@ const RECEIVER = 'segment';
 
 export async function segmentRoutes(app: FastifyInstance, opts: SegmentRoutesOptions): Promise<void> {
   const { config, pipeline, tenants, telemetry } = opts;
-  acceptJsonBodies(app, config.max_batch_size);
+  acceptRawBodies(app, config.max_batch_size);
 
   async function handle(request: FastifyRequest, reply: FastifyReply, type: SegmentType | undefined, okStatus: number) {
-    const body = request.body;
+    const body = await readJsonBody(request, config.max_batch_size);
     if (!isObject(body)) throw new SignalhouseError('BAD_REQUEST', 'body must be a JSON object');
     const tenant = tenantOf(tenants, request.headers.authorization, body);
     let messages: unknown[];
