@@ -1,10 +1,11 @@
 /**
  * The in-flight byte budget: the accounting on its own, then through a real server with a 1 MiB budget — a body
  * held half-sent keeps its bytes, another that does not fit is refused with 503 + Retry-After (before its body
- * is read when it declares its length, as it arrives when chunked), one that fits goes through, and every byte
- * returns once the replies are sent.
+ * is read when it declares its length, as it arrives when chunked, once inflated when compressed), one that fits
+ * goes through, and every byte returns once the replies are sent.
  */
 import { request } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { otlpJsonLogs } from '../test/helpers/payloads.ts';
 import { ACME_KEY, startTestService, type TestService } from '../test/helpers/service.ts';
@@ -89,15 +90,24 @@ describe('through the server', () => {
     chunked.finish();
     expect(await chunked.reply).toMatchObject({ status: 503, retryAfter: '1' });
 
+    // Gzip: ~20 KB on the wire fit, the ~360 KB it inflates to do not.
+    const zipped = gzipSync(body(1000, 'zipped'));
+    expect(zipped.length).toBeLessThan(64 * 1024);
+    const inflated = await fetch(`${svc.url}/v1/logs`, { method: 'POST', body: new Uint8Array(zipped), headers: { ...HEADERS, 'content-encoding': 'gzip' } });
+    expect(inflated.status).toBe(503);
+    expect(inflated.headers.get('retry-after')).toBe('1');
+
     const small = await post(body(200, 'small')); // ~72 KB fits beside the held body
     expect(small.status).toBe(200);
 
     first.finish();
     expect((await first.reply).status).toBe(200);
     expect((await post(body(1000, 'big-again'))).status).toBe(200);
+    const zippedAgain = gzipSync(body(1000, 'zipped-again'));
+    expect((await fetch(`${svc.url}/v1/logs`, { method: 'POST', body: new Uint8Array(zippedAgain), headers: { ...HEADERS, 'content-encoding': 'gzip' } })).status).toBe(200);
     await expect.poll(gauge).toBe(0);
 
     const [row] = await svc.rows<{ n: string }>("SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = 'budget.test'");
-    expect(Number(row.n)).toBe(2000 + 200 + 1000);
+    expect(Number(row.n)).toBe(2000 + 200 + 1000 + 1000);
   });
 });

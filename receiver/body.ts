@@ -3,11 +3,13 @@
  * the raw bytes; the route checks the media type, then `readBody` undoes the Content-Encoding (identity, gzip,
  * deflate; 415 for others, 400 for a corrupt stream) with the body limit counted after decompression (413), so
  * a small gzip bomb cannot exhaust memory. `decodeContent` (behind `readBody`, and PostHog's compressed form
- * fields) is the one place where a body's decoded size is known.
+ * fields) is the one place where a body's decoded size is known: decompressed bytes are taken from the request's
+ * share of the in-flight byte budget there (503 when they do not fit), as the received bytes were before.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { promisify } from 'node:util';
 import { gunzip, inflate } from 'node:zlib';
+import type { BodyReservation } from '../core/byte-budget.ts';
 import { SignalhouseError } from '../core/errors.ts';
 
 const gunzipAsync = promisify(gunzip);
@@ -43,11 +45,14 @@ export interface ReadBodyOptions {
 /** The request body with its Content-Encoding undone. */
 export function readBody(request: FastifyRequest, opts: ReadBodyOptions): Promise<Buffer> {
   const raw = Buffer.isBuffer(request.body) ? request.body : EMPTY;
-  return decodeContent(raw, opts.encoding ?? request.headers['content-encoding'] ?? '', opts.limit);
+  return decodeContent(raw, opts.encoding ?? request.headers['content-encoding'] ?? '', opts.limit, request.bodyReservation);
 }
 
-/** `bytes` with the content codings of `codings` (a Content-Encoding value) undone, at most `limit` bytes. */
-export async function decodeContent(bytes: Buffer, codings: string, limit: number): Promise<Buffer> {
+/**
+ * `bytes` with the content codings of `codings` (a Content-Encoding value) undone, at most `limit` bytes; what
+ * decompression produced is taken from `reservation`.
+ */
+export async function decodeContent(bytes: Buffer, codings: string, limit: number, reservation: BodyReservation | null): Promise<Buffer> {
   let body = bytes;
   if (codings !== '') {
     // A list names the codings in the order they were applied: undo them last to first.
@@ -55,6 +60,7 @@ export async function decodeContent(bytes: Buffer, codings: string, limit: numbe
     for (let i = list.length - 1; i >= 0; i--) body = await decompress(body, list[i], limit);
   }
   if (body.length > limit) throw new SignalhouseError('PAYLOAD_TOO_LARGE', `body exceeds ${limit} bytes`);
+  if (body !== bytes) reservation?.take(body.length);
   // The decoded size is known from here on: body.length ≤ limit.
   return body;
 }

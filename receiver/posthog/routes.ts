@@ -51,7 +51,7 @@ async function decodeBody(request: FastifyRequest, limit: number): Promise<unkno
     const form = new URLSearchParams(payload.toString('latin1'));
     payload = Buffer.from(form.get('data') ?? '', 'latin1');
     compression ||= (form.get('compression') ?? '').toLowerCase() || 'base64';
-    if (isGzip(compression)) payload = await decodeContent(payload, 'gzip', limit);
+    if (isGzip(compression)) payload = await decodeContent(payload, 'gzip', limit, request.bodyReservation);
   }
   if (compression === 'base64') payload = fromBase64(payload);
   return parseJson(payload);
