@@ -1,8 +1,10 @@
 /**
  * Typed errors. Every failure that can reach a client carries a stable code, the HTTP status it maps to and
- * whether retrying the same request can succeed (OTLP's retryable / permanent split). HTTP mapping happens in
- * one place: `core/server.ts`'s error handler and the receivers' reply helpers read these fields only.
+ * whether retrying the same request can succeed (OTLP's retryable / permanent split). `errorReply` maps any
+ * thrown value to what a reply says, in one place; the server's error handler and OTLP's (which keeps its wire
+ * format) only write that out.
  */
+import { randomUUID } from 'node:crypto';
 
 export const ErrorCodes = {
   BAD_REQUEST: { statusCode: 400, retryable: false },
@@ -44,4 +46,53 @@ export function toSignalhouseError(err: unknown): SignalhouseError {
   if (err instanceof SignalhouseError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new SignalhouseError('INTERNAL', message, { cause: err });
+}
+
+/**
+ * 5xx codes whose message can hold what clients must not see (SQL, storage and engine messages, any unexpected
+ * error's text), with what clients get instead. The other 5xx (overload, shutdown) say only what we wrote.
+ */
+const CONCEALED_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  INTERNAL: 'internal error',
+  STORAGE_REJECTED: 'storage refused the request',
+  STORAGE_UNAVAILABLE: 'storage unavailable, retry later',
+};
+
+/** What a failed request's reply says: status, message and headers, whatever wire format carries them. */
+export interface ErrorReply {
+  readonly err: SignalhouseError;
+  /** The message for the client: the error's own, or a fixed one for a concealed 5xx. */
+  readonly message: string;
+  /** Set for a concealed 5xx: the id its full error is logged under, also sent as `X-Request-Id`. */
+  readonly requestId: string | undefined;
+  /** `Retry-After` and `X-Request-Id`, where they apply. */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+interface ErrorLog {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/**
+ * The one mapping from a thrown value to a reply. Fastify's own errors (body too large, a bad content type, a
+ * malformed request) keep their 4xx status; other unknown errors are INTERNAL. A 5xx whose message may carry
+ * SQL or engine text is logged in full under a request id and answered with a fixed message and that id.
+ * `describe` rewords Fastify's 4xx errors for a receiver's own limits.
+ */
+export function errorReply(error: unknown, log: ErrorLog, describe?: (statusCode: number, message: string) => SignalhouseError | undefined): ErrorReply {
+  let err = toSignalhouseError(error);
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  if (!(error instanceof SignalhouseError) && typeof status === 'number' && status < 500) {
+    const message = (error as Error).message;
+    err = describe?.(status, message) ?? new SignalhouseError(status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST', message);
+  }
+  const headers: Record<string, string> = {};
+  if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
+  const concealed = err.statusCode >= 500 ? CONCEALED_MESSAGES[err.code] : undefined;
+  if (concealed === undefined) return { err, message: err.message, requestId: undefined, headers };
+  const requestId = randomUUID();
+  log[err.retryable ? 'warn' : 'error']({ err: error, request_id: requestId }, 'request failed');
+  headers['x-request-id'] = requestId;
+  return { err, message: concealed, requestId, headers };
 }

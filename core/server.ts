@@ -4,7 +4,6 @@
  * SignalhouseError map to HTTP here (status, `Retry-After`, JSON body); receivers with a wire format of their
  * own (OTLP) install an error handler for their routes that keeps that format.
  */
-import { randomUUID } from 'node:crypto';
 import { Transform } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { envelopeRoutes } from '../receiver/envelope/routes.ts';
@@ -16,20 +15,11 @@ import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
 import { type BodyReservation, createByteBudget, reserveBody } from './byte-budget.ts';
 import type { SignalhouseConfig } from './config.ts';
-import { type ErrorCode, SignalhouseError, toSignalhouseError } from './errors.ts';
+import { errorReply, SignalhouseError } from './errors.ts';
 import type { Pipelines } from './pipeline.ts';
 import type { Telemetry } from './telemetry.ts';
 import type { TenantRegistry } from './tenants.ts';
 
-/**
- * 5xx codes whose message can hold what clients must not see (SQL, storage and engine messages, any unexpected
- * error's text), with what clients get instead. The other 5xx (overload, shutdown) say only what we wrote.
- */
-const GENERIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
-  INTERNAL: 'internal error',
-  STORAGE_REJECTED: 'storage refused the request',
-  STORAGE_UNAVAILABLE: 'storage unavailable, retry later',
-};
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -132,22 +122,9 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     done(null, payload);
   });
 
-  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
-    let err = toSignalhouseError(error);
-    if (!(error instanceof SignalhouseError) && typeof error.statusCode === 'number' && error.statusCode < 500) {
-      err = new SignalhouseError(error.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : error.statusCode === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST', error.message);
-    }
-    if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
-    const generic = GENERIC_MESSAGES[err.code];
-    if (err.statusCode >= 500 && generic !== undefined) {
-      // The message may carry SQL or the engine's text: it goes to the log, under an id the client is given.
-      const requestId = randomUUID();
-      request.log[err.retryable ? 'warn' : 'error']({ err: error, request_id: requestId }, 'request failed');
-      reply.header('x-request-id', requestId);
-      reply.code(err.statusCode).send({ error: err.code, message: generic, request_id: requestId });
-      return;
-    }
-    reply.code(err.statusCode).send({ error: err.code, message: err.message });
+  app.setErrorHandler((error, request, reply) => {
+    const r = errorReply(error, request.log);
+    reply.code(r.err.statusCode).headers(r.headers).send({ error: r.err.code, message: r.message, request_id: r.requestId });
   });
 
   app.setNotFoundHandler((request, reply) => {

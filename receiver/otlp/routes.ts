@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OtlpReceiverConfig, Signal } from '../../core/config.ts';
-import { SignalhouseError, toSignalhouseError } from '../../core/errors.ts';
+import { type ErrorReply, errorReply, SignalhouseError } from '../../core/errors.ts';
 import { type Batch, duplicateCount, rejectedCount } from '../../core/event.ts';
 import type { Pipelines } from '../../core/pipeline.ts';
 import { countDroppedAndRejected, type Telemetry } from '../../core/telemetry.ts';
@@ -44,16 +44,15 @@ export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions):
   // This plugin reads raw bytes for every content type; it decides itself what it accepts (415 otherwise).
   acceptRawBodies(app, bodyLimit);
 
-  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
-    const encoding = encodingOf(request.headers['content-type']) ?? 'json';
-    let err = toSignalhouseError(error);
-    if (!(error instanceof SignalhouseError) && typeof error.statusCode === 'number') {
-      // Fastify's own errors (body too large, missing content type, …) keep their status.
-      if (error.statusCode === 413) err = new SignalhouseError('PAYLOAD_TOO_LARGE', `body exceeds ${bodyLimit} bytes`);
-      else if (error.statusCode === 415) err = new SignalhouseError('UNSUPPORTED_MEDIA_TYPE', 'unsupported Content-Type: use application/x-protobuf or application/json');
-      else if (error.statusCode < 500) err = new SignalhouseError('BAD_REQUEST', error.message);
-    }
-    sendError(reply, err, encoding, telemetry);
+  // Fastify's own 4xx (body too large, missing content type, …) reworded for OTLP's limits.
+  const describe = (status: number) =>
+    status === 413
+      ? new SignalhouseError('PAYLOAD_TOO_LARGE', `body exceeds ${bodyLimit} bytes`)
+      : status === 415
+        ? new SignalhouseError('UNSUPPORTED_MEDIA_TYPE', 'unsupported Content-Type: use application/x-protobuf or application/json')
+        : undefined;
+  app.setErrorHandler((error, request, reply) => {
+    sendError(reply, errorReply(error, request.log, describe), encodingOf(request.headers['content-type']) ?? 'json', telemetry);
   });
 
   for (const signal of ['logs', 'traces'] as const) {
@@ -83,9 +82,7 @@ export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions):
   }
 }
 
-function sendError(reply: FastifyReply, err: SignalhouseError, encoding: Encoding, telemetry: Telemetry): void {
-  telemetry.failedRequests.inc({ receiver: RECEIVER, status: String(err.statusCode) });
-  if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
-  if (err.statusCode >= 500 && !err.retryable) reply.log.error({ err }, 'otlp request failed');
-  reply.code(err.statusCode).header('content-type', CONTENT_TYPES[encoding]).send(statusResponse(err.statusCode, err.message, encoding));
+function sendError(reply: FastifyReply, r: ErrorReply, encoding: Encoding, telemetry: Telemetry): void {
+  telemetry.failedRequests.inc({ receiver: RECEIVER, status: String(r.err.statusCode) });
+  reply.code(r.err.statusCode).headers(r.headers).header('content-type', CONTENT_TYPES[encoding]).send(statusResponse(r.err.statusCode, r.message, encoding));
 }
