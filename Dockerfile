@@ -8,4 +8,4 @@ ENV HOST=0.0.0.0 PORT=4318 SIGNALHOUSE_DATA_DIR=/data
 EXPOSE 4318
 VOLUME ["/data"]
 # node itself, not npm: SIGTERM (docker stop) reaches the server, which drains before exiting.
-CMD ["node", "--import", "tsx", "core/main.ts"]
+CMD ["node", "--import", "tsx", "service/main.ts"]

@@ -29,7 +29,7 @@ import { JsonLogsSerializer, ProtobufLogsSerializer } from '@opentelemetry/otlp-
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { parseConfig } from '../core/config.ts';
-import { openStore } from '../exporters/clickhouse/store.ts';
+import { openStore } from '../storage/store.ts';
 import { freePort } from '../test/helpers/process.ts';
 import { openLoop } from './open-loop.ts';
 
@@ -309,7 +309,7 @@ async function main(): Promise<void> {
   bare.child.kill('SIGTERM');
   await bare.exited;
 
-  const server = await startProcess([join(ROOT, 'core', 'main.ts'), '--config', configPath], { SIGNALHOUSE_DATA_DIR: join(dir, 'data') });
+  const server = await startProcess([join(ROOT, 'service', 'main.ts'), '--config', configPath], { SIGNALHOUSE_DATA_DIR: join(dir, 'data') });
   let accepted = 0;
   let slack = 0;
   for (const [n, enc] of LOADS) {
@@ -358,7 +358,7 @@ async function main(): Promise<void> {
   const bareConfig = join(dir, 'no-processors.yaml');
   writeFileSync(bareConfig, `tenants:\n  - id: bench\n    write_keys: [${KEY}]\nreceivers: { otlp: {} }\nexporters: { clickhouse: {} }\nservice:\n  pipelines:\n    logs: { receivers: [otlp], processors: [], exporters: [clickhouse] }\n`);
   if (SCENARIOS.has('no-processors')) {
-    const plain = await startProcess([join(ROOT, 'core', 'main.ts'), '--config', bareConfig], { SIGNALHOUSE_DATA_DIR: join(dir, 'data-plain') });
+    const plain = await startProcess([join(ROOT, 'service', 'main.ts'), '--config', bareConfig], { SIGNALHOUSE_DATA_DIR: join(dir, 'data-plain') });
     rows.push(await drive('signalhouse, no processors', plain.url, 'protobuf 500/req', payloads[500].proto, 'application/x-protobuf', 500, {}, plain.child.pid));
     plain.child.kill('SIGTERM');
     await plain.exited;

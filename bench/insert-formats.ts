@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../core/config.ts';
 import type { LogEvent } from '../core/event.ts';
-import { migrate } from '../exporters/clickhouse/migrate.ts';
+import { migrate } from '../storage/migrate.ts';
 import { encodeLogBlock, LOG_FORMAT } from '../exporters/clickhouse/rows.ts';
 import { landRow } from '../exporters/clickhouse/landing.ts';
-import { landingSlotTable, logLandingSlotTable } from '../exporters/clickhouse/schema.ts';
-import { openStore, sqlString } from '../exporters/clickhouse/store.ts';
+import { landingSlotTable, logLandingSlotTable } from '../storage/schema.ts';
+import { openStore, sqlString } from '../storage/store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sh-bench-insert-'));
 const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dir } } }, {}).exporters.clickhouse!);

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseConfig } from '../core/config.ts';
 import type { LogBatch, LogEvent } from '../core/event.ts';
-import type { Processor } from '../processors/chain.ts';
+import type { Processor } from '../core/components.ts';
 import { buildProcessor } from '../processors/chain.ts';
 import { hashId, hashPrefix, IdWindow } from '../processors/id-window.ts';
 import { PROCESSOR_FACTORIES } from '../processors/registry.ts';

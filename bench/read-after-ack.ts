@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parseConfig } from '../core/config.ts';
-import { createService } from '../core/service.ts';
+import { createService } from '../service/service.ts';
 import { otlpJsonLogs } from '../test/helpers/payloads.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { addRejection, type Batch, type EventOutcome, type LogEvent } from '../core/event.ts';
 import { createTelemetry } from '../core/telemetry.ts';
-import { buildProcessor, createProcessorChain, type Processor, type ProcessorFactory } from './chain.ts';
+import type { Processor, ProcessorFactory } from '../core/components.ts';
+import { buildProcessor, createProcessorChain } from './chain.ts';
 
 const resource = { attributes: {}, schemaUrl: '', serviceName: '' };
 const scope = { name: '', version: '', attributes: {}, schemaUrl: '' };

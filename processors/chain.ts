@@ -9,52 +9,15 @@
  * reason). Replies and ingest counters are built from that, so the chain holds every processor to it: records
  * removed without a word are counted as dropped by that processor (code `filtered`), never left unaccounted.
  */
-import type { z } from 'zod';
 import type { Signal } from '../core/config.ts';
 import { addDrop, type Batch, type DroppedOutcome, rejectedCount } from '../core/event.ts';
+import type { Processor, ProcessorChain, ProcessorFactory, ProcessorRegistry, ProcessorStartContext } from '../core/components.ts';
 import type { Telemetry } from '../core/telemetry.ts';
 
-export interface Processor {
-  readonly name: string;
-  process(batch: Batch): Batch | Promise<Batch>;
-  /**
-   * The batch this processor passed on was not committed (the request fails and the client will retry):
-   * forget any state taken from it, e.g. dedupe's remembered ids, so the retry is not mistaken for a duplicate.
-   */
-  release?(batch: Batch): void;
-  /** The batch this processor passed on was committed. */
-  committed?(batch: Batch): void;
-  /** Called once before the first batch, e.g. to rebuild state from storage. */
-  start?(ctx: ProcessorStartContext): Promise<void>;
-}
 
-export interface ProcessorStartContext {
-  /** Runs a read query on the store (parameters bound server-side). */
-  query<T>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
-}
 
-export interface ProcessorFactory<S extends z.ZodType = z.ZodType> {
-  /** The `type` part of `type/name` config keys. */
-  readonly type: string;
-  /** Signals the processor understands; a pipeline of another signal may not use it. */
-  readonly signals: readonly Signal[];
-  /** Strict schema for the processor's options (defaults applied). */
-  readonly configSchema: S;
-  create(config: z.infer<S>, name: string, signal: Signal): Processor;
-}
 
-/** The factories known to this build, keyed by type. Processors register here as they are added. */
-export type ProcessorRegistry = ReadonlyMap<string, ProcessorFactory>;
 
-export interface ProcessorChain {
-  readonly names: readonly string[];
-  run(batch: Batch): Promise<Batch>;
-  /** Tells every processor that `batch` (the chain's output) was not committed. */
-  release(batch: Batch): void;
-  /** Tells every processor that `batch` (the chain's output) was committed. */
-  committed(batch: Batch): void;
-  start(ctx: ProcessorStartContext): Promise<void>;
-}
 
 /** Builds a processor from its config key (`type` or `type/name`), reporting problems by config path. */
 export function buildProcessor(registry: ProcessorRegistry, key: string, options: unknown, signal: Signal, problems: string[]): Processor | undefined {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Batch, LogEvent } from '../core/event.ts';
-import type { Processor, ProcessorFactory } from './chain.ts';
+import type { Processor, ProcessorFactory } from '../core/components.ts';
 import { createConsent } from './consent.ts';
 import { createDedupe } from './dedupe.ts';
 import { createEnrich } from './enrich.ts';

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { type Batch, type DroppedOutcome, dropEvent } from '../core/event.ts';
-import type { Processor, ProcessorFactory } from './chain.ts';
+import type { Processor, ProcessorFactory } from '../core/components.ts';
 
 const configSchema = z.strictObject({
   enabled: z.boolean().default(true),

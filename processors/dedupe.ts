@@ -19,7 +19,7 @@ import { z } from 'zod';
 import type { Signal } from '../core/config.ts';
 import { type Batch, type LogEvent, markDuplicate, type SpanRecord } from '../core/event.ts';
 import { durationMs } from '../core/units.ts';
-import type { Processor, ProcessorFactory, ProcessorStartContext } from './chain.ts';
+import type { Processor, ProcessorFactory, ProcessorStartContext } from '../core/components.ts';
 import { hash128Hex, hashId, hashPrefix, IdWindow, loadHash, saveHash } from './id-window.ts';
 
 const configSchema = z.strictObject({

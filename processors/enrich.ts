@@ -17,7 +17,7 @@ import { isbot } from 'isbot';
 import { Reader } from 'maxmind';
 import { z } from 'zod';
 import type { Attributes, Batch } from '../core/event.ts';
-import type { Processor, ProcessorFactory } from './chain.ts';
+import type { Processor, ProcessorFactory } from '../core/components.ts';
 import { memo } from './memo.ts';
 
 const require = createRequire(import.meta.url);

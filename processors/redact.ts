@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import type { Attributes, Batch } from '../core/event.ts';
-import type { Processor, ProcessorFactory } from './chain.ts';
+import type { Processor, ProcessorFactory } from '../core/components.ts';
 import { memo } from './memo.ts';
 
 const PATTERN_NAMES = ['email', 'phone', 'card', 'national_id', 'secret'] as const;

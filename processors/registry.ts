@@ -2,7 +2,7 @@
  * Processor types available to `signalhouse.yaml`, keyed by type. Each processor module exports its factory;
  * add it here to make it configurable.
  */
-import type { ProcessorFactory, ProcessorRegistry } from './chain.ts';
+import type { ProcessorFactory, ProcessorRegistry } from '../core/components.ts';
 import { consentFactory } from './consent.ts';
 import { dedupeFactory } from './dedupe.ts';
 import { enrichFactory } from './enrich.ts';

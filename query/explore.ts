@@ -5,7 +5,7 @@
  * value from the request is a bound parameter; only the fixed expressions of this file are SQL text.
  */
 import { z } from 'zod';
-import { readRows, type Store } from '../exporters/clickhouse/store.ts';
+import { readRows, type Store } from '../storage/store.ts';
 import { endOfDay, timeField } from './fields.ts';
 import { logsRange } from './sql.ts';
 

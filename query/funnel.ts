@@ -6,7 +6,7 @@
  * `strict_order`), `unordered` (each step at least once within the window after the earliest first step, in any
  * order). Step names and the breakdown key are bound parameters.
  */
-import { readRows, type Store } from '../exporters/clickhouse/store.ts';
+import { readRows, type Store } from '../storage/store.ts';
 import { linksWith, PERSON } from './explore.ts';
 import { logsRange } from './sql.ts';
 

@@ -2,8 +2,8 @@
  * SQL for catalog metrics. Tenant, site, time range and grain are bound parameters (`{name:Type}`); everything
  * pasted into the text comes from the catalog, never from a request.
  */
-import { ROLLUP_HOURLY_KEYS, ROLLUP_MERGES } from '../exporters/clickhouse/schema.ts';
-import { sqlString as quote } from '../exporters/clickhouse/store.ts';
+import { ROLLUP_HOURLY_KEYS, ROLLUP_MERGES } from '../storage/schema.ts';
+import { sqlString as quote } from '../storage/store.ts';
 import type { MetricDef, Source } from './catalog.ts';
 
 export interface MetricQuery {

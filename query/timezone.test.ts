@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseConfig } from '../core/config.ts';
-import { migrate } from '../exporters/clickhouse/migrate.ts';
-import { openStore, type Store } from '../exporters/clickhouse/store.ts';
+import { migrate } from '../storage/migrate.ts';
+import { openStore, type Store } from '../storage/store.ts';
 import { METRICS_BY_NAME } from './catalog.ts';
 import { params, rollupSummarySql, rollupTimeseriesSql, summarySql, timeseriesSql } from './sql.ts';
 

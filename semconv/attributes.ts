@@ -2,7 +2,6 @@
  * Attribute keys Signalhouse reads from OTLP records to fill its own columns. OpenTelemetry semantic
  * conventions where one exists (`session.id`, `user.id`, `log.record.uid`), Signalhouse names otherwise.
  */
-import type { Attributes, Identity } from '../core/event.ts';
 
 export const ATTR_EVENT_ID = 'log.record.uid';
 export const ATTR_EVENT_ID_ALT = 'event.id';
@@ -15,8 +14,10 @@ export const ATTR_SERVICE_NAME = 'service.name';
 /** Resource attributes that name a tenant; a value other than the key's tenant is refused. */
 export const TENANT_ATTRIBUTES = ['signalhouse.tenant.id', 'tenant.id'] as const;
 
+type AttributeMap = Readonly<Record<string, string>>;
+
 /** Identity columns from record attributes, falling back to resource attributes. */
-export function identityFromAttributes(record: Attributes, resource: Attributes): Identity {
+export function identityFromAttributes(record: AttributeMap, resource: AttributeMap): { eventId: string; sessionId: string; userId: string; anonymousId: string } {
   return {
     eventId: record[ATTR_EVENT_ID] ?? record[ATTR_EVENT_ID_ALT] ?? '',
     sessionId: record[ATTR_SESSION_ID] ?? resource[ATTR_SESSION_ID] ?? '',

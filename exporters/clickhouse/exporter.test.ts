@@ -10,7 +10,7 @@ import type { LogBatch, LogEvent } from '../../core/event.ts';
 import { logBatch, testResource } from '../../test/helpers/events.ts';
 import { createTelemetry, type Telemetry } from '../../core/telemetry.ts';
 import { createClickHouseExporter } from './exporter.ts';
-import { openStore, type Store } from './store.ts';
+import { openStore, type Store } from '../../storage/store.ts';
 
 const temp = useTempStore({ prefix: 'exporter', migrated: true });
 let store: Store;

@@ -24,25 +24,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseExporterConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
 import type { Batch, LogBatch, SpanBatch } from '../../core/event.ts';
+import type { Exporter } from '../../core/components.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
 import type { TableFormat } from './native.ts';
 import { encodeLogBlock, encodeSpanBlock, LOG_FORMAT, SPAN_FORMAT } from './rows.ts';
 import { createLanding, type Landing, type TargetTable } from './landing.ts';
-import { isRetryableStoreError, type Store } from './store.ts';
+import { isRetryableStoreError, type Store } from '../../storage/store.ts';
 
-export interface Exporter {
-  readonly name: string;
-  /** Moves what a previous run left in the landing table; call before accepting data. */
-  start(): Promise<void>;
-  /** Resolves once every event of the batch is committed; rejects with a SignalhouseError otherwise. */
-  export(batch: Batch): Promise<void>;
-  /** Resolves when every event acknowledged before the call is in its table (landed rows moved on). */
-  settle(): Promise<void>;
-  /** Shutdown has begun: commit what is waiting now and stop delaying new rows (still accepted). */
-  flushNow(): void;
-  /** Stops taking new batches, flushes everything queued and waits for it to commit. */
-  drain(): Promise<void>;
-}
 
 type Table = TargetTable;
 

@@ -16,8 +16,8 @@ import { logBatch, NOW_NANOS, testResource, testScope } from '../../test/helpers
 import { createTelemetry, type Telemetry } from '../../core/telemetry.ts';
 import { createClickHouseExporter } from './exporter.ts';
 import { cutTornRow } from './landing.ts';
-import { LANDING_SLOTS } from './schema.ts';
-import type { Store } from './store.ts';
+import { LANDING_SLOTS } from '../../storage/schema.ts';
+import type { Store } from '../../storage/store.ts';
 
 const temp = useTempStore({ prefix: 'landing', migrated: true });
 let store: Store;

@@ -33,10 +33,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { SignalhouseError } from '../../core/errors.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
-import { WireReader } from '../../receiver/otlp/wire.ts';
+import { BinaryReader } from './binary-reader.ts';
 import { BinaryWriter } from './binary-writer.ts';
-import { LANDING_SLOTS, LANDING_TABLE, landingSlotTable, logLandingSlotTable } from './schema.ts';
-import { type Store, sqlString, tsvEscape } from './store.ts';
+import { LANDING_SLOTS, LANDING_TABLE, landingSlotTable, logLandingSlotTable } from '../../storage/schema.ts';
+import { type Store, sqlString, tsvEscape } from '../../storage/store.ts';
 
 export type TargetTable = 'otel_logs' | 'otel_traces';
 /** Tables a generation moves into, in the order it moves them. */
@@ -169,11 +169,11 @@ export const moveToken = (generation: string) => `landing-${generation}`;
 
 /**
  * Splits a RowBinary result of (String, String) rows into blocks per target table. A RowBinary String is a
- * LEB128 length and the bytes, as a protobuf length-delimited field: the OTLP wire reader reads it, bounds-checked.
+ * LEB128 length and the bytes, read bounds-checked by BinaryReader.
  */
 function blocksByTable(data: Buffer): Map<TargetTable, Buffer[]> {
   const out = new Map<TargetTable, Buffer[]>();
-  const reader = new WireReader(data);
+  const reader = new BinaryReader(data);
   while (reader.pos < reader.len) {
     const table = reader.bytes().toString('utf8');
     const block = reader.bytes();

@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../core/config.ts';
 import type { LogEvent, Resource, Scope } from '../../core/event.ts';
+import { BinaryReader } from './binary-reader.ts';
 import { BinaryWriter } from './binary-writer.ts';
 import { ArrayColumn, AttributesColumn, insertFormat, Int64Column, LowCardinalityStringColumn, StringColumn, takeBlock, UInt8Column } from './native.ts';
-import { migrate } from './migrate.ts';
+import { migrate } from '../../storage/migrate.ts';
 import { encodeLogBlock, LOG_FORMAT } from './rows.ts';
-import { openStore, type Store } from './store.ts';
+import { openStore, type Store } from '../../storage/store.ts';
 
 let dir: string;
 let store: Store;
@@ -134,5 +135,21 @@ describe('Native blocks', () => {
     await store.insertNative({ table: 'signalhouse.otel_logs', columns: LOG_FORMAT.columns, structure: LOG_FORMAT.structure, payloads: [block], settings: 'async_insert = 0' });
     const rs = await store.client.query({ query: 'SELECT EventId, LogAttributes FROM signalhouse.otel_logs', format: 'JSONEachRow' });
     expect(await rs.json()).toEqual([{ EventId: 'c', LogAttributes: { ok: 'yes' } }]);
+  });
+});
+
+describe('BinaryReader', () => {
+  it('reads back what BinaryWriter wrote, and refuses to read past the end', () => {
+    const w = new BinaryWriter(8);
+    for (const s of ['', 'otel_logs', 'x'.repeat(300)]) w.str(s);
+    const bytes = Buffer.from(w.view());
+    const r = new BinaryReader(bytes);
+    expect([r.bytes().toString(), r.bytes().toString(), r.bytes().toString()]).toEqual(['', 'otel_logs', 'x'.repeat(300)]);
+    expect(r.pos).toBe(r.len);
+    const cut = new BinaryReader(bytes.subarray(0, 14)); // the 300-byte string's length, and one of its bytes
+    cut.bytes();
+    cut.bytes();
+    expect(() => cut.bytes()).toThrow(/runs past the end/);
+    expect(() => new BinaryReader(Buffer.from([0x80, 0x80])).varint()).toThrow(/truncated/);
   });
 });

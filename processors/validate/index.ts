@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { durationMs } from '../../core/units.ts';
 import { type Batch, type LogEvent, refuseEvent, type SpanRecord } from '../../core/event.ts';
 import { EVENT_SCHEMAS } from '../../semconv/events.ts';
-import type { Processor, ProcessorFactory } from '../chain.ts';
+import type { Processor, ProcessorFactory } from '../../core/components.ts';
 
 const configSchema = z.strictObject({
   unknown_events: z.enum(['allow', 'reject']).default('allow'),

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OtlpReceiverConfig, Signal } from '../../core/config.ts';
 import { type ErrorReply, errorReply, SignalhouseError } from '../../core/errors.ts';
 import { type Batch, duplicateCount, rejectedCount } from '../../core/event.ts';
-import type { Pipelines } from '../../core/pipeline.ts';
+import type { Pipelines } from '../../core/components.ts';
 import { countDroppedAndRejected, type Telemetry } from '../../core/telemetry.ts';
 import { credentialFromAuthorization, requireWriteTenant, type TenantRegistry } from '../../core/tenants.ts';
 import { type DecodeContext, nowUnixNano } from './common.ts';

@@ -5,7 +5,7 @@
  * that are reported back instead of failing the whole request.
  */
 import type { FastifyRequest } from 'fastify';
-import type { Pipeline } from '../../core/pipeline.ts';
+import type { Pipeline } from '../../core/components.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
 import type { RecordLimits } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';

@@ -6,7 +6,7 @@
  */
 import type { Signal } from '../../core/config.ts';
 import { addRejection, type EventOutcome, type EventStatus, type LogBatch, type LogEvent } from '../../core/event.ts';
-import type { Pipeline } from '../../core/pipeline.ts';
+import type { Pipeline } from '../../core/components.ts';
 import { countDroppedAndRejected, type Telemetry } from '../../core/telemetry.ts';
 import { RecordRejected } from '../otlp/common.ts';
 

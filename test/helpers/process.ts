@@ -1,5 +1,5 @@
 /**
- * Runs Signalhouse as a real child process (`node --import tsx core/main.ts`), for tests that kill it or need
+ * Runs Signalhouse as a real child process (`node --import tsx service/main.ts`), for tests that kill it or need
  * their own store directory. Resolves once `/ready` answers.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -32,7 +32,7 @@ export async function freePort(): Promise<number> {
 export async function startServerProcess(opts: { dataDir: string; configPath?: string; env?: Record<string, string>; viaNpmStart?: boolean }): Promise<ServerProcess> {
   const port = await freePort();
   const configArgs = opts.configPath ? ['--config', opts.configPath] : [];
-  const [command, args] = opts.viaNpmStart ? ['npm', ['start', '--silent', '--', ...configArgs]] : [process.execPath, ['--import', 'tsx', join(ROOT, 'core', 'main.ts'), ...configArgs]];
+  const [command, args] = opts.viaNpmStart ? ['npm', ['start', '--silent', '--', ...configArgs]] : [process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), ...configArgs]];
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', SIGNALHOUSE_DATA_DIR: opts.dataDir, LOG_LEVEL: 'warn', ...opts.env },

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parseConfig } from '../../core/config.ts';
-import { createService, type Service } from '../../core/service.ts';
+import { createService, type Service } from '../../service/service.ts';
 
 export const TENANTS = [
   { id: 'acme', write_keys: ['wk_acme_test_key'], read_tokens: ['rt_acme_test_token'] },

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { parseConfig } from '../../core/config.ts';
-import { migrate } from '../../exporters/clickhouse/migrate.ts';
-import { openStore, type Store } from '../../exporters/clickhouse/store.ts';
+import { migrate } from '../../storage/migrate.ts';
+import { openStore, type Store } from '../../storage/store.ts';
 
 export interface TempStore {
   /** Open from the file's first `beforeAll` on. */

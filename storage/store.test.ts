@@ -5,9 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { beforeAll, expect, it } from 'vitest';
-import { useTempStore } from '../../test/helpers/store.ts';
-import { parseConfig } from '../../core/config.ts';
-import { freePort } from '../../test/helpers/process.ts';
+import { useTempStore } from '../test/helpers/store.ts';
+import { parseConfig } from '../core/config.ts';
+import { freePort } from '../test/helpers/process.ts';
 import { isRetryableStoreError, openStore, readRows, type Store, tsvEscape } from './store.ts';
 
 const temp = useTempStore({ prefix: 'store' });

@@ -15,8 +15,8 @@ import { closeSync, mkdirSync, openSync, rmSync, writevSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { type ClickHouseClient, createClient, parseError } from '@clickhouse/client';
-import type { ClickHouseExporterConfig } from '../../core/config.ts';
-import { SignalhouseError } from '../../core/errors.ts';
+import type { ClickHouseExporterConfig } from '../core/config.ts';
+import { SignalhouseError } from '../core/errors.ts';
 
 export interface NativeInsert {
   /** Fully qualified table. */

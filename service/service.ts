@@ -6,15 +6,16 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-import { createClickHouseExporter, type Exporter } from '../exporters/clickhouse/exporter.ts';
-import { migrate } from '../exporters/clickhouse/migrate.ts';
-import { openStore, type Store } from '../exporters/clickhouse/store.ts';
+import type { Exporter } from '../core/components.ts';
+import { createClickHouseExporter } from '../exporters/clickhouse/exporter.ts';
+import { migrate } from '../storage/migrate.ts';
+import { openStore, type Store } from '../storage/store.ts';
 import { PROCESSOR_FACTORIES } from '../processors/registry.ts';
-import type { SignalhouseConfig } from './config.ts';
+import type { SignalhouseConfig } from '../core/config.ts';
 import { buildPipelines } from './pipeline.ts';
 import { buildServer } from './server.ts';
-import { createTelemetry, type Telemetry } from './telemetry.ts';
-import { createTenantRegistry } from './tenants.ts';
+import { createTelemetry, type Telemetry } from '../core/telemetry.ts';
+import { createTenantRegistry } from '../core/tenants.ts';
 
 export interface Service {
   readonly app: FastifyInstance;

@@ -3,28 +3,14 @@
  * feed it, the processors it runs in order, and the exporters it writes to. Receivers ask for "their" pipeline
  * by (receiver, signal) and hand batches to it; the batch comes back with the refusals the reply must name.
  */
-import { buildProcessor, createProcessorChain, type Processor, type ProcessorChain, type ProcessorRegistry, type ProcessorStartContext } from '../processors/chain.ts';
-import type { Exporter } from '../exporters/clickhouse/exporter.ts';
-import { ConfigError, type SignalhouseConfig, type Signal } from './config.ts';
-import { SignalhouseError } from './errors.ts';
-import type { Batch } from './event.ts';
-import type { Telemetry } from './telemetry.ts';
+import type { Exporter, Pipeline, Pipelines, Processor, ProcessorRegistry } from '../core/components.ts';
+import { buildProcessor, createProcessorChain } from '../processors/chain.ts';
+import { ConfigError, type SignalhouseConfig, type Signal } from '../core/config.ts';
+import { SignalhouseError } from '../core/errors.ts';
+import type { Batch } from '../core/event.ts';
+import type { Telemetry } from '../core/telemetry.ts';
 
-export interface Pipeline {
-  readonly id: string;
-  readonly signal: Signal;
-  readonly chain: ProcessorChain;
-  /** Runs the processors, then every exporter; resolves when all have committed. */
-  consume(batch: Batch): Promise<Batch>;
-}
 
-export interface Pipelines {
-  /** The pipeline fed by `receiver` for `signal`, if any. */
-  find(receiver: string, signal: Signal): Pipeline | undefined;
-  readonly all: readonly Pipeline[];
-  /** Starts every processor (once, before traffic). */
-  start(ctx: ProcessorStartContext): Promise<void>;
-}
 
 export function buildPipelines(
   config: SignalhouseConfig,

@@ -10,15 +10,15 @@ import { envelopeRoutes } from '../receiver/envelope/routes.ts';
 import { otlpRoutes } from '../receiver/otlp/routes.ts';
 import { posthogRoutes } from '../receiver/posthog/routes.ts';
 import { segmentRoutes } from '../receiver/segment/routes.ts';
-import type { Store } from '../exporters/clickhouse/store.ts';
+import type { Store } from '../storage/store.ts';
 import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
-import { type BodyReservation, createByteBudget, reserveBody } from './byte-budget.ts';
-import type { SignalhouseConfig } from './config.ts';
-import { errorReply, SignalhouseError } from './errors.ts';
-import type { Pipelines } from './pipeline.ts';
-import type { Telemetry } from './telemetry.ts';
-import type { TenantRegistry } from './tenants.ts';
+import { type BodyReservation, createByteBudget, reserveBody } from '../core/byte-budget.ts';
+import type { SignalhouseConfig } from '../core/config.ts';
+import { errorReply, SignalhouseError } from '../core/errors.ts';
+import type { Pipelines } from '../core/components.ts';
+import type { Telemetry } from '../core/telemetry.ts';
+import type { TenantRegistry } from '../core/tenants.ts';
 
 
 declare module 'fastify' {

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { ConfigError, loadConfig, type SignalhouseConfig } from './config.ts';
+import { ConfigError, loadConfig, type SignalhouseConfig } from '../core/config.ts';
 import { createService } from './service.ts';
 
 function configPath(): string | undefined {

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useTempStore } from '../../test/helpers/store.ts';
+import { useTempStore } from '../test/helpers/store.ts';
 import { ddlContext, migrate, ttlInterval } from './migrate.ts';
 import { LANDING_SLOTS, landingSlotTable, logLandingSlotTable, MIGRATIONS, TTL_TABLES } from './schema.ts';
-import { METRICS_BY_NAME } from '../../query/catalog.ts';
-import { params, rollupSummarySql, rollupTimeseriesSql, summarySql } from '../../query/sql.ts';
+import { METRICS_BY_NAME } from '../query/catalog.ts';
+import { params, rollupSummarySql, rollupTimeseriesSql, summarySql } from '../query/sql.ts';
 import type { Store } from './store.ts';
 
 const temp = useTempStore({ prefix: 'migrate' });

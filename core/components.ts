@@ -1,0 +1,80 @@
+/**
+ * The interfaces the components and the assembly share, as in the Collector's component package: processors
+ * (made by factories from validated options), the processor chain, exporters, and the pipelines that receivers
+ * hand batches to. Implementations live in their components' folders; `service/` assembles them.
+ */
+import type { z } from 'zod';
+import type { Signal } from './config.ts';
+import type { Batch } from './event.ts';
+
+export interface Processor {
+  readonly name: string;
+  process(batch: Batch): Batch | Promise<Batch>;
+  /**
+   * The batch this processor passed on was not committed (the request fails and the client will retry):
+   * forget any state taken from it, e.g. dedupe's remembered ids, so the retry is not mistaken for a duplicate.
+   */
+  release?(batch: Batch): void;
+  /** The batch this processor passed on was committed. */
+  committed?(batch: Batch): void;
+  /** Called once before the first batch, e.g. to rebuild state from storage. */
+  start?(ctx: ProcessorStartContext): Promise<void>;
+}
+
+export interface ProcessorStartContext {
+  /** Runs a read query on the store (parameters bound server-side). */
+  query<T>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
+}
+
+export interface ProcessorFactory<S extends z.ZodType = z.ZodType> {
+  /** The `type` part of `type/name` config keys. */
+  readonly type: string;
+  /** Signals the processor understands; a pipeline of another signal may not use it. */
+  readonly signals: readonly Signal[];
+  /** Strict schema for the processor's options (defaults applied). */
+  readonly configSchema: S;
+  create(config: z.infer<S>, name: string, signal: Signal): Processor;
+}
+
+export interface ProcessorChain {
+  readonly names: readonly string[];
+  run(batch: Batch): Promise<Batch>;
+  /** Tells every processor that `batch` (the chain's output) was not committed. */
+  release(batch: Batch): void;
+  /** Tells every processor that `batch` (the chain's output) was committed. */
+  committed(batch: Batch): void;
+  start(ctx: ProcessorStartContext): Promise<void>;
+}
+
+/** The factories known to this build, keyed by type. Processors register here as they are added. */
+export type ProcessorRegistry = ReadonlyMap<string, ProcessorFactory>;
+
+export interface Exporter {
+  readonly name: string;
+  /** Moves what a previous run left in the landing table; call before accepting data. */
+  start(): Promise<void>;
+  /** Resolves once every event of the batch is committed; rejects with a SignalhouseError otherwise. */
+  export(batch: Batch): Promise<void>;
+  /** Resolves when every event acknowledged before the call is in its table (landed rows moved on). */
+  settle(): Promise<void>;
+  /** Shutdown has begun: commit what is waiting now and stop delaying new rows (still accepted). */
+  flushNow(): void;
+  /** Stops taking new batches, flushes everything queued and waits for it to commit. */
+  drain(): Promise<void>;
+}
+
+export interface Pipeline {
+  readonly id: string;
+  readonly signal: Signal;
+  readonly chain: ProcessorChain;
+  /** Runs the processors, then every exporter; resolves when all have committed. */
+  consume(batch: Batch): Promise<Batch>;
+}
+
+export interface Pipelines {
+  /** The pipeline fed by `receiver` for `signal`, if any. */
+  find(receiver: string, signal: Signal): Pipeline | undefined;
+  readonly all: readonly Pipeline[];
+  /** Starts every processor (once, before traffic). */
+  start(ctx: ProcessorStartContext): Promise<void>;
+}
