@@ -1,0 +1,66 @@
+/**
+ * The layers (docs/architecture.md, "Layers"): imports run one way. `core` and `semconv` are the ground floor,
+ * `storage` sits on them, the components (receivers, processors, exporters, query, alerting, experiments) on
+ * those and never on each other (alerting and experiments may use query), and `service` assembles everything on
+ * top. Only tests and benchmarks import `service`. Checked by `npm run lint`.
+ */
+const COMPONENTS = ['receiver', 'processors', 'exporters', 'query', 'alerting', 'experiments'];
+const TESTS = '(^test/|^bench/|\\.test\\.ts$)';
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'semconv-imports-nothing',
+      comment: 'semconv holds names and schemas; it imports no other layer.',
+      severity: 'error',
+      from: { path: '^semconv/' },
+      to: { path: '^(core|storage|service|receiver|processors|exporters|query|alerting|experiments|sdk|dashboard)/' },
+    },
+    {
+      name: 'core-imports-only-semconv',
+      severity: 'error',
+      from: { path: '^core/', pathNot: TESTS },
+      to: { path: '^(storage|service|receiver|processors|exporters|query|alerting|experiments|sdk|dashboard)/' },
+    },
+    {
+      name: 'storage-imports-only-core-and-semconv',
+      severity: 'error',
+      from: { path: '^storage/', pathNot: TESTS },
+      to: { path: '^(service|receiver|processors|exporters|query|alerting|experiments|sdk|dashboard)/' },
+    },
+    ...COMPONENTS.map((component) => ({
+      name: `${component}-imports-no-other-component`,
+      comment: 'Components import the layers below them, never each other (alerting and experiments may use query).',
+      severity: 'error',
+      from: { path: `^${component}/`, pathNot: TESTS },
+      to: {
+        path: `^(${COMPONENTS.filter((c) => c !== component && !(['alerting', 'experiments'].includes(component) && c === 'query')).join('|')}|service|sdk|dashboard)/`,
+      },
+    })),
+    {
+      name: 'only-tests-import-service',
+      severity: 'error',
+      from: { pathNot: `(^service/|${TESTS})` },
+      to: { path: '^service/' },
+    },
+    {
+      name: 'sdk-and-dashboard-import-no-server-code',
+      severity: 'error',
+      from: { path: '^(sdk|dashboard)/' },
+      to: { path: '^(core|semconv|storage|service|receiver|processors|exporters|query|alerting|experiments)/' },
+    },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^node_modules|^\\.scratch|^data/|^grafana/dashboards)' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+  },
+};
