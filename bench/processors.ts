@@ -42,7 +42,7 @@ function batch(): LogBatch {
 }
 
 async function measure(name: string, processors: Processor[]): Promise<void> {
-  for (const p of processors) await p.start?.({ query: async () => [] });
+  for (const p of processors) await p.start?.({ recentEventIds: async () => [] });
   const batches = Array.from({ length: BATCHES }, batch);
   const t = performance.now();
   for (const b of batches) {

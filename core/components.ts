@@ -21,9 +21,10 @@ export interface Processor {
   start?(ctx: ProcessorStartContext): Promise<void>;
 }
 
+/** What storage offers processors at start: operations, not SQL (storage/events.ts). */
 export interface ProcessorStartContext {
-  /** Runs a read query on the store (parameters bound server-side). */
-  query<T>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
+  /** The distinct (tenant, event id) pairs stored within the last `windowMs`, oldest first, at most `max`. */
+  recentEventIds(signal: Signal, windowMs: number, max: number): Promise<Array<{ tenantId: string; eventId: string; atMs: number }>>;
 }
 
 export interface ProcessorFactory<S extends z.ZodType = z.ZodType> {

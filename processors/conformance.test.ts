@@ -120,7 +120,7 @@ function check(outcome: Outcome, out: Batch): void {
 
 describe('processor conformance fixtures', async () => {
   const enrich = createEnrich(defaults('enrich') as never);
-  await enrich.start!({ query: async () => [] });
+  await enrich.start!({ recentEventIds: async () => [] });
   const processors: Record<'consent' | 'validate' | 'enrich' | 'redact', Processor> = {
     consent: createConsent(defaults('consent') as never),
     validate: createValidate(defaults('validate') as never, 'validate', () => NOW),

@@ -136,21 +136,13 @@ export function createDedupe(config: DedupeConfig, name = 'dedupe', signal: Sign
     },
     async start(ctx: ProcessorStartContext): Promise<void> {
       if (!config.rebuild) return;
-      const table = signal === 'logs' ? 'otel_logs' : 'otel_traces';
-      const timeFilter = signal === 'logs' ? 'greatest(Timestamp, ObservedTimestamp)' : 'Timestamp';
-      const rows = await ctx.query<{ t: string; id: string; at: string }>(
-        `SELECT TenantId AS t, EventId AS id, toUnixTimestamp64Milli(max(${timeFilter})) AS at
-         FROM signalhouse.${table}
-         WHERE ${timeFilter} >= now64(3) - toIntervalMillisecond({window:UInt64}) AND EventId != ''
-         GROUP BY t, id ORDER BY at LIMIT {max:UInt64}`,
-        { window: Math.round(config.window), max: config.max_ids },
-      );
+      const rows = await ctx.recentEventIds(signal, config.window, config.max_ids);
       const prefixes = new Map<string, ReturnType<typeof hashPrefix>>();
       for (const r of rows) {
-        let prefix = prefixes.get(r.t);
-        if (!prefix) prefixes.set(r.t, (prefix = hashPrefix(r.t)));
-        hashId(prefix, r.id);
-        if (ids.find() < 0) ids.add(0, Math.min(Number(r.at), now()));
+        let prefix = prefixes.get(r.tenantId);
+        if (!prefix) prefixes.set(r.tenantId, (prefix = hashPrefix(r.tenantId)));
+        hashId(prefix, r.eventId);
+        if (ids.find() < 0) ids.add(0, Math.min(r.atMs, now()));
       }
     },
   };

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Exporter } from '../core/components.ts';
 import { createClickHouseExporter } from '../exporters/clickhouse/exporter.ts';
+import { recentEventIds } from '../storage/events.ts';
 import { migrate } from '../storage/migrate.ts';
 import { openStore, type Store } from '../storage/store.ts';
 import { PROCESSOR_FACTORIES } from '../processors/registry.ts';
@@ -53,11 +54,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
     throw err;
   }
   const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry);
-  await pipelines.start({
-    async query<T>(sql: string, params?: Record<string, unknown>) {
-      return (await store.client.query({ query: sql, query_params: params, format: 'JSONEachRow' })).json<T>();
-    },
-  });
+  await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max) });
   const settle = async () => {
     await Promise.all([...exporters.values()].map((e) => e.settle()));
   };
