@@ -2,7 +2,7 @@
  * SQL for catalog metrics. Tenant, site, time range and grain are bound parameters (`{name:Type}`); everything
  * pasted into the text comes from the catalog, never from a request.
  */
-import { ROLLUP_HOURLY_KEYS, ROLLUP_MERGES } from '../storage/schema.ts';
+import { ROLLUP_HOURLY_KEYS, ROLLUP_MERGES } from '../storage/rollup.ts';
 import { sqlString as quote } from '../storage/store.ts';
 import type { MetricDef, Source } from './catalog.ts';
 

@@ -4,7 +4,8 @@
  * On a cluster, DDL runs `ON CLUSTER` with Replicated engines.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type DdlContext, type Migration, MIGRATIONS, rollupViewDdl, rollupViews, TTL_TABLES } from './schema.ts';
+import { rollupViewDdl, rollupViews } from './rollup.ts';
+import { type DdlContext, type Migration, MIGRATIONS, TTL_TABLES } from './schema.ts';
 
 export interface MigrateOptions {
   database: string;
@@ -75,7 +76,7 @@ export async function migrate(client: ClickHouseClient, opts: MigrateOptions): P
  */
 async function applyRollupViews(client: ClickHouseClient, opts: MigrateOptions, ctx: DdlContext): Promise<void> {
   const db = opts.database;
-  const views = rollupViews(ctx);
+  const views = rollupViews(ctx.db);
   if (opts.rollups === false) {
     for (const view of views) await client.command({ query: `DROP VIEW IF EXISTS ${db}.${view.name}${ctx.onCluster}` });
     return;
@@ -95,7 +96,7 @@ async function applyRollupViews(client: ClickHouseClient, opts: MigrateOptions, 
       }
     }
   }
-  for (const view of views) await client.command({ query: rollupViewDdl(ctx, view) });
+  for (const view of views) await client.command({ query: rollupViewDdl(ctx.db, ctx.onCluster, view) });
 }
 
 /** Each table's `engine_full` (engine, keys, TTL and settings) by name. */
