@@ -1,18 +1,19 @@
 /**
- * Report API over the metric catalog, for read tokens: `POST /api/v1/analytics/reports/timeseries` and
- * `/reports/summary`. The tenant comes from the token; requests are validated with every problem reported;
- * SQL comes from the catalog with all values bound.
+ * The query API's routes, for read tokens: the catalog's reports (summary, time series, realtime), funnels,
+ * the query and count APIs. The tenant comes from the token; requests are validated with every problem
+ * reported; the work is done by reports.ts, funnel.ts and explore.ts, whose SQL binds every value.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { SignalhouseError } from '../core/errors.ts';
-import { readRows, type Store } from '../storage/store.ts';
+import type { Store } from '../storage/store.ts';
 import { credentialFromAuthorization, type Tenant, type TenantRegistry } from '../core/tenants.ts';
-import { METRICS, METRICS_BY_NAME, type MetricDef } from './catalog.ts';
+import { METRICS, METRICS_BY_NAME } from './catalog.ts';
 import { exploreSchema, runExplore } from './explore.ts';
 import { timeField } from './fields.ts';
 import { runFunnel } from './funnel.ts';
-import { chooseSource, type MetricQuery, params, rollupSummarySql, rollupTimeseriesSql, summarySql, timeseriesSql } from './sql.ts';
+import { createReports } from './reports.ts';
+import type { MetricQuery } from './sql.ts';
 
 export interface QueryRoutesOptions {
   store: Store;
@@ -75,23 +76,9 @@ function readTenant(tenants: TenantRegistry, request: FastifyRequest): Tenant {
   return tenant;
 }
 
-/** A number, or null for no data (NULL, NaN, ±Inf). */
-function valueOf(v: unknown): number | null {
-  if (v === null || v === undefined) return null;
-  const n = Number(v);
-  return Number.isFinite(n) ? n : null;
-}
-
 export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions): Promise<void> {
   const { store, tenants } = opts;
-  const pick = (requested: 'auto' | 'raw' | 'rollup', q: MetricQuery) => {
-    if (!opts.rollups) {
-      if (requested === 'rollup') throw new SignalhouseError('BAD_REQUEST', 'source: rollups are disabled (exporters.clickhouse.rollups)');
-      return 'raw';
-    }
-    return chooseSource(requested, q);
-  };
-  const db = store.database;
+  const reports = createReports(store, opts.rollups);
   // Every route of this plugin reads: each waits until what was acknowledged before it started is visible. A
   // move that keeps failing (storage trouble) answers a retryable 503 rather than a result missing those events.
   app.addHook('preHandler', async () => {
@@ -109,17 +96,6 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     }
   });
 
-  async function rows<T>(sql: string, q: MetricQuery): Promise<T[]> {
-    return readRows<T>(store, sql, params(q));
-  }
-
-  async function summaryValue(metric: MetricDef, q: MetricQuery, source: 'auto' | 'raw' | 'rollup' = 'raw'): Promise<number | null> {
-    const site = q.siteId !== undefined;
-    const sql = pick(source, q) === 'rollup' ? rollupSummarySql(db, metric, site) : summarySql(db, metric, site);
-    const [row] = await rows<{ value: unknown }>(sql, q);
-    return valueOf(row?.value);
-  }
-
   app.get('/api/v1/analytics/metrics', async (request) => {
     readTenant(tenants, request);
     return { metrics: METRICS.map((m) => ({ name: m.name, description: m.description, unit: m.unit, better: m.better })) };
@@ -128,18 +104,8 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
   app.post('/api/v1/analytics/reports/timeseries', async (request) => {
     const tenant = readTenant(tenants, request);
     const b = parse(timeseriesBody, request.body);
-    const grainSeconds = GRAINS[b.grain];
-    const metric = METRICS_BY_NAME.get(b.metric)!;
-    const q: MetricQuery = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id, grainSeconds };
-    const found = new Map<number, number | null>();
-    const site = b.site_id !== undefined;
-    const sql = pick(b.source, q) === 'rollup' ? rollupTimeseriesSql(db, metric, site) : timeseriesSql(db, metric, site);
-    for (const r of await rows<{ bucket: unknown; value: unknown }>(sql, q)) {
-      found.set(Number(r.bucket), valueOf(r.value));
-    }
-    const step = grainSeconds * 1000;
-    const points: Array<{ t: string; value: number | null }> = [];
-    for (let t = Math.floor(b.from / step) * step; t < b.to; t += step) points.push({ t: new Date(t).toISOString(), value: found.get(t) ?? null });
+    const q = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id, grainSeconds: GRAINS[b.grain] };
+    const points = await reports.timeseries(METRICS_BY_NAME.get(b.metric)!, q, b.source);
     return { metric: b.metric, grain: b.grain, points };
   });
 
@@ -154,7 +120,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     return { steps, breakdown: groups.map((g) => ({ value: g.breakdown, steps: g.steps })) };
   });
 
-  // Seed 000's query API; seed 003's path is the same handler.
+  // The query API; `/api/analytics/query` is the same handler.
   const explore = async (request: FastifyRequest) => {
     const tenant = readTenant(tenants, request);
     const b = parse(exploreSchema, request.body);
@@ -164,7 +130,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
   app.post('/v1/analytics/query', explore);
   app.post('/api/analytics/query', explore);
 
-  // Seed 004's counts (its gRPC GetEventCount / GetUserCount) over HTTP.
+  // The count API (the gRPC service's GetEventCount / GetUserCount over HTTP).
   const countsBody = z.strictObject({ group_by: z.enum(['hour', 'day', 'week']).optional(), event_name: z.string().min(1).optional(), ...range }).superRefine(rangeCheck);
   app.post('/api/v1/analytics/counts/events', async (request) => {
     const tenant = readTenant(tenants, request);
@@ -187,7 +153,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     const tenant = readTenant(tenants, request);
     const toMs = Date.now();
     const q: MetricQuery = { tenantId: tenant.id, fromMs: toMs - REALTIME_WINDOW_S * 1000, toMs };
-    const values = await Promise.all(METRICS.map((m) => summaryValue(m, q)));
+    const values = await Promise.all(METRICS.map((m) => reports.summary(m, q)));
     const req = { metrics: ['count' as const], dimensions: [], filters: [], dateRange: { from: q.fromMs, to: toMs }, limit: 1 };
     const [events] = await runExplore(store, tenant.id, req, undefined);
     return {
@@ -202,7 +168,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     const b = parse(summaryBody, request.body);
     const q: MetricQuery = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id };
     const names = b.metrics ?? METRICS.map((m) => m.name);
-    const values = await Promise.all(names.map((n) => summaryValue(METRICS_BY_NAME.get(n)!, q, b.source)));
+    const values = await Promise.all(names.map((n) => reports.summary(METRICS_BY_NAME.get(n)!, q, b.source)));
     return { metrics: Object.fromEntries(names.map((n, i) => [n, values[i]])) };
   });
 }
