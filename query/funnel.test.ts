@@ -107,6 +107,7 @@ describe('funnel', () => {
       expect(res.status).toBe(200);
     }
     await svc.settle();
+    const reachesLastStep: number[] = [];
     for (const window of [30, 120, 900, 3600]) {
       const res = await fetch(`${svc.url}/api/v1/analytics/reports/funnel`, {
         method: 'POST',
@@ -120,9 +121,11 @@ describe('funnel', () => {
         { window, a: STEPS[0], b: STEPS[1], c: STEPS[2] },
       );
       const expected = [reference[0].c0, reference[0].c1, reference[0].c2].map(Number);
-      if (window >= 900) expect(expected[2], 'the data reaches the last step').toBeGreaterThan(0);
+      reachesLastStep.push(expected[2]);
       expect(counts((await res.json()).steps), `window ${window} s`).toEqual(expected);
     }
+    // The data reaches the last step in the long windows, so that the equal counts above prove something.
+    expect(reachesLastStep.slice(2).every((n) => n > 0)).toBe(true);
   });
 
   it('refuses bad requests with 400', async () => {
