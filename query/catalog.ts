@@ -1,5 +1,5 @@
 /**
- * The metric catalog: every metric of DESIGN §5 defined once — where its rows come from (events in otel_logs,
+ * The metric catalog: every metric of the product's SLAs defined once — where its rows come from (events in otel_logs,
  * spans in otel_traces, or both), the aggregate over them, its unit and which direction is better. Every report
  * endpoint builds its SQL from these entries; adding a metric means adding one entry.
  *

@@ -1,5 +1,5 @@
 /**
- * Seed 000's query API (and seed 003's path): metrics, dimensions and filters against events ingested through
+ * The query API (at both its paths): metrics, dimensions and filters against events ingested through
  * the product API, unique users with identity stitching, and hostile field names and values.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,7 +79,7 @@ describe('query API', () => {
     expect(await count([{ field: 'duration', op: 'lt', value: 25 }, { field: 'user_id', op: 'eq', value: 'u1' }])).toBe(1);
   });
 
-  it("serves seed 004's counts and the realtime view", async () => {
+  it('serves the count API and the realtime view', async () => {
     const post = async (path: string, body: unknown) => (await fetch(`${svc.url}/api/v1/analytics/${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: 'Bearer rt_acme_test_token' } })).json();
     const from = new Date(Date.now() - 2 * 3_600_000).toISOString();
     const to = new Date().toISOString();
@@ -93,7 +93,7 @@ describe('query API', () => {
     expect(realtime).toMatchObject({ window_s: 300, events_per_second: 0, metrics: { 'voice.barge_in_count': 0, 'kb.hit_rate': null } });
   });
 
-  it("serves seed 003's path and keeps tenants apart", async () => {
+  it('serves the second path and keeps tenants apart', async () => {
     const { body } = await query({ metrics: ['count'], filters: [{ field: 'page', op: 'eq', value: '/home' }], dateRange: range }, 'rt_globex_test_token', '/api/analytics/query');
     expect(body).toEqual({ success: true, data: { rows: [{ count: 1 }] } });
   });

@@ -1,5 +1,5 @@
 /**
- * Ad-hoc product analytics (seed 000's `POST /v1/analytics/query`, seed 003's `/api/analytics/query`): metrics
+ * Ad-hoc product analytics (the query API: `POST /v1/analytics/query`, also at `/api/analytics/query`): metrics
  * `count`, `unique_users` and `sum | avg | p50 | p95 | p99` of an attribute, grouped by `event_name`, `day`,
  * `hour`, `week` or any attribute, filtered with `eq neq in contains gt lt`. Every field name, attribute key and
  * value from the request is a bound parameter; only the fixed expressions of this file are SQL text.

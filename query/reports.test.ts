@@ -36,7 +36,7 @@ describe('summary', () => {
     expect(m['ai.tool_chain_length.avg']).toBeCloseTo(4, 10);
     expect(m['kb.hit_rate']).toBeCloseTo(kbResults.filter((r) => r > 0).length / kbResults.length, 10);
     expect(m['kb.relevance_score.avg']).toBeCloseTo(kbTop.reduce((a, b) => a + b, 0) / kbTop.length, 6);
-    // DESIGN §5: sessions with a checkout (s0–s3, s20) / sessions with a view (s0–s9).
+    // The catalog's definition: sessions with a checkout (s0–s3, s20) / sessions with a view (s0–s9).
     expect(m['commerce.conversion_rate']).toBeCloseTo(5 / 10, 10);
     expect(m['booking.hold_to_confirm_rate']).toBeCloseTo(3 / 8, 10);
     expect(m['system.error_rate']).toBeCloseTo(7 / 30, 10);

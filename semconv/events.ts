@@ -1,5 +1,5 @@
 /**
- * Schemas of the known product events (DESIGN §5 and the seeds): which attributes each event needs for the
+ * Schemas of the known product events (the catalog's events and the product's event list): which attributes each event needs for the
  * metric catalog, and their types. Attribute values are text (the storage model), so numbers are checked as
  * numeric text and booleans as "true"/"false". Other attributes are allowed. Exported as JSON Schema at
  * `GET /api/v1/analytics/schemas`.

@@ -131,7 +131,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     reply.code(404).send({ error: 'NOT_FOUND', message: `no route for ${request.method} ${request.url}` });
   });
 
-  // Liveness, under the seeds' paths too.
+  // Liveness, under the analytics API's paths too.
   for (const path of ['/health', '/api/v1/analytics/health', '/api/v1/analytics/events/health']) {
     app.get(path, async () => ({ status: 'ok' }));
   }
@@ -186,7 +186,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   };
 }
 
-/** Ingest counters since start, per receiver (seed 002's stats endpoint): received = accepted + dropped + rejected. */
+/** Ingest counters since start, per receiver (the stats endpoint): received = accepted + dropped + rejected. */
 async function ingestStats(telemetry: Telemetry) {
   type Counts = { received: number; accepted: number; dropped: number; rejected: number };
   const receivers: Record<string, Counts> = {};

@@ -14,7 +14,7 @@ let seq = 0;
 
 export interface Ev { name: string; hour: number; attrs?: Record<string, unknown>; session?: string; site?: string }
 
-/** Sends events through the seed envelope's batch API, `hour` hours after BASE, at minutes that vary per event. */
+/** Sends events through the envelope API's batch endpoint, `hour` hours after BASE, at minutes that vary per event. */
 export async function ingest(svc: TestService, key: string, events: Ev[]): Promise<void> {
   for (let i = 0; i < events.length; i += 500) {
     const batch = events.slice(i, i + 500).map((e) => ({
