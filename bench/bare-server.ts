@@ -4,10 +4,10 @@
  * and echoes it back: the parsed JSON re-serialized, the protobuf bytes as received. No pipeline, no storage.
  */
 import Fastify from 'fastify';
-import { parseConfig } from '../core/config.ts';
+import { otlpReceiverSchema } from '../receiver/otlp/config.ts';
 import { decodeLogsProtobuf } from '../receiver/otlp/protobuf.ts';
 
-const limits = parseConfig({}, {}).receivers.otlp!.limits;
+const limits = otlpReceiverSchema.parse({}).limits;
 const app = Fastify({ bodyLimit: 16 * 1024 * 1024 });
 app.addContentTypeParser('application/x-protobuf', { parseAs: 'buffer' }, (_req, body, done) => {
   try {

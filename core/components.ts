@@ -3,9 +3,12 @@
  * (made by factories from validated options), the processor chain, exporters, and the pipelines that receivers
  * hand batches to. Implementations live in their components' folders; `service/` assembles them.
  */
+import type { FastifyPluginAsync } from 'fastify';
 import type { z } from 'zod';
 import type { Signal } from './config.ts';
 import type { Batch } from './event.ts';
+import type { Telemetry } from './telemetry.ts';
+import type { TenantRegistry } from './tenants.ts';
 
 export interface Processor {
   readonly name: string;
@@ -79,3 +82,33 @@ export interface Pipelines {
   /** Starts every processor (once, before traffic). */
   start(ctx: ProcessorStartContext): Promise<void>;
 }
+
+/** What a receiver is made with besides its options: its name, where it hands batches, and the shared services. */
+export interface ReceiverSettings {
+  /** Its config key, `type` or `type/name`: pipelines name it by it, and its metrics carry it as `receiver`. */
+  readonly name: string;
+  /** The pipelines; a receiver feeds the one that names it for each signal it serves (`find(name, signal)`). */
+  readonly pipelines: Pipelines;
+  readonly tenants: TenantRegistry;
+  readonly telemetry: Telemetry;
+}
+
+export interface Receiver {
+  readonly name: string;
+  /**
+   * Its HTTP routes, as a Fastify plugin the service registers on the shared server; it runs in a scope of its
+   * own, so its body parsers and error handler apply to its routes only.
+   */
+  readonly routes: FastifyPluginAsync;
+}
+
+export interface ReceiverFactory<S extends z.ZodType = z.ZodType> {
+  /** The `type` part of `type/name` config keys. */
+  readonly type: string;
+  /** Strict schema for the receiver's options (defaults applied). */
+  readonly configSchema: S;
+  create(config: z.infer<S>, settings: ReceiverSettings): Receiver;
+}
+
+/** The receiver factories known to this build, keyed by type (receiver/registry.ts). */
+export type ReceiverRegistry = ReadonlyMap<string, ReceiverFactory>;

@@ -2,6 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseReceivers } from '../receiver/receiverhelper/factory.ts';
+import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
 import { ConfigError, DEMO_TENANT, loadConfig, parseConfig } from './config.ts';
 
 function problemsOf(fn: () => unknown): readonly string[] {
@@ -41,10 +43,11 @@ describe('config', () => {
   });
 
   it('reports every problem with its path at once', () => {
+    const badOtlp = { protocols: { http: { max_request_body_size: 'lots' } }, unknown_option: 1 };
     const problems = problemsOf(() =>
       parseConfig(
         {
-          receivers: { otlp: { protocols: { http: { max_request_body_size: 'lots' } }, unknown_option: 1 } },
+          receivers: { otlp: badOtlp },
           exporters: { clickhouse: { batch: { max_rows: 0, max_delay: 'soon' }, database: 'bad-name;' } },
           service: { pipelines: { logs: { receivers: ['kafka'], processors: ['redact'], exporters: ['clickhouse'] }, metrics: { receivers: ['otlp'], exporters: ['clickhouse'] } } },
           tenants: [{ id: 'a', write_keys: ['short'] }, { id: 'b', write_keys: ['wk_shared_key'] }, { id: 'b', write_keys: ['wk_shared_key'] }],
@@ -56,8 +59,6 @@ describe('config', () => {
     );
     const expected = [
       'password: environment variable MISSING_SECRET is not set',
-      'receivers.otlp.protocols.http.max_request_body_size: invalid byte size "lots"',
-      'receivers.otlp: Unrecognized key: "unknown_option"',
       'exporters.clickhouse.batch.max_rows: Too small',
       'exporters.clickhouse.batch.max_delay: invalid duration "soon"',
       'exporters.clickhouse.database: must be a plain identifier',
@@ -66,6 +67,11 @@ describe('config', () => {
       '(root): Unrecognized keys: "extra", "password"',
     ];
     for (const e of expected) expect(problems.some((p) => p.startsWith(e)), `${e}\nin:\n${problems.join('\n')}`).toBe(true);
+    // A receiver's options are its factory's to check (as the service starts), with the same paths.
+    const receiverProblems = problemsOf(() => parseReceivers(RECEIVER_FACTORIES, parseConfig({ receivers: { otlp: badOtlp } }, {}).receivers));
+    for (const e of ['receivers.otlp.protocols.http.max_request_body_size: invalid byte size "lots"', 'receivers.otlp: Unrecognized key: "unknown_option"']) {
+      expect(receiverProblems.some((p) => p.startsWith(e)), `${e}\nin:\n${receiverProblems.join('\n')}`).toBe(true);
+    }
   });
 
   it('checks pipeline references and tenant uniqueness once the shape is valid', () => {

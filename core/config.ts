@@ -14,64 +14,6 @@ export const SIGNALS = ['logs', 'traces'] as const;
 export type Signal = (typeof SIGNALS)[number];
 const PIPELINE_ID = new RegExp(`^(${SIGNALS.join('|')})(/[A-Za-z0-9_.-]+)?$`);
 
-/** Per-record limits every receiver enforces, so hostile payloads are refused record by record. */
-const limitsSchema = z
-  .strictObject({
-    max_attributes_per_record: intLike(1, 100_000).default(512),
-    max_attribute_key_length: intLike(1, 65_536).default(256),
-    max_attribute_value_length: intLike(1, 16 * 1024 * 1024).default(64 * 1024),
-    max_body_length: intLike(1, 16 * 1024 * 1024).default(1024 * 1024),
-    max_value_depth: intLike(1, 256).default(16),
-    /** Event names, span and span-event names, scope names. */
-    max_name_length: intLike(1, 65_536).default(1024),
-    /** Event, session, user and anonymous ids (their own columns). */
-    max_id_length: intLike(1, 65_536).default(256),
-    /** Other short text: severity text, scope version, schema URLs, trace state. */
-    max_field_length: intLike(1, 1024 * 1024).default(4096),
-  })
-  .prefault({});
-export type RecordLimits = z.infer<typeof limitsSchema>;
-
-const otlpReceiverSchema = z.strictObject({
-  protocols: z
-    .strictObject({
-      http: z
-        .strictObject({
-          /** Largest accepted body, counted after decompression. */
-          max_request_body_size: byteSize.default(16 * 1024 * 1024),
-        })
-        .prefault({}),
-    })
-    .prefault({}),
-  limits: limitsSchema,
-});
-export type OtlpReceiverConfig = z.infer<typeof otlpReceiverSchema>;
-
-/** Segment-style tracking API (Segment Spec; seed 000's /v1/analytics/*). */
-const segmentReceiverSchema = z.strictObject({
-  max_event_size: byteSize.default(32 * 1024),
-  max_batch_size: byteSize.default(500 * 1024),
-  limits: limitsSchema,
-});
-export type SegmentReceiverConfig = z.infer<typeof segmentReceiverSchema>;
-
-/** PostHog capture API (seed 001's /capture). */
-const posthogReceiverSchema = z.strictObject({
-  max_event_size: byteSize.default(1024 * 1024),
-  max_batch_size: byteSize.default(20 * 1024 * 1024),
-  limits: limitsSchema,
-});
-export type PosthogReceiverConfig = z.infer<typeof posthogReceiverSchema>;
-
-/** The seed event envelope (seed 002 /api/v1/analytics/events*, seed 003 /api/analytics/track*). */
-const envelopeReceiverSchema = z.strictObject({
-  max_event_size: byteSize.default(32 * 1024),
-  max_batch_size: byteSize.default(500 * 1024),
-  max_batch_events: intLike(1, 100_000).default(500),
-  limits: limitsSchema,
-});
-export type EnvelopeReceiverConfig = z.infer<typeof envelopeReceiverSchema>;
-
 const clickhouseExporterSchema = z.strictObject({
   /** Server URL; empty means the embedded chDB store in `data_dir`. */
   endpoint: z.string().default(''),
@@ -142,9 +84,11 @@ export type TenantConfig = z.infer<typeof tenantSchema>;
 
 const configSchema = z
   .strictObject({
-    receivers: z
-      .strictObject({ otlp: otlpReceiverSchema.optional(), segment: segmentReceiverSchema.optional(), posthog: posthogReceiverSchema.optional(), envelope: envelopeReceiverSchema.optional() })
-      .prefault({}),
+    /**
+     * Keyed `type` or `type/name`; each receiver factory validates its own options as the service starts
+     * (receiver/registry.ts).
+     */
+    receivers: z.record(z.string(), z.unknown()).default({}),
     /** Keyed `type` or `type/name`; each processor factory validates its own options. */
     processors: z.record(z.string(), z.unknown()).default({}),
     exporters: z.strictObject({ clickhouse: clickhouseExporterSchema.optional() }).prefault({}),
@@ -173,7 +117,7 @@ const configSchema = z
     for (const [id, pipeline] of Object.entries(cfg.service.pipelines)) {
       const path = ['service', 'pipelines', id];
       pipeline.receivers.forEach((r, i) => {
-        if (!(r in cfg.receivers) || cfg.receivers[r as keyof typeof cfg.receivers] === undefined)
+        if (!Object.hasOwn(cfg.receivers, r))
           ctx.addIssue({ code: 'custom', path: [...path, 'receivers', i], message: `receiver "${r}" is not configured under receivers` });
       });
       pipeline.processors.forEach((p, i) => {

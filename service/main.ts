@@ -58,7 +58,17 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = pino({ level: config.service.log_level });
-  const service = await createService(config, logger);
+  let service: Awaited<ReturnType<typeof createService>>;
+  try {
+    service = await createService(config, logger);
+  } catch (err) {
+    // Components' options (receivers, processors) are checked by their factories as the service starts.
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
   const url = await service.listen();
   process.stdout.write(`${banner(config, url, service.store.location)}\n`);
 

@@ -1,15 +1,14 @@
 /**
  * The one HTTP server: OTLP/HTTP, product APIs, query API, health, readiness, metrics and the UI share a port.
  * Built as a Fastify instance without listening, so tests can `inject()` requests. Errors thrown anywhere as
- * SignalhouseError map to HTTP here (status, `Retry-After`, JSON body); receivers with a wire format of their
- * own (OTLP) install an error handler for their routes that keeps that format.
+ * SignalhouseError map to HTTP here (status, `Retry-After`, JSON body); the receivers' routes answer theirs
+ * through the receiver helper (receiver/receiverhelper/replies.ts): the same mapping, counted per receiver, in
+ * the receiver's wire format (OTLP: google.rpc.Status).
  */
 import { Transform } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { envelopeRoutes } from '../receiver/envelope/routes.ts';
-import { otlpRoutes } from '../receiver/otlp/routes.ts';
-import { posthogRoutes } from '../receiver/posthog/routes.ts';
-import { segmentRoutes } from '../receiver/segment/routes.ts';
+import { createReceivers } from '../receiver/receiverhelper/factory.ts';
+import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
 import type { Store } from '../storage/store.ts';
 import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
@@ -53,6 +52,8 @@ export interface Server {
 
 export async function buildServer(deps: ServerDeps): Promise<Server> {
   const { config, telemetry } = deps;
+  // Every receiver's options are checked by its factory before anything else (ConfigError, every problem by path).
+  const receivers = createReceivers(RECEIVER_FACTORIES, config, { pipelines: deps.pipelines, tenants: deps.tenants, telemetry });
   const maxConcurrent = config.service.http.max_concurrent_requests;
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -157,22 +158,8 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     return telemetry.registry.metrics();
   });
 
-  const { otlp, segment, posthog, envelope } = config.receivers;
-  if (otlp) {
-    await app.register(otlpRoutes, { config: otlp, pipelines: deps.pipelines, tenants: deps.tenants, telemetry });
-  }
-  const segmentPipeline = deps.pipelines.find('segment', 'logs');
-  if (segment && segmentPipeline) {
-    await app.register(segmentRoutes, { config: segment, pipeline: segmentPipeline, tenants: deps.tenants, telemetry });
-  }
-  const posthogPipeline = deps.pipelines.find('posthog', 'logs');
-  if (posthog && posthogPipeline) {
-    await app.register(posthogRoutes, { config: posthog, pipeline: posthogPipeline, tenants: deps.tenants, telemetry });
-  }
-  const envelopePipeline = deps.pipelines.find('envelope', 'logs');
-  if (envelope && envelopePipeline) {
-    await app.register(envelopeRoutes, { config: envelope, pipeline: envelopePipeline, tenants: deps.tenants, telemetry });
-  }
+  // The receivers the pipelines name, each in a plugin scope of its own (its body parsers and error handler).
+  for (const receiver of receivers) await app.register(receiver.routes);
   await app.register(queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: config.exporters.clickhouse?.rollups ?? false, readAfterAck: deps.readAfterAck });
   return {
     app,

@@ -6,34 +6,36 @@
  * another tenant refuses the whole request (403).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { EnvelopeReceiverConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import { acceptRawBodies } from '../body.ts';
 import { isObject, readJsonBody, requestContext, tenantOf, type ProductRoutesOptions } from '../product/common.ts';
 import { ingestProductEvents } from '../product/ingest.ts';
+import { everyMessageRefused, receiverScope } from '../receiverhelper/replies.ts';
+import type { EnvelopeReceiverConfig } from './config.ts';
 import { checkTenant, envelopeEvent } from './map.ts';
 
 export type EnvelopeRoutesOptions = ProductRoutesOptions<EnvelopeReceiverConfig>;
 
+/** Names the events' instrumentation scope (`signalhouse/envelope`), whatever the receiver's config key. */
 const RECEIVER = 'envelope';
 
 export async function envelopeRoutes(app: FastifyInstance, opts: EnvelopeRoutesOptions): Promise<void> {
-  const { config, pipeline, tenants, telemetry } = opts;
-  acceptRawBodies(app, config.max_batch_size);
+  const { config, pipeline, tenants, counters } = opts;
+  receiverScope(app, { counters, wireLimit: config.max_batch_size });
+  const records = counters.signal('logs');
 
   async function ingest(request: FastifyRequest, events: unknown[], body: Record<string, unknown>) {
     const tenant = tenantOf(tenants, request.headers.authorization, body);
     for (const e of events) checkTenant(e, tenant.id);
     const ctx = requestContext(RECEIVER, config, body.sent_at ?? body.sentAt, 'sent_at');
-    return ingestProductEvents(RECEIVER, pipeline, telemetry, tenant.id, events, (e) => envelopeEvent(e, ctx));
+    return ingestProductEvents(records, pipeline, tenant.id, events, (e) => envelopeEvent(e, ctx));
   }
 
   const single = async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
     const body = await readJsonBody(request, config.max_batch_size);
     if (!isObject(body)) throw new SignalhouseError('BAD_REQUEST', 'body must be a JSON object');
-    const { results } = await ingest(request, [body], body);
-    const r = results[0];
-    if (r.status === 'rejected') return reply.code(400).send({ error: 'INVALID_EVENT', message: r.error });
+    const outcome = await ingest(request, [body], body);
+    const r = outcome.results[0];
+    if (everyMessageRefused(1, outcome.rejected)) return reply.code(400).send({ error: 'INVALID_EVENT', message: r.error });
     return reply.code(202).send({ event_id: r.id, status: r.status, duplicate: r.duplicate, reason: r.reason });
   };
 

@@ -2,7 +2,7 @@
  * What the OTLP protobuf and JSON decoders share: limits on hostile records, the two failure kinds (a request
  * that cannot be decoded at all → 400; one bad record → partial success), and conversions both formats need.
  */
-import type { RecordLimits } from '../../core/config.ts';
+import type { RecordLimits } from '../receiverhelper/limits.ts';
 import { SignalhouseError } from '../../core/errors.ts';
 import type { Attributes, Identity, Rejection, Resource, SpanRecord } from '../../core/event.ts';
 import { addRejection } from '../../core/event.ts';

@@ -10,13 +10,13 @@ import { InMemoryLogRecordExporter, LoggerProvider, type ReadableLogRecord, Simp
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../core/config.ts';
 import type { LogEvent, SpanRecord } from '../../core/event.ts';
 import { DecodeError, type DecodeContext } from './common.ts';
+import { otlpReceiverSchema } from './config.ts';
 import { decodeLogsJson, decodeTracesJson } from './json.ts';
 import { decodeLogsProtobuf, decodeTracesProtobuf } from './protobuf.ts';
 
-const limits = parseConfig({}, {}).receivers.otlp!.limits;
+const limits = otlpReceiverSchema.parse({}).limits;
 const ctx = (overrides: Partial<DecodeContext> = {}): DecodeContext => ({ tenantId: 'acme', limits, receivedAtUnixNano: 42n, rejections: [], ...overrides });
 
 function sdkLogs(): ReadableLogRecord[] {
@@ -269,7 +269,7 @@ describe('hostile JSON', () => {
   });
 
   it('applies the configured string-field limits, in both encodings', () => {
-    const small = parseConfig({ receivers: { otlp: { limits: { max_name_length: 8, max_id_length: 4, max_field_length: 5 } } } }, {}).receivers.otlp!.limits;
+    const small = otlpReceiverSchema.parse({ limits: { max_name_length: 8, max_id_length: 4, max_field_length: 5 } }).limits;
     const records = [{ eventName: '12345678', severityText: 'INFO' }, { eventName: '123456789' }, { eventName: 'a', severityText: 'NOTICE' }, { eventName: 'b', attributes: [['user.id', 'u-123']] as const }];
     const json = body({ resourceLogs: [{ scopeLogs: [{ logRecords: records.map((r) => ({ ...r, attributes: (r.attributes ?? []).map(([key, v]) => ({ key, value: { stringValue: v } })) })) }] }] });
     const w = new BinaryWriter();

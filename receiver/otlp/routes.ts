@@ -6,26 +6,28 @@
  * decompression); 415 for other content types; 429/503 + Retry-After when overloaded.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { OtlpReceiverConfig, Signal } from '../../core/config.ts';
-import { type ErrorReply, errorReply, SignalhouseError } from '../../core/errors.ts';
-import { type Batch, duplicateCount, rejectedCount } from '../../core/event.ts';
 import type { Pipelines } from '../../core/components.ts';
-import { countDroppedAndRejected, type Telemetry } from '../../core/telemetry.ts';
+import type { Signal } from '../../core/config.ts';
+import { SignalhouseError } from '../../core/errors.ts';
+import { type Batch, duplicateCount, rejectedCount } from '../../core/event.ts';
 import { credentialFromAuthorization, requireWriteTenant, type TenantRegistry } from '../../core/tenants.ts';
+import { mediaTypeOf, readBody } from '../receiverhelper/body.ts';
+import type { ReceiverCounters } from '../receiverhelper/counters.ts';
+import { type ErrorWriter, receiverScope } from '../receiverhelper/replies.ts';
 import { type DecodeContext, nowUnixNano } from './common.ts';
-import { acceptRawBodies, mediaTypeOf, readBody } from '../body.ts';
+import type { OtlpReceiverConfig } from './config.ts';
 import { decodeLogsJson, decodeTracesJson } from './json.ts';
 import { decodeLogsProtobuf, decodeTracesProtobuf } from './protobuf.ts';
 import { CONTENT_TYPES, type Encoding, exportResponse, statusResponse } from './response.ts';
 
 export interface OtlpRoutesOptions {
+  /** The receiver's config key: the pipelines name it by it. */
+  name: string;
   config: OtlpReceiverConfig;
   pipelines: Pipelines;
   tenants: TenantRegistry;
-  telemetry: Telemetry;
+  counters: ReceiverCounters;
 }
-
-const RECEIVER = 'otlp';
 
 const MEDIA_TYPES = ['application/x-protobuf', 'application/protobuf', 'application/json'];
 
@@ -38,11 +40,8 @@ function encodingOf(contentType: string | undefined): Encoding | undefined {
 }
 
 export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions): Promise<void> {
-  const { config, pipelines, tenants, telemetry } = opts;
+  const { name, config, pipelines, tenants, counters } = opts;
   const bodyLimit = config.protocols.http.max_request_body_size;
-
-  // This plugin reads raw bytes for every content type; it decides itself what it accepts (415 otherwise).
-  acceptRawBodies(app, bodyLimit);
 
   // Fastify's own 4xx (body too large, missing content type, …) reworded for OTLP's limits.
   const describe = (status: number) =>
@@ -51,17 +50,15 @@ export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions):
       : status === 415
         ? new SignalhouseError('UNSUPPORTED_MEDIA_TYPE', 'unsupported Content-Type: use application/x-protobuf or application/json')
         : undefined;
-  app.setErrorHandler((error, request, reply) => {
-    sendError(reply, errorReply(error, request.log, describe), encodingOf(request.headers['content-type']) ?? 'json', telemetry);
-  });
+  // Raw bytes for every content type: the routes decide what they accept (415 otherwise).
+  receiverScope(app, { counters, wireLimit: bodyLimit, describe, sendError: sendStatus });
 
   for (const signal of ['logs', 'traces'] as const) {
-    const pipeline = pipelines.find(RECEIVER, signal);
+    const pipeline = pipelines.find(name, signal);
     if (!pipeline) continue;
     const decodeProtobuf = signal === 'logs' ? decodeLogsProtobuf : decodeTracesProtobuf;
     const decodeJson = signal === 'logs' ? decodeLogsJson : decodeTracesJson;
-    const received = telemetry.receivedRecords.labels(RECEIVER, signal);
-    const accepted = telemetry.acceptedRecords.labels(RECEIVER, signal);
+    const records = counters.signal(signal);
 
     app.post(`/v1/${signal}`, async (request: FastifyRequest, reply: FastifyReply) => {
       const encoding = mediaTypeOf(request, MEDIA_TYPES) === 'application/json' ? 'json' : 'protobuf';
@@ -70,11 +67,10 @@ export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions):
       const ctx: DecodeContext = { tenantId: tenant.id, limits: config.limits, receivedAtUnixNano: nowUnixNano(), rejections: [] };
       const events = encoding === 'protobuf' ? decodeProtobuf(body, ctx) : decodeJson(body, ctx);
       const batch = { tenantId: tenant.id, signal, events, rejections: ctx.rejections, drops: [] } as Batch;
-      received.inc(events.length + rejectedCount(batch));
+      records.received(events.length + rejectedCount(batch));
       const out = await pipeline.consume(batch);
       // Accepted: stored now, or earlier (duplicates); received = accepted + dropped + rejected.
-      accepted.inc(out.events.length + duplicateCount(out));
-      countDroppedAndRejected(telemetry, RECEIVER, signal, out);
+      records.consumed(out, out.events.length + duplicateCount(out));
       const rejected = rejectedCount(out);
       reply.code(200).header('content-type', CONTENT_TYPES[encoding]);
       return exportResponse(signal as Signal, encoding, rejected, out.rejections, out.drops ?? []);
@@ -82,7 +78,8 @@ export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions):
   }
 }
 
-function sendError(reply: FastifyReply, r: ErrorReply, encoding: Encoding, telemetry: Telemetry): void {
-  telemetry.failedRequests.inc({ receiver: RECEIVER, status: String(r.err.statusCode) });
+/** A failed request's reply: a google.rpc.Status in the request's encoding (JSON when it has none of OTLP's). */
+const sendStatus: ErrorWriter = (request, reply, r) => {
+  const encoding = encodingOf(request.headers['content-type']) ?? 'json';
   reply.code(r.err.statusCode).headers(r.headers).header('content-type', CONTENT_TYPES[encoding]).send(statusResponse(r.err.statusCode, r.message, encoding));
-}
+};

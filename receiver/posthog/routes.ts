@@ -8,16 +8,18 @@
  * was refused.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { PosthogReceiverConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
 import { credentialFromAuthorization, requireWriteTenant } from '../../core/tenants.ts';
-import { acceptRawBodies, decodeContent, mediaTypeOf, readBody } from '../body.ts';
 import { isObject, type Json, parseJson, requestContext, type ProductRoutesOptions } from '../product/common.ts';
 import { ingestProductEvents, listedByIndex } from '../product/ingest.ts';
+import { decodeContent, mediaTypeOf, readBody } from '../receiverhelper/body.ts';
+import { everyMessageRefused, receiverScope } from '../receiverhelper/replies.ts';
+import type { PosthogReceiverConfig } from './config.ts';
 import { posthogEvent } from './map.ts';
 
 export type PosthogRoutesOptions = ProductRoutesOptions<PosthogReceiverConfig>;
 
+/** Names the events' instrumentation scope (`signalhouse/posthog`), whatever the receiver's config key. */
 const RECEIVER = 'posthog';
 
 const isGzip = (compression: string) => compression === 'gzip-js' || compression === 'gzip';
@@ -58,8 +60,9 @@ async function decodeBody(request: FastifyRequest, limit: number): Promise<unkno
 }
 
 export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOptions): Promise<void> {
-  const { config, pipeline, tenants, telemetry } = opts;
-  acceptRawBodies(app, config.max_batch_size);
+  const { config, pipeline, tenants, counters } = opts;
+  receiverScope(app, { counters, wireLimit: config.max_batch_size });
+  const records = counters.signal('logs');
 
   async function capture(request: FastifyRequest, reply: FastifyReply) {
     const doc = await decodeBody(request, config.max_batch_size);
@@ -78,9 +81,9 @@ export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOpt
     const key = credentialFromAuthorization(request.headers.authorization) ?? [envelope.api_key, envelope.token, first.api_key, firstProps.token].find((k): k is string => typeof k === 'string' && k !== '');
     const tenant = requireWriteTenant(tenants, key);
     const ctx = requestContext(RECEIVER, config, envelope.sent_at, 'sent_at');
-    const outcome = await ingestProductEvents(RECEIVER, pipeline, telemetry, tenant.id, events, (e) => posthogEvent(e, ctx));
+    const outcome = await ingestProductEvents(records, pipeline, tenant.id, events, (e) => posthogEvent(e, ctx));
     const { dropped, rejected } = listedByIndex(outcome);
-    if (events.length > 0 && outcome.rejected === events.length) {
+    if (everyMessageRefused(events.length, outcome.rejected)) {
       return reply.code(400).send({ status: 0, error: 'BAD_REQUEST', message: 'every event was refused', rejected });
     }
     if (outcome.accepted === events.length) return reply.code(200).send({ status: 1 });

@@ -6,12 +6,12 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { Pipeline } from '../../core/components.ts';
-import type { Telemetry } from '../../core/telemetry.ts';
-import type { RecordLimits } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
 import { type Attributes, type LogEvent, newAttributes, type Resource, type Scope } from '../../core/event.ts';
 import { credentialFromAuthorization, requireWriteTenant, type Tenant, type TenantRegistry } from '../../core/tenants.ts';
-import { mediaTypeOf, readBody } from '../body.ts';
+import { mediaTypeOf, readBody } from '../receiverhelper/body.ts';
+import type { ReceiverCounters } from '../receiverhelper/counters.ts';
+import type { RecordLimits } from '../receiverhelper/limits.ts';
 import { checkIdentity, checkLength, type IdentityFields, MAX_TIME_UNIX_NANO, putAttribute, RecordRejected } from '../otlp/common.ts';
 
 export type Json = Record<string, unknown>;
@@ -36,9 +36,10 @@ export const CONTEXT_ATTRIBUTES = {
 /** What every product-API plugin is registered with. */
 export interface ProductRoutesOptions<C> {
   config: C;
+  /** The logs pipeline that names the receiver. */
   pipeline: Pipeline;
   tenants: TenantRegistry;
-  telemetry: Telemetry;
+  counters: ReceiverCounters;
 }
 
 /** JSON bodies arrive as application/json, or as text/plain from browsers avoiding a CORS preflight. */

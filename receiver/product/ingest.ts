@@ -2,13 +2,12 @@
  * Runs one product-API request through its pipeline: each raw event is mapped on its own (a bad one is
  * refused with its index and reason, the rest go on), the batch runs through the processors and is committed,
  * and the caller gets a result per event. The reply's counts are counted from those results, so they cannot
- * disagree; counting happens here, once, for every product receiver.
+ * disagree; the receiver helper's counters count the same numbers, here, once, for every product receiver.
  */
-import type { Signal } from '../../core/config.ts';
-import { addRejection, type EventOutcome, type EventStatus, type LogBatch, type LogEvent } from '../../core/event.ts';
 import type { Pipeline } from '../../core/components.ts';
-import { countDroppedAndRejected, type Telemetry } from '../../core/telemetry.ts';
+import { addRejection, type EventOutcome, type EventStatus, type LogBatch, type LogEvent } from '../../core/event.ts';
 import { RecordRejected } from '../otlp/common.ts';
+import type { SignalCounters } from '../receiverhelper/counters.ts';
 
 /** One event's outcome in a product-API reply (statuses as in core/event.ts). */
 export interface EventResult {
@@ -32,18 +31,16 @@ export interface IngestOutcome {
 }
 
 export async function ingestProductEvents(
-  receiver: string,
+  counters: SignalCounters,
   pipeline: Pipeline,
-  telemetry: Telemetry,
   tenantId: string,
   items: readonly unknown[],
   map: (item: unknown, index: number) => LogEvent,
 ): Promise<IngestOutcome> {
-  const signal: Signal = 'logs';
   const events: LogEvent[] = [];
   const results: EventResult[] = [];
   const outcomes = new Map<object, EventOutcome>();
-  const batch: LogBatch = { tenantId, signal, events, rejections: [], drops: [], outcomes };
+  const batch: LogBatch = { tenantId, signal: 'logs', events, rejections: [], drops: [], outcomes };
   items.forEach((item, index) => {
     try {
       const event = map(item, index);
@@ -55,7 +52,7 @@ export async function ingestProductEvents(
       results.push({ index, id: '', status: 'rejected', error: err.reason });
     }
   });
-  telemetry.receivedRecords.inc({ receiver, signal }, items.length);
+  counters.received(items.length);
   const mapped = events.slice();
   const out = await pipeline.consume(batch);
   // What the processors did with the events they did not pass on, against each event's index.
@@ -73,8 +70,7 @@ export async function ingestProductEvents(
     }
     counts[r.status]++;
   }
-  telemetry.acceptedRecords.inc({ receiver, signal }, counts.accepted);
-  countDroppedAndRejected(telemetry, receiver, signal, out);
+  counters.consumed(out, counts.accepted);
   return { results, ...counts };
 }
 

@@ -8,20 +8,22 @@
  * gets 400 (the SDKs drop a batch on 4xx and retry on 5xx, so a repeat or a consent drop never fails a request).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { SegmentReceiverConfig } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import { acceptRawBodies } from '../body.ts';
 import { isObject, readJsonBody, requestContext, tenantOf, type ProductRoutesOptions } from '../product/common.ts';
 import { ingestProductEvents, listedByIndex } from '../product/ingest.ts';
+import { everyMessageRefused, receiverScope } from '../receiverhelper/replies.ts';
+import type { SegmentReceiverConfig } from './config.ts';
 import { segmentEvent, type SegmentType } from './map.ts';
 
 export type SegmentRoutesOptions = ProductRoutesOptions<SegmentReceiverConfig>;
 
+/** Names the events' instrumentation scope (`signalhouse/segment`), whatever the receiver's config key. */
 const RECEIVER = 'segment';
 
 export async function segmentRoutes(app: FastifyInstance, opts: SegmentRoutesOptions): Promise<void> {
-  const { config, pipeline, tenants, telemetry } = opts;
-  acceptRawBodies(app, config.max_batch_size);
+  const { config, pipeline, tenants, counters } = opts;
+  receiverScope(app, { counters, wireLimit: config.max_batch_size });
+  const records = counters.signal('logs');
 
   async function handle(request: FastifyRequest, reply: FastifyReply, type: SegmentType | undefined, okStatus: number) {
     const body = await readJsonBody(request, config.max_batch_size);
@@ -33,9 +35,9 @@ export async function segmentRoutes(app: FastifyInstance, opts: SegmentRoutesOpt
       messages = body.batch;
     } else messages = [body];
     const ctx = requestContext(RECEIVER, config, body.sentAt, 'sentAt');
-    const outcome = await ingestProductEvents(RECEIVER, pipeline, telemetry, tenant.id, messages, (m) => segmentEvent(m, type, ctx));
+    const outcome = await ingestProductEvents(records, pipeline, tenant.id, messages, (m) => segmentEvent(m, type, ctx));
     const { dropped, rejected } = listedByIndex(outcome);
-    if (messages.length > 0 && outcome.rejected === messages.length) {
+    if (everyMessageRefused(messages.length, outcome.rejected)) {
       return reply.code(400).send({ success: false, error: 'BAD_REQUEST', message: 'every message was refused', rejected });
     }
     if (outcome.accepted === messages.length) return reply.code(okStatus).send({ success: true });

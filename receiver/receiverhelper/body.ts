@@ -9,8 +9,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { promisify } from 'node:util';
 import { gunzip, inflate } from 'node:zlib';
-import type { BodyReservation } from '../core/byte-budget.ts';
-import { SignalhouseError } from '../core/errors.ts';
+import type { BodyReservation } from '../../core/byte-budget.ts';
+import { SignalhouseError } from '../../core/errors.ts';
 
 const gunzipAsync = promisify(gunzip);
 const inflateAsync = promisify(inflate);
