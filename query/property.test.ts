@@ -8,13 +8,14 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCatalogData } from '../test/helpers/catalog-data.ts';
 import { ACME_KEY, startTestService, type TestService } from '../test/helpers/service.ts';
+import { propertyOptions } from '../test/helpers/hostile.ts';
 import { METRICS } from './catalog.ts';
 import { MAX_TIME_MS, MIN_TIME_MS } from './fields.ts';
 
 let svc: TestService;
 const NOW = Date.now();
 const HOUR = 3_600_000;
-const RUNS = { seed: 42, numRuns: 120, plugins: [fc.interruptAfterTimeLimit(6_000)] };
+const RUNS = propertyOptions(120, 6);
 
 beforeAll(async () => {
   svc = await startTestService();

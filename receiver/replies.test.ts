@@ -8,6 +8,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACME_KEY, startTestService, type TestService } from '../test/helpers/service.ts';
+import { propertyOptions } from '../test/helpers/hostile.ts';
 
 let svc: TestService;
 beforeAll(async () => {
@@ -300,7 +301,7 @@ describe('any mix of events', () => {
       fc.asyncProperty(fc.constantFrom(...(Object.keys(receivers) as Array<keyof typeof receivers>)), fc.array(kind, { minLength: 1, maxLength: 12 }), async (name, kinds) => {
         await checkBatch(name, casesOf(kinds, `prop-${run++}`), `replies.prop.${name}`);
       }),
-      { seed: 42, numRuns: 50, interruptAfterTimeLimit: 8_000 },
+      propertyOptions(50, 8),
     );
   });
 });
