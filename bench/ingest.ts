@@ -3,325 +3,122 @@
  *
  * Starts Signalhouse as a child process (embedded chDB, fresh data directory, the default processors on)
  * and, from this process, drives OTLP/HTTP protobuf and JSON requests of 100 and 500 log records with
- * autocannon. In the same run it drives a bare Fastify server that parses the same payloads and echoes them
- * back (no pipeline, no storage) and prints the ratio. Then, for the latency targets, single-event requests at a
- * steady 1,000 req/s and 100-event requests at a steady 200 req/s from an open-loop generator (open-loop.ts), and
- * the same rates as autocannon sends them (in bursts at the top of each second). At the end the server is stopped with
- * SIGTERM and the stored rows are counted: every acknowledged event must be there. Last, protobuf 500/req again
- * on a server without processors. Every request carries fresh event ids (dedupe is on), written into a
- * template payload per request. Latency percentiles are exact, from every 2xx response time.
+ * autocannon: AI tool-call events (no URL or user agent), and web events as a browser tracker sends them (URL
+ * with UTM parameters and sometimes an email, user agent, client address, referrer; payloads.ts). In the same
+ * run it drives two bare Fastify servers on the same payloads (bare-server.ts): one that only parses them, and
+ * one that parses and echoes them back; it prints the ratio to each. Then, for the latency targets,
+ * single-event requests at a steady 1,000 req/s and 100-event requests at a steady 200 req/s from an open-loop
+ * generator (open-loop.ts), and the same rates as autocannon sends them (in bursts at the top of each second).
+ * At the end the server is stopped with SIGTERM and the stored rows are counted: every acknowledged event must
+ * be there. Then protobuf 500/req again on a server without processors, and last the large-body scenario on a
+ * fresh server (large-body.ts): concurrent OTLP/JSON bodies near the receiver's body limit, peak and settled RSS.
+ * Every request carries fresh event ids (dedupe is on), written into a template payload per request. Latency
+ * percentiles are exact, from every 2xx response time.
  *
  * Load scenarios keep BENCH_CONNECTIONS requests in flight (default 64): a reply waits for the commit, so
  * throughput needs enough requests in flight to keep both the pipeline and the INSERT busy.
  *
  * Options (env): BENCH_DURATION seconds per scenario (default 10), BENCH_CONNECTIONS (default 64),
- * BENCH_SCENARIOS comma-separated subset of
- * `protobuf-100,protobuf-500,json-100,json-500,single,batch-100,single-bursts,batch-100-bursts,no-processors` (default all; the bare server
- * runs for the load scenarios chosen), BENCH_ROLLUPS=0 (rollup views off), BENCH_EXPORTER (exporter options in YAML flow
- * style, e.g. `landing: { max_rows: 0 }`), BENCH_NODE_FLAGS (server node flags).
+ * BENCH_SCENARIOS comma-separated subset of SCENARIO_NAMES below (default all; the bare servers run for the load
+ * scenarios chosen), BENCH_ROLLUPS=0 (rollup views off), BENCH_EXPORTER (exporter options in YAML flow style,
+ * e.g. `landing: { max_rows: 0 }`), BENCH_NODE_FLAGS (server node flags), BENCH_BARE=0 (no bare servers),
+ * BENCH_LARGE_MB (large bodies' size, default 15 MB, at most the body limit), BENCH_LARGE_CONNECTIONS (default
+ * 12), BENCH_SETTLE seconds idle before the settled RSS (default 12).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
-import { JsonLogsSerializer, ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { parseConfig } from '../core/config.ts';
+import { otlpReceiverSchema } from '../receiver/otlp/config.ts';
 import { openStore } from '../storage/store.ts';
-import { freePort } from '../test/helpers/process.ts';
-import { openLoop } from './open-loop.ts';
+import { CONNECTIONS, drive, driveSteady, DURATION, insertStats, KEY, peakRssMb, type Proc, quiet, ROOT, type Row, startProcess, table } from './harness.ts';
+import { largeBodies } from './large-body.ts';
+import { aiPayload, largeWebPayloads, type Payload, webPayloads } from './payloads.ts';
 
-const ROOT = join(import.meta.dirname, '..');
-const DURATION = Number(process.env.BENCH_DURATION ?? 10);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
-const KEY = 'wk_bench_key_0001';
-const ALL_SCENARIOS = ['protobuf-100', 'protobuf-500', 'json-100', 'json-500', 'single', 'batch-100', 'single-bursts', 'batch-100-bursts', 'no-processors'];
-const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? ALL_SCENARIOS.join(',')).split(',').map((s) => s.trim()));
-const LOADS = ([[100, 'protobuf'], [500, 'protobuf'], [100, 'json'], [500, 'json']] as const).filter(([n, enc]) => SCENARIOS.has(`${enc}-${n}`));
+const LOAD_NAMES = ['protobuf-100', 'protobuf-500', 'json-100', 'json-500', 'web-protobuf-100', 'web-protobuf-500', 'web-json-100', 'web-json-500'];
+const SCENARIO_NAMES = [...LOAD_NAMES, 'single', 'batch-100', 'single-bursts', 'batch-100-bursts', 'no-processors', 'large-body'];
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? SCENARIO_NAMES.join(',')).split(',').map((s) => s.trim()));
+for (const s of SCENARIOS) if (!SCENARIO_NAMES.includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIO_NAMES.join(', ')})`);
+const BARE = { echo: 'bare Fastify echo', parse: 'bare Fastify parse' } as const;
 
-/** Placeholder in every event id; same length as the request counter written over it. */
-const REQ_MARKER = 'R000000000';
-
-let requestCounter = 0;
-
-/** A body factory: each call returns the template with a fresh request number in every event id. */
-function uniqueBodies(template: Buffer): () => Buffer {
-  const marker = Buffer.from(REQ_MARKER);
-  const offsets: number[] = [];
-  for (let i = template.indexOf(marker); i >= 0; i = template.indexOf(marker, i + 1)) offsets.push(i);
-  return () => {
-    const body = Buffer.from(template);
-    const stamp = Buffer.from(`R${String(++requestCounter).padStart(9, '0')}`);
-    for (const o of offsets) stamp.copy(body, o);
-    return body;
-  };
+interface Load {
+  label: string;
+  templates: Buffer[];
+  contentType: string;
+  perRequest: number;
 }
 
-/** `n` realistic product events (AI tool calls) serialized by the official OTel serializers. */
-function payload(n: number): { proto: Buffer; json: Buffer } {
-  const exporter = new InMemoryLogRecordExporter();
-  const provider = new LoggerProvider({
-    resource: resourceFromAttributes({ 'service.name': 'bench-app', 'service.version': '1.4.2', 'deployment.environment': 'prod' }),
-    processors: [new SimpleLogRecordProcessor({ exporter })],
-  });
-  const logger = provider.getLogger('signalhouse.bench', '1.0.0');
-  const now = Date.now();
-  for (let i = 0; i < n; i++) {
-    logger.emit({
-      eventName: 'ai.tool_call_completed',
-      timestamp: now + i,
-      severityText: 'INFO',
-      body: 'tool call completed',
-      attributes: {
-        // REQ_MARKER is overwritten with a request counter for every request, so every event id is unique.
-        'log.record.uid': `${REQ_MARKER}-${String(i).padStart(4, '0')}`,
-        'gen_ai.tool.name': ['lookup_order', 'search_kb', 'book_slot'][i % 3],
-        'ai.tool.category': 'navigation',
-        'ai.tool.duration_ms': 80 + (i % 200),
-        'ai.tool.success': i % 11 !== 0,
-        'gen_ai.conversation.id': `conv-${i % 97}`,
-        'session.id': `sess-${i % 211}`,
-        'user.id': `user-${i % 1009}`,
-        'site.id': 'site-main',
-      },
+/** The saturation loads chosen; web events come as templates sent in turn (at least 16,000 events a cycle). */
+function loads(): Load[] {
+  const out: Load[] = [];
+  for (const name of LOAD_NAMES.filter((n) => SCENARIOS.has(n))) {
+    const web = name.startsWith('web-');
+    const [enc, count] = name.replace('web-', '').split('-');
+    const n = Number(count);
+    const payloads = web ? webPayloads(n, Math.ceil(16_000 / n)) : [aiPayload(n)];
+    out.push({
+      label: `${web ? 'web ' : ''}${enc} ${n}/req`,
+      templates: payloads.map((p) => (enc === 'protobuf' ? p.proto : p.json)),
+      contentType: enc === 'protobuf' ? 'application/x-protobuf' : 'application/json',
+      perRequest: n,
     });
   }
-  const records = exporter.getFinishedLogRecords();
-  return { proto: Buffer.from(ProtobufLogsSerializer.serializeRequest(records)!), json: Buffer.from(JsonLogsSerializer.serializeRequest(records)!) };
+  return out;
 }
 
-interface Proc {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<unknown>;
+async function stop(p: Proc): Promise<void> {
+  p.child.kill('SIGTERM');
+  await p.exited;
 }
 
-async function startProcess(args: string[], env: Record<string, string>): Promise<Proc> {
-  const port = await freePort();
-  // BENCH_NODE_FLAGS: extra node flags for the servers, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
-  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(`${url}/ready`)).status === 200) return { child, url, exited };
-    } catch {
-      // starting
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`${args.join(' ')} did not become ready`);
+async function countStored(dataDir: string): Promise<number> {
+  const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dataDir } } }, {}).exporters.clickhouse!);
+  const rs = await store.client.query({ query: "SELECT count() AS n FROM signalhouse.otel_logs WHERE TenantId = 'bench'", format: 'JSONEachRow' });
+  const n = Number((await rs.json<{ n: string }>())[0].n);
+  await store.close();
+  return n;
 }
 
-/** Peak resident set size of a process, from /proc (VmHWM). */
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+const latencyChosen = () => ['single', 'batch-100', 'single-bursts', 'batch-100-bursts'].some((n) => SCENARIOS.has(n));
+
+const tenantsYaml = `tenants:\n  - id: bench\n    write_keys: [${KEY}]\n`;
+
+/** Large OTLP/JSON bodies of web events on a fresh server: replies by kind, peak and settled RSS. */
+async function largeBodyScenario(dir: string, configPath: string): Promise<string[]> {
+  const limit = otlpReceiverSchema.parse({}).protocols.http.max_request_body_size;
+  const wanted = Number(process.env.BENCH_LARGE_MB ?? 15) * 1e6;
+  const size = Math.min(wanted, limit);
+  const connections = Number(process.env.BENCH_LARGE_CONNECTIONS ?? 12);
+  const payloads = largeWebPayloads(size, 2);
+  const events = payloads[0].events;
+  const bytes = Math.max(...payloads.map((p) => p.json.length));
+  const server = await startProcess([join(ROOT, 'service', 'main.ts'), '--config', configPath], { SIGNALHOUSE_DATA_DIR: join(dir, 'data-large') });
+  const r = await largeBodies({ url: server.url, pid: server.child.pid!, templates: payloads.map((p) => p.json), eventsPerBody: events, connections, seconds: DURATION, settleSeconds: Number(process.env.BENCH_SETTLE ?? 12) });
+  await stop(server);
+  const stored = await countStored(join(dir, 'data-large'));
+  const other = [...r.other].map(([s, n]) => `${n}× ${s}`).join(', ') || 'none';
+  return [
+    `large bodies: ${connections} clients, OTLP/JSON web events, ${(bytes / 1e6).toFixed(1)} MB = ${events.toLocaleString('en-US')} events a body${size < wanted ? ` (the body limit, ${limit} bytes, is under ${wanted / 1e6} MB)` : ''}, ${r.seconds.toFixed(1)} s`,
+    `  replies: ${r.ok} 2xx, ${r.shed} 503 (${r.retryAfter} with Retry-After), other non-2xx ${other}, errors ${r.errors}; ${r.eventsPerSec.toLocaleString('en-US')} events/s acknowledged`,
+    `  RSS before ${r.rssBeforeMb} MB, peak (VmHWM) ${r.peakRssMb} MB, settled after ${r.settleSeconds} s idle ${r.settledRssMb} MB`,
+    `  rows stored ${stored.toLocaleString('en-US')} for ${(r.ok * events).toLocaleString('en-US')} acknowledged ${stored >= r.ok * events ? '(every acknowledged event stored)' : '(LOST ROWS)'}`,
+  ];
 }
 
-/** CPU seconds used so far by each kind of thread of a process, from /proc/<pid>/task/<tid>/stat. */
-function threadCpu(pid: number): Map<string, number> {
-  const byKind = new Map<string, number>();
-  const tick = 100; // USER_HZ
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // thread ended
-    }
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const seconds = (Number(fields[11]) + Number(fields[12])) / tick;
-    // Threads named 'node' are V8's GC helpers and libuv's pool, which also runs each chDB call; ClickHouse names its own.
-    const kind = tid === String(pid) ? 'js main' : name === 'node' || name.startsWith('libuv') ? 'node threads' : /^MergeMut/.test(name) ? 'chdb merges' : 'chdb threads';
-    byKind.set(kind, (byKind.get(kind) ?? 0) + seconds);
-  }
-  return byKind;
-}
-
-function cpuDelta(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
-  const d = new Map<string, number>();
-  for (const [k, v] of after) d.set(k, v - (before.get(k) ?? 0));
-  return d;
-}
-
-interface Row {
-  /** Requests answered 2xx. */
-  ok: number;
-  scenario: string;
-  target: string;
-  eventsPerSec: number;
-  reqPerSec: number;
-  /** Exact percentiles of the 2xx response times (ms). */
-  p50: number;
-  p95: number;
-  p99: number;
-  non2xx: number;
-  errors: number;
-  /** Events still in flight when the clock stops: committed, but not counted as acknowledged. */
-  inFlightMax: number;
-  /** Server CPU per acknowledged event, µs, by kind of thread; and the load generator's. */
-  cpu?: { total: number; byKind: Map<string, number>; loadGen: number };
-}
-
-/** Exact percentile of sorted milliseconds, to 0.1 ms. */
-function percentile(sorted: readonly number[], q: number): number {
-  return sorted.length === 0 ? NaN : Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 10) / 10;
-}
-
-/** A steady `rate` of requests from the open-loop generator (latency from each request's scheduled start). */
-async function driveSteady(url: string, scenario: string, template: Buffer, perRequest: number, rate: number, pid: number): Promise<Row> {
-  const nextBody = uniqueBodies(template);
-  const cpuBefore = threadCpu(pid);
-  const genBefore = process.cpuUsage();
-  const r = await openLoop({ url: `${url}/v1/logs`, headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${KEY}` }, body: nextBody, rate, seconds: DURATION });
-  const gen = process.cpuUsage(genBefore);
-  const events = Math.max(1, r.ok * perRequest);
-  const byKind = new Map([...cpuDelta(cpuBefore, threadCpu(pid))].map(([k, v]) => [k, (v * 1e6) / events]));
-  return {
-    ok: r.ok,
-    scenario: `${scenario} (generator late by p99 ${r.sendLagP99.toFixed(1)} ms; ${r.maxInFlight} in flight at most)`,
-    target: 'signalhouse',
-    eventsPerSec: Math.round((r.ok * perRequest) / r.seconds),
-    reqPerSec: Math.round(r.ok / r.seconds),
-    p50: percentile(r.latencies, 0.5),
-    p95: percentile(r.latencies, 0.95),
-    p99: percentile(r.latencies, 0.99),
-    non2xx: r.non2xx,
-    errors: r.errors,
-    // Every reply is awaited: what was sent and acknowledged is counted exactly.
-    inFlightMax: 0,
-    cpu: { total: [...byKind.values()].reduce((a, b) => a + b, 0), byKind, loadGen: (gen.user + gen.system) / events },
-  };
-}
-
-async function drive(target: string, url: string, scenario: string, template: Buffer, contentType: string, perRequest: number, extra: Partial<autocannon.Options> = {}, pid?: number): Promise<Row> {
-  const nextBody = uniqueBodies(template);
-  const cpuBefore = pid ? threadCpu(pid) : undefined;
-  const genBefore = process.cpuUsage();
-  const instance = autocannon({
-    url: `${url}/v1/logs`,
-    method: 'POST',
-    headers: { 'content-type': contentType, authorization: `Bearer ${KEY}` },
-    requests: [{ setupRequest: (req) => ({ ...req, body: nextBody() }) }],
-    connections: CONNECTIONS,
-    duration: DURATION,
-    ...extra,
-  });
-  const times: number[] = [];
-  // autocannon returns its event-emitting instance, typed only as the promise it also is.
-  (instance as unknown as autocannon.Instance).on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
-    if (status >= 200 && status < 300) times.push(ms);
-  });
-  const result = await instance;
-  times.sort((a, b) => a - b);
-  const pct = (q: number) => percentile(times, q);
-  const ok = result['2xx'];
-  const seconds = result.duration;
-  const gen = process.cpuUsage(genBefore);
-  let cpu: Row['cpu'];
-  if (pid && cpuBefore && ok > 0) {
-    const events = ok * perRequest;
-    const byKind = new Map([...cpuDelta(cpuBefore, threadCpu(pid))].map(([k, v]) => [k, (v * 1e6) / events]));
-    cpu = { total: [...byKind.values()].reduce((a, b) => a + b, 0), byKind, loadGen: (gen.user + gen.system) / events };
-  }
-  return {
-    ok,
-    scenario,
-    target,
-    eventsPerSec: Math.round((ok * perRequest) / seconds),
-    reqPerSec: Math.round(ok / seconds),
-    p50: pct(0.5),
-    p95: pct(0.95),
-    p99: pct(0.99),
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-    inFlightMax: (extra.connections ?? CONNECTIONS) * perRequest,
-    cpu,
-  };
-}
-
-/** Group commits, INSERTs and landing moves so far (counts, mean size and latency), from the server's own /metrics. */
-async function insertStats(url: string): Promise<string> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const value = (name: string, labels = '') => Number(new RegExp(`^${name}${labels.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  const groups = value('signalhouse_exporter_batch_rows_count', '{table="otel_logs"}');
-  const groupRows = value('signalhouse_exporter_batch_rows_sum', '{table="otel_logs"}');
-  const commits = (table: string) => {
-    const n = value('signalhouse_exporter_commit_duration_seconds_count', `{table="${table}"}`);
-    return `${fmt(n)} into ${table} (${n ? Math.round((value('signalhouse_exporter_commit_duration_seconds_sum', `{table="${table}"}`) * 1000) / n) : 0} ms each)`;
-  };
-  const moves = value('signalhouse_exporter_landing_move_duration_seconds_count');
-  const moved = value('signalhouse_exporter_landing_moved_rows_total');
-  const moveMs = moves ? Math.round((value('signalhouse_exporter_landing_move_duration_seconds_sum') * 1000) / moves) : 0;
-  const lag = (q: string) => (value(`signalhouse_nodejs_eventloop_lag_${q}_seconds`) * 1000).toFixed(1);
-  return `event loop lag p50 ${lag('p50')} / p99 ${lag('p99')} ms; ${fmt(groups)} group commits of ${fmt(groupRows / groups)} rows on average; INSERTs: ${commits('landing')}, ${commits('otel_logs')}; ${fmt(moves)} landing moves of ${fmt(moves ? moved / moves : 0)} rows (${moveMs} ms each)`;
-}
-
-function table(rows: Row[]): string {
-  const head = '| scenario | target | events/s | req/s | p50 ms | p95 ms | p99 ms | non-2xx | errors |';
-  const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|';
-  return [head, sep, ...rows.map((r) => `| ${r.scenario} | ${r.target} | ${r.eventsPerSec.toLocaleString('en-US')} | ${r.reqPerSec.toLocaleString('en-US')} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.non2xx} | ${r.errors} |`)].join('\n');
-}
-
-const latencyLoadsChosen = () => ['single', 'batch-100', 'single-bursts', 'batch-100-bursts'].some((n) => SCENARIOS.has(n));
-
-/** Waits (at most 120 s) until a process uses under 10% of a core over a second; returns the seconds waited. */
-async function quiet(pid: number): Promise<number> {
-  const started = performance.now();
-  const total = () => [...threadCpu(pid).values()].reduce((a, b) => a + b, 0);
-  for (let before = total(); performance.now() - started < 120_000; ) {
-    await new Promise((r) => setTimeout(r, 1000));
-    const now = total();
-    if (now - before < 0.1) break;
-    before = now;
-  }
-  return Math.round((performance.now() - started) / 1000);
-}
-
-async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'sh-bench-'));
-  const configPath = join(dir, 'signalhouse.yaml');
-  // BENCH_ROLLUPS=0 turns the rollup's materialized views off, to show what they cost.
-  // BENCH_EXPORTER adds exporter options, in YAML flow style, e.g. `landing: { max_rows: 0 }`.
-  const exporter = [process.env.BENCH_ROLLUPS === '0' ? 'rollups: false' : '', process.env.BENCH_EXPORTER ?? ''].filter(Boolean).join(', ');
-  writeFileSync(configPath, `tenants:\n  - id: bench\n    write_keys: [${KEY}]\nexporters: { clickhouse: { ${exporter} } }\n`);
-  const payloads = { 100: payload(100), 500: payload(500), 1: payload(1) };
-  console.log(`payload sizes: 100 records = ${payloads[100].proto.length} B protobuf / ${payloads[100].json.length} B JSON; 500 records = ${payloads[500].proto.length} B / ${payloads[500].json.length} B`);
-  console.log(`${DURATION}s per scenario, ${CONNECTIONS} connections, machine: ${(await import('node:os')).cpus().length} cores\n`);
-
-  const rows: Row[] = [];
-  const bare = await startProcess([join(ROOT, 'bench', 'bare-server.ts')], {});
-  for (const [n, enc] of LOADS) {
-    const p = payloads[n];
-    rows.push(await drive('bare Fastify echo', bare.url, `${enc} ${n}/req`, enc === 'protobuf' ? p.proto : p.json, enc === 'protobuf' ? 'application/x-protobuf' : 'application/json', n));
-  }
-  bare.child.kill('SIGTERM');
-  await bare.exited;
-
-  const server = await startProcess([join(ROOT, 'service', 'main.ts'), '--config', configPath], { SIGNALHOUSE_DATA_DIR: join(dir, 'data') });
+/** The saturation and latency scenarios on a server with the default processors; then its stored rows are counted. */
+async function defaultServer(dir: string, configPath: string, chosen: readonly Load[], small: Record<1 | 100 | 500, Payload>, rows: Row[]) {
   let accepted = 0;
   let slack = 0;
-  for (const [n, enc] of LOADS) {
-    const p = payloads[n];
-    const row = await drive('signalhouse', server.url, `${enc} ${n}/req`, enc === 'protobuf' ? p.proto : p.json, enc === 'protobuf' ? 'application/x-protobuf' : 'application/json', n, {}, server.child.pid);
-    accepted += row.ok * n;
+  const server = await startProcess([join(ROOT, 'service', 'main.ts'), '--config', configPath], { SIGNALHOUSE_DATA_DIR: join(dir, 'data') });
+  for (const l of chosen) {
+    const row = await drive('signalhouse', server.url, l.label, l.templates, l.contentType, l.perRequest, {}, server.child.pid);
+    accepted += row.ok * l.perRequest;
     slack += row.inFlightMax;
     rows.push(row);
   }
   // Latency at a steady rate is measured on a quiet server, not while the saturation scenarios' merges still run
   // (they left single-event p99 at ~200 ms in the first seconds): wait until its CPU falls below 10% of a core.
-  if (LOADS.length > 0 && latencyLoadsChosen()) console.log(`waited ${await quiet(server.child.pid!)} s for the server to go quiet before the latency scenarios`);
+  if (chosen.length > 0 && latencyChosen()) console.log(`waited ${await quiet(server.child.pid!)} s for the server to go quiet before the latency scenarios`);
   // The latency targets at a steady rate: single events at 1,000 req/s, and 100-event requests at 200 req/s
   // (20k events/s, twice the seed's 10k events/s SLA), from the open-loop generator.
   const latencyLoads = [
@@ -330,7 +127,7 @@ async function main(): Promise<void> {
   ] as const;
   for (const [name, n, rate, label] of latencyLoads) {
     if (!SCENARIOS.has(name)) continue;
-    const row = await driveSteady(server.url, `${label}, steady`, payloads[n].proto, n, rate, server.child.pid!);
+    const row = await driveSteady(server.url, `${label}, steady`, small[n].proto, n, rate, server.child.pid!);
     rows.push(row);
     accepted += row.ok * n;
   }
@@ -339,50 +136,84 @@ async function main(): Promise<void> {
   for (const [name, n, rate, label] of latencyLoads) {
     if (!SCENARIOS.has(`${name}-bursts`)) continue;
     const connections = n === 1 ? Number(process.env.BENCH_SINGLE_CONNECTIONS ?? 100) : 32;
-    const row = await drive('signalhouse', server.url, `${label}, autocannon bursts`, payloads[n].proto, 'application/x-protobuf', n, { overallRate: rate, connections }, server.child.pid);
+    const row = await drive('signalhouse', server.url, `${label}, autocannon bursts`, small[n].proto, 'application/x-protobuf', n, { overallRate: rate, connections }, server.child.pid);
     rows.push(row);
     accepted += row.ok * n;
     slack += row.inFlightMax;
   }
   const rss = peakRssMb(server.child.pid!);
   const inserts = await insertStats(server.url);
-  server.child.kill('SIGTERM');
-  await server.exited;
+  await stop(server);
+  const stored = await countStored(join(dir, 'data'));
+  return { accepted, slack, stored, rss, inserts };
+}
 
-  const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: join(dir, 'data') } } }, {}).exporters.clickhouse!);
-  const rs = await store.client.query({ query: "SELECT count() AS n FROM signalhouse.otel_logs WHERE TenantId = 'bench'", format: 'JSONEachRow' });
-  const stored = Number((await rs.json<{ n: string }>())[0].n);
-  await store.close();
-
-  // The same protobuf 500/req load with no processors, on a fresh store: what the whole chain costs.
-  const bareConfig = join(dir, 'no-processors.yaml');
-  writeFileSync(bareConfig, `tenants:\n  - id: bench\n    write_keys: [${KEY}]\nreceivers: { otlp: {} }\nexporters: { clickhouse: {} }\nservice:\n  pipelines:\n    logs: { receivers: [otlp], processors: [], exporters: [clickhouse] }\n`);
-  if (SCENARIOS.has('no-processors')) {
-    const plain = await startProcess([join(ROOT, 'service', 'main.ts'), '--config', bareConfig], { SIGNALHOUSE_DATA_DIR: join(dir, 'data-plain') });
-    rows.push(await drive('signalhouse, no processors', plain.url, 'protobuf 500/req', payloads[500].proto, 'application/x-protobuf', 500, {}, plain.child.pid));
-    plain.child.kill('SIGTERM');
-    await plain.exited;
-  }
-  rmSync(dir, { recursive: true, force: true });
-
+/** The results table, the ratios to both bare servers, and CPU per event by thread kind. */
+function report(rows: Row[]): void {
   console.log(table(rows));
-  console.log('\nsignalhouse / bare Fastify echo of the same payload (events/s):');
-  for (const r of rows.filter((x) => x.target === 'signalhouse' && !x.scenario.includes(' at '))) {
-    const b = rows.find((x) => x.target === 'bare Fastify echo' && x.scenario === r.scenario);
-    if (!b) continue;
-    console.log(`  ${r.scenario}: ${((100 * r.eventsPerSec) / b.eventsPerSec).toFixed(0)}%`);
+  for (const [mode, target] of Object.entries(BARE)) {
+    const lines = rows
+      .filter((x) => x.target === 'signalhouse' && !x.scenario.includes(' at '))
+      .flatMap((r) => {
+        const b = rows.find((x) => x.target === target && x.scenario === r.scenario);
+        return b ? [`  ${r.scenario}: ${((100 * r.eventsPerSec) / b.eventsPerSec).toFixed(0)}%`] : [];
+      });
+    if (lines.length) console.log(`\nsignalhouse / ${target} of the same payload (events/s)${mode === 'parse' ? ': parse only, reply {}' : ''}:\n${lines.join('\n')}`);
   }
   console.log('\nCPU per acknowledged event (µs), by thread kind; load generator = this process:');
   for (const r of rows.filter((x) => x.cpu)) {
     const parts = [...r.cpu!.byKind].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`);
     console.log(`  ${r.target}, ${r.scenario}: ${r.cpu!.total.toFixed(1)} µs = ${parts.join(', ')}; load generator ${r.cpu!.loadGen.toFixed(1)}`);
   }
-  console.log(`\nsignalhouse peak RSS: ${rss} MB; ${inserts}`);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sh-bench-'));
+  const configPath = join(dir, 'signalhouse.yaml');
+  // BENCH_ROLLUPS=0 turns the rollup's materialized views off, to show what they cost.
+  // BENCH_EXPORTER adds exporter options, in YAML flow style, e.g. `landing: { max_rows: 0 }`.
+  const exporter = [process.env.BENCH_ROLLUPS === '0' ? 'rollups: false' : '', process.env.BENCH_EXPORTER ?? ''].filter(Boolean).join(', ');
+  writeFileSync(configPath, `${tenantsYaml}exporters: { clickhouse: { ${exporter} } }\n`);
+  const chosen = loads();
+  const small = { 100: aiPayload(100), 500: aiPayload(500), 1: aiPayload(1) };
+  const web = webPayloads(500, 1)[0];
+  console.log(`payload sizes: AI events 100 = ${small[100].proto.length} B protobuf / ${small[100].json.length} B JSON, 500 = ${small[500].proto.length} B / ${small[500].json.length} B; web events 500 = ${web.proto.length} B / ${web.json.length} B`);
+  console.log(`${DURATION}s per scenario, ${CONNECTIONS} connections, machine: ${cpus().length} cores\n`);
+
+  const rows: Row[] = [];
+  if (process.env.BENCH_BARE !== '0') {
+    for (const mode of ['parse', 'echo'] as const) {
+      if (chosen.length === 0) break;
+      const bare = await startProcess([join(ROOT, 'bench', 'bare-server.ts')], { BARE_REPLY: mode });
+      for (const l of chosen) rows.push(await drive(BARE[mode], bare.url, l.label, l.templates, l.contentType, l.perRequest));
+      await stop(bare);
+    }
+  }
+
+  const measured = chosen.length > 0 || latencyChosen() ? await defaultServer(dir, configPath, chosen, small, rows) : undefined;
+  const { accepted, slack, stored, rss, inserts } = measured ?? { accepted: 0, slack: 0, stored: 0, rss: 0, inserts: '' };
+
+  // The same protobuf 500/req load with no processors, on a fresh store: what the whole chain costs.
+  if (SCENARIOS.has('no-processors')) {
+    const plainConfig = join(dir, 'no-processors.yaml');
+    writeFileSync(plainConfig, `${tenantsYaml}receivers: { otlp: {} }\nexporters: { clickhouse: {} }\nservice:\n  pipelines:\n    logs: { receivers: [otlp], processors: [], exporters: [clickhouse] }\n`);
+    const plain = await startProcess([join(ROOT, 'service', 'main.ts'), '--config', plainConfig], { SIGNALHOUSE_DATA_DIR: join(dir, 'data-plain') });
+    rows.push(await drive('signalhouse, no processors', plain.url, 'protobuf 500/req', small[500].proto, 'application/x-protobuf', 500, {}, plain.child.pid));
+    await stop(plain);
+  }
+  const large = SCENARIOS.has('large-body') ? await largeBodyScenario(dir, configPath) : [];
+  rmSync(dir, { recursive: true, force: true });
+
+  if (rows.length) report(rows);
   // Requests still in flight when a scenario's clock stops are committed too, but autocannon does not count
   // their replies: stored may exceed acknowledged by at most connections × records per request per scenario.
   const ok = stored >= accepted && stored <= accepted + slack;
-  console.log(`events acknowledged: ${accepted.toLocaleString('en-US')}; rows stored: ${stored.toLocaleString('en-US')} ${ok ? '(every acknowledged event stored)' : '(LOST OR EXTRA ROWS)'}`);
-  if (!ok) process.exitCode = 1;
+  if (measured) {
+    console.log(`\nsignalhouse peak RSS: ${rss} MB; ${inserts}`);
+    console.log(`events acknowledged: ${accepted.toLocaleString('en-US')}; rows stored: ${stored.toLocaleString('en-US')} ${ok ? '(every acknowledged event stored)' : '(LOST OR EXTRA ROWS)'}`);
+  }
+  if (large.length) console.log(`\n${large.join('\n')}`);
+  if (!ok || large.some((l) => l.includes('LOST'))) process.exitCode = 1;
 }
 
 main().catch((err) => {

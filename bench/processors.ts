@@ -1,19 +1,31 @@
 /**
  * `npm run bench:processors`: the cost of each processor alone and of the default chain, in this process, on
- * decoded batches of 500 realistic events (every event with a browser user agent, an IP, a URL and an email in
- * one attribute; fresh event ids per batch so dedupe keeps them). Prints events/s and µs per event, and the
- * memory dedupe holds per remembered id.
+ * decoded batches of 500 events, for two kinds of events:
+ * - synthetic events (every event with a browser user agent, an IP, a URL and an email in one attribute);
+ * - web events as `bench:ingest` sends them (payloads.ts: varied URLs with UTM parameters and emails, ~50 user
+ *   agents, many client addresses, referrers), decoded from their OTLP/JSON bodies; for these it also times the
+ *   stages around the chain on the event loop: OTLP/JSON and protobuf decoding, and encoding the Native block.
+ * Fresh event ids per batch so dedupe keeps them. Prints events/s and µs per event, and the memory dedupe holds
+ * per remembered id. BENCH_BATCHES batches per measurement (default 200), BENCH_ROUNDS rounds (default 1).
  */
 import { randomUUID } from 'node:crypto';
 import { parseConfig } from '../core/config.ts';
+import { otlpReceiverSchema } from '../receiver/otlp/config.ts';
 import type { LogBatch, LogEvent } from '../core/event.ts';
 import type { Processor } from '../core/components.ts';
+import { encodeLogBlock } from '../exporters/clickhouse/rows.ts';
 import { buildProcessor } from '../processors/chain.ts';
 import { hashId, hashPrefix, IdWindow } from '../processors/id-window.ts';
 import { PROCESSOR_FACTORIES } from '../processors/registry.ts';
+import type { DecodeContext } from '../receiver/otlp/common.ts';
+import { decodeLogsJson } from '../receiver/otlp/json.ts';
+import { decodeLogsProtobuf } from '../receiver/otlp/protobuf.ts';
+import { uniqueBodies, webPayloads } from './payloads.ts';
 
 const N = 500;
-const BATCHES = Number(process.env.BENCH_BATCHES ?? 400);
+const BATCHES = Number(process.env.BENCH_BATCHES ?? 200);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+const config = parseConfig({}, {});
 const resource = { attributes: { 'service.name': 'bench-app' }, schemaUrl: '', serviceName: 'bench-app' };
 const scope = { name: 'bench', version: '', attributes: {}, schemaUrl: '' };
 const UAS = [
@@ -23,7 +35,7 @@ const UAS = [
 ];
 let seq = 0;
 
-function batch(): LogBatch {
+function syntheticBatch(): LogBatch {
   const now = BigInt(Date.now()) * 1_000_000n;
   const events: LogEvent[] = [];
   for (let i = 0; i < N; i++) {
@@ -41,27 +53,62 @@ function batch(): LogBatch {
   return { tenantId: 'bench', signal: 'logs', events, rejections: [] };
 }
 
-async function measure(name: string, processors: Processor[]): Promise<void> {
+const webTemplates = webPayloads(N, Math.ceil(16_000 / N));
+const webJson = uniqueBodies(webTemplates.map((p) => p.json));
+const webProto = uniqueBodies(webTemplates.map((p) => p.proto));
+const decodeContext = (): DecodeContext => ({ tenantId: 'bench', limits: otlpReceiverSchema.parse({}).limits, receivedAtUnixNano: BigInt(Date.now()) * 1_000_000n, rejections: [] });
+const webBatch = (): LogBatch => ({ tenantId: 'bench', signal: 'logs', events: decodeLogsJson(webJson(), decodeContext()), rejections: [] });
+
+function row(name: string, events: number, ms: number): void {
+  console.log(`| ${name} | ${Math.round((events / ms) * 1000).toLocaleString('en-US')} | ${((ms * 1000) / events).toFixed(2)} |`);
+}
+
+async function measure(name: string, processors: Processor[], make: () => LogBatch): Promise<void> {
   for (const p of processors) await p.start?.({ recentEventIds: async () => [] });
-  const batches = Array.from({ length: BATCHES }, batch);
+  const batches = Array.from({ length: BATCHES }, make);
   const t = performance.now();
   for (const b of batches) {
     let cur = b as LogBatch;
     for (const p of processors) cur = (await p.process(cur)) as LogBatch;
     for (const p of processors) p.committed?.(cur);
   }
-  const ms = performance.now() - t;
-  const events = BATCHES * N;
-  console.log(`| ${name} | ${Math.round((events / ms) * 1000).toLocaleString('en-US')} | ${((ms * 1000) / events).toFixed(2)} |`);
+  row(name, BATCHES * N, performance.now() - t);
 }
 
-const config = parseConfig({}, {});
+/** One stage outside the chain, timed over BATCHES inputs made beforehand. */
+function stage<T>(name: string, make: () => T, run: (input: T) => unknown): void {
+  const inputs = Array.from({ length: BATCHES }, make);
+  const t = performance.now();
+  for (const input of inputs) run(input);
+  row(name, BATCHES * N, performance.now() - t);
+}
+
 const make = (type: string) => buildProcessor(PROCESSOR_FACTORIES, type, config.processors[type], 'logs', [])!;
-console.log(`${BATCHES} batches × ${N} events\n`);
-console.log('| processor | events/s | µs/event |');
-console.log('|---|---:|---:|');
-for (const type of ['consent', 'validate', 'enrich', 'redact', 'dedupe']) await measure(type, [make(type)]);
-await measure('default chain (all five)', ['consent', 'validate', 'enrich', 'redact', 'dedupe'].map(make));
+const TYPES = ['consent', 'validate', 'enrich', 'redact', 'dedupe'];
+console.log(`${BATCHES} batches × ${N} events, ${ROUNDS} round(s)`);
+for (let round = 1; round <= ROUNDS; round++) {
+  console.log(`\nround ${round}\n\n| synthetic events: processor | events/s | µs/event |`);
+  console.log('|---|---:|---:|');
+  for (const type of TYPES) await measure(type, [make(type)], syntheticBatch);
+  await measure('default chain (all five)', TYPES.map(make), syntheticBatch);
+
+  console.log('\n| web events: stage | events/s | µs/event |');
+  console.log('|---|---:|---:|');
+  stage('decode OTLP/JSON', webJson, (b) => decodeLogsJson(b, decodeContext()));
+  stage('decode OTLP/protobuf', webProto, (b) => decodeLogsProtobuf(b, decodeContext()));
+  for (const type of TYPES) await measure(type, [make(type)], webBatch);
+  await measure('default chain (all five)', TYPES.map(make), webBatch);
+  const chain = TYPES.map(make);
+  const processed = async () => {
+    let b = webBatch();
+    for (const p of chain) b = (await p.process(b)) as LogBatch;
+    return b;
+  };
+  const done: LogBatch[] = [];
+  for (let i = 0; i < BATCHES; i++) done.push(await processed());
+  let next = 0;
+  stage('encode Native block (after the chain)', () => done[next++], (b) => encodeLogBlock([b]));
+}
 
 // dedupe's memory: a million UUID event ids remembered, bytes held by the id window's typed arrays.
 const ids = new IdWindow();

