@@ -28,7 +28,6 @@ import autocannon from 'autocannon';
 import { JsonLogsSerializer, ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
-import { parseConfig } from '../core/config.ts';
 import { openStore } from '../storage/store.ts';
 import { freePort } from '../test/helpers/process.ts';
 import { openLoop } from './open-loop.ts';
@@ -349,7 +348,7 @@ async function main(): Promise<void> {
   server.child.kill('SIGTERM');
   await server.exited;
 
-  const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: join(dir, 'data') } } }, {}).exporters.clickhouse!);
+  const store = await openStore({ dataDir: join(dir, 'data') });
   const rs = await store.client.query({ query: "SELECT count() AS n FROM signalhouse.otel_logs WHERE TenantId = 'bench'", format: 'JSONEachRow' });
   const stored = Number((await rs.json<{ n: string }>())[0].n);
   await store.close();

@@ -39,6 +39,8 @@ export interface ServerDeps {
   store: Store;
   /** Resolves when every event acknowledged so far is visible to queries (see Service.settle). */
   readAfterAck(): Promise<void>;
+  /** Whether the store keeps the rollups (the ClickHouse exporter's `rollups`). */
+  rollups: boolean;
 }
 
 export interface Server {
@@ -173,7 +175,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   if (envelope && envelopePipeline) {
     await app.register(envelopeRoutes, { config: envelope, pipeline: envelopePipeline, tenants: deps.tenants, telemetry });
   }
-  await app.register(queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: config.exporters.clickhouse?.rollups ?? false, readAfterAck: deps.readAfterAck });
+  await app.register(queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: deps.rollups, readAfterAck: deps.readAfterAck });
   return {
     app,
     stopAdmitting() {
