@@ -28,7 +28,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../core/config.ts';
 import { otlpReceiverSchema } from '../receiver/otlp/config.ts';
 import { openStore } from '../storage/store.ts';
 import { CONNECTIONS, drive, driveSteady, DURATION, insertStats, KEY, peakRssMb, type Proc, quiet, ROOT, type Row, startProcess, table } from './harness.ts';
@@ -72,7 +71,7 @@ async function stop(p: Proc): Promise<void> {
 }
 
 async function countStored(dataDir: string): Promise<number> {
-  const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dataDir } } }, {}).exporters.clickhouse!);
+  const store = await openStore({ dataDir });
   const rs = await store.client.query({ query: "SELECT count() AS n FROM signalhouse.otel_logs WHERE TenantId = 'bench'", format: 'JSONEachRow' });
   const n = Number((await rs.json<{ n: string }>())[0].n);
   await store.close();

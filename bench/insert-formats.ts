@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../core/config.ts';
 import type { LogEvent } from '../core/event.ts';
 import { migrate } from '../storage/migrate.ts';
 import { encodeLogBlock, LOG_FORMAT } from '../exporters/clickhouse/rows.ts';
@@ -18,7 +17,7 @@ import { landingSlotTable, logLandingSlotTable } from '../storage/schema.ts';
 import { openStore, sqlString } from '../storage/store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sh-bench-insert-'));
-const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dir } } }, {}).exporters.clickhouse!);
+const store = await openStore({ dataDir: dir });
 await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, rollups: process.env.BENCH_ROLLUPS !== '0' });
 const resource = { attributes: { 'service.name': 'bench-app', 'service.version': '1.4.2', 'deployment.environment': 'prod' }, schemaUrl: '', serviceName: 'bench-app' };
 const scope = { name: 'signalhouse.bench', version: '1.0.0', attributes: {}, schemaUrl: '' };

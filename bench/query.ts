@@ -10,7 +10,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../core/config.ts';
 import { migrate } from '../storage/migrate.ts';
 import { FORCE_MERGE_SETTINGS } from '../storage/schema.ts';
 import { openStore } from '../storage/store.ts';
@@ -26,7 +25,7 @@ const DAY = 86_400_000;
 // BENCH_DATA_DIR keeps the generated store for another run (generation is skipped when it already holds the events).
 const keptDir = process.env.BENCH_DATA_DIR;
 const dir = keptDir ?? mkdtempSync(join(tmpdir(), 'sh-bench-query-'));
-const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dir } } }, {}).exporters.clickhouse!);
+const store = await openStore({ dataDir: dir });
 const migrateStart = performance.now();
 const applied = await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
 // On a kept store a new migration may rebuild the rollup from its events: worth seeing how long that takes.

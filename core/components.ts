@@ -4,6 +4,7 @@
  * hand batches to. Implementations live in their components' folders; `service/` assembles them.
  */
 import type { FastifyPluginAsync } from 'fastify';
+import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Signal } from './config.ts';
 import type { Batch } from './event.ts';
@@ -66,6 +67,27 @@ export interface Exporter {
   /** Stops taking new batches, flushes everything queued and waits for it to commit. */
   drain(): Promise<void>;
 }
+
+/**
+ * What every exporter is created with besides its options. An exporter family extends it with what its
+ * exporters share (exporters/host.ts: the store), supplied by the service.
+ */
+export interface ExporterCreateContext {
+  readonly telemetry: Telemetry;
+  readonly logger?: Logger;
+}
+
+export interface ExporterFactory<S extends z.ZodType = z.ZodType, C extends ExporterCreateContext = ExporterCreateContext> {
+  /** The `type` part of `type/name` config keys. */
+  readonly type: string;
+  /** Strict schema for the exporter's options (defaults applied). */
+  readonly configSchema: S;
+  /** `name` is its config key; the config is one `configSchema` parsed. */
+  create(config: z.infer<S>, name: string, ctx: C): Exporter;
+}
+
+/** The exporter factories known to this build, keyed by type. */
+export type ExporterRegistry<C extends ExporterCreateContext = ExporterCreateContext> = ReadonlyMap<string, ExporterFactory<z.ZodType, C>>;
 
 export interface Pipeline {
   readonly id: string;

@@ -2,9 +2,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ConfigError, DEMO_TENANT, loadConfig, parseConfig, type SignalhouseConfig } from './config.ts';
+import type { ClickHouseExporterConfig } from '../exporters/clickhouse/config.ts';
+import { EXPORTER_FACTORIES, resolveExporters } from '../exporters/registry.ts';
 import { parseReceivers } from '../receiver/receiverhelper/factory.ts';
 import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
-import { ConfigError, DEMO_TENANT, loadConfig, parseConfig } from './config.ts';
 
 function problemsOf(fn: () => unknown): readonly string[] {
   try {
@@ -16,12 +18,27 @@ function problemsOf(fn: () => unknown): readonly string[] {
   throw new Error('expected a ConfigError');
 }
 
+/** Problems the exporters' factories find in an `exporters` section (they validate it at start). */
+function exporterProblems(section: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  resolveExporters(EXPORTER_FACTORIES, section, problems);
+  return problems;
+}
+
+/** The ClickHouse exporter's options as its factory validates them at start. */
+function clickhouseOf(cfg: SignalhouseConfig): ClickHouseExporterConfig {
+  const problems: string[] = [];
+  const spec = resolveExporters(EXPORTER_FACTORIES, cfg.exporters, problems).find((s) => s.key === 'clickhouse');
+  expect(problems).toEqual([]);
+  return spec!.config as ClickHouseExporterConfig;
+}
+
 describe('config', () => {
   it('defaults to OTLP → ClickHouse pipelines, the embedded store and a demo tenant', () => {
     const cfg = parseConfig({}, {});
     expect(Object.keys(cfg.service.pipelines)).toEqual(['logs', 'traces']);
     expect(cfg.service.pipelines.logs).toEqual({ receivers: ['otlp', 'segment', 'posthog', 'envelope'], processors: ['consent', 'validate', 'enrich', 'redact', 'dedupe'], exporters: ['clickhouse'] });
-    expect(cfg.exporters.clickhouse).toMatchObject({ endpoint: '', data_dir: './data', database: 'signalhouse', ttl: 90 * 86_400_000 });
+    expect(clickhouseOf(cfg)).toMatchObject({ endpoint: '', data_dir: './data', database: 'signalhouse', ttl: 90 * 86_400_000 });
     expect(cfg.service.http).toMatchObject({ host: '127.0.0.1', port: 4318 });
     expect(cfg.demoTenant).toBe(true);
     expect(cfg.tenants).toEqual([DEMO_TENANT]);
@@ -37,26 +54,23 @@ describe('config', () => {
       },
       { CH_URL: 'http://ch:8123', ACME_KEY: 'wk_from_env_123' },
     );
-    expect(cfg.exporters.clickhouse).toMatchObject({ endpoint: 'http://ch:8123', password: 'pa$word', database: 'analytics' });
+    expect(clickhouseOf(cfg)).toMatchObject({ endpoint: 'http://ch:8123', password: 'pa$word', database: 'analytics' });
     expect(cfg.tenants[0].write_keys).toEqual(['wk_from_env_123']);
     expect(cfg.demoTenant).toBe(false);
   });
 
   it('reports every problem with its path at once', () => {
     const badOtlp = { protocols: { http: { max_request_body_size: 'lots' } }, unknown_option: 1 };
-    const problems = problemsOf(() =>
-      parseConfig(
-        {
-          receivers: { otlp: badOtlp },
-          exporters: { clickhouse: { batch: { max_rows: 0, max_delay: 'soon' }, database: 'bad-name;' } },
-          service: { pipelines: { logs: { receivers: ['kafka'], processors: ['redact'], exporters: ['clickhouse'] }, metrics: { receivers: ['otlp'], exporters: ['clickhouse'] } } },
-          tenants: [{ id: 'a', write_keys: ['short'] }, { id: 'b', write_keys: ['wk_shared_key'] }, { id: 'b', write_keys: ['wk_shared_key'] }],
-          extra: true,
-          password: '${env:MISSING_SECRET}',
-        },
-        {},
-      ),
-    );
+    const doc = {
+      receivers: { otlp: badOtlp },
+      exporters: { clickhouse: { batch: { max_rows: 0, max_delay: 'soon' }, database: 'bad-name;' } },
+      service: { pipelines: { logs: { receivers: ['kafka'], processors: ['redact'], exporters: ['clickhouse'] }, metrics: { receivers: ['otlp'], exporters: ['clickhouse'] } } },
+      tenants: [{ id: 'a', write_keys: ['short'] }, { id: 'b', write_keys: ['wk_shared_key'] }, { id: 'b', write_keys: ['wk_shared_key'] }],
+      extra: true,
+      password: '${env:MISSING_SECRET}',
+    };
+    // The exporters' options are their factories' to validate (at start), by the same paths.
+    const problems = [...problemsOf(() => parseConfig(doc, {})), ...exporterProblems(doc.exporters)];
     const expected = [
       'password: environment variable MISSING_SECRET is not set',
       'exporters.clickhouse.batch.max_rows: Too small',
@@ -98,7 +112,7 @@ describe('config', () => {
     const cfg = parseConfig({}, { PORT: '5000', HOST: '0.0.0.0', LOG_LEVEL: 'debug', SIGNALHOUSE_DATA_DIR: '/var/lib/sh', CLICKHOUSE_URL: 'http://ch:8123' });
     expect(cfg.service.http).toMatchObject({ port: 5000, host: '0.0.0.0' });
     expect(cfg.service.log_level).toBe('debug');
-    expect(cfg.exporters.clickhouse).toMatchObject({ data_dir: '/var/lib/sh', endpoint: 'http://ch:8123' });
+    expect(clickhouseOf(cfg)).toMatchObject({ data_dir: '/var/lib/sh', endpoint: 'http://ch:8123' });
     expect(problemsOf(() => parseConfig({}, { PORT: 'eighty', LOG_LEVEL: 'loud' }))).toEqual([
       'PORT: expected an integer 0–65535, got "eighty"',
       'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
@@ -108,7 +122,7 @@ describe('config', () => {
   it('freezes the parsed config', () => {
     const cfg = parseConfig({}, {});
     expect(Object.isFrozen(cfg)).toBe(true);
-    expect(Object.isFrozen(cfg.exporters.clickhouse!.batch)).toBe(true);
+    expect(Object.isFrozen(clickhouseOf(cfg).batch)).toBe(true);
     expect(() => {
       (cfg.service.http as { port: number }).port = 1;
     }).toThrow(TypeError);
@@ -119,7 +133,7 @@ describe('config', () => {
     const good = join(dir, 'good.yaml');
     writeFileSync(good, 'exporters:\n  clickhouse:\n    ttl: 30d\n    batch: { max_rows: "1000", max_delay: 20ms }\ntenants:\n  - id: acme\n    write_keys: [wk_acme_123]\n    read_tokens: ["sha256:abcdef"]\n');
     const cfg = loadConfig(good, {});
-    expect(cfg.exporters.clickhouse).toMatchObject({ ttl: 30 * 86_400_000, batch: { max_rows: 1000, max_delay: 20 } });
+    expect(clickhouseOf(cfg)).toMatchObject({ ttl: 30 * 86_400_000, batch: { max_rows: 1000, max_delay: 20 } });
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'receivers: [unclosed\n');
     expect(problemsOf(() => loadConfig(bad, {}))[0]).toMatch(/^YAML: /);

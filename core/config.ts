@@ -7,66 +7,15 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { byteSize, durationMs, intLike } from './units.ts';
+import { byteSize, intLike } from './units.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const SIGNALS = ['logs', 'traces'] as const;
 export type Signal = (typeof SIGNALS)[number];
 const PIPELINE_ID = new RegExp(`^(${SIGNALS.join('|')})(/[A-Za-z0-9_.-]+)?$`);
 
-const clickhouseExporterSchema = z.strictObject({
-  /** Server URL; empty means the embedded chDB store in `data_dir`. */
-  endpoint: z.string().default(''),
-  username: z.string().default('default'),
-  password: z.string().default(''),
-  data_dir: z.string().default('./data'),
-  database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier').default('signalhouse'),
-  /** Cluster name: DDL runs `ON CLUSTER` with Replicated engines. */
-  cluster: z.string().regex(/^([A-Za-z_][A-Za-z0-9_-]*)?$/, 'must be a plain identifier').default(''),
-  /** Retention; 0 keeps data forever. */
-  ttl: durationMs.default(90 * 86_400_000),
-  /** Group commit: one INSERT per table when this many rows are waiting, or after max_delay. */
-  batch: z
-    .strictObject({
-      max_rows: intLike(1, 1_000_000).default(50_000),
-      max_delay: durationMs.default(0),
-    })
-    .prefault({}),
-  /**
-   * Landing table (embedded store only): an INSERT of fewer than `max_rows` rows commits into a small table
-   * without views or indexes, and landed rows move on to their tables in bulk after `move_delay` (or once
-   * `move_max_rows` have landed). 0 turns it off; so does `fsync` (landing slots are not fsynced). See
-   * exporters/clickhouse/landing.ts.
-   */
-  landing: z
-    .strictObject({
-      max_rows: intLike(0, 1_000_000).default(5_000),
-      // Each move INSERT runs the views and writes parts: one a second instead of five cut the single-event
-      // p99 by a fifth (21.4 → 17.4 ms, bench:ingest); rows are visible to queries about a second later.
-      move_delay: durationMs.default(1_000),
-      move_max_rows: intLike(1, 1_000_000).default(50_000),
-    })
-    .prefault({}),
-  /** Rows accepted but not yet committed; beyond this, ingest answers 503 with Retry-After. */
-  queue: z.strictObject({ max_rows: intLike(1, 100_000_000).default(500_000) }).prefault({}),
-  retry: z
-    .strictObject({
-      initial_interval: durationMs.default(100),
-      max_interval: durationMs.default(5_000),
-      max_elapsed_time: durationMs.default(30_000),
-    })
-    .prefault({}),
-  /** Keep the per-minute rollup for long-range reports; each INSERT then costs ~11 ms more. */
-  rollups: z.boolean().default(true),
-  /**
-   * fsync every inserted part (survives power loss, not only process crashes), at a throughput cost. Turns the
-   * landing slots off: every INSERT then goes straight to its table.
-   */
-  fsync: z.boolean().default(false),
-  /** Per-query timeout. */
-  timeout: durationMs.default(60_000),
-});
-export type ClickHouseExporterConfig = z.infer<typeof clickhouseExporterSchema>;
+/** Component ids in config keys: `type` or `type/name`. */
+const COMPONENT_ID = /^[A-Za-z][A-Za-z0-9_]*(\/[A-Za-z0-9_.-]+)?$/;
 
 const pipelineSchema = z.strictObject({
   receivers: z.array(z.string()).min(1),
@@ -91,7 +40,8 @@ const configSchema = z
     receivers: z.record(z.string(), z.unknown()).default({}),
     /** Keyed `type` or `type/name`; each processor factory validates its own options. */
     processors: z.record(z.string(), z.unknown()).default({}),
-    exporters: z.strictObject({ clickhouse: clickhouseExporterSchema.optional() }).prefault({}),
+    /** Keyed `type` or `type/name`; each exporter factory validates its own options at start. */
+    exporters: z.record(z.string().regex(COMPONENT_ID, 'exporter ids are type[/name]'), z.unknown()).default({}),
     service: z
       .strictObject({
         http: z
@@ -125,7 +75,7 @@ const configSchema = z
           ctx.addIssue({ code: 'custom', path: [...path, 'processors', i], message: `processor "${p}" is not configured under processors` });
       });
       pipeline.exporters.forEach((e, i) => {
-        if (!(e in cfg.exporters) || cfg.exporters[e as keyof typeof cfg.exporters] === undefined)
+        if (!Object.hasOwn(cfg.exporters, e))
           ctx.addIssue({ code: 'custom', path: [...path, 'exporters', i], message: `exporter "${e}" is not configured under exporters` });
       });
     }
@@ -268,10 +218,12 @@ function applyEnvOverrides(cfg: ParsedConfig, env: NodeJS.ProcessEnv, problems: 
     if ((LOG_LEVELS as readonly string[]).includes(env.LOG_LEVEL)) out.service.log_level = env.LOG_LEVEL as ParsedConfig['service']['log_level'];
     else problems.push(`LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`);
   }
+  // Set on the ClickHouse exporter's options before its factory validates them.
   const ch = out.exporters.clickhouse;
-  if (ch) {
-    if (env.SIGNALHOUSE_DATA_DIR) ch.data_dir = env.SIGNALHOUSE_DATA_DIR;
-    if (env.CLICKHOUSE_URL) ch.endpoint = env.CLICKHOUSE_URL;
+  if (ch !== null && typeof ch === 'object' && !Array.isArray(ch)) {
+    const options = ch as Record<string, unknown>;
+    if (env.SIGNALHOUSE_DATA_DIR) options.data_dir = env.SIGNALHOUSE_DATA_DIR;
+    if (env.CLICKHOUSE_URL) options.endpoint = env.CLICKHOUSE_URL;
   }
   return out;
 }

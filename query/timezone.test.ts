@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseConfig } from '../core/config.ts';
 import { migrate } from '../storage/migrate.ts';
 import { openStore, type Store } from '../storage/store.ts';
 import { METRICS_BY_NAME } from './catalog.ts';
@@ -19,7 +18,7 @@ let dir: string;
 let store: Store;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sh-tz-'));
-  store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dir } } }, {}).exporters.clickhouse!);
+  store = await openStore({ dataDir: dir });
   await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
 });
 afterAll(async () => {

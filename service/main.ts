@@ -46,29 +46,24 @@ function banner(config: SignalhouseConfig, url: string, storeLocation: string): 
   return lines.join('\n');
 }
 
+/** A config problem (in the file, or in a component's options, which factories validate at start): exit 2. */
+function exitOnConfigError(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+
 async function main(): Promise<void> {
   let config: SignalhouseConfig;
   try {
     config = loadConfig(configPath());
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
+    exitOnConfigError(err);
   }
   const logger = pino({ level: config.service.log_level });
-  let service: Awaited<ReturnType<typeof createService>>;
-  try {
-    service = await createService(config, logger);
-  } catch (err) {
-    // Components' options (receivers, processors) are checked by their factories as the service starts.
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const service = await createService(config, logger).catch(exitOnConfigError);
   const url = await service.listen();
   process.stdout.write(`${banner(config, url, service.store.location)}\n`);
 

@@ -38,6 +38,8 @@ export interface ServerDeps {
   store: Store;
   /** Resolves when every event acknowledged so far is visible to queries (see Service.settle). */
   readAfterAck(): Promise<void>;
+  /** Whether the store keeps the rollups (the ClickHouse exporter's `rollups`). */
+  rollups: boolean;
 }
 
 export interface Server {
@@ -160,7 +162,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
 
   // The receivers the pipelines name, each in a plugin scope of its own (its body parsers and error handler).
   for (const receiver of receivers) await app.register(receiver.routes);
-  await app.register(queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: config.exporters.clickhouse?.rollups ?? false, readAfterAck: deps.readAfterAck });
+  await app.register(queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: deps.rollups, readAfterAck: deps.readAfterAck });
   return {
     app,
     stopAdmitting() {

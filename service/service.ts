@@ -7,12 +7,14 @@
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Exporter } from '../core/components.ts';
-import { createClickHouseExporter } from '../exporters/clickhouse/exporter.ts';
+import type { ClickHouseExporterConfig } from '../exporters/clickhouse/config.ts';
+import { storeOptions } from '../exporters/clickhouse/config.ts';
+import { EXPORTER_FACTORIES, resolveExporters } from '../exporters/registry.ts';
 import { recentEventIds } from '../storage/events.ts';
 import { migrate } from '../storage/migrate.ts';
 import { openStore, type Store } from '../storage/store.ts';
 import { PROCESSOR_FACTORIES } from '../processors/registry.ts';
-import type { SignalhouseConfig } from '../core/config.ts';
+import { ConfigError, type SignalhouseConfig } from '../core/config.ts';
 import { buildPipelines } from './pipeline.ts';
 import { buildServer } from './server.ts';
 import { createTelemetry, type Telemetry } from '../core/telemetry.ts';
@@ -33,9 +35,16 @@ export interface Service {
 
 export async function createService(config: SignalhouseConfig, logger: Logger = pino({ level: config.service.log_level })): Promise<Service> {
   const telemetry = createTelemetry();
-  const chConfig = config.exporters.clickhouse;
-  if (!chConfig) throw new Error('exporters.clickhouse is required');
-  const store = await openStore(chConfig);
+  // Every exporter's options, validated by its factory; the store is the ClickHouse exporter's (one per process).
+  const problems: string[] = [];
+  const specs = resolveExporters(EXPORTER_FACTORIES, config.exporters, problems);
+  const storeSpecs = specs.filter((s) => s.factory.type === 'clickhouse');
+  if (problems.length === 0 && storeSpecs.length !== 1) {
+    problems.push(`exporters: ${storeSpecs.length === 0 ? 'a clickhouse exporter is required' : 'one clickhouse exporter per process (they share its store)'}`);
+  }
+  if (problems.length > 0) throw new ConfigError('exporters', problems);
+  const chConfig = storeSpecs[0].config as ClickHouseExporterConfig;
+  const store = await openStore(storeOptions(chConfig));
   let migrated = false;
   try {
     const applied = await migrate(store.client, { database: chConfig.database, cluster: chConfig.cluster, ttlMs: chConfig.ttl, rollups: chConfig.rollups, fsync: chConfig.fsync, embedded: store.kind === 'embedded' });
@@ -45,7 +54,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
     await store.close();
     throw err;
   }
-  const exporters = new Map<string, Exporter>([['clickhouse', createClickHouseExporter({ store, config: chConfig, telemetry, logger })]]);
+  const exporters = new Map<string, Exporter>(specs.map((s) => [s.key, s.factory.create(s.config, s.key, { store, telemetry, logger })]));
   try {
     // Rows a crash left in the landing table reach their tables before anything reads them (dedupe's window).
     for (const e of exporters.values()) await e.start();
@@ -66,6 +75,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
     telemetry,
     store,
     readAfterAck: settle,
+    rollups: chConfig.rollups,
     async checkReady() {
       if (!migrated) throw new Error('migrations not applied');
       const ping = await store.client.ping();

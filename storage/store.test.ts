@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, expect, it } from 'vitest';
 import { useTempStore } from '../test/helpers/store.ts';
-import { parseConfig } from '../core/config.ts';
 import { freePort } from '../test/helpers/process.ts';
 import { isRetryableStoreError, openStore, readRows, type Store, tsvEscape } from './store.ts';
 
@@ -68,7 +67,7 @@ it('reads rows, and a server out of reach is a retryable STORAGE_UNAVAILABLE, wh
   await expect(readRows(store, 'SELECT * FROM t.nowhere')).rejects.toMatchObject({ code: '60' });
   // A real client against a loopback port nothing listens on: the connection is refused.
   const port = await freePort();
-  const remote = await openStore(parseConfig({ exporters: { clickhouse: { endpoint: `http://127.0.0.1:${port}` } } }, {}).exporters.clickhouse!);
+  const remote = await openStore({ endpoint: `http://127.0.0.1:${port}` });
   try {
     await expect(readRows(remote, 'SELECT 1')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', statusCode: 503, retryable: true, retryAfterSeconds: 5 });
   } finally {

@@ -15,8 +15,22 @@ import { closeSync, mkdirSync, openSync, rmSync, writevSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { type ClickHouseClient, createClient, parseError } from '@clickhouse/client';
-import type { ClickHouseExporterConfig } from '../core/config.ts';
 import { SignalhouseError } from '../core/errors.ts';
+
+/** Where the store lives and how to reach it; the service derives these from the ClickHouse exporter's options. */
+export interface StoreOptions {
+  /** Server URL; empty or absent: the embedded chDB engine in `dataDir`. */
+  endpoint?: string;
+  /** Server credentials, unless the URL carries its own (default `default`, no password). */
+  username?: string;
+  password?: string;
+  /** The embedded engine's data directory (default `./data`). */
+  dataDir?: string;
+  /** Default `signalhouse`. */
+  database?: string;
+  /** Per-query timeout in ms (default 60 s). */
+  timeoutMs?: number;
+}
 
 export interface NativeInsert {
   /** Fully qualified table. */
@@ -129,19 +143,21 @@ export function sqlString(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
-  if (cfg.endpoint) {
-    const url = new URL(cfg.endpoint);
+export async function openStore(opts: StoreOptions): Promise<Store> {
+  const database = opts.database ?? 'signalhouse';
+  const timeout = opts.timeoutMs ?? 60_000;
+  if (opts.endpoint) {
+    const url = new URL(opts.endpoint);
     // Credentials in the URL win over the username / password options.
-    const credentials = url.username ? {} : { username: cfg.username, password: cfg.password };
-    const client = createClient({ url: cfg.endpoint, ...credentials, request_timeout: cfg.timeout });
+    const credentials = url.username ? {} : { username: opts.username ?? 'default', password: opts.password ?? '' };
+    const client = createClient({ url: opts.endpoint, ...credentials, request_timeout: timeout });
     url.username = '';
     url.password = '';
     return {
       client,
       kind: 'remote',
       location: url.toString(),
-      database: cfg.database,
+      database,
       withWriter: (fn) => fn(client),
       async insertNative(ins) {
         const result = await client.exec({
@@ -158,7 +174,7 @@ export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
       close: () => client.close(),
     };
   }
-  const dir = resolve(cfg.data_dir);
+  const dir = resolve(opts.dataDir ?? './data');
   mkdirSync(dir, { recursive: true });
   // Payload files of inserts cut short by a crash are garbage: their requests were never acknowledged.
   const spool = join(dir, 'insert-spool');
@@ -170,7 +186,7 @@ export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
   type Connection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
   const connect = () => {
     const connection = createChdbConnection({ path: dir });
-    return { connection, client: createClient({ connection: connection as unknown as Connection, request_timeout: cfg.timeout }) };
+    return { connection, client: createClient({ connection: connection as unknown as Connection, request_timeout: timeout }) };
   };
   const { client } = connect();
   const writers = Array.from({ length: WRITER_CONNECTIONS }, () => ({ ...connect(), busy: 0 }));
@@ -190,7 +206,7 @@ export async function openStore(cfg: ClickHouseExporterConfig): Promise<Store> {
     client,
     kind: 'embedded',
     location: dir,
-    database: cfg.database,
+    database,
     withWriter,
     async insertNative(ins) {
       // Written and removed synchronously on purpose: a few MB into the page cache take ~1 ms, while each async

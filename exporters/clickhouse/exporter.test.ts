@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTempStore } from '../../test/helpers/store.ts';
-import { type ClickHouseExporterConfig, parseConfig } from '../../core/config.ts';
+import { type ClickHouseExporterConfig, clickhouseExporterSchema, storeOptions } from './config.ts';
 import type { SignalhouseError } from '../../core/errors.ts';
 import type { LogBatch, LogEvent } from '../../core/event.ts';
 import { logBatch, testResource } from '../../test/helpers/events.ts';
@@ -20,7 +20,7 @@ beforeAll(() => {
 
 /** Landing off unless asked for: most tests here are about INSERTs straight into otel_logs. */
 function exporterConfig(overrides: Record<string, unknown>): ClickHouseExporterConfig {
-  return parseConfig({ exporters: { clickhouse: { landing: { max_rows: 0 }, ...overrides } } }, {}).exporters.clickhouse!;
+  return clickhouseExporterSchema.parse({ landing: { max_rows: 0 }, ...overrides });
 }
 
 function batch(eventName: string, n: number): LogBatch {
@@ -104,7 +104,7 @@ describe('clickhouse exporter', () => {
 
   it('retries an unreachable server with backoff, then answers retryable 503', async () => {
     const telemetry = createTelemetry();
-    const unreachable = await openStore(exporterConfig({ endpoint: 'http://127.0.0.1:9', timeout: '1s' }));
+    const unreachable = await openStore(storeOptions(exporterConfig({ endpoint: 'http://127.0.0.1:9', timeout: '1s' })));
     const config = exporterConfig({ batch: { max_delay: '1ms' }, retry: { initial_interval: '20ms', max_interval: '50ms', max_elapsed_time: '400ms' } });
     const exporter = createClickHouseExporter({ store: unreachable, config, telemetry });
     await expect(exporter.export(batch('unreachable', 2))).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', statusCode: 503, retryable: true });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTempStore } from '../../test/helpers/store.ts';
-import { type ClickHouseExporterConfig, parseConfig } from '../../core/config.ts';
+import { type ClickHouseExporterConfig, clickhouseExporterSchema } from './config.ts';
 import type { LogBatch, SpanBatch, SpanRecord } from '../../core/event.ts';
 import { logBatch, NOW_NANOS, testResource, testScope } from '../../test/helpers/events.ts';
 import { createTelemetry, type Telemetry } from '../../core/telemetry.ts';
@@ -26,7 +26,7 @@ beforeAll(() => {
 });
 
 function exporterConfig(overrides: Record<string, unknown>): ClickHouseExporterConfig {
-  return parseConfig({ exporters: { clickhouse: overrides } }, {}).exporters.clickhouse!;
+  return clickhouseExporterSchema.parse(overrides);
 }
 
 /**

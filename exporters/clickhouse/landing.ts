@@ -29,10 +29,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { SignalhouseError } from '../../core/errors.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
+import type { RetryPolicy } from '../exporterhelper/retry.ts';
 import { BinaryReader } from './binary-reader.ts';
 import { BinaryWriter } from './binary-writer.ts';
 import { LANDING_SLOTS, LANDING_TABLE, landingSlotTable, logLandingSlotTable } from '../../storage/schema.ts';
@@ -49,8 +49,11 @@ export interface LandingOptions {
   moveDelay: number;
   /** A generation moves at once when it holds this many rows. */
   moveMaxRows: number;
-  /** How long a move is retried before `drain` leaves it for the next start. */
-  maxRetryElapsed: number;
+  /**
+   * The retry policy of moves: a retryable failure is retried for as long as it takes while not draining, and
+   * while draining up to its max_elapsed_time (then the generation stays landed for the next start).
+   */
+  moveRetry: RetryPolicy;
   /** One INSERT of Native blocks into a target table, with its deduplication token. */
   insertTarget(table: TargetTable, payloads: readonly Buffer[], token: string): Promise<void>;
   /** Runs one INSERT with the exporter's retry policy; resolves with the final error, if any. */
@@ -271,27 +274,21 @@ export function createLanding(opts: LandingOptions): Landing {
   /**
    * Retries a move while its failure is retryable: its rows are acknowledged. A permanent failure (the target
    * table refuses the rows) leaves the generation in the landing table, logged, and the next generations move
-   * on; every start tries it again. While draining, retries stop after `maxRetryElapsed` (next start, again).
+   * on; every start tries it again. While draining, retries stop after the policy's max_elapsed_time (next
+   * start, again).
    */
   async function moveWithRetry(table: string, generation: string, cleanup: string): Promise<boolean> {
-    const started = Date.now();
-    let delay = 100;
-    for (;;) {
-      try {
-        await move(table, generation, cleanup);
-        return true;
-      } catch (err) {
-        const retryable = opts.isRetryable(err);
+    const failure = await opts.moveRetry.run(() => move(table, generation, cleanup), {
+      isRetryable: opts.isRetryable,
+      persistent: () => !draining,
+      onFailure(err, retryable, retrying) {
         telemetry.landingMoveFailures.inc({ retryable: String(retryable) });
-        if (!retryable || (draining && Date.now() - started > opts.maxRetryElapsed)) {
-          logger?.error({ err, generation }, 'landed rows could not move on; they stay in the landing table and the next start tries again');
-          return false;
-        }
-        logger?.warn({ err, generation }, 'landed rows could not move on yet; retrying');
-        await sleep(delay);
-        delay = Math.min(delay * 2, 30_000);
-      }
-    }
+        if (retrying) logger?.warn({ err, generation }, 'landed rows could not move on yet; retrying');
+      },
+    });
+    if (failure === undefined) return true;
+    logger?.error({ err: failure.error, generation }, 'landed rows could not move on; they stay in the landing table and the next start tries again');
+    return false;
   }
 
   async function settle(): Promise<void> {

@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../core/config.ts';
 import type { LogEvent, Resource, Scope } from '../../core/event.ts';
 import { BinaryReader } from './binary-reader.ts';
 import { BinaryWriter } from './binary-writer.ts';
@@ -20,7 +19,7 @@ let dir: string;
 let store: Store;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sh-native-'));
-  store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dir } } }, {}).exporters.clickhouse!);
+  store = await openStore({ dataDir: dir });
   await store.client.command({ query: 'CREATE DATABASE IF NOT EXISTS t' });
 });
 afterAll(async () => {

@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { parseConfig } from '../../core/config.ts';
 import { migrate } from '../../storage/migrate.ts';
 import { openStore, type Store } from '../../storage/store.ts';
 
@@ -21,7 +20,7 @@ export function useTempStore(opts: { prefix: string; migrated?: boolean }): Temp
   let store: Store | undefined;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), `sh-${opts.prefix}-`));
-    store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dir } } }, {}).exporters.clickhouse!);
+    store = await openStore({ dataDir: dir });
     if (opts.migrated) await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
   });
   afterAll(async () => {
@@ -38,7 +37,7 @@ export function useTempStore(opts: { prefix: string; migrated?: boolean }): Temp
 
 /** Opens a stopped server's data directory, runs `fn` on it and closes it. */
 export async function withStore(dataDir: string, fn: (store: Store) => Promise<void>): Promise<void> {
-  const store = await openStore(parseConfig({ exporters: { clickhouse: { data_dir: dataDir } } }, {}).exporters.clickhouse!);
+  const store = await openStore({ dataDir });
   try {
     await fn(store);
   } finally {
