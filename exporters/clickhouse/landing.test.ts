@@ -15,7 +15,7 @@ import type { LogBatch, SpanBatch, SpanRecord } from '../../core/event.ts';
 import { logBatch, NOW_NANOS, testResource, testScope } from '../../test/helpers/events.ts';
 import { createTelemetry, type Telemetry } from '../../core/telemetry.ts';
 import { createClickHouseExporter } from './exporter.ts';
-import { cutTornRow } from './landing.ts';
+import { cutTornRow } from './landing-recovery.ts';
 import { LANDING_SLOTS } from '../../storage/schema.ts';
 import type { Store } from '../../storage/store.ts';
 

@@ -19,7 +19,7 @@
  *
  * Earlier versions landed blocks in the MergeTree table `landing` (one partition per generation: part
  * directories cost ~3.5 ms of CPU to write and ~3 ms each to drop), then in Log tables (migration 9: each INSERT
- * rewrites and fdatasyncs its sizes.json twice). Recovery still moves what is left in either.
+ * rewrites and fdatasyncs its sizes.json twice). Recovery (landing-recovery.ts) still moves what is left in either.
  *
  * Visibility: landed rows reach queries after `move_delay` plus one move. `settle()` waits for that, for
  * callers that must read what they just wrote.
@@ -28,14 +28,14 @@
  * tables (chDB locks its data directory). Instances sharing a server would move each other's generations.
  */
 import { randomUUID } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { SignalhouseError } from '../../core/errors.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
 import type { RetryPolicy } from '../exporterhelper/retry.ts';
 import { BinaryReader } from './binary-reader.ts';
+import { recoverLanded, SLOT_READ_SETTINGS } from './landing-recovery.ts';
 import { BinaryWriter } from './binary-writer.ts';
-import { LANDING_SLOTS, LANDING_TABLE, landingSlotTable, logLandingSlotTable } from '../../storage/schema.ts';
+import { LANDING_TABLE, landingSlotTable } from '../../storage/schema.ts';
 import { type Store, sqlString, tsvEscape } from '../../storage/store.ts';
 
 export type TargetTable = 'otel_logs' | 'otel_traces';
@@ -80,7 +80,7 @@ export interface Landing {
 
 interface Generation {
   readonly id: string;
-  /** Its slot: the Log table its blocks land in, its own until it has moved on. */
+  /** Its slot: the File table its blocks land in, its own until it has moved on. */
   readonly slot: number;
   rows: number;
   /** Stage INSERTs into this generation still running (with their retries). */
@@ -129,43 +129,7 @@ export function landRow(store: Store, table: string, row: { generation: string; 
   return store.insertNative({ table, columns: `(${LANDING_COLUMNS.join(', ')})`, structure: LANDING_COLUMNS.map((c) => `${c} String`).join(', '), payloads, settings: 'insert_deduplicate = 0' });
 }
 
-/** Reads of a slot: a File table whose file was never written reads as empty rather than failing. */
-const SLOT_READ_SETTINGS = ' SETTINGS engine_file_empty_if_not_exists = 1';
 
-/**
- * Cuts off a row a crash left half-written at the end of a slot's file. Every landed row ends with its line feed
- * (TabSeparated escapes the ones inside values), the last byte its INSERT writes, and a kill -9 keeps a prefix of
- * what was written: whatever follows the last line feed belongs to an INSERT that never returned, so no request
- * was acknowledged for it. Returns the bytes cut off.
- */
-export async function cutTornRow(path: string): Promise<number> {
-  let file;
-  try {
-    file = await open(path, 'r+');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw err;
-  }
-  try {
-    const { size } = await file.stat();
-    const chunk = Buffer.allocUnsafe(64 * 1024);
-    let end = size;
-    while (end > 0) {
-      const start = Math.max(0, end - chunk.length);
-      const { bytesRead } = await file.read(chunk, 0, end - start, start);
-      const lineEnd = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
-      if (lineEnd >= 0) {
-        end = start + lineEnd + 1;
-        break;
-      }
-      end = start;
-    }
-    if (end < size) await file.truncate(end);
-    return size - end;
-  } finally {
-    await file.close();
-  }
-}
 
 /** The deduplication token of a generation's move: the same on every attempt, across restarts. */
 export const moveToken = (generation: string) => `landing-${generation}`;
@@ -192,8 +156,6 @@ export function createLanding(opts: LandingOptions): Landing {
   const { store, telemetry, logger } = opts;
   /** Where versions before migration 9 landed blocks; only recovery reads it. */
   const legacyTable = `${opts.database}.${LANDING_TABLE}`;
-  /** The Log slots of migration 9; only recovery reads them. */
-  const logSlotTable = (slot: number) => `${opts.database}.${logLandingSlotTable(slot)}`;
   const slotTable = (slot: number) => `${opts.database}.${landingSlotTable(slot)}`;
   /** Empty slots; filled by `recover`, which empties every slot first. */
   const freeSlots: number[] = [];
@@ -244,8 +206,8 @@ export function createLanding(opts: LandingOptions): Landing {
 
   /** The generation's blocks, read on a writer connection (an id we made, inlined: see store.ts on parameters). */
   async function readBlocks(table: string, generation: string): Promise<Map<TargetTable, Buffer[]>> {
-    // A slot may hold a retried block twice (Log tables do not deduplicate): one row per stage. The legacy
-    // table deduplicated its INSERTs itself and has no Stage column.
+    // A slot may hold a retried block twice (slots do not deduplicate): one row per stage. The legacy table
+    // deduplicated its INSERTs itself and has no Stage column.
     const oncePerStage = table === legacyTable ? '' : ' LIMIT 1 BY Stage';
     const data = await store.withWriter(async (writer) => {
       const rs = await writer.exec({ query: `SELECT TargetTable, Block FROM ${table} WHERE Generation = ${sqlString(generation)}${oncePerStage}${SLOT_READ_SETTINGS} FORMAT RowBinary` });
@@ -309,7 +271,7 @@ export function createLanding(opts: LandingOptions): Landing {
       const g = (current ??= openGeneration());
       g.staging++;
       const stage = String(++stageSeq);
-      // Log tables have no deduplication: a retried block may land twice, and its move reads each stage once.
+      // Slots have no deduplication: a retried block may land twice, and its move reads each stage once.
       const err = await opts.withRetry(LANDING_TABLE, () => landRow(store, slotTable(g.slot), { generation: g.id, stage, target, block }));
       g.staging--;
       if (err === undefined) {
@@ -324,51 +286,8 @@ export function createLanding(opts: LandingOptions): Landing {
     },
 
     async recover() {
-      // Generations a previous run left behind, each moved once; storage trouble fails the start, rows the
-      // tables refuse stay landed (logged) and do not block it.
-      let moved = 0;
-      const moveLeft = async (table: string, generation: string, cleanup?: string): Promise<boolean> => {
-        moved++;
-        try {
-          await move(table, generation, cleanup);
-          return true;
-        } catch (err) {
-          if (opts.isRetryable(err)) throw err;
-          telemetry.landingMoveFailures.inc({ retryable: 'false' });
-          logger?.error({ err, generation }, 'landed rows could not move on; they stay in the landing table');
-          return false;
-        }
-      };
-      const generationsIn = async (table: string) =>
-        (await (await store.client.query({ query: `SELECT DISTINCT Generation FROM ${table}${SLOT_READ_SETTINGS}`, format: 'JSONEachRow' })).json<{ Generation: string }>()).map((r) => r.Generation);
-      // The MergeTree table of versions before migration 9: one partition per generation.
-      for (const generation of await generationsIn(legacyTable)) {
-        await moveLeft(legacyTable, generation, `ALTER TABLE ${legacyTable} DROP PARTITION ${sqlString(generation)}`);
-      }
-      // Slots hold one generation each; after a crash between a move's INSERT and its TRUNCATE, it moves again
-      // (its token makes that a no-op) and the slot is emptied. The Log slots of migration 9 are emptied and
-      // left unused.
-      const emptySlot = async (table: string): Promise<boolean> => {
-        const generations = await generationsIn(table);
-        let empty = true;
-        for (const generation of generations) empty = (await moveLeft(table, generation)) && empty;
-        if (empty && generations.length > 0) await store.client.command({ query: `TRUNCATE TABLE ${table}` });
-        return empty;
-      };
-      for (let slot = 0; slot < LANDING_SLOTS; slot++) await emptySlot(logSlotTable(slot));
-      const files = await store.client.query({
-        query: "SELECT name, data_paths[1] AS path FROM system.tables WHERE database = {db:String} AND engine = 'File'",
-        query_params: { db: opts.database },
-        format: 'JSONEachRow',
-      });
-      const slotFiles = new Map((await files.json<{ name: string; path: string }>()).map((r) => [r.name, r.path]));
-      for (let slot = 0; slot < LANDING_SLOTS; slot++) {
-        const path = slotFiles.get(landingSlotTable(slot));
-        if (path === undefined) throw new Error(`landing slot ${landingSlotTable(slot)} is missing (migration 10)`);
-        const cut = await cutTornRow(path);
-        if (cut > 0) logger?.warn({ slot: landingSlotTable(slot), bytes: cut }, 'cut off a landing row a crash left half-written (its request was never acknowledged)');
-        if (await emptySlot(slotTable(slot))) freeSlots.push(slot);
-      }
+      const { moved, freeSlots: empty } = await recoverLanded({ store, database: opts.database, telemetry, logger, isRetryable: opts.isRetryable, move });
+      freeSlots.push(...empty);
       return moved;
     },
 
