@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { SignalhouseError } from './errors.ts';
+import type { SignalhouseError } from './errors.ts';
 import { createTenantRegistry, credentialFromAuthorization, requireWriteTenant } from './tenants.ts';
 
 describe('tenants', () => {

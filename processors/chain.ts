@@ -11,7 +11,7 @@
  */
 import type { Signal } from '../core/config.ts';
 import { addDrop, type Batch, type DroppedOutcome, rejectedCount } from '../core/event.ts';
-import type { Processor, ProcessorChain, ProcessorFactory, ProcessorRegistry, ProcessorStartContext } from '../core/components.ts';
+import type { Processor, ProcessorChain, ProcessorRegistry, ProcessorStartContext } from '../core/components.ts';
 import type { Telemetry } from '../core/telemetry.ts';
 
 

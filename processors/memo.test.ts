@@ -4,7 +4,10 @@ import { boundedCache, memo } from './memo.ts';
 describe('memo', () => {
   it('computes a key once while it is cached, and holds at most `size` keys', () => {
     const calls: string[] = [];
-    const f = memo(4, (k) => (calls.push(k), k.toUpperCase()));
+    const f = memo(4, (k) => {
+      calls.push(k);
+      return k.toUpperCase();
+    });
     expect([f('a'), f('b'), f('a')]).toEqual(['A', 'B', 'A']);
     expect(calls).toEqual(['a', 'b']);
     for (let i = 0; i < 100; i++) f(`k${i}`);
@@ -16,7 +19,10 @@ describe('memo', () => {
 
   it('keeps a key in steady use however many other keys pass through', () => {
     const calls: string[] = [];
-    const f = memo(100, (k) => (calls.push(k), k.length));
+    const f = memo(100, (k) => {
+      calls.push(k);
+      return k.length;
+    });
     f('hot');
     for (let i = 0; i < 10_000; i++) {
       f(`cold-${i}`);

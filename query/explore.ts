@@ -137,7 +137,9 @@ export async function runExplore(store: Store, tenantId: string, req: ExploreReq
   const names = req.metrics.map((m) => (typeof m === 'string' ? m : `${m.op}(${m.field})`));
   return rows.map((r) => {
     const row: Record<string, unknown> = Object.create(null);
-    req.dimensions.forEach((d, i) => (row[d] = r[`d${i}`]));
+    req.dimensions.forEach((d, i) => {
+      row[d] = r[`d${i}`];
+    });
     names.forEach((name, i) => {
       const v = Number(r[`m${i}`]);
       row[name] = Number.isFinite(v) ? v : null;

@@ -110,7 +110,9 @@ export async function runFunnel(store: Store, q: FunnelQuery): Promise<Array<{ b
   const params: Record<string, unknown> = {
     tenant: q.tenantId, steps: q.steps, from: q.fromMs, to: q.toMs, window: q.windowSeconds, site: q.siteId ?? '', breakdown: q.breakdown ?? '',
   };
-  q.steps.forEach((s, i) => (params[`step${i}`] = s));
+  q.steps.forEach((s, i) => {
+    params[`step${i}`] = s;
+  });
   const rows = await readRows<Record<string, unknown>>(store, funnelSql(store.database, q), params);
   return rows.map((r) => {
     const first = Number(r.c0);

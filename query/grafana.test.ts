@@ -43,7 +43,7 @@ async function grafanaSeries(name: string, v: View): Promise<Record<string, numb
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const GRAINS = { 60_000: '1m', 300_000: '5m', 3_600_000: '1h', 86_400_000: '1d' } as const;
+const GRAINS = { 60000: '1m', 300000: '5m', 3600000: '1h', 86400000: '1d' } as const;
 
 describe('panels give the report API’s answers', () => {
   // Inside hours at both ends: minutes at the edges, whole hours between (the rollup's two levels).

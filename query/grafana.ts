@@ -161,7 +161,9 @@ export function grafanaDashboard(db = 'signalhouse'): Dashboard {
       panels.push(statPanel(db, metric, ++id, { x: (i % perLine) * statWidth, y: y + Math.floor(i / perLine) * 4, w: statWidth, h: 4 }));
     });
     y += Math.ceil(metrics.length / Math.floor(24 / statWidth)) * 4;
-    metrics.forEach((metric, i) => panels.push(seriesPanel(db, metric, ++id, { x: (i % 2) * 12, y: y + Math.floor(i / 2) * 8, w: 12, h: 8 })));
+    metrics.forEach((metric, i) => {
+      panels.push(seriesPanel(db, metric, ++id, { x: (i % 2) * 12, y: y + Math.floor(i / 2) * 8, w: 12, h: 8 }));
+    });
     y += Math.ceil(metrics.length / 2) * 8;
   }
   return {

@@ -125,7 +125,9 @@ type Json = unknown;
 /** Every path into a JSON value (keys and indices), the value itself included as []. */
 function paths(v: Json, at: Array<string | number> = []): Array<Array<string | number>> {
   const out = [at];
-  if (Array.isArray(v)) v.forEach((x, i) => out.push(...paths(x, [...at, i])));
+  if (Array.isArray(v)) v.forEach((x, i) => {
+    out.push(...paths(x, [...at, i]));
+  });
   else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push(...paths(x, [...at, k]));
   return out;
 }

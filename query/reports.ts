@@ -11,7 +11,7 @@ import { chooseSource, type MetricQuery, params, rollupSummarySql, rollupTimeser
 export type RequestedSource = 'auto' | 'raw' | 'rollup';
 
 /** A number, or null for no data (NULL, NaN, ±Inf). */
-function valueOf(v: unknown): number | null {
+function numberOrNull(v: unknown): number | null {
   if (v === null || v === undefined) return null;
   const n = Number(v);
   return Number.isFinite(n) ? n : null;
@@ -39,13 +39,13 @@ export function createReports(store: Store, rollups: boolean): Reports {
       const site = q.siteId !== undefined;
       const sql = pick(source, q) === 'rollup' ? rollupSummarySql(db, metric, site) : summarySql(db, metric, site);
       const [row] = await readRows<{ value: unknown }>(store, sql, params(q));
-      return valueOf(row?.value);
+      return numberOrNull(row?.value);
     },
     async timeseries(metric, q, source) {
       const site = q.siteId !== undefined;
       const sql = pick(source, q) === 'rollup' ? rollupTimeseriesSql(db, metric, site) : timeseriesSql(db, metric, site);
       const found = new Map<number, number | null>();
-      for (const r of await readRows<{ bucket: unknown; value: unknown }>(store, sql, params(q))) found.set(Number(r.bucket), valueOf(r.value));
+      for (const r of await readRows<{ bucket: unknown; value: unknown }>(store, sql, params(q))) found.set(Number(r.bucket), numberOrNull(r.value));
       const step = q.grainSeconds * 1000;
       const points: Array<{ t: string; value: number | null }> = [];
       for (let t = Math.floor(q.fromMs / step) * step; t < q.toMs; t += step) points.push({ t: new Date(t).toISOString(), value: found.get(t) ?? null });

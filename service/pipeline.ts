@@ -7,7 +7,6 @@ import type { Exporter, Pipeline, Pipelines, Processor, ProcessorRegistry } from
 import { buildProcessor, createProcessorChain } from '../processors/chain.ts';
 import { ConfigError, type SignalhouseConfig, type Signal } from '../core/config.ts';
 import { SignalhouseError } from '../core/errors.ts';
-import type { Batch } from '../core/event.ts';
 import type { Telemetry } from '../core/telemetry.ts';
 
 

@@ -4,7 +4,7 @@
  * MergeTree table `landing` before migration 9, one partition per generation; the Log slots of migration 9).
  * A row a crash cut short at the end of a slot's file is cut off first (`cutTornRow`).
  */
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Telemetry } from '../../core/telemetry.ts';
 import { LANDING_SLOTS, LANDING_TABLE, landingSlotTable, logLandingSlotTable } from '../../storage/schema.ts';
@@ -30,7 +30,7 @@ export interface RecoveryDeps {
  * was acknowledged for it. Returns the bytes cut off.
  */
 export async function cutTornRow(path: string): Promise<number> {
-  let file;
+  let file: FileHandle;
   try {
     file = await open(path, 'r+');
   } catch (err) {

@@ -211,7 +211,9 @@ describe('hostile protobuf', () => {
     const events = decodeLogsProtobuf(
       logsRequest([(w) => {
         named('ints')(w);
-        values.forEach((v, i) => kv(w, 6, `v${i}`, (x) => x.tag(3, WireType.Varint).int64(v)));
+        values.forEach((v, i) => {
+          kv(w, 6, `v${i}`, (x) => x.tag(3, WireType.Varint).int64(v));
+        });
         kv(w, 6, 'arr', (x) => { x.tag(5, WireType.LengthDelimited).fork(); for (const v of [-(2n ** 63n), 2n ** 63n - 1n]) x.tag(1, WireType.LengthDelimited).fork().tag(3, WireType.Varint).int64(v).join(); x.join(); });
       }]),
       ctx(),
