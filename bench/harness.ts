@@ -75,7 +75,8 @@ export function threadCpu(pid: number): Map<string, number> {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const seconds = (Number(fields[11]) + Number(fields[12])) / tick;
     // Threads named 'node' are V8's GC helpers and libuv's pool, which also runs each chDB call; ClickHouse names its own.
-    const kind = tid === String(pid) ? 'js main' : name === 'node' || name.startsWith('libuv') ? 'node threads' : /^MergeMut/.test(name) ? 'chdb merges' : 'chdb threads';
+    const kind =
+      tid === String(pid) ? 'js main' : name === 'node' || name.startsWith('libuv') ? 'node threads' : /^MergeMut/.test(name) ? 'chdb merges' : 'chdb threads';
     byKind.set(kind, (byKind.get(kind) ?? 0) + seconds);
   }
   return byKind;
@@ -112,11 +113,24 @@ export function percentile(sorted: readonly number[], q: number): number {
 }
 
 /** A steady `rate` of requests from the open-loop generator (latency from each request's scheduled start). */
-export async function driveSteady(url: string, scenario: string, templates: Buffer | readonly Buffer[], perRequest: number, rate: number, pid: number): Promise<Row> {
+export async function driveSteady(
+  url: string,
+  scenario: string,
+  templates: Buffer | readonly Buffer[],
+  perRequest: number,
+  rate: number,
+  pid: number,
+): Promise<Row> {
   const nextBody = uniqueBodies(templates);
   const cpuBefore = threadCpu(pid);
   const genBefore = process.cpuUsage();
-  const r = await openLoop({ url: `${url}/v1/logs`, headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${KEY}` }, body: nextBody, rate, seconds: DURATION });
+  const r = await openLoop({
+    url: `${url}/v1/logs`,
+    headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${KEY}` },
+    body: nextBody,
+    rate,
+    seconds: DURATION,
+  });
   const gen = process.cpuUsage(genBefore);
   const events = Math.max(1, r.ok * perRequest);
   const byKind = new Map([...cpuDelta(cpuBefore, threadCpu(pid))].map(([k, v]) => [k, (v * 1e6) / events]));
@@ -137,7 +151,16 @@ export async function driveSteady(url: string, scenario: string, templates: Buff
   };
 }
 
-export async function drive(target: string, url: string, scenario: string, templates: Buffer | readonly Buffer[], contentType: string, perRequest: number, extra: Partial<autocannon.Options> = {}, pid?: number): Promise<Row> {
+export async function drive(
+  target: string,
+  url: string,
+  scenario: string,
+  templates: Buffer | readonly Buffer[],
+  contentType: string,
+  perRequest: number,
+  extra: Partial<autocannon.Options> = {},
+  pid?: number,
+): Promise<Row> {
   const nextBody = uniqueBodies(templates);
   const cpuBefore = pid ? threadCpu(pid) : undefined;
   const genBefore = process.cpuUsage();
@@ -205,7 +228,14 @@ export async function insertStats(url: string): Promise<string> {
 export function table(rows: Row[]): string {
   const head = '| scenario | target | events/s | req/s | p50 ms | p95 ms | p99 ms | non-2xx | errors |';
   const sep = '|---|---|---:|---:|---:|---:|---:|---:|---:|';
-  return [head, sep, ...rows.map((r) => `| ${r.scenario} | ${r.target} | ${r.eventsPerSec.toLocaleString('en-US')} | ${r.reqPerSec.toLocaleString('en-US')} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.non2xx} | ${r.errors} |`)].join('\n');
+  return [
+    head,
+    sep,
+    ...rows.map(
+      (r) =>
+        `| ${r.scenario} | ${r.target} | ${r.eventsPerSec.toLocaleString('en-US')} | ${r.reqPerSec.toLocaleString('en-US')} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.non2xx} | ${r.errors} |`,
+    ),
+  ].join('\n');
 }
 
 /** Waits (at most 120 s) until a process uses under 10% of a core over a second; returns the seconds waited. */

@@ -92,7 +92,15 @@ async function largeBodyScenario(dir: string, configPath: string): Promise<strin
   const events = payloads[0].events;
   const bytes = Math.max(...payloads.map((p) => p.json.length));
   const server = await startProcess([join(ROOT, 'service', 'main.ts'), '--config', configPath], { SIGNALHOUSE_DATA_DIR: join(dir, 'data-large') });
-  const r = await largeBodies({ url: server.url, pid: server.child.pid!, templates: payloads.map((p) => p.json), eventsPerBody: events, connections, seconds: DURATION, settleSeconds: Number(process.env.BENCH_SETTLE ?? 12) });
+  const r = await largeBodies({
+    url: server.url,
+    pid: server.child.pid!,
+    templates: payloads.map((p) => p.json),
+    eventsPerBody: events,
+    connections,
+    seconds: DURATION,
+    settleSeconds: Number(process.env.BENCH_SETTLE ?? 12),
+  });
   await stop(server);
   const stored = await countStored(join(dir, 'data-large'));
   const other = [...r.other].map(([s, n]) => `${n}× ${s}`).join(', ') || 'none';
@@ -135,7 +143,16 @@ async function defaultServer(dir: string, configPath: string, chosen: readonly L
   for (const [name, n, rate, label] of latencyLoads) {
     if (!SCENARIOS.has(`${name}-bursts`)) continue;
     const connections = n === 1 ? Number(process.env.BENCH_SINGLE_CONNECTIONS ?? 100) : 32;
-    const row = await drive('signalhouse', server.url, `${label}, autocannon bursts`, small[n].proto, 'application/x-protobuf', n, { overallRate: rate, connections }, server.child.pid);
+    const row = await drive(
+      'signalhouse',
+      server.url,
+      `${label}, autocannon bursts`,
+      small[n].proto,
+      'application/x-protobuf',
+      n,
+      { overallRate: rate, connections },
+      server.child.pid,
+    );
     rows.push(row);
     accepted += row.ok * n;
     slack += row.inFlightMax;
@@ -157,7 +174,8 @@ function report(rows: Row[]): void {
         const b = rows.find((x) => x.target === target && x.scenario === r.scenario);
         return b ? [`  ${r.scenario}: ${((100 * r.eventsPerSec) / b.eventsPerSec).toFixed(0)}%`] : [];
       });
-    if (lines.length) console.log(`\nsignalhouse / ${target} of the same payload (events/s)${mode === 'parse' ? ': parse only, reply {}' : ''}:\n${lines.join('\n')}`);
+    if (lines.length)
+      console.log(`\nsignalhouse / ${target} of the same payload (events/s)${mode === 'parse' ? ': parse only, reply {}' : ''}:\n${lines.join('\n')}`);
   }
   console.log('\nCPU per acknowledged event (µs), by thread kind; load generator = this process:');
   for (const r of rows.filter((x) => x.cpu)) {
@@ -176,7 +194,9 @@ async function main(): Promise<void> {
   const chosen = loads();
   const small = { 100: aiPayload(100), 500: aiPayload(500), 1: aiPayload(1) };
   const web = webPayloads(500, 1)[0];
-  console.log(`payload sizes: AI events 100 = ${small[100].proto.length} B protobuf / ${small[100].json.length} B JSON, 500 = ${small[500].proto.length} B / ${small[500].json.length} B; web events 500 = ${web.proto.length} B / ${web.json.length} B`);
+  console.log(
+    `payload sizes: AI events 100 = ${small[100].proto.length} B protobuf / ${small[100].json.length} B JSON, 500 = ${small[500].proto.length} B / ${small[500].json.length} B; web events 500 = ${web.proto.length} B / ${web.json.length} B`,
+  );
   console.log(`${DURATION}s per scenario, ${CONNECTIONS} connections, machine: ${cpus().length} cores\n`);
 
   const rows: Row[] = [];
@@ -195,7 +215,10 @@ async function main(): Promise<void> {
   // The same protobuf 500/req load with no processors, on a fresh store: what the whole chain costs.
   if (SCENARIOS.has('no-processors')) {
     const plainConfig = join(dir, 'no-processors.yaml');
-    writeFileSync(plainConfig, `${tenantsYaml}receivers: { otlp: {} }\nexporters: { clickhouse: {} }\nservice:\n  pipelines:\n    logs: { receivers: [otlp], processors: [], exporters: [clickhouse] }\n`);
+    writeFileSync(
+      plainConfig,
+      `${tenantsYaml}receivers: { otlp: {} }\nexporters: { clickhouse: {} }\nservice:\n  pipelines:\n    logs: { receivers: [otlp], processors: [], exporters: [clickhouse] }\n`,
+    );
     const plain = await startProcess([join(ROOT, 'service', 'main.ts'), '--config', plainConfig], { SIGNALHOUSE_DATA_DIR: join(dir, 'data-plain') });
     rows.push(await drive('signalhouse, no processors', plain.url, 'protobuf 500/req', small[500].proto, 'application/x-protobuf', 500, {}, plain.child.pid));
     await stop(plain);
@@ -209,7 +232,9 @@ async function main(): Promise<void> {
   const ok = stored >= accepted && stored <= accepted + slack;
   if (measured) {
     console.log(`\nsignalhouse peak RSS: ${rss} MB; ${inserts}`);
-    console.log(`events acknowledged: ${accepted.toLocaleString('en-US')}; rows stored: ${stored.toLocaleString('en-US')} ${ok ? '(every acknowledged event stored)' : '(LOST OR EXTRA ROWS)'}`);
+    console.log(
+      `events acknowledged: ${accepted.toLocaleString('en-US')}; rows stored: ${stored.toLocaleString('en-US')} ${ok ? '(every acknowledged event stored)' : '(LOST OR EXTRA ROWS)'}`,
+    );
   }
   if (large.length) console.log(`\n${large.join('\n')}`);
   if (!ok || large.some((l) => l.includes('LOST'))) process.exitCode = 1;

@@ -19,14 +19,40 @@ import { openStore, sqlString } from '../storage/store.ts';
 const dir = mkdtempSync(join(tmpdir(), 'sh-bench-insert-'));
 const store = await openStore({ dataDir: dir });
 await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, rollups: process.env.BENCH_ROLLUPS !== '0' });
-const resource = { attributes: { 'service.name': 'bench-app', 'service.version': '1.4.2', 'deployment.environment': 'prod' }, schemaUrl: '', serviceName: 'bench-app' };
+const resource = {
+  attributes: { 'service.name': 'bench-app', 'service.version': '1.4.2', 'deployment.environment': 'prod' },
+  schemaUrl: '',
+  serviceName: 'bench-app',
+};
 const scope = { name: 'signalhouse.bench', version: '1.0.0', attributes: {}, schemaUrl: '' };
 const now = BigInt(Date.now()) * 1_000_000n;
 const event = (i: number): LogEvent => ({
-  eventId: `evt-${i}`, sessionId: `sess-${i % 211}`, userId: `user-${i % 1009}`, anonymousId: '', timeUnixNano: now + BigInt(i), observedTimeUnixNano: now,
-  traceId: '', spanId: '', traceFlags: 0, severityText: 'INFO', severityNumber: 9, body: 'tool call completed', eventName: 'ai.tool_call_completed',
-  attributes: { 'log.record.uid': `evt-${i}`, 'gen_ai.tool.name': 'lookup_order', 'ai.tool.category': 'navigation', 'ai.tool.duration_ms': String(80 + (i % 200)), 'ai.tool.success': 'true', 'gen_ai.conversation.id': `conv-${i % 97}`, 'session.id': `sess-${i % 211}`, 'user.id': `user-${i % 1009}`, 'site.id': 'site-main' },
-  resource, scope,
+  eventId: `evt-${i}`,
+  sessionId: `sess-${i % 211}`,
+  userId: `user-${i % 1009}`,
+  anonymousId: '',
+  timeUnixNano: now + BigInt(i),
+  observedTimeUnixNano: now,
+  traceId: '',
+  spanId: '',
+  traceFlags: 0,
+  severityText: 'INFO',
+  severityNumber: 9,
+  body: 'tool call completed',
+  eventName: 'ai.tool_call_completed',
+  attributes: {
+    'log.record.uid': `evt-${i}`,
+    'gen_ai.tool.name': 'lookup_order',
+    'ai.tool.category': 'navigation',
+    'ai.tool.duration_ms': String(80 + (i % 200)),
+    'ai.tool.success': 'true',
+    'gen_ai.conversation.id': `conv-${i % 97}`,
+    'session.id': `sess-${i % 211}`,
+    'user.id': `user-${i % 1009}`,
+    'site.id': 'site-main',
+  },
+  resource,
+  scope,
 });
 
 async function measure(runs: number, fn: (k: number) => Promise<unknown>): Promise<{ wall: number; cpu: number }> {
@@ -47,24 +73,41 @@ for (const n of [1, 100, 1_000, 10_000, 50_000]) {
   const events = Array.from({ length: n }, (_, i) => event(i));
   const runs = n >= 10_000 ? 5 : 20;
   const native = await measure(runs, () =>
-    store.insertNative({ table, columns: LOG_FORMAT.columns, structure: LOG_FORMAT.structure, payloads: [encodeLogBlock([{ tenantId: 'bench', events }])], settings: `insert_deduplication_token = 'nt-${token++}'` }),
+    store.insertNative({
+      table,
+      columns: LOG_FORMAT.columns,
+      structure: LOG_FORMAT.structure,
+      payloads: [encodeLogBlock([{ tenantId: 'bench', events }])],
+      settings: `insert_deduplication_token = 'nt-${token++}'`,
+    }),
   );
   // The same rows in the other formats, written by ClickHouse.
   const rowBinaryPath = join(dir, `rows-${n}.rowbinary`);
   const select = `SELECT ${LOG_FORMAT.columns.slice(1, -1)} FROM ${table} WHERE TenantId = 'bench' LIMIT ${n}`;
   await store.client.command({ query: `INSERT INTO FUNCTION file(${sqlString(rowBinaryPath)}, 'RowBinary', ${sqlString(LOG_FORMAT.structure)}) ${select}` });
   const rb = await measure(runs, () =>
-    store.client.command({ query: `INSERT INTO ${table} ${LOG_FORMAT.columns} SETTINGS insert_deduplication_token = 'rb-${token++}' SELECT * FROM file(${sqlString(rowBinaryPath)}, 'RowBinary', ${sqlString(LOG_FORMAT.structure)})` }),
+    store.client.command({
+      query: `INSERT INTO ${table} ${LOG_FORMAT.columns} SETTINGS insert_deduplication_token = 'rb-${token++}' SELECT * FROM file(${sqlString(rowBinaryPath)}, 'RowBinary', ${sqlString(LOG_FORMAT.structure)})`,
+    }),
   );
   const jsonPath = join(dir, `rows-${n}.json`);
   await store.client.command({ query: `INSERT INTO FUNCTION file(${sqlString(jsonPath)}, 'JSONEachRow') ${select}` });
   const json = await readFile(jsonPath, 'utf8');
   const js = await measure(runs, async () => {
-    const r = await store.client.exec({ query: `INSERT INTO ${table} SETTINGS insert_deduplication_token = 'js-${token++}' FORMAT JSONEachRow`, values: json as never });
+    const r = await store.client.exec({
+      query: `INSERT INTO ${table} SETTINGS insert_deduplication_token = 'js-${token++}' FORMAT JSONEachRow`,
+      values: json as never,
+    });
     r.stream.resume();
   });
-  for (const [format, m] of [['Native via file() (exporter)', native], ['RowBinary via file()', rb], ['JSONEachRow inline', js]] as const) {
-    console.log(`| ${n.toLocaleString('en-US')} | ${format} | ${m.wall.toFixed(1)} | ${m.cpu.toFixed(1)} | ${((m.cpu * 1000) / n).toFixed(2)} | ${Math.round((n / m.wall) * 1000).toLocaleString('en-US')} |`);
+  for (const [format, m] of [
+    ['Native via file() (exporter)', native],
+    ['RowBinary via file()', rb],
+    ['JSONEachRow inline', js],
+  ] as const) {
+    console.log(
+      `| ${n.toLocaleString('en-US')} | ${format} | ${m.wall.toFixed(1)} | ${m.cpu.toFixed(1)} | ${((m.cpu * 1000) / n).toFixed(2)} | ${Math.round((n / m.wall) * 1000).toLocaleString('en-US')} |`,
+    );
   }
 }
 
@@ -73,7 +116,10 @@ for (const n of [1, 100, 1_000, 10_000, 50_000]) {
 console.log('\n| landing slot INSERT (one 1-event block) | µs per INSERT | CPU µs per INSERT |');
 console.log('|---|---:|---:|');
 const block = encodeLogBlock([{ tenantId: 'bench', events: [event(0)] }]);
-const slots = [['Log (`landing_0`, migration 9)', `signalhouse.${logLandingSlotTable(0)}`], ['File (`landing_file_0`, migration 10)', `signalhouse.${landingSlotTable(0)}`]] as const;
+const slots = [
+  ['Log (`landing_0`, migration 9)', `signalhouse.${logLandingSlotTable(0)}`],
+  ['File (`landing_file_0`, migration 10)', `signalhouse.${landingSlotTable(0)}`],
+] as const;
 const slotRuns = 1_000;
 for (let round = 0; round < 2; round++) {
   for (const [name, table] of slots) {

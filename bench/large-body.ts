@@ -27,7 +27,15 @@ export interface LargeBodyResult {
   settleSeconds: number;
 }
 
-export async function largeBodies(opts: { url: string; pid: number; templates: readonly Buffer[]; eventsPerBody: number; connections: number; seconds: number; settleSeconds: number }): Promise<LargeBodyResult> {
+export async function largeBodies(opts: {
+  url: string;
+  pid: number;
+  templates: readonly Buffer[];
+  eventsPerBody: number;
+  connections: number;
+  seconds: number;
+  settleSeconds: number;
+}): Promise<LargeBodyResult> {
   const target = new URL(`${opts.url}/v1/logs`);
   const pool = new Pool(target.origin, { connections: opts.connections, pipelining: 1 });
   const nextBody = uniqueBodies(opts.templates);
@@ -61,5 +69,13 @@ export async function largeBodies(opts: { url: string; pid: number; templates: r
   await pool.close();
   const peak = peakRssMb(opts.pid);
   await sleep(opts.settleSeconds * 1000);
-  return { ...r, seconds, eventsPerSec: Math.round((r.ok * opts.eventsPerBody) / seconds), rssBeforeMb, peakRssMb: peak, settledRssMb: rssMb(opts.pid), settleSeconds: opts.settleSeconds };
+  return {
+    ...r,
+    seconds,
+    eventsPerSec: Math.round((r.ok * opts.eventsPerBody) / seconds),
+    rssBeforeMb,
+    peakRssMb: peak,
+    settledRssMb: rssMb(opts.pid),
+    settleSeconds: opts.settleSeconds,
+  };
 }

@@ -55,7 +55,11 @@ function serialize(resource: Record<string, string>, fill: (emit: Emit) => void)
   const logger = provider.getLogger('signalhouse.bench', '1.0.0');
   fill((attributes, eventName, body, timestamp) => logger.emit({ eventName, timestamp, severityText: 'INFO', body, attributes }));
   const records: ReadableLogRecord[] = exporter.getFinishedLogRecords();
-  return { proto: Buffer.from(ProtobufLogsSerializer.serializeRequest(records)!), json: Buffer.from(JsonLogsSerializer.serializeRequest(records)!), events: records.length };
+  return {
+    proto: Buffer.from(ProtobufLogsSerializer.serializeRequest(records)!),
+    json: Buffer.from(JsonLogsSerializer.serializeRequest(records)!),
+    events: records.length,
+  };
 }
 
 /** `n` AI tool-call events with 9 attributes. */
@@ -114,9 +118,24 @@ const CAMPAIGNS = [
   ['partner_blog', 'referral', 'gear_guide'],
   ['tiktok', 'paid_social', 'winter_launch'],
 ] as const;
-const EXTERNAL_REFERRERS = ['https://www.google.com/', 'https://t.co/', 'https://www.bing.com/', 'https://duckduckgo.com/', 'https://l.facebook.com/', 'https://www.reddit.com/'];
+const EXTERNAL_REFERRERS = [
+  'https://www.google.com/',
+  'https://t.co/',
+  'https://www.bing.com/',
+  'https://duckduckgo.com/',
+  'https://l.facebook.com/',
+  'https://www.reddit.com/',
+];
 const LANGUAGES = ['en-US', 'en-GB', 'de-DE', 'fr-FR', 'es-ES', 'ja-JP', 'pt-BR', 'nl-NL'];
-const CLICK_TARGETS = ['button#add-to-cart', 'a.nav-link', 'button.filter-apply', 'a.product-card', 'button#newsletter-signup', 'a.breadcrumb', 'button.size-select'];
+const CLICK_TARGETS = [
+  'button#add-to-cart',
+  'a.nav-link',
+  'button.filter-apply',
+  'a.product-card',
+  'button#newsletter-signup',
+  'a.breadcrumb',
+  'button.size-select',
+];
 
 /** A few hundred distinct paths over the hosts, each with its page title. */
 function sitePages(rand: () => number): Array<{ host: string; path: string; title: string }> {
@@ -128,9 +147,16 @@ function sitePages(rand: () => number): Array<{ host: string; path: string; titl
     const slug = `${pick(WORDS)}-${pick(WORDS)}-${pick(CATEGORIES).replace(/s$/, '')}`;
     pages.push({ host: pick(shop), path: `/p/${slug}-${10_000 + i * 37}`, title: `${slug.replace(/-/g, ' ')} – Example Outdoor` });
   }
-  for (let i = 0; i < 50; i++) pages.push({ host: HOSTS[3], path: `/2026/${String(1 + (i % 12)).padStart(2, '0')}/${pick(WORDS)}-guide-${i}`, title: `How to choose: ${pick(WORDS)} gear` });
-  for (let i = 0; i < 30; i++) pages.push({ host: HOSTS[4], path: `/articles/${400 + i}-${pick(['returns', 'shipping', 'sizing', 'warranty', 'payment'])}`, title: 'Help centre' });
-  for (const p of ['/', '/cart', '/checkout/shipping', '/checkout/payment', '/checkout/confirmation', '/account', '/account/orders', '/search']) pages.push({ host: HOSTS[0], path: p, title: 'Example Outdoor' });
+  for (let i = 0; i < 50; i++)
+    pages.push({
+      host: HOSTS[3],
+      path: `/2026/${String(1 + (i % 12)).padStart(2, '0')}/${pick(WORDS)}-guide-${i}`,
+      title: `How to choose: ${pick(WORDS)} gear`,
+    });
+  for (let i = 0; i < 30; i++)
+    pages.push({ host: HOSTS[4], path: `/articles/${400 + i}-${pick(['returns', 'shipping', 'sizing', 'warranty', 'payment'])}`, title: 'Help centre' });
+  for (const p of ['/', '/cart', '/checkout/shipping', '/checkout/payment', '/checkout/confirmation', '/account', '/account/orders', '/search'])
+    pages.push({ host: HOSTS[0], path: p, title: 'Example Outdoor' });
   return pages;
 }
 
@@ -151,7 +177,10 @@ function visitors(rand: () => number, count: number): Visitor[] {
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];
   const out: Visitor[] = [];
   for (let i = 0; i < count; i++) {
-    const ip = rand() < 0.15 ? `2a02:${hex(16)}:${hex(16)}:${hex(16)}:${hex(16)}:${hex(16)}:${hex(16)}:${hex(16)}` : `${pick([81, 86, 92, 109, 145, 178, 185, 188, 194, 212, 24, 73, 98, 174])}.${octet()}.${octet()}.${octet()}`;
+    const ip =
+      rand() < 0.15
+        ? `2a02:${hex(16)}:${hex(16)}:${hex(16)}:${hex(16)}:${hex(16)}:${hex(16)}:${hex(16)}`
+        : `${pick([81, 86, 92, 109, 145, 178, 185, 188, 194, 212, 24, 73, 98, 174])}.${octet()}.${octet()}.${octet()}`;
     const loggedIn = rand() < 0.35;
     const uuid = `${hex(32).padStart(8, '0')}-${hex(16).padStart(4, '0')}-4${hex(12).padStart(3, '0')}-${hex(16).padStart(4, '0')}-${hex(32).padStart(8, '0')}${hex(16).padStart(4, '0')}`;
     out.push({
@@ -193,36 +222,47 @@ export function webPayloads(perRequest: number, count: number, seed = 1): Payloa
   const out: Payload[] = [];
   for (let t = 0; t < count; t++) {
     out.push(
-      serialize({ 'service.name': 'shop-web', 'service.version': '2026.11.3', 'deployment.environment': 'prod', 'telemetry.sdk.language': 'webjs', 'telemetry.sdk.name': 'signalhouse-tracker' }, (emit) => {
-        for (let i = 0; i < perRequest; i++) {
-          const v = people[Math.floor(rand() * people.length)];
-          const page = pages[Math.floor(rand() * pages.length)];
-          const r = rand();
-          const prev = pages[Math.floor(rand() * pages.length)];
-          const referrer = r < 0.3 ? '' : r < 0.6 ? EXTERNAL_REFERRERS[Math.floor(rand() * EXTERNAL_REFERRERS.length)] : `https://${prev.host}${prev.path}`;
-          const kind = rand();
-          const eventName = kind < 0.6 ? 'page.viewed' : kind < 0.85 ? 'ui.click' : kind < 0.95 ? 'commerce.view' : 'commerce.add_to_cart';
-          const attributes: AnyValueMap = {
-            'log.record.uid': `${REQ_MARKER}-${String(i).padStart(5, '0')}`,
-            'url.full': pageUrl(rand, page, v),
-            'page.title': page.title,
-            'page.referrer': referrer,
-            'user_agent.original': v.ua,
-            'client.address': v.ip,
-            'session.id': v.sessionId,
-            'anonymous.id': v.anonymousId,
-            'browser.language': v.language,
-            'screen.width': [390, 414, 768, 1280, 1440, 1920][Math.floor(rand() * 6)],
-          };
-          if (v.userId) attributes['user.id'] = v.userId;
-          if (eventName === 'ui.click') attributes['ui.target'] = CLICK_TARGETS[Math.floor(rand() * CLICK_TARGETS.length)];
-          if (eventName.startsWith('commerce.')) {
-            attributes['commerce.product_id'] = page.path.startsWith('/p/') ? page.path.slice(page.path.lastIndexOf('-') + 1) : String(10_000 + Math.floor(rand() * 220) * 37);
-            attributes['commerce.value'] = Math.round(rand() * 40_000) / 100;
+      serialize(
+        {
+          'service.name': 'shop-web',
+          'service.version': '2026.11.3',
+          'deployment.environment': 'prod',
+          'telemetry.sdk.language': 'webjs',
+          'telemetry.sdk.name': 'signalhouse-tracker',
+        },
+        (emit) => {
+          for (let i = 0; i < perRequest; i++) {
+            const v = people[Math.floor(rand() * people.length)];
+            const page = pages[Math.floor(rand() * pages.length)];
+            const r = rand();
+            const prev = pages[Math.floor(rand() * pages.length)];
+            const referrer = r < 0.3 ? '' : r < 0.6 ? EXTERNAL_REFERRERS[Math.floor(rand() * EXTERNAL_REFERRERS.length)] : `https://${prev.host}${prev.path}`;
+            const kind = rand();
+            const eventName = kind < 0.6 ? 'page.viewed' : kind < 0.85 ? 'ui.click' : kind < 0.95 ? 'commerce.view' : 'commerce.add_to_cart';
+            const attributes: AnyValueMap = {
+              'log.record.uid': `${REQ_MARKER}-${String(i).padStart(5, '0')}`,
+              'url.full': pageUrl(rand, page, v),
+              'page.title': page.title,
+              'page.referrer': referrer,
+              'user_agent.original': v.ua,
+              'client.address': v.ip,
+              'session.id': v.sessionId,
+              'anonymous.id': v.anonymousId,
+              'browser.language': v.language,
+              'screen.width': [390, 414, 768, 1280, 1440, 1920][Math.floor(rand() * 6)],
+            };
+            if (v.userId) attributes['user.id'] = v.userId;
+            if (eventName === 'ui.click') attributes['ui.target'] = CLICK_TARGETS[Math.floor(rand() * CLICK_TARGETS.length)];
+            if (eventName.startsWith('commerce.')) {
+              attributes['commerce.product_id'] = page.path.startsWith('/p/')
+                ? page.path.slice(page.path.lastIndexOf('-') + 1)
+                : String(10_000 + Math.floor(rand() * 220) * 37);
+              attributes['commerce.value'] = Math.round(rand() * 40_000) / 100;
+            }
+            emit(attributes, eventName, '', now + t * perRequest + i);
           }
-          emit(attributes, eventName, '', now + t * perRequest + i);
-        }
-      }),
+        },
+      ),
     );
   }
   return out;

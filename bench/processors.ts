@@ -40,14 +40,32 @@ function syntheticBatch(): LogBatch {
   const events: LogEvent[] = [];
   for (let i = 0; i < N; i++) {
     events.push({
-      eventId: `b-${++seq}`, sessionId: `s-${i % 50}`, userId: `u-${i % 300}`, anonymousId: '', timeUnixNano: now, observedTimeUnixNano: now,
-      traceId: '', spanId: '', traceFlags: 0, severityText: '', severityNumber: 0, body: '', eventName: 'ai.tool_call_completed',
+      eventId: `b-${++seq}`,
+      sessionId: `s-${i % 50}`,
+      userId: `u-${i % 300}`,
+      anonymousId: '',
+      timeUnixNano: now,
+      observedTimeUnixNano: now,
+      traceId: '',
+      spanId: '',
+      traceFlags: 0,
+      severityText: '',
+      severityNumber: 0,
+      body: '',
+      eventName: 'ai.tool_call_completed',
       attributes: {
-        'gen_ai.tool.name': 'lookup_order', 'ai.tool.duration_ms': String(80 + (i % 200)), 'ai.tool.success': 'true', 'gen_ai.conversation.id': `conv-${i % 97}`,
-        'user_agent.original': UAS[i % 3], 'client.address': `81.2.${i % 256}.${i % 200}`, 'url.full': `https://shop.example/p/${i % 40}?utm_source=news`,
-        note: i % 10 === 0 ? 'contact jane.doe@example.com' : 'no personal data here', 'consent.analytics': 'true',
+        'gen_ai.tool.name': 'lookup_order',
+        'ai.tool.duration_ms': String(80 + (i % 200)),
+        'ai.tool.success': 'true',
+        'gen_ai.conversation.id': `conv-${i % 97}`,
+        'user_agent.original': UAS[i % 3],
+        'client.address': `81.2.${i % 256}.${i % 200}`,
+        'url.full': `https://shop.example/p/${i % 40}?utm_source=news`,
+        note: i % 10 === 0 ? 'contact jane.doe@example.com' : 'no personal data here',
+        'consent.analytics': 'true',
       },
-      resource, scope,
+      resource,
+      scope,
     });
   }
   return { tenantId: 'bench', signal: 'logs', events, rejections: [] };
@@ -56,7 +74,12 @@ function syntheticBatch(): LogBatch {
 const webTemplates = webPayloads(N, Math.ceil(16_000 / N));
 const webJson = uniqueBodies(webTemplates.map((p) => p.json));
 const webProto = uniqueBodies(webTemplates.map((p) => p.proto));
-const decodeContext = (): DecodeContext => ({ tenantId: 'bench', limits: otlpReceiverSchema.parse({}).limits, receivedAtUnixNano: BigInt(Date.now()) * 1_000_000n, rejections: [] });
+const decodeContext = (): DecodeContext => ({
+  tenantId: 'bench',
+  limits: otlpReceiverSchema.parse({}).limits,
+  receivedAtUnixNano: BigInt(Date.now()) * 1_000_000n,
+  rejections: [],
+});
 const webBatch = (): LogBatch => ({ tenantId: 'bench', signal: 'logs', events: decodeLogsJson(webJson(), decodeContext()), rejections: [] });
 
 function row(name: string, events: number, ms: number): void {
@@ -107,7 +130,11 @@ for (let round = 1; round <= ROUNDS; round++) {
   const done: LogBatch[] = [];
   for (let i = 0; i < BATCHES; i++) done.push(await processed());
   let next = 0;
-  stage('encode Native block (after the chain)', () => done[next++], (b) => encodeLogBlock([b]));
+  stage(
+    'encode Native block (after the chain)',
+    () => done[next++],
+    (b) => encodeLogBlock([b]),
+  );
 }
 
 // dedupe's memory: a million UUID event ids remembered, bytes held by the id window's typed arrays.
@@ -117,4 +144,6 @@ for (let i = 0; i < 1_000_000; i++) {
   hashId(tenant, randomUUID());
   ids.add(0, i);
 }
-console.log(`\ndedupe memory: ${ids.size.toLocaleString('en-US')} ids in ${(ids.bytes / 1e6).toFixed(1)} MB of typed arrays = ${(ids.bytes / ids.size).toFixed(0)} bytes per id (50–100 depending on where the table is between doublings)`);
+console.log(
+  `\ndedupe memory: ${ids.size.toLocaleString('en-US')} ids in ${(ids.bytes / 1e6).toFixed(1)} MB of typed arrays = ${(ids.bytes / ids.size).toFixed(0)} bytes per id (50–100 depending on where the table is between doublings)`,
+);

@@ -24,7 +24,11 @@ const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 
-const shortUrl = (url: string) => url.replace(/^file:\/\/.*?\/node_modules\//, 'npm:').replace(/^file:\/\/.*?\/(?=(core|processors|receiver|exporters|semconv|query|bench)\/)/, '').replace(/^node:/, 'node:');
+const shortUrl = (url: string) =>
+  url
+    .replace(/^file:\/\/.*?\/node_modules\//, 'npm:')
+    .replace(/^file:\/\/.*?\/(?=(core|processors|receiver|exporters|semconv|query|bench)\/)/, '')
+    .replace(/^node:/, 'node:');
 const fnName = (n: Node) => `${n.callFrame.functionName || '(anonymous)'} ${shortUrl(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
 const ours = (n: Node) => /^(core|processors|receiver|exporters|semconv|query)\//.test(shortUrl(n.callFrame.url));
 
@@ -53,7 +57,8 @@ for (let i = 0; i < profile.samples.length; i++) {
 
 const print = (title: string, m: Map<string, number>) => {
   console.log(`\n${title}`);
-  for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, rows)) console.log(`${((100 * v) / total).toFixed(1).padStart(6)}%  ${(v / 1000).toFixed(0).padStart(7)} ms  ${k}`);
+  for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, rows))
+    console.log(`${((100 * v) / total).toFixed(1).padStart(6)}%  ${(v / 1000).toFixed(0).padStart(7)} ms  ${k}`);
 };
 console.log(`${file}: ${(total / 1e6).toFixed(1)} s sampled`);
 print('self time by function', selfFn);

@@ -30,13 +30,40 @@ const migrateStart = performance.now();
 const applied = await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0 });
 // On a kept store a new migration may rebuild the rollup from its events: worth seeing how long that takes.
 if (keptDir && applied.length > 0) console.log(`migrations ${applied.join(', ')} applied in ${((performance.now() - migrateStart) / 1000).toFixed(1)} s`);
-const stored = Number((await (await store.client.query({ query: "SELECT count() AS n FROM signalhouse.otel_logs WHERE TenantId = 'bench'", format: 'JSONEachRow' })).json<{ n: string }>())[0].n);
+const stored = Number(
+  (
+    await (
+      await store.client.query({ query: "SELECT count() AS n FROM signalhouse.otel_logs WHERE TenantId = 'bench'", format: 'JSONEachRow' })
+    ).json<{ n: string }>()
+  )[0].n,
+);
 
 // A kept store is timed from the newest generated event, so its ranges cover the same events.
-const now = stored > 0
-  ? Number((await (await store.client.query({ query: "SELECT toUnixTimestamp64Milli(max(Timestamp)) + 1 AS t FROM signalhouse.otel_logs WHERE TenantId = 'bench'", format: 'JSONEachRow' })).json<{ t: string }>())[0].t)
-  : Date.now();
-const EVENT_NAMES = ['voice.turn_started', 'voice.first_response', 'voice.barge_in', 'ai.tool_call_completed', 'kb.search', 'commerce.view', 'commerce.add_to_cart', 'commerce.checkout', 'booking.slot_hold', 'booking.confirmed'];
+const now =
+  stored > 0
+    ? Number(
+        (
+          await (
+            await store.client.query({
+              query: "SELECT toUnixTimestamp64Milli(max(Timestamp)) + 1 AS t FROM signalhouse.otel_logs WHERE TenantId = 'bench'",
+              format: 'JSONEachRow',
+            })
+          ).json<{ t: string }>()
+        )[0].t,
+      )
+    : Date.now();
+const EVENT_NAMES = [
+  'voice.turn_started',
+  'voice.first_response',
+  'voice.barge_in',
+  'ai.tool_call_completed',
+  'kb.search',
+  'commerce.view',
+  'commerce.add_to_cart',
+  'commerce.checkout',
+  'booking.slot_hold',
+  'booking.confirmed',
+];
 const t0 = performance.now();
 const CHUNK = 2_000_000;
 if (stored !== 0 && stored !== EVENTS) throw new Error(`BENCH_DATA_DIR holds ${stored} events, not BENCH_EVENTS=${EVENTS}`);
@@ -69,15 +96,27 @@ console.log(`background merges settled after ${((performance.now() - settleStart
 // The steady state: a day partition is merged into one part an hour after its last write (migration 8). Every
 // generated day is idle already, so the bench lets ClickHouse do that now rather than in an hour, with the same
 // setting at 1 s, then puts the product's value back. BENCH_FORCE_MERGE=0 times the store as generated.
-const partCount = async () => (await (await store.client.query({ query: "SELECT count() AS parts, uniqExact(partition) AS partitions FROM system.parts WHERE active AND database = 'signalhouse' AND table = 'otel_logs'", format: 'JSONEachRow' })).json<{ parts: string; partitions: string }>())[0];
+const partCount = async () =>
+  (
+    await (
+      await store.client.query({
+        query:
+          "SELECT count() AS parts, uniqExact(partition) AS partitions FROM system.parts WHERE active AND database = 'signalhouse' AND table = 'otel_logs'",
+        format: 'JSONEachRow',
+      })
+    ).json<{ parts: string; partitions: string }>()
+  )[0];
 if (process.env.BENCH_FORCE_MERGE !== '0') {
   const mergeStart = performance.now();
   const before = await partCount();
   await store.client.command({ query: 'ALTER TABLE signalhouse.otel_logs MODIFY SETTING min_age_to_force_merge_seconds = 1' });
-  for (let p = before; Number(p.parts) > Number(p.partitions) && performance.now() - mergeStart < 60 * 60_000; p = await partCount()) await new Promise((r) => setTimeout(r, 2000));
+  for (let p = before; Number(p.parts) > Number(p.partitions) && performance.now() - mergeStart < 60 * 60_000; p = await partCount())
+    await new Promise((r) => setTimeout(r, 2000));
   await store.client.command({ query: `ALTER TABLE signalhouse.otel_logs MODIFY SETTING ${FORCE_MERGE_SETTINGS}` });
   const after = await partCount();
-  console.log(`idle day partitions merged: otel_logs ${before.parts} → ${after.parts} parts (${after.partitions} partitions) in ${((performance.now() - mergeStart) / 1000).toFixed(0)} s`);
+  console.log(
+    `idle day partitions merged: otel_logs ${before.parts} → ${after.parts} parts (${after.partitions} partitions) in ${((performance.now() - mergeStart) / 1000).toFixed(0)} s`,
+  );
 } else console.log(`otel_logs as generated: ${(await partCount()).parts} parts`);
 console.log('');
 
@@ -105,27 +144,57 @@ async function metric(name: string, days: number, rollup: boolean, grain?: numbe
 const rows: Array<[string, string, { p50: number; p95: number }]> = [];
 for (const rollup of [false, true]) {
   const path = rollup ? 'rollup' : 'raw';
-  for (const [days, grain, label] of [[1, 3600, '1 day, 1h'], [30, 86_400, '30 days, 1d'], [90, 86_400, '90 days, 1d']] as const) {
+  for (const [days, grain, label] of [
+    [1, 3600, '1 day, 1h'],
+    [30, 86_400, '30 days, 1d'],
+    [90, 86_400, '90 days, 1d'],
+  ] as const) {
     rows.push([`timeseries voice.first_response_ms.p95 (${path})`, label, await metric('voice.first_response_ms.p95', days, rollup, grain)]);
     rows.push([`timeseries ai.tool_calls.success_rate (${path})`, label, await metric('ai.tool_calls.success_rate', days, rollup, grain)]);
   }
-  for (const days of [1, 30, 90]) rows.push([`summary commerce.conversion_rate (${path})`, `${days} days`, await metric('commerce.conversion_rate', days, rollup)]);
+  for (const days of [1, 30, 90])
+    rows.push([`summary commerce.conversion_rate (${path})`, `${days} days`, await metric('commerce.conversion_rate', days, rollup)]);
 }
 // The Grafana dashboard's panels, expanded as Grafana expands them, at the intervals Grafana picks for ~1,000 px.
-for (const [days, intervalMs, label] of [[1, 60_000, '1 day, 1m'], [30, 3_600_000, '30 days, 1h'], [90, 10_800_000, '90 days, 3h']] as const) {
+for (const [days, intervalMs, label] of [
+  [1, 60_000, '1 day, 1m'],
+  [30, 3_600_000, '30 days, 1h'],
+  [90, 10_800_000, '90 days, 3h'],
+] as const) {
   const view = { tenant: 'bench', fromMs: now - days * DAY, toMs: now, intervalMs };
   const sql = expandLikeGrafana(grafanaSeriesSql('signalhouse', METRICS_BY_NAME.get('voice.first_response_ms.p95')!), view);
-  rows.push(['Grafana time series voice.first_response_ms.p95', label, await time(async () => (await store.client.query({ query: sql, format: 'JSONEachRow' })).json())]);
+  rows.push([
+    'Grafana time series voice.first_response_ms.p95',
+    label,
+    await time(async () => (await store.client.query({ query: sql, format: 'JSONEachRow' })).json()),
+  ]);
 }
 for (const days of [1, 90]) {
-  const sql = expandLikeGrafana(grafanaStatSql('signalhouse', METRICS_BY_NAME.get('ai.tool_calls.success_rate')!), { tenant: 'bench', fromMs: now - days * DAY, toMs: now });
-  rows.push(['Grafana stat ai.tool_calls.success_rate', `${days} days`, await time(async () => (await store.client.query({ query: sql, format: 'JSONEachRow' })).json())]);
+  const sql = expandLikeGrafana(grafanaStatSql('signalhouse', METRICS_BY_NAME.get('ai.tool_calls.success_rate')!), {
+    tenant: 'bench',
+    fromMs: now - days * DAY,
+    toMs: now,
+  });
+  rows.push([
+    'Grafana stat ai.tool_calls.success_rate',
+    `${days} days`,
+    await time(async () => (await store.client.query({ query: sql, format: 'JSONEachRow' })).json()),
+  ]);
 }
 for (const days of [1, 30]) {
   rows.push([
     'funnel view → cart → checkout',
     `${days} days`,
-    await time(() => runFunnel(store, { tenantId: 'bench', steps: ['commerce.view', 'commerce.add_to_cart', 'commerce.checkout'], fromMs: now - days * DAY, toMs: now, windowSeconds: 86_400, mode: 'ordered' })),
+    await time(() =>
+      runFunnel(store, {
+        tenantId: 'bench',
+        steps: ['commerce.view', 'commerce.add_to_cart', 'commerce.checkout'],
+        fromMs: now - days * DAY,
+        toMs: now,
+        windowSeconds: 86_400,
+        mode: 'ordered',
+      }),
+    ),
   ]);
 }
 

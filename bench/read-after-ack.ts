@@ -46,10 +46,18 @@ async function ingest(n: number): Promise<void> {
 }
 
 const summaryBody = () =>
-  JSON.stringify({ from: Date.now() - 3_600_000, to: Date.now() + 60_000, metrics: ['ai.tool_calls.count', 'ai.tool_calls.success_rate', 'ai.navigation_optimism_rate'] });
+  JSON.stringify({
+    from: Date.now() - 3_600_000,
+    to: Date.now() + 60_000,
+    metrics: ['ai.tool_calls.count', 'ai.tool_calls.success_rate', 'ai.navigation_optimism_rate'],
+  });
 async function summary(): Promise<number> {
   const started = performance.now();
-  const res = await fetch(`${url}/api/v1/analytics/reports/summary`, { method: 'POST', body: summaryBody(), headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` } });
+  const res = await fetch(`${url}/api/v1/analytics/reports/summary`, {
+    method: 'POST',
+    body: summaryBody(),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+  });
   if (res.status !== 200) throw new Error(`summary answered ${res.status}: ${await res.text()}`);
   await res.arrayBuffer();
   return performance.now() - started;

@@ -79,7 +79,9 @@ describe('through the server', () => {
 
     const envelope = await fetch(`${svc.url}/api/v1/analytics/events/batch`, {
       method: 'POST',
-      body: JSON.stringify({ events: Array.from({ length: 400 }, (_, i) => ({ event_name: 'budget.envelope', event_id: `env-${i}`, properties: { pad: 'x'.repeat(900) } })) }),
+      body: JSON.stringify({
+        events: Array.from({ length: 400 }, (_, i) => ({ event_name: 'budget.envelope', event_id: `env-${i}`, properties: { pad: 'x'.repeat(900) } })),
+      }),
       headers: HEADERS,
     });
     expect(envelope.status).toBe(503);
@@ -104,7 +106,9 @@ describe('through the server', () => {
     expect((await first.reply).status).toBe(200);
     expect((await post(body(1000, 'big-again'))).status).toBe(200);
     const zippedAgain = gzipSync(body(1000, 'zipped-again'));
-    expect((await fetch(`${svc.url}/v1/logs`, { method: 'POST', body: new Uint8Array(zippedAgain), headers: { ...HEADERS, 'content-encoding': 'gzip' } })).status).toBe(200);
+    expect(
+      (await fetch(`${svc.url}/v1/logs`, { method: 'POST', body: new Uint8Array(zippedAgain), headers: { ...HEADERS, 'content-encoding': 'gzip' } })).status,
+    ).toBe(200);
     await expect.poll(gauge).toBe(0);
 
     const [row] = await svc.rows<{ n: string }>("SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = 'budget.test'");

@@ -37,7 +37,11 @@ describe('config', () => {
   it('defaults to OTLP → ClickHouse pipelines, the embedded store and a demo tenant', () => {
     const cfg = parseConfig({}, {});
     expect(Object.keys(cfg.service.pipelines)).toEqual(['logs', 'traces']);
-    expect(cfg.service.pipelines.logs).toEqual({ receivers: ['otlp', 'segment', 'posthog', 'envelope'], processors: ['consent', 'validate', 'enrich', 'redact', 'dedupe'], exporters: ['clickhouse'] });
+    expect(cfg.service.pipelines.logs).toEqual({
+      receivers: ['otlp', 'segment', 'posthog', 'envelope'],
+      processors: ['consent', 'validate', 'enrich', 'redact', 'dedupe'],
+      exporters: ['clickhouse'],
+    });
     expect(clickhouseOf(cfg)).toMatchObject({ endpoint: '', data_dir: './data', database: 'signalhouse', ttl: 90 * 86_400_000 });
     expect(cfg.service.http).toMatchObject({ host: '127.0.0.1', port: 4318 });
     expect(cfg.demoTenant).toBe(true);
@@ -64,8 +68,17 @@ describe('config', () => {
     const doc = {
       receivers: { otlp: badOtlp },
       exporters: { clickhouse: { batch: { max_rows: 0, max_delay: 'soon' }, database: 'bad-name;' } },
-      service: { pipelines: { logs: { receivers: ['kafka'], processors: ['redact'], exporters: ['clickhouse'] }, metrics: { receivers: ['otlp'], exporters: ['clickhouse'] } } },
-      tenants: [{ id: 'a', write_keys: ['short'] }, { id: 'b', write_keys: ['wk_shared_key'] }, { id: 'b', write_keys: ['wk_shared_key'] }],
+      service: {
+        pipelines: {
+          logs: { receivers: ['kafka'], processors: ['redact'], exporters: ['clickhouse'] },
+          metrics: { receivers: ['otlp'], exporters: ['clickhouse'] },
+        },
+      },
+      tenants: [
+        { id: 'a', write_keys: ['short'] },
+        { id: 'b', write_keys: ['wk_shared_key'] },
+        { id: 'b', write_keys: ['wk_shared_key'] },
+      ],
       extra: true,
       password: '${env:MISSING_SECRET}',
     };
@@ -80,11 +93,18 @@ describe('config', () => {
       'tenants.0.write_keys.0: keys must have at least 8 characters',
       '(root): Unrecognized keys: "extra", "password"',
     ];
-    for (const e of expected) expect(problems.some((p) => p.startsWith(e)), `${e}\nin:\n${problems.join('\n')}`).toBe(true);
+    for (const e of expected)
+      expect(
+        problems.some((p) => p.startsWith(e)),
+        `${e}\nin:\n${problems.join('\n')}`,
+      ).toBe(true);
     // A receiver's options are its factory's to check (as the service starts), with the same paths.
     const receiverProblems = problemsOf(() => parseReceivers(RECEIVER_FACTORIES, parseConfig({ receivers: { otlp: badOtlp } }, {}).receivers));
     for (const e of ['receivers.otlp.protocols.http.max_request_body_size: invalid byte size "lots"', 'receivers.otlp: Unrecognized key: "unknown_option"']) {
-      expect(receiverProblems.some((p) => p.startsWith(e)), `${e}\nin:\n${receiverProblems.join('\n')}`).toBe(true);
+      expect(
+        receiverProblems.some((p) => p.startsWith(e)),
+        `${e}\nin:\n${receiverProblems.join('\n')}`,
+      ).toBe(true);
     }
   });
 
@@ -95,7 +115,10 @@ describe('config', () => {
           receivers: { otlp: {} },
           exporters: { clickhouse: {} },
           service: { pipelines: { logs: { receivers: ['kafka'], processors: ['redact'], exporters: ['clickhouse'] } } },
-          tenants: [{ id: 'b', write_keys: ['wk_shared_key'] }, { id: 'b', write_keys: ['wk_shared_key'] }],
+          tenants: [
+            { id: 'b', write_keys: ['wk_shared_key'] },
+            { id: 'b', write_keys: ['wk_shared_key'] },
+          ],
         },
         {},
       ),
@@ -131,7 +154,10 @@ describe('config', () => {
   it('loads YAML files and reports YAML and file errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sh-config-'));
     const good = join(dir, 'good.yaml');
-    writeFileSync(good, 'exporters:\n  clickhouse:\n    ttl: 30d\n    batch: { max_rows: "1000", max_delay: 20ms }\ntenants:\n  - id: acme\n    write_keys: [wk_acme_123]\n    read_tokens: ["sha256:abcdef"]\n');
+    writeFileSync(
+      good,
+      'exporters:\n  clickhouse:\n    ttl: 30d\n    batch: { max_rows: "1000", max_delay: 20ms }\ntenants:\n  - id: acme\n    write_keys: [wk_acme_123]\n    read_tokens: ["sha256:abcdef"]\n',
+    );
     const cfg = loadConfig(good, {});
     expect(clickhouseOf(cfg)).toMatchObject({ ttl: 30 * 86_400_000, batch: { max_rows: 1000, max_delay: 20 } });
     const bad = join(dir, 'bad.yaml');

@@ -84,11 +84,13 @@ const configSchema = z
     cfg.tenants.forEach((t, i) => {
       if (seenTenants.has(t.id)) ctx.addIssue({ code: 'custom', path: ['tenants', i, 'id'], message: `duplicate tenant id "${t.id}"` });
       seenTenants.add(t.id);
-      for (const [field, keys] of [['write_keys', t.write_keys], ['read_tokens', t.read_tokens]] as const) {
+      for (const [field, keys] of [
+        ['write_keys', t.write_keys],
+        ['read_tokens', t.read_tokens],
+      ] as const) {
         keys.forEach((k, j) => {
           const owner = keyOwner.get(k);
-          if (owner !== undefined)
-            ctx.addIssue({ code: 'custom', path: ['tenants', i, field, j], message: `key already used by tenant "${owner}"` });
+          if (owner !== undefined) ctx.addIssue({ code: 'custom', path: ['tenants', i, field, j], message: `key already used by tenant "${owner}"` });
           keyOwner.set(k, t.id);
         });
       }

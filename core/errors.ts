@@ -85,7 +85,9 @@ export function errorReply(error: unknown, log: ErrorLog, describe?: (statusCode
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
   if (!(error instanceof SignalhouseError) && typeof status === 'number' && status < 500) {
     const message = (error as Error).message;
-    err = describe?.(status, message) ?? new SignalhouseError(status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST', message);
+    err =
+      describe?.(status, message) ??
+      new SignalhouseError(status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST', message);
   }
   const headers: Record<string, string> = {};
   if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);

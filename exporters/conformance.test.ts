@@ -15,7 +15,11 @@ const temp = useTempStore({ prefix: 'exporters', migrated: true });
 /** Per exporter type: how many events named `eventName` it has stored. A new exporter type adds its own. */
 const STORED: Record<string, (store: Store, eventName: string) => Promise<number>> = {
   async clickhouse(store, eventName) {
-    const rs = await store.client.query({ query: 'SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = {e:String}', query_params: { e: eventName }, format: 'JSONEachRow' });
+    const rs = await store.client.query({
+      query: 'SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = {e:String}',
+      query_params: { e: eventName },
+      format: 'JSONEachRow',
+    });
     return Number((await rs.json<{ n: string }>())[0].n);
   },
 };
@@ -41,7 +45,10 @@ describe.each([...EXPORTER_FACTORIES.values()])('exporter $type', (factory) => {
     const problems: string[] = [];
     const specs = resolveExporters(EXPORTER_FACTORIES, { [factory.type]: null, [`${factory.type}/second`]: {} }, problems);
     expect(problems).toEqual([]);
-    expect(specs.map((s) => [s.key, s.factory.type])).toEqual([[factory.type, factory.type], [`${factory.type}/second`, factory.type]]);
+    expect(specs.map((s) => [s.key, s.factory.type])).toEqual([
+      [factory.type, factory.type],
+      [`${factory.type}/second`, factory.type],
+    ]);
     expect(Object.isFrozen(specs[0].config)).toBe(true);
   });
 
@@ -65,6 +72,8 @@ describe.each([...EXPORTER_FACTORIES.values()])('exporter $type', (factory) => {
     await exporter.settle();
     expect(await STORED[factory.type](temp.store, eventName)).toBe(3);
     await exporter.drain();
-    await expect(exporter.export(logBatch('conformance-late', 1, () => ({ eventName, body: '', attributes: {} })))).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+    await expect(exporter.export(logBatch('conformance-late', 1, () => ({ eventName, body: '', attributes: {} })))).rejects.toMatchObject({
+      code: 'SHUTTING_DOWN',
+    });
   });
 });

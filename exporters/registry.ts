@@ -30,7 +30,11 @@ function deepFreeze<T>(value: T): T {
  * Validates each entry of the `exporters` section (keyed `type` or `type/name`) with its factory's schema.
  * Every problem is pushed to `problems` with its config path; entries with problems are left out.
  */
-export function resolveExporters<C extends ExporterHost>(registry: ExporterRegistry<C>, section: Readonly<Record<string, unknown>>, problems: string[]): ExporterSpec<C>[] {
+export function resolveExporters<C extends ExporterHost>(
+  registry: ExporterRegistry<C>,
+  section: Readonly<Record<string, unknown>>,
+  problems: string[],
+): ExporterSpec<C>[] {
   const specs: ExporterSpec<C>[] = [];
   for (const [key, options] of Object.entries(section)) {
     const type = key.split('/')[0];

@@ -8,8 +8,22 @@ import { buildProcessor, createProcessorChain } from './chain.ts';
 const resource = { attributes: {}, schemaUrl: '', serviceName: '' };
 const scope = { name: '', version: '', attributes: {}, schemaUrl: '' };
 const event = (eventName: string): LogEvent => ({
-  eventId: '', sessionId: '', userId: '', anonymousId: '', timeUnixNano: 1n, observedTimeUnixNano: 0n, traceId: '', spanId: '',
-  traceFlags: 0, severityText: '', severityNumber: 0, body: '', eventName, attributes: {}, resource, scope,
+  eventId: '',
+  sessionId: '',
+  userId: '',
+  anonymousId: '',
+  timeUnixNano: 1n,
+  observedTimeUnixNano: 0n,
+  traceId: '',
+  spanId: '',
+  traceFlags: 0,
+  severityText: '',
+  severityNumber: 0,
+  body: '',
+  eventName,
+  attributes: {},
+  resource,
+  scope,
 });
 const logBatch = (...names: string[]): Batch => ({ tenantId: 't', signal: 'logs', events: names.map(event), rejections: [] });
 
@@ -20,7 +34,7 @@ const dropFactory: ProcessorFactory = {
   configSchema: z.strictObject({ prefix: z.string() }),
   create: (cfg: { prefix: string }, name): Processor => ({
     name,
-    process: (b) => ({ ...b, events: (b.events as LogEvent[]).filter((e) => !e.eventName.startsWith(cfg.prefix)) } as Batch),
+    process: (b) => ({ ...b, events: (b.events as LogEvent[]).filter((e) => !e.eventName.startsWith(cfg.prefix)) }) as Batch,
   }),
 };
 
@@ -47,8 +61,12 @@ describe('processor chain', () => {
     const values = (await telemetry.processorRecords.get()).values.map((v) => [v.labels.processor, v.labels.outcome, v.value]);
     expect(values).toEqual(
       expect.arrayContaining([
-        ['drop/debug', 'in', 5], ['drop/debug', 'out', 3], ['drop/debug', 'dropped', 2],
-        ['refuse', 'in', 3], ['refuse', 'out', 2], ['refuse', 'refused', 1],
+        ['drop/debug', 'in', 5],
+        ['drop/debug', 'out', 3],
+        ['drop/debug', 'dropped', 2],
+        ['refuse', 'in', 3],
+        ['refuse', 'out', 2],
+        ['refuse', 'refused', 1],
       ]),
     );
     expect(values.find(([p, o]) => p === 'refuse' && o === 'dropped')).toBeUndefined();
@@ -68,8 +86,18 @@ describe('processor chain', () => {
 
   it('stops when a batch becomes empty', async () => {
     let called = false;
-    const never: Processor = { name: 'never', process: (b) => { called = true; return b; } };
-    const chain = createProcessorChain('logs', [buildProcessor(new Map([['drop', dropFactory]]), 'drop', { prefix: '' }, 'logs', [])!, never], createTelemetry());
+    const never: Processor = {
+      name: 'never',
+      process: (b) => {
+        called = true;
+        return b;
+      },
+    };
+    const chain = createProcessorChain(
+      'logs',
+      [buildProcessor(new Map([['drop', dropFactory]]), 'drop', { prefix: '' }, 'logs', [])!, never],
+      createTelemetry(),
+    );
     expect((await chain.run(logBatch('x', 'y'))).events).toEqual([]);
     expect(called).toBe(false);
   });

@@ -14,11 +14,6 @@ import { addDrop, type Batch, type DroppedOutcome, rejectedCount } from '../core
 import type { Processor, ProcessorChain, ProcessorRegistry, ProcessorStartContext } from '../core/components.ts';
 import type { Telemetry } from '../core/telemetry.ts';
 
-
-
-
-
-
 /** Builds a processor from its config key (`type` or `type/name`), reporting problems by config path. */
 export function buildProcessor(registry: ProcessorRegistry, key: string, options: unknown, signal: Signal, problems: string[]): Processor | undefined {
   const type = key.split('/')[0];

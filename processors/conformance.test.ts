@@ -22,8 +22,23 @@ const scope = { name: 'fixture', version: '', attributes: {}, schemaUrl: '' };
 
 function event(eventName: string, attributes: Record<string, string>, over: Partial<LogEvent> = {}): LogEvent {
   return {
-    eventId: '', sessionId: '', userId: 'u-1', anonymousId: '', timeUnixNano: BigInt(NOW) * 1_000_000n, observedTimeUnixNano: 0n,
-    traceId: '', spanId: '', traceFlags: 0, severityText: '', severityNumber: 0, body: '', eventName, attributes: { ...attributes }, resource, scope, ...over,
+    eventId: '',
+    sessionId: '',
+    userId: 'u-1',
+    anonymousId: '',
+    timeUnixNano: BigInt(NOW) * 1_000_000n,
+    observedTimeUnixNano: 0n,
+    traceId: '',
+    spanId: '',
+    traceFlags: 0,
+    severityText: '',
+    severityNumber: 0,
+    body: '',
+    eventName,
+    attributes: { ...attributes },
+    resource,
+    scope,
+    ...over,
   };
 }
 const batchOf = (events: LogEvent[], tenantId = 'acme'): Batch => ({ tenantId, signal: 'logs', events, rejections: [] });
@@ -49,52 +64,99 @@ const FIXTURES: Fixture[] = [
   {
     name: 'a valid first response',
     input: () => event('voice.first_response', { 'voice.turn_id': 't1', 'voice.first_response_ms': '420' }),
-    consent: 'kept', validate: 'kept', enrich: 'kept', redact: { 'voice.first_response_ms': '420', 'redaction.masked.count': undefined },
+    consent: 'kept',
+    validate: 'kept',
+    enrich: 'kept',
+    redact: { 'voice.first_response_ms': '420', 'redaction.masked.count': undefined },
   },
   {
     name: 'no analytics consent',
     input: () => event('commerce.view', { 'consent.analytics': 'false' }),
-    consent: 'dropped', validate: 'kept', enrich: 'kept', redact: 'kept',
+    consent: 'dropped',
+    validate: 'kept',
+    enrich: 'kept',
+    redact: 'kept',
   },
   {
     name: 'a metric attribute that is not a number',
     input: () => event('voice.first_response', { 'voice.turn_id': 't1', 'voice.first_response_ms': 'fast' }),
-    consent: 'kept', validate: { refused: 'event "voice.first_response": attribute "voice.first_response_ms" must be a number' }, enrich: 'kept', redact: 'kept',
+    consent: 'kept',
+    validate: { refused: 'event "voice.first_response": attribute "voice.first_response_ms" must be a number' },
+    enrich: 'kept',
+    redact: 'kept',
   },
   {
     name: 'a missing required attribute',
     input: () => event('booking.confirmed', {}),
-    consent: 'kept', validate: { refused: 'event "booking.confirmed": attribute "booking.id" is required' }, enrich: 'kept', redact: 'kept',
+    consent: 'kept',
+    validate: { refused: 'event "booking.confirmed": attribute "booking.id" is required' },
+    enrich: 'kept',
+    redact: 'kept',
   },
   {
     name: 'a time two days ahead',
     input: () => event('custom.thing', {}, { timeUnixNano: BigInt(NOW + 2 * 86_400_000) * 1_000_000n }),
-    consent: 'kept', validate: { refused: 'event "custom.thing": time is more than 24 h from the receive time' }, enrich: 'kept', redact: 'kept',
+    consent: 'kept',
+    validate: { refused: 'event "custom.thing": time is more than 24 h from the receive time' },
+    enrich: 'kept',
+    redact: 'kept',
   },
   {
     name: 'a browser with an IP and a campaign URL',
-    input: () => event('page', { 'user_agent.original': CHROME, 'client.address': '81.2.69.142', 'url.full': 'https://shop.example/p/1?utm_source=news&utm_campaign=fall&email=a@b.co', 'page.referrer': 'https://www.google.com/search?q=x' }),
-    consent: 'kept', validate: 'kept',
-    enrich: { 'user_agent.name': 'Chrome', 'user_agent.os.name': 'Windows', 'user_agent.device.type': 'desktop', 'user_agent.bot': 'false', 'geo.country.iso_code': 'GB', 'geo.locality.name': 'London', 'url.domain': 'shop.example', 'url.path': '/p/1', 'campaign.source': 'news', 'campaign.name': 'fall', 'referrer.domain': 'www.google.com' },
+    input: () =>
+      event('page', {
+        'user_agent.original': CHROME,
+        'client.address': '81.2.69.142',
+        'url.full': 'https://shop.example/p/1?utm_source=news&utm_campaign=fall&email=a@b.co',
+        'page.referrer': 'https://www.google.com/search?q=x',
+      }),
+    consent: 'kept',
+    validate: 'kept',
+    enrich: {
+      'user_agent.name': 'Chrome',
+      'user_agent.os.name': 'Windows',
+      'user_agent.device.type': 'desktop',
+      'user_agent.bot': 'false',
+      'geo.country.iso_code': 'GB',
+      'geo.locality.name': 'London',
+      'url.domain': 'shop.example',
+      'url.path': '/p/1',
+      'campaign.source': 'news',
+      'campaign.name': 'fall',
+      'referrer.domain': 'www.google.com',
+    },
     redact: { 'client.address': '81.2.69.0', 'url.full': '/p/1', 'page.referrer': '/search', 'redaction.masked.keys': 'client.address,page.referrer,url.full' },
   },
   {
     name: 'a crawler',
     input: () => event('page', { 'user_agent.original': BOT }),
-    consent: 'kept', validate: 'kept', enrich: { 'user_agent.bot': 'true' }, redact: 'kept',
+    consent: 'kept',
+    validate: 'kept',
+    enrich: { 'user_agent.bot': 'true' },
+    redact: 'kept',
   },
   {
     name: 'personal data and secrets in attributes',
-    input: () => event('support.message', {
-      text: 'mail jane.doe@example.com or call +1 (415) 555-0100, card 4111 1111 1111 1111, ssn 123-45-6789',
-      order_ref: '4111111111111112', // 16 digits, fails Luhn: not a card
-      header: 'Bearer abcdefghijklmnop.qrstuv',
-      password: 'hunter2',
-      'kb.query': 'q'.repeat(600),
-      ipv6: '2001:db8:1234:5678::1',
-    }),
-    consent: 'kept', validate: 'kept', enrich: 'kept',
-    redact: { text: 'mail **** or call ****, card ****, ssn ****', order_ref: '4111111111111112', header: '****', password: '****', 'kb.query': 'q'.repeat(500), 'redaction.masked.keys': 'header,kb.query,password,text' },
+    input: () =>
+      event('support.message', {
+        text: 'mail jane.doe@example.com or call +1 (415) 555-0100, card 4111 1111 1111 1111, ssn 123-45-6789',
+        order_ref: '4111111111111112', // 16 digits, fails Luhn: not a card
+        header: 'Bearer abcdefghijklmnop.qrstuv',
+        password: 'hunter2',
+        'kb.query': 'q'.repeat(600),
+        ipv6: '2001:db8:1234:5678::1',
+      }),
+    consent: 'kept',
+    validate: 'kept',
+    enrich: 'kept',
+    redact: {
+      text: 'mail **** or call ****, card ****, ssn ****',
+      order_ref: '4111111111111112',
+      header: '****',
+      password: '****',
+      'kb.query': 'q'.repeat(500),
+      'redaction.masked.keys': 'header,kb.query,password,text',
+    },
   },
 ];
 
@@ -153,7 +215,8 @@ describe('redact details', () => {
 
   it('hashes with a per-tenant salt: equal values join within a tenant, not across tenants', async () => {
     const redact = createRedact({ ...(defaults('redact') as object), mode: 'hash', salt: 's3cret' } as never);
-    const run = async (tenant: string) => ((await redact.process(batchOf([event('x', { email: 'jane@example.com' })], tenant))).events[0] as LogEvent).attributes.email;
+    const run = async (tenant: string) =>
+      ((await redact.process(batchOf([event('x', { email: 'jane@example.com' })], tenant))).events[0] as LogEvent).attributes.email;
     const [a1, a2, b] = [await run('acme'), await run('acme'), await run('globex')];
     expect(a1).toMatch(/^email:[0-9a-f]{16}$/);
     expect(a1).toBe(a2);
@@ -164,16 +227,31 @@ describe('redact details', () => {
     const redact = createRedact({ ...(defaults('redact') as object), allowed_keys: ['url.full', 'plan'], allowed_query_params: ['utm_source'] } as never);
     const out = await redact.process(batchOf([event('x', { plan: 'pro', secret_note: 'x', 'url.full': 'https://a.example/p?utm_source=n&token=t' })]));
     expect((out.events[0] as LogEvent).attributes).toEqual({
-      plan: 'pro', 'url.full': '/p?utm_source=n', 'redaction.masked.keys': 'url.full', 'redaction.masked.count': '1', 'redaction.redacted.keys': 'secret_note', 'redaction.redacted.count': '1',
+      plan: 'pro',
+      'url.full': '/p?utm_source=n',
+      'redaction.masked.keys': 'url.full',
+      'redaction.masked.count': '1',
+      'redaction.redacted.keys': 'secret_note',
+      'redaction.redacted.count': '1',
     });
   });
 
   it('finds each pattern on its own, in any letter case (the cheap pre-check never hides a match)', async () => {
     const redact = createRedact(defaults('redact') as never);
     const values = {
-      a: 'jane@example.io', b: '+14155550100', c: '(415) 555-0100', d: '4111-1111-1111-1111', e: '123-45-6789', f: 'AB123456C',
-      g: 'bearer abcdefghijklmn', h: 'eyJhbGciOi.eyJzdWIiOi.SflKxwRJSM', i: 'sk_live_abcdefghijklmnopqrst', j: 'AKIAABCDEFGHIJKLMNOP',
-      k: `ghp_${'a'.repeat(30)}`, l: 'xoxb-abcdefghijkl', m: 'BEARER ABCDEFGHIJKLMN',
+      a: 'jane@example.io',
+      b: '+14155550100',
+      c: '(415) 555-0100',
+      d: '4111-1111-1111-1111',
+      e: '123-45-6789',
+      f: 'AB123456C',
+      g: 'bearer abcdefghijklmn',
+      h: 'eyJhbGciOi.eyJzdWIiOi.SflKxwRJSM',
+      i: 'sk_live_abcdefghijklmnopqrst',
+      j: 'AKIAABCDEFGHIJKLMNOP',
+      k: `ghp_${'a'.repeat(30)}`,
+      l: 'xoxb-abcdefghijkl',
+      m: 'BEARER ABCDEFGHIJKLMN',
     };
     const out = (await redact.process(batchOf([event('x', values)]))).events[0] as LogEvent;
     for (const k of Object.keys(values)) expect(out.attributes[k], `${k}: ${values[k as keyof typeof values]}`).toBe('****');
@@ -209,16 +287,29 @@ describe('validate details', () => {
   it('uses custom JSON Schema files and refuses unknown events when asked', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sh-schemas-'));
     const file = join(dir, 'checkout.json');
-    writeFileSync(file, JSON.stringify({ 'checkout.step': { type: 'object', required: ['step'], properties: { step: { type: 'string', enum: ['cart', 'pay'] } } } }));
+    writeFileSync(
+      file,
+      JSON.stringify({ 'checkout.step': { type: 'object', required: ['step'], properties: { step: { type: 'string', enum: ['cart', 'pay'] } } } }),
+    );
     const validate = createValidate({ unknown_events: 'reject', schemas: [file], clock_skew_tolerance: 86_400_000 }, 'validate', () => NOW);
-    const out = await validate.process(batchOf([event('checkout.step', { step: 'cart' }), event('checkout.step', { step: 'ship' }), event('checkout.step', {}), event('mystery', {}), event('kb.hit', { 'kb.result_id': 'r1' })]));
+    const out = await validate.process(
+      batchOf([
+        event('checkout.step', { step: 'cart' }),
+        event('checkout.step', { step: 'ship' }),
+        event('checkout.step', {}),
+        event('mystery', {}),
+        event('kb.hit', { 'kb.result_id': 'r1' }),
+      ]),
+    );
     expect(out.events.map((e) => (e as LogEvent).eventName)).toEqual(['checkout.step', 'kb.hit']);
     expect(out.rejections.map((r) => [r.code, r.reason])).toEqual([
       ['invalid_field', 'event "checkout.step": attribute "step" must be equal to one of the allowed values'],
       ['invalid_field', 'event "checkout.step": attribute "step" is required'],
       ['unknown_event', 'event "mystery": unknown event'],
     ]);
-    expect(() => createValidate({ unknown_events: 'allow', schemas: [join(dir, 'missing.json')], clock_skew_tolerance: 1000 })).toThrow(/cannot read schema file/);
+    expect(() => createValidate({ unknown_events: 'allow', schemas: [join(dir, 'missing.json')], clock_skew_tolerance: 1000 })).toThrow(
+      /cannot read schema file/,
+    );
   });
 });
 

@@ -23,7 +23,14 @@ import type { Processor, ProcessorFactory, ProcessorStartContext } from '../core
 import { hash128Hex, hashId, hashPrefix, IdWindow, loadHash, saveHash } from './id-window.ts';
 
 const configSchema = z.strictObject({
-  window: durationMs.pipe(z.number().min(1000).max(24 * 3_600_000, 'window is at most 24h')).default(10 * 60_000),
+  window: durationMs
+    .pipe(
+      z
+        .number()
+        .min(1000)
+        .max(24 * 3_600_000, 'window is at most 24h'),
+    )
+    .default(10 * 60_000),
   max_ids: z.number().int().min(1000).default(1_000_000),
   /** Rebuild the window from storage at start. */
   rebuild: z.boolean().default(true),

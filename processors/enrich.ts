@@ -78,7 +78,13 @@ function geoAttributes(r: GeoRecord | null): Derived {
   return out;
 }
 
-const UTM: Record<string, string> = { utm_source: 'campaign.source', utm_medium: 'campaign.medium', utm_campaign: 'campaign.name', utm_term: 'campaign.term', utm_content: 'campaign.content' };
+const UTM: Record<string, string> = {
+  utm_source: 'campaign.source',
+  utm_medium: 'campaign.medium',
+  utm_campaign: 'campaign.name',
+  utm_term: 'campaign.term',
+  utm_content: 'campaign.content',
+};
 
 function urlAttributes(value: string): Derived {
   let u: URL;
@@ -87,7 +93,10 @@ function urlAttributes(value: string): Derived {
   } catch {
     return [];
   }
-  const out: Array<[string, string]> = [['url.domain', u.hostname], ['url.path', u.pathname]];
+  const out: Array<[string, string]> = [
+    ['url.domain', u.hostname],
+    ['url.path', u.pathname],
+  ];
   for (const [param, attr] of Object.entries(UTM)) {
     const v = u.searchParams.get(param);
     if (v) out.push([attr, v]);

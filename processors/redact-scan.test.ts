@@ -24,11 +24,41 @@ function reference(value: string, mode: 'mask' | 'hash', tenantId: string, salt:
 }
 
 const FRAGMENTS = [
-  'jane.doe@example.com', 'J.Doe+news@Mail.Example.ORG', '@', 'a@b', '+14155550100', '+44 20 7946 0958', '(415) 555-0100', '415.555.0100',
-  '4111 1111 1111 1111', '4111-1111-1111-1111', '4111111111111112', '5555555555554444', '4222222222222', '30569309025904', '123-45-6789', 'AB123456C', 'ab123456d', 'QQ123456Z',
-  'Bearer abcdefghijkl', 'BEARER\tabcdefgh==', 'eyJhbGciOi.eyJzdWIiOi.SflKxwRJSM', 'sk_live_abcdefghijklmnop', 'PK_TEST_ABCDEFGHIJKLMNOPQ',
-  'AKIAABCDEFGHIJKLMNOP', `ghp_${'a1'.repeat(15)}`, 'xoxb-abcdefghijk', 'Chrome/131.0.6778.39', 'Mobile/15E148', '537.36', 'u_462836',
-  '6d97bcef-2809-4ad7-35ce-59ed18b8c3d0', 'R000000123-00042', '/2026/03/trail-guide-4', 'utm_campaign=weekly_2026_48', 'email=jane%40example.com',
+  'jane.doe@example.com',
+  'J.Doe+news@Mail.Example.ORG',
+  '@',
+  'a@b',
+  '+14155550100',
+  '+44 20 7946 0958',
+  '(415) 555-0100',
+  '415.555.0100',
+  '4111 1111 1111 1111',
+  '4111-1111-1111-1111',
+  '4111111111111112',
+  '5555555555554444',
+  '4222222222222',
+  '30569309025904',
+  '123-45-6789',
+  'AB123456C',
+  'ab123456d',
+  'QQ123456Z',
+  'Bearer abcdefghijkl',
+  'BEARER\tabcdefgh==',
+  'eyJhbGciOi.eyJzdWIiOi.SflKxwRJSM',
+  'sk_live_abcdefghijklmnop',
+  'PK_TEST_ABCDEFGHIJKLMNOPQ',
+  'AKIAABCDEFGHIJKLMNOP',
+  `ghp_${'a1'.repeat(15)}`,
+  'xoxb-abcdefghijk',
+  'Chrome/131.0.6778.39',
+  'Mobile/15E148',
+  '537.36',
+  'u_462836',
+  '6d97bcef-2809-4ad7-35ce-59ed18b8c3d0',
+  'R000000123-00042',
+  '/2026/03/trail-guide-4',
+  'utm_campaign=weekly_2026_48',
+  'email=jane%40example.com',
 ];
 const charsOf = (chars: string, maxLength: number) => fc.array(fc.constantFrom(...chars), { maxLength }).map((a) => a.join(''));
 const value = fc
@@ -45,7 +75,24 @@ const value = fc
   .map((parts) => parts.join(''));
 
 const batchOf = (v: string, tenantId: string): LogBatch => {
-  const e = { eventId: '', sessionId: '', userId: '', anonymousId: '', timeUnixNano: 0n, observedTimeUnixNano: 0n, traceId: '', spanId: '', traceFlags: 0, severityText: '', severityNumber: 0, body: v, eventName: 'x', attributes: { note: v }, resource: { attributes: {}, schemaUrl: '', serviceName: '' }, scope: { name: '', version: '', attributes: {}, schemaUrl: '' } } satisfies LogEvent;
+  const e = {
+    eventId: '',
+    sessionId: '',
+    userId: '',
+    anonymousId: '',
+    timeUnixNano: 0n,
+    observedTimeUnixNano: 0n,
+    traceId: '',
+    spanId: '',
+    traceFlags: 0,
+    severityText: '',
+    severityNumber: 0,
+    body: v,
+    eventName: 'x',
+    attributes: { note: v },
+    resource: { attributes: {}, schemaUrl: '', serviceName: '' },
+    scope: { name: '', version: '', attributes: {}, schemaUrl: '' },
+  } satisfies LogEvent;
   return { tenantId, signal: 'logs', events: [e], rejections: [] };
 };
 

@@ -26,7 +26,26 @@ const configSchema = z.strictObject({
   /** Mixed with the tenant id into every hash; set it from a secret (`${env:…}`). */
   salt: z.string().default(''),
   patterns: z.array(z.enum(PATTERN_NAMES)).default([...PATTERN_NAMES]),
-  blocked_keys: z.array(z.string()).default(['password', 'passwd', 'secret', 'token', 'api_key', 'apikey', 'authorization', 'cookie', 'set-cookie', 'session_token', 'access_token', 'refresh_token', 'card_number', 'credit_card', 'cvv', 'ssn']),
+  blocked_keys: z
+    .array(z.string())
+    .default([
+      'password',
+      'passwd',
+      'secret',
+      'token',
+      'api_key',
+      'apikey',
+      'authorization',
+      'cookie',
+      'set-cookie',
+      'session_token',
+      'access_token',
+      'refresh_token',
+      'card_number',
+      'credit_card',
+      'cvv',
+      'ssn',
+    ]),
   /** When set, only these keys (and the summary attributes) are kept. */
   allowed_keys: z.array(z.string()).default([]),
   ip_attributes: z.array(z.string()).default(['client.address']),
@@ -91,7 +110,10 @@ export function coarsenIp(ip: string, v4Prefix: number, v6Prefix: number): strin
       const bits = Math.max(0, Math.min(16, v6Prefix - i * 16));
       return bits === 16 ? g : bits === 0 ? 0 : g & (0xffff << (16 - bits)) & 0xffff;
     });
-    return out.map((g) => g.toString(16)).join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+    return out
+      .map((g) => g.toString(16))
+      .join(':')
+      .replace(/(^|:)0(:0)+(:|$)/, '::');
   }
   return '';
 }

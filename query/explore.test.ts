@@ -12,12 +12,22 @@ const ymd = (d: Date) => d.toISOString().slice(0, 10);
 let seq = 0;
 
 async function send(key: string, batch: unknown[]) {
-  const res = await fetch(`${svc.url}/v1/batch`, { method: 'POST', body: JSON.stringify({ batch }), headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } });
+  const res = await fetch(`${svc.url}/v1/batch`, {
+    method: 'POST',
+    body: JSON.stringify({ batch }),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+  });
   expect(await res.json()).toEqual({ success: true });
   await svc.settle();
 }
-const track = (who: Record<string, string>, event: string, properties: Record<string, unknown>, minutesAgo = 30) =>
-  ({ type: 'track', ...who, event, properties, messageId: `x-${++seq}`, timestamp: new Date(Date.now() - minutesAgo * 60_000).toISOString() });
+const track = (who: Record<string, string>, event: string, properties: Record<string, unknown>, minutesAgo = 30) => ({
+  type: 'track',
+  ...who,
+  event,
+  properties,
+  messageId: `x-${++seq}`,
+  timestamp: new Date(Date.now() - minutesAgo * 60_000).toISOString(),
+});
 
 beforeAll(async () => {
   svc = await startTestService();
@@ -38,7 +48,11 @@ afterAll(async () => {
 });
 
 async function query(body: unknown, token = 'rt_acme_test_token', path = '/v1/analytics/query') {
-  const res = await fetch(`${svc.url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } });
+  const res = await fetch(`${svc.url}${path}`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+  });
   return { status: res.status, body: await res.json() };
 }
 const range = { from: ymd(new Date(today.getTime() - DAY)), to: ymd(today) };
@@ -59,13 +73,22 @@ describe('query API', () => {
     expect(totals.get('identify')!.count).toBe(1);
     expect(body.success).toBe(true);
     // Unique people over the whole range (per-day counts add up only when the events share a day).
-    const byName = await query({ metrics: ['unique_users'], dimensions: ['event_name'], filters: [{ field: 'event_name', op: 'eq', value: 'page_view' }], dateRange: range });
+    const byName = await query({
+      metrics: ['unique_users'],
+      dimensions: ['event_name'],
+      filters: [{ field: 'event_name', op: 'eq', value: 'page_view' }],
+      dateRange: range,
+    });
     expect(byName.body.data.rows).toEqual([{ event_name: 'page_view', unique_users: 3 }]);
   });
 
   it('aggregates attributes, groups by attributes and applies every filter operator', async () => {
     const base = { dimensions: ['page'], dateRange: range };
-    const r1 = await query({ ...base, metrics: ['count', { op: 'avg', field: 'duration' }, 'p50(duration)', 'sum(duration)'], filters: [{ field: 'event_type', op: 'eq', value: 'page_view' }] });
+    const r1 = await query({
+      ...base,
+      metrics: ['count', { op: 'avg', field: 'duration' }, 'p50(duration)', 'sum(duration)'],
+      filters: [{ field: 'event_type', op: 'eq', value: 'page_view' }],
+    });
     expect(r1.body.data.rows).toEqual([
       { page: '/docs', count: 1, 'avg(duration)': 50, 'p50(duration)': expect.closeTo(50, 0), 'sum(duration)': 50 },
       { page: '/home', count: 3, 'avg(duration)': expect.closeTo(70 / 3, 6), 'p50(duration)': expect.closeTo(20, 0), 'sum(duration)': 70 },
@@ -76,11 +99,23 @@ describe('query API', () => {
     expect(await count([{ field: 'page', op: 'in', value: ['/home', '/docs'] }])).toBe(4);
     expect(await count([{ field: 'page', op: 'contains', value: 'PRIC' }])).toBe(1);
     expect(await count([{ field: 'duration', op: 'gt', value: 25 }])).toBe(3);
-    expect(await count([{ field: 'duration', op: 'lt', value: 25 }, { field: 'user_id', op: 'eq', value: 'u1' }])).toBe(1);
+    expect(
+      await count([
+        { field: 'duration', op: 'lt', value: 25 },
+        { field: 'user_id', op: 'eq', value: 'u1' },
+      ]),
+    ).toBe(1);
   });
 
   it('serves the count API and the realtime view', async () => {
-    const post = async (path: string, body: unknown) => (await fetch(`${svc.url}/api/v1/analytics/${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: 'Bearer rt_acme_test_token' } })).json();
+    const post = async (path: string, body: unknown) =>
+      (
+        await fetch(`${svc.url}/api/v1/analytics/${path}`, {
+          method: 'POST',
+          body: JSON.stringify(body),
+          headers: { 'content-type': 'application/json', authorization: 'Bearer rt_acme_test_token' },
+        })
+      ).json();
     const from = new Date(Date.now() - 2 * 3_600_000).toISOString();
     const to = new Date().toISOString();
     expect(await post('counts/events', { from, to })).toEqual({ count: 7 });
@@ -94,7 +129,11 @@ describe('query API', () => {
   });
 
   it('serves the second path and keeps tenants apart', async () => {
-    const { body } = await query({ metrics: ['count'], filters: [{ field: 'page', op: 'eq', value: '/home' }], dateRange: range }, 'rt_globex_test_token', '/api/analytics/query');
+    const { body } = await query(
+      { metrics: ['count'], filters: [{ field: 'page', op: 'eq', value: '/home' }], dateRange: range },
+      'rt_globex_test_token',
+      '/api/analytics/query',
+    );
     expect(body).toEqual({ success: true, data: { rows: [{ count: 1 }] } });
   });
 

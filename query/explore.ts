@@ -38,7 +38,14 @@ const metricSchema = z.union([
 ]);
 const filterSchema = z.discriminatedUnion('op', [
   z.strictObject({ field, op: z.enum(['eq', 'neq', 'contains']), value: z.union([z.string(), z.number(), z.boolean()]).transform(String) }),
-  z.strictObject({ field, op: z.literal('in'), value: z.array(z.union([z.string(), z.number()]).transform(String)).min(1).max(1000) }),
+  z.strictObject({
+    field,
+    op: z.literal('in'),
+    value: z
+      .array(z.union([z.string(), z.number()]).transform(String))
+      .min(1)
+      .max(1000),
+  }),
   z.strictObject({ field, op: z.enum(['gt', 'lt']), value: z.coerce.number() }),
 ]);
 export const exploreSchema = z.strictObject({
@@ -104,7 +111,8 @@ export function buildExplore(db: string, tenantId: string, req: ExploreRequest, 
       needsPerson = true;
       select.push(`uniqExactIf(${PERSON}, ${PERSON} != '') AS m${i}`);
     } else {
-      const { op, field: f } = typeof m === 'string' ? { op: m.slice(0, m.indexOf('(')) as keyof typeof AGGREGATES, field: m.slice(m.indexOf('(') + 1, -1) } : m;
+      const { op, field: f } =
+        typeof m === 'string' ? { op: m.slice(0, m.indexOf('(')) as keyof typeof AGGREGATES, field: m.slice(m.indexOf('(') + 1, -1) } : m;
       select.push(`${AGGREGATES[op]}(toFloat64OrNull(${fieldExpr(f)})) AS m${i}`);
     }
   });
@@ -112,13 +120,25 @@ export function buildExplore(db: string, tenantId: string, req: ExploreRequest, 
   for (const f of req.filters) {
     const x = fieldExpr(f.field);
     switch (f.op) {
-      case 'eq': where.push(`${x} = ${bind(f.value, 'String')}`); break;
-      case 'neq': where.push(`${x} != ${bind(f.value, 'String')}`); break;
-      case 'contains': where.push(`positionCaseInsensitiveUTF8(${x}, ${bind(f.value, 'String')}) > 0`); break;
-      case 'in': where.push(`${x} IN ${bind(f.value, 'Array(String)')}`); break;
+      case 'eq':
+        where.push(`${x} = ${bind(f.value, 'String')}`);
+        break;
+      case 'neq':
+        where.push(`${x} != ${bind(f.value, 'String')}`);
+        break;
+      case 'contains':
+        where.push(`positionCaseInsensitiveUTF8(${x}, ${bind(f.value, 'String')}) > 0`);
+        break;
+      case 'in':
+        where.push(`${x} IN ${bind(f.value, 'Array(String)')}`);
+        break;
       // As text: the bindings refuse whole numbers beyond 2^53 (1e20) as numbers; ClickHouse parses the text.
-      case 'gt': where.push(`toFloat64OrNull(${x}) > ${bind(String(f.value), 'Float64')}`); break;
-      case 'lt': where.push(`toFloat64OrNull(${x}) < ${bind(String(f.value), 'Float64')}`); break;
+      case 'gt':
+        where.push(`toFloat64OrNull(${x}) > ${bind(String(f.value), 'Float64')}`);
+        break;
+      case 'lt':
+        where.push(`toFloat64OrNull(${x}) < ${bind(String(f.value), 'Float64')}`);
+        break;
     }
   }
 

@@ -13,30 +13,53 @@ const TO = new Date(BASE + 5 * 3_600_000).toISOString();
 let seq = 0;
 
 type Who = { userId?: string; anonymousId?: string };
-const track = (who: Who, event: string, minute: number, properties: Record<string, unknown> = {}) =>
-  ({ type: 'track', ...who, event, messageId: `f-${++seq}`, timestamp: new Date(BASE + minute * MIN).toISOString(), properties });
+const track = (who: Who, event: string, minute: number, properties: Record<string, unknown> = {}) => ({
+  type: 'track',
+  ...who,
+  event,
+  messageId: `f-${++seq}`,
+  timestamp: new Date(BASE + minute * MIN).toISOString(),
+  properties,
+});
 
 beforeAll(async () => {
   svc = await startTestService();
   const batch = [
     // p1: view → cart → checkout in order, 10 and 30 minutes after the view.
-    track({ userId: 'p1' }, 'commerce.view', 0, { country: 'DE' }), track({ userId: 'p1' }, 'commerce.add_to_cart', 10), track({ userId: 'p1' }, 'commerce.checkout', 30),
+    track({ userId: 'p1' }, 'commerce.view', 0, { country: 'DE' }),
+    track({ userId: 'p1' }, 'commerce.add_to_cart', 10),
+    track({ userId: 'p1' }, 'commerce.checkout', 30),
     // p2: out of order (checkout before cart), repeated views.
-    track({ userId: 'p2' }, 'commerce.view', 0, { country: 'FR' }), track({ userId: 'p2' }, 'commerce.view', 1), track({ userId: 'p2' }, 'commerce.checkout', 5), track({ userId: 'p2' }, 'commerce.add_to_cart', 20),
+    track({ userId: 'p2' }, 'commerce.view', 0, { country: 'FR' }),
+    track({ userId: 'p2' }, 'commerce.view', 1),
+    track({ userId: 'p2' }, 'commerce.checkout', 5),
+    track({ userId: 'p2' }, 'commerce.add_to_cart', 20),
     // p3: cart and checkout after the 1-hour window used below.
-    track({ userId: 'p3' }, 'commerce.view', 0, { country: 'DE' }), track({ userId: 'p3' }, 'commerce.add_to_cart', 90), track({ userId: 'p3' }, 'commerce.checkout', 100),
+    track({ userId: 'p3' }, 'commerce.view', 0, { country: 'DE' }),
+    track({ userId: 'p3' }, 'commerce.add_to_cart', 90),
+    track({ userId: 'p3' }, 'commerce.checkout', 100),
     // p4: starts anonymously, identifies, finishes as a user: one person.
-    track({ anonymousId: 'anon-4' }, 'commerce.view', 0, { country: 'DE' }), track({ anonymousId: 'anon-4' }, 'commerce.add_to_cart', 5),
+    track({ anonymousId: 'anon-4' }, 'commerce.view', 0, { country: 'DE' }),
+    track({ anonymousId: 'anon-4' }, 'commerce.add_to_cart', 5),
     { type: 'identify', userId: 'p4', anonymousId: 'anon-4', messageId: `f-${++seq}`, timestamp: new Date(BASE + 6 * MIN).toISOString() },
     track({ userId: 'p4' }, 'commerce.checkout', 8),
     // p5: only a cart, no view: not in the funnel.
     track({ userId: 'p5' }, 'commerce.add_to_cart', 0),
     // p6: view, then an unrelated checkout... of another funnel step order: view, checkout, cart, checkout.
-    track({ userId: 'p6' }, 'commerce.view', 0, { country: 'FR' }), track({ userId: 'p6' }, 'commerce.checkout', 2), track({ userId: 'p6' }, 'commerce.add_to_cart', 4), track({ userId: 'p6' }, 'commerce.checkout', 6),
+    track({ userId: 'p6' }, 'commerce.view', 0, { country: 'FR' }),
+    track({ userId: 'p6' }, 'commerce.checkout', 2),
+    track({ userId: 'p6' }, 'commerce.add_to_cart', 4),
+    track({ userId: 'p6' }, 'commerce.checkout', 6),
     // p7: views again 100 minutes later and adds to the cart 30 minutes after that: its chain starts at the second view.
-    track({ userId: 'p7' }, 'commerce.view', 0, { country: 'DE' }), track({ userId: 'p7' }, 'commerce.view', 100), track({ userId: 'p7' }, 'commerce.add_to_cart', 130),
+    track({ userId: 'p7' }, 'commerce.view', 0, { country: 'DE' }),
+    track({ userId: 'p7' }, 'commerce.view', 100),
+    track({ userId: 'p7' }, 'commerce.add_to_cart', 130),
   ];
-  const res = await fetch(`${svc.url}/v1/batch`, { method: 'POST', body: JSON.stringify({ batch }), headers: { 'content-type': 'application/json', authorization: `Bearer ${ACME_KEY}` } });
+  const res = await fetch(`${svc.url}/v1/batch`, {
+    method: 'POST',
+    body: JSON.stringify({ batch }),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ACME_KEY}` },
+  });
   expect(await res.json()).toEqual({ success: true });
   await svc.settle();
 });
@@ -103,7 +126,11 @@ describe('funnel', () => {
       }
     }
     for (let i = 0; i < events.length; i += 400) {
-      const res = await fetch(`${svc.url}/v1/batch`, { method: 'POST', body: JSON.stringify({ batch: events.slice(i, i + 400) }), headers: { 'content-type': 'application/json', authorization: `Bearer ${GLOBEX_KEY}` } });
+      const res = await fetch(`${svc.url}/v1/batch`, {
+        method: 'POST',
+        body: JSON.stringify({ batch: events.slice(i, i + 400) }),
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${GLOBEX_KEY}` },
+      });
       expect(res.status).toBe(200);
     }
     await svc.settle();

@@ -63,15 +63,22 @@ export function funnelSql(db: string, q: FunnelQuery): string {
   // A step's time: its earliest event at or after the first step (ordered and strict, whose chain may start at a
   // later first-step event), or within the window after it (unordered); NULL when there is none. Arrays are
   // sorted, so the first match is the earliest.
-  const at = (i: number) =>
-    `arrayFirstOrNull(x -> x >= first${q.mode === 'unordered' ? ` AND x <= first + ${windowMs}` : ''}, t${i}) AS at${i}`;
+  const at = (i: number) => `arrayFirstOrNull(x -> x >= first${q.mode === 'unordered' ? ` AND x <= first + ${windowMs}` : ''}, t${i}) AS at${i}`;
   let level: string;
   if (q.mode === 'ordered') level = orderedLevel(q.steps.length);
   else if (q.mode === 'strict') level = 'strict_level AS level';
   else {
     // Steps 1..k each seen within the window after the first step, in any order.
     const seen = (i: number) => `arrayExists(x -> x >= first AND x <= first + ${windowMs}, t${i})`;
-    level = `1${later.map((i) => ` + (${later.filter((j) => j <= i).map(seen).join(' AND ')})`).join('')} AS level`;
+    level = `1${later
+      .map(
+        (i) =>
+          ` + (${later
+            .filter((j) => j <= i)
+            .map(seen)
+            .join(' AND ')})`,
+      )
+      .join('')} AS level`;
   }
   // Per person, one pass: each step's times (epoch ms), sorted; no window functions (they sort every row).
   // strict_order has no array form here: ClickHouse's windowFunnel, on seconds.
@@ -108,7 +115,13 @@ export function funnelSql(db: string, q: FunnelQuery): string {
 
 export async function runFunnel(store: Store, q: FunnelQuery): Promise<Array<{ breakdown: string; steps: FunnelStep[] }>> {
   const params: Record<string, unknown> = {
-    tenant: q.tenantId, steps: q.steps, from: q.fromMs, to: q.toMs, window: q.windowSeconds, site: q.siteId ?? '', breakdown: q.breakdown ?? '',
+    tenant: q.tenantId,
+    steps: q.steps,
+    from: q.fromMs,
+    to: q.toMs,
+    window: q.windowSeconds,
+    site: q.siteId ?? '',
+    breakdown: q.breakdown ?? '',
   };
   q.steps.forEach((s, i) => {
     params[`step${i}`] = s;
@@ -121,7 +134,12 @@ export async function runFunnel(store: Store, q: FunnelQuery): Promise<Array<{ b
       steps: q.steps.map((name, i) => {
         const count = Number(r[`c${i}`]);
         const median = Number(r[`m${i}`]);
-        return { name, count, conversion_rate: first > 0 ? count / first : null, median_time_to_convert_s: count > 0 && Number.isFinite(median) ? median : null };
+        return {
+          name,
+          count,
+          conversion_rate: first > 0 ? count / first : null,
+          median_time_to_convert_s: count > 0 && Number.isFinite(median) ? median : null,
+        };
       }),
     };
   });

@@ -25,7 +25,9 @@ afterAll(async () => {
   await svc?.close();
 });
 
-interface View extends Omit<GrafanaView, 'tenant'> { tenant?: string }
+interface View extends Omit<GrafanaView, 'tenant'> {
+  tenant?: string;
+}
 const expand = (sql: string, v: View) => expandLikeGrafana(sql, { ...v, tenant: v.tenant ?? 'acme' });
 
 const num = (v: unknown) => (v === null ? null : Number(v));
@@ -80,8 +82,15 @@ describe('panels give the report API’s answers', () => {
         const points = api.body.points as Array<{ t: string; value: number | null }>;
         const shown = await grafanaSeries(metric.name, { ...range, intervalMs });
         // A bucket with rows but no value (a rate without a denominator) is a null point in both.
-        expect(Object.keys(shown).every((t) => points.some((p) => p.t === t)), `${metric.name} at ${grain}: buckets outside the API's`).toBe(true);
-        const nonNull = (entries: Array<[string, number | null]>) => entries.filter(([, value]) => value !== null).map(([t]) => t).sort();
+        expect(
+          Object.keys(shown).every((t) => points.some((p) => p.t === t)),
+          `${metric.name} at ${grain}: buckets outside the API's`,
+        ).toBe(true);
+        const nonNull = (entries: Array<[string, number | null]>) =>
+          entries
+            .filter(([, value]) => value !== null)
+            .map(([t]) => t)
+            .sort();
         expect(nonNull(Object.entries(shown)), `${metric.name} at ${grain}`).toEqual(nonNull(points.map((p) => [p.t, p.value])));
         for (const p of points) if (p.value !== null) expect(shown[p.t], `${metric.name} ${p.t} at ${grain}`).toBeCloseTo(p.value, 9);
       }
@@ -115,7 +124,10 @@ describe('the dashboard', () => {
 
   it('has a stat and a time series panel for every catalog metric, all on the chosen ClickHouse data source', () => {
     for (const type of ['stat', 'timeseries']) {
-      expect(panels.filter((p) => p.type === type).map((p) => p.title), type).toEqual(METRICS.map((m) => m.name));
+      expect(
+        panels.filter((p) => p.type === type).map((p) => p.title),
+        type,
+      ).toEqual(METRICS.map((m) => m.name));
     }
     for (const panel of panels.filter((p) => p.type !== 'row')) {
       expect(panel.datasource).toEqual({ type: GRAFANA_DATASOURCE_TYPE, uid: '${datasource}' });

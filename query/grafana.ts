@@ -102,7 +102,16 @@ function metricPanel(metric: MetricDef, id: number, gridPos: Panel['gridPos'], t
     description: `${metric.description} (${metric.better} is better). Catalog metric \`${metric.name}\`, from the per-minute rollup.`,
     datasource: DATASOURCE,
     gridPos,
-    targets: [{ refId: 'A', datasource: DATASOURCE, editorType: 'sql', queryType: type === 'stat' ? 'table' : 'timeseries', format: type === 'stat' ? 1 : 0, rawSql } satisfies ClickHouseQuery],
+    targets: [
+      {
+        refId: 'A',
+        datasource: DATASOURCE,
+        editorType: 'sql',
+        queryType: type === 'stat' ? 'table' : 'timeseries',
+        format: type === 'stat' ? 1 : 0,
+        rawSql,
+      } satisfies ClickHouseQuery,
+    ],
   };
 }
 
@@ -110,7 +119,14 @@ function statPanel(db: string, metric: MetricDef, id: number, gridPos: Panel['gr
   return {
     ...metricPanel(metric, id, gridPos, 'stat', grafanaStatSql(db, metric)),
     fieldConfig: { defaults: fieldDefaults(metric), overrides: [] },
-    options: { reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false }, colorMode: 'none', graphMode: 'none', textMode: 'value', justifyMode: 'auto', orientation: 'auto' },
+    options: {
+      reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
+      colorMode: 'none',
+      graphMode: 'none',
+      textMode: 'value',
+      justifyMode: 'auto',
+      orientation: 'auto',
+    },
   };
 }
 
@@ -125,7 +141,14 @@ function seriesPanel(db: string, metric: MetricDef, id: number, gridPos: Panel['
 
 function variables(db: string): VariableModel[] {
   return [
-    { name: 'datasource', label: 'ClickHouse', type: 'datasource', query: GRAFANA_DATASOURCE_TYPE, current: { text: 'Signalhouse ClickHouse', value: GRAFANA_DATASOURCE_UID }, hide: 0 },
+    {
+      name: 'datasource',
+      label: 'ClickHouse',
+      type: 'datasource',
+      query: GRAFANA_DATASOURCE_TYPE,
+      current: { text: 'Signalhouse ClickHouse', value: GRAFANA_DATASOURCE_UID },
+      hide: 0,
+    },
     {
       name: 'tenant',
       label: 'Tenant',

@@ -13,11 +13,27 @@ let svc: TestService;
 const NOW = Date.now();
 const FROM = new Date(NOW - 2 * 3_600_000).toISOString();
 const TO = new Date(NOW + 60_000).toISOString();
-const NAMES = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', "it's", 'say "hi"', 'back\\slash\\', "\\'", 'nul\u0000byte', 'ünïcödé 😀 日本', 'x'.repeat(256)];
+const NAMES = [
+  'constructor',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  "it's",
+  'say "hi"',
+  'back\\slash\\',
+  "\\'",
+  'nul\u0000byte',
+  'ünïcödé 😀 日本',
+  'x'.repeat(256),
+];
 let seq = 0;
 
 async function post(path: string, body: unknown, key: string) {
-  const res = await fetch(`${svc.url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } });
+  const res = await fetch(`${svc.url}${path}`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+  });
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 async function query(path: string, body: unknown) {
@@ -35,7 +51,13 @@ beforeAll(async () => {
   ]);
   const segment = await post('/v1/batch', { batch }, ACME_KEY);
   expect(segment.text).toBe('{"success":true}');
-  const events = NAMES.map((name) => ({ event_id: `h-${++seq}`, event_name: 'voice.barge_in', occurred_at: minutesAgo(10), site_id: name, attributes: { 'voice.turn_id': 't' } }));
+  const events = NAMES.map((name) => ({
+    event_id: `h-${++seq}`,
+    event_name: 'voice.barge_in',
+    occurred_at: minutesAgo(10),
+    site_id: name,
+    attributes: { 'voice.turn_id': 't' },
+  }));
   const envelope = await post('/api/v1/analytics/events/batch', { events }, ACME_KEY);
   expect(JSON.parse(envelope.text).rejected, envelope.text.slice(0, 400)).toBe(0);
   await svc.settle();
@@ -57,7 +79,19 @@ describe('times', () => {
   ];
 
   it('refuses, with 400 naming the span, times the event columns cannot hold', async () => {
-    const outside = [MIN_TIME_MS - 1, MAX_TIME_MS + 1, 2 ** 53 + 2, -(2 ** 53) - 2, 1e20, -1e20, '0000-01-01', '0001-01-01T00:00:00Z', '1899-12-31T23:59:59.999Z', '2262-04-12', '9999-12-31T23:59:59Z'];
+    const outside = [
+      MIN_TIME_MS - 1,
+      MAX_TIME_MS + 1,
+      2 ** 53 + 2,
+      -(2 ** 53) - 2,
+      1e20,
+      -1e20,
+      '0000-01-01',
+      '0001-01-01T00:00:00Z',
+      '1899-12-31T23:59:59.999Z',
+      '2262-04-12',
+      '9999-12-31T23:59:59Z',
+    ];
     for (const t of outside) {
       for (const [path, body] of [...bodies(t, TO), ...bodies(FROM, t)]) {
         const r = await query(path, body);
@@ -70,7 +104,10 @@ describe('times', () => {
   });
 
   it('answers ranges reaching the first and last times the columns hold, with every event in them', async () => {
-    for (const [from, to] of [[MIN_TIME_MS, MAX_TIME_MS], [new Date(MIN_TIME_MS).toISOString(), '2262-04-11']] as const) {
+    for (const [from, to] of [
+      [MIN_TIME_MS, MAX_TIME_MS],
+      [new Date(MIN_TIME_MS).toISOString(), '2262-04-11'],
+    ] as const) {
       const [explore, events, users, raw, rollup, funnel] = await Promise.all(bodies(from, to).map(([path, body]) => query(path, body)));
       for (const r of [explore, events, users, raw, rollup, funnel]) expect(r.status, r.text).toBe(200);
       expect(explore.body.data.rows.reduce((n: number, row: { count: number }) => n + row.count, 0)).toBe(TOTAL);
@@ -80,7 +117,10 @@ describe('times', () => {
       expect(rollup.body.metrics['voice.barge_in_count']).toBe(NAMES.length);
       expect(funnel.body.steps.map((s: { count: number }) => s.count)).toEqual([1, 1]);
     }
-    for (const [from, to] of [[MIN_TIME_MS, MIN_TIME_MS + 86_400_000], [MAX_TIME_MS - 86_400_000, MAX_TIME_MS]]) {
+    for (const [from, to] of [
+      [MIN_TIME_MS, MIN_TIME_MS + 86_400_000],
+      [MAX_TIME_MS - 86_400_000, MAX_TIME_MS],
+    ]) {
       for (const source of ['raw', 'rollup']) {
         const r = await query('/api/v1/analytics/reports/timeseries', { metric: 'voice.barge_in_count', grain: '1h', from, to, source });
         expect(r.status, r.text).toBe(200);
@@ -106,13 +146,33 @@ describe('times', () => {
   });
 
   it('reads only ISO 8601 text, a time without an offset as UTC', async () => {
-    for (const t of ['1', '12', 'March 7', '2025-02-30', '2025-02-29', '2025-13-01', '2025-11-30T24:00:00Z', '2025-11-30T10:60Z', ' 2025-11-30', '2025-11-30T10:00:00+25:00', '1700000000000']) {
+    for (const t of [
+      '1',
+      '12',
+      'March 7',
+      '2025-02-30',
+      '2025-02-29',
+      '2025-13-01',
+      '2025-11-30T24:00:00Z',
+      '2025-11-30T10:60Z',
+      ' 2025-11-30',
+      '2025-11-30T10:00:00+25:00',
+      '1700000000000',
+    ]) {
       const r = await query('/api/v1/analytics/counts/events', { from: t, to: TO });
       expect(r.status, `${t}: ${r.text}`).toBe(400);
       expect(r.body.message).toContain('must be an ISO 8601 time');
     }
     const day = FROM.slice(0, 10);
-    const forms = [`${day}T00:00:00Z`, `${day}T00:00`, `${day} 00:00:00`, `${day}t00:00:00.000z`, `${day}T05:30:00+05:30`, `${day}T05:30:00+0530`, `${day}T00:00:00,000-00:00`];
+    const forms = [
+      `${day}T00:00:00Z`,
+      `${day}T00:00`,
+      `${day} 00:00:00`,
+      `${day}t00:00:00.000z`,
+      `${day}T05:30:00+05:30`,
+      `${day}T05:30:00+0530`,
+      `${day}T00:00:00,000-00:00`,
+    ];
     const answers = await Promise.all(forms.map((from) => query('/api/v1/analytics/counts/events', { from, to: TO })));
     for (const [i, r] of answers.entries()) expect(r.body, forms[i]).toEqual(answers[0].body);
     expect(answers[0].body).toEqual({ count: TOTAL });
@@ -125,11 +185,24 @@ describe('names', () => {
       expect((await query('/api/v1/analytics/counts/events', { from: FROM, to: TO, event_name: name })).body, name).toEqual({ count: 1 });
       const funnel = await query('/api/v1/analytics/reports/funnel', { steps: [name, 'hostile.next'], from: FROM, to: TO, breakdown: name, mode: 'strict' });
       expect(funnel.status, funnel.text).toBe(200);
-      expect(funnel.body.breakdown.map((b: { value: string; steps: Array<{ name: string; count: number }> }) => [b.value, b.steps.map((s) => [s.name, s.count])])).toEqual([[`v${i}`, [[name, 1], ['hostile.next', 1]]]]);
+      expect(
+        funnel.body.breakdown.map((b: { value: string; steps: Array<{ name: string; count: number }> }) => [b.value, b.steps.map((s) => [s.name, s.count])]),
+      ).toEqual([
+        [
+          `v${i}`,
+          [
+            [name, 1],
+            ['hostile.next', 1],
+          ],
+        ],
+      ]);
       const site = await query('/api/v1/analytics/reports/summary', { from: FROM, to: TO, site_id: name, metrics: ['voice.barge_in_count'], source: 'raw' });
       expect(site.body, name).toEqual({ metrics: { 'voice.barge_in_count': 1 } });
       const series = await query('/api/v1/analytics/reports/timeseries', { metric: 'voice.barge_in_count', grain: '1h', from: FROM, to: TO, site_id: name });
-      expect(series.body.points.reduce((n: number, p: { value: number | null }) => n + (p.value ?? 0), 0), name).toBe(1);
+      expect(
+        series.body.points.reduce((n: number, p: { value: number | null }) => n + (p.value ?? 0), 0),
+        name,
+      ).toBe(1);
     }
   });
 
@@ -138,7 +211,11 @@ describe('names', () => {
       const r = await query('/v1/analytics/query', {
         metrics: ['count', { op: 'sum', field: name }, { op: 'p50', field: 'amount' }],
         dimensions: [name],
-        filters: [{ field: name, op: 'in', value: [`v${i}`] }, { field: name, op: 'contains', value: `V${i}` }, { field: 'amount', op: 'lt', value: 1e20 }],
+        filters: [
+          { field: name, op: 'in', value: [`v${i}`] },
+          { field: name, op: 'contains', value: `V${i}` },
+          { field: 'amount', op: 'lt', value: 1e20 },
+        ],
         dateRange: { from: FROM, to: TO },
       });
       expect(r.status, r.text).toBe(200);
@@ -149,13 +226,21 @@ describe('names', () => {
       const r = await query('/v1/analytics/query', {
         metrics: ['count', `sum(${name})`, { op: 'avg', field: name }],
         dimensions: [name],
-        filters: [{ field: name, op: 'neq', value: 'zzz' }, { field: name, op: 'gt', value: -1e300 }],
+        filters: [
+          { field: name, op: 'neq', value: 'zzz' },
+          { field: name, op: 'gt', value: -1e300 },
+        ],
         dateRange: { from: FROM, to: TO },
       });
       expect(r.status, r.text).toBe(200);
       expect(r.body.data.rows).toEqual([]); // no event holds a number under these names
 
-      const grouped = await query('/v1/analytics/query', { metrics: ['count'], dimensions: [name, 'event_name'], filters: [{ field: 'event_name', op: 'eq', value: 'hostile.next' }], dateRange: { from: FROM, to: TO } });
+      const grouped = await query('/v1/analytics/query', {
+        metrics: ['count'],
+        dimensions: [name, 'event_name'],
+        filters: [{ field: 'event_name', op: 'eq', value: 'hostile.next' }],
+        dateRange: { from: FROM, to: TO },
+      });
       expect(grouped.status, grouped.text).toBe(200);
       expect(grouped.text).toBe(`{"success":true,"data":{"rows":[{${JSON.stringify(name)}:"","event_name":"hostile.next","count":${NAMES.length}}]}}`);
     }
@@ -193,6 +278,8 @@ describe('errors from storage', () => {
     expect(logged?.msg).toBe('request failed');
     expect(JSON.stringify(logged)).toContain('rollup_1m');
     // The store answers again, through the same endpoint.
-    expect((await query('/api/v1/analytics/reports/summary', { from: FROM, to: TO, source: 'rollup', metrics: ['voice.barge_in_count'] })).body).toEqual({ metrics: { 'voice.barge_in_count': NAMES.length } });
+    expect((await query('/api/v1/analytics/reports/summary', { from: FROM, to: TO, source: 'rollup', metrics: ['voice.barge_in_count'] })).body).toEqual({
+      metrics: { 'voice.barge_in_count': NAMES.length },
+    });
   });
 });

@@ -22,10 +22,18 @@ beforeAll(async () => {
   await loadCatalogData(svc);
   const values = ['inf', '-inf', 'nan', '1e308', '-1e308', '', '-0', 'abc', '0x10', '9007199254740993', '1e-320'];
   const batch = values.map((amount, i) => ({
-    type: 'track', userId: `p${i % 4}`, event: i % 2 ? 'prop.a' : "prop.'b\\", properties: { amount, constructor: amount, 'nul\u0000key': i },
-    messageId: `prop-${i}`, timestamp: new Date(NOW - (i + 1) * 60_000).toISOString(),
+    type: 'track',
+    userId: `p${i % 4}`,
+    event: i % 2 ? 'prop.a' : "prop.'b\\",
+    properties: { amount, constructor: amount, 'nul\u0000key': i },
+    messageId: `prop-${i}`,
+    timestamp: new Date(NOW - (i + 1) * 60_000).toISOString(),
   }));
-  const res = await fetch(`${svc.url}/v1/batch`, { method: 'POST', body: JSON.stringify({ batch }), headers: { 'content-type': 'application/json', authorization: `Bearer ${ACME_KEY}` } });
+  const res = await fetch(`${svc.url}/v1/batch`, {
+    method: 'POST',
+    body: JSON.stringify({ batch }),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ACME_KEY}` },
+  });
   expect(await res.json()).toEqual({ success: true });
   await svc.settle();
 });
@@ -34,34 +42,82 @@ afterAll(async () => {
 });
 
 async function post(path: string, body: unknown) {
-  const res = await fetch(`${svc.url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: 'Bearer rt_acme_test_token' } });
+  const res = await fetch(`${svc.url}${path}`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', authorization: 'Bearer rt_acme_test_token' },
+  });
   return { status: res.status, text: await res.text() };
 }
 
 // --- arbitraries -------------------------------------------------------------------------------------------
 
 const hostileText = fc.oneof(
-  fc.constantFrom('constructor', '__proto__', 'toString', 'valueOf', 'prototype', "'", '"', '\\', "\\'", '\u0000', '\ud800', '\udfff', '😀', '日本', '{p0:String}', "') OR 1=1 --", 'SELECT 1', 'amount', 'event_name', 'day', 'nul\u0000key'),
+  fc.constantFrom(
+    'constructor',
+    '__proto__',
+    'toString',
+    'valueOf',
+    'prototype',
+    "'",
+    '"',
+    '\\',
+    "\\'",
+    '\u0000',
+    '\ud800',
+    '\udfff',
+    '😀',
+    '日本',
+    '{p0:String}',
+    "') OR 1=1 --",
+    'SELECT 1',
+    'amount',
+    'event_name',
+    'day',
+    'nul\u0000key',
+  ),
   fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }),
   fc.string({ unit: fc.constantFrom("'", '\\', '\u0000', '"', '\n', '(', ')', '{', '}', ':', '\ud800', 'é'), minLength: 1, maxLength: 20 }),
 );
 /** A name as request fields take it: 1–256 characters. */
 const name = fc.oneof(hostileText, fc.constantFrom('amount', 'user_id', 'event_type', 'site_id', 'x'.repeat(256)));
 const parenFree = name.filter((n) => !n.includes('(') && !n.includes(')'));
-const scalar = fc.oneof(hostileText, fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.boolean(), fc.constantFrom(2 ** 53 + 2, -(2 ** 53) - 2, 1e20, -0, 1e308, 5e-324));
+const scalar = fc.oneof(
+  hostileText,
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.integer(),
+  fc.boolean(),
+  fc.constantFrom(2 ** 53 + 2, -(2 ** 53) - 2, 1e20, -0, 1e308, 5e-324),
+);
 
 /** A time the columns hold, in one of the API's forms; `ms` is what it means. */
-const time = fc.integer({ min: MIN_TIME_MS, max: MAX_TIME_MS - HOUR }).chain((ms) =>
-  fc.constantFrom({ ms, v: ms as number | string }, { ms, v: new Date(ms).toISOString() }, { ms, v: ms + 0.75 }, { ms, v: new Date(ms).toISOString().replace('Z', '+00:00') }),
-);
+const time = fc
+  .integer({ min: MIN_TIME_MS, max: MAX_TIME_MS - HOUR })
+  .chain((ms) =>
+    fc.constantFrom(
+      { ms, v: ms as number | string },
+      { ms, v: new Date(ms).toISOString() },
+      { ms, v: ms + 0.75 },
+      { ms, v: new Date(ms).toISOString().replace('Z', '+00:00') },
+    ),
+  );
 const recent = fc.integer({ min: NOW - 6 * HOUR, max: NOW }).map((ms) => ({ ms, v: ms as number | string }));
 const anyTime = fc.oneof(time, recent);
 /** Two times in order, at least a millisecond apart. */
-const range = fc.tuple(anyTime, fc.oneof(anyTime, fc.integer({ min: 1, max: 90 * 86_400_000 }).map((d) => ({ ms: NaN, v: d })))).map(([a, b]) => {
-  if (Number.isNaN(b.ms)) return { from: a.v, to: Math.min(a.ms + (b.v as number), MAX_TIME_MS) };
-  if (a.ms === b.ms) return { from: a.v, to: a.ms + 1 };
-  return a.ms < b.ms ? { from: a.v, to: b.v } : { from: b.v, to: a.v };
-}).filter((r) => timeMs(r.to) > timeMs(r.from));
+const range = fc
+  .tuple(
+    anyTime,
+    fc.oneof(
+      anyTime,
+      fc.integer({ min: 1, max: 90 * 86_400_000 }).map((d) => ({ ms: NaN, v: d })),
+    ),
+  )
+  .map(([a, b]) => {
+    if (Number.isNaN(b.ms)) return { from: a.v, to: Math.min(a.ms + (b.v as number), MAX_TIME_MS) };
+    if (a.ms === b.ms) return { from: a.v, to: a.ms + 1 };
+    return a.ms < b.ms ? { from: a.v, to: b.v } : { from: b.v, to: a.v };
+  })
+  .filter((r) => timeMs(r.to) > timeMs(r.from));
 function timeMs(v: number | string): number {
   return Math.floor(typeof v === 'number' ? v : Date.parse(v));
 }
@@ -75,7 +131,11 @@ const exploreMetric = fc.oneof(
 const filter = fc.oneof(
   fc.record({ field: name, op: fc.constantFrom('eq', 'neq', 'contains'), value: fc.oneof(hostileText, fc.integer(), fc.boolean()) }),
   fc.record({ field: name, op: fc.constant('in'), value: fc.array(fc.oneof(hostileText, fc.integer()), { minLength: 1, maxLength: 5 }) }),
-  fc.record({ field: name, op: fc.constantFrom('gt', 'lt'), value: fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(1e20, -1e300, 2 ** 60)) }),
+  fc.record({
+    field: name,
+    op: fc.constantFrom('gt', 'lt'),
+    value: fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(1e20, -1e300, 2 ** 60)),
+  }),
 );
 const exploreBody = fc.record(
   {
@@ -88,13 +148,30 @@ const exploreBody = fc.record(
   { requiredKeys: ['metrics', 'dateRange'] },
 );
 const steps = fc.array(fc.oneof(name, fc.constantFrom('commerce.view', 'commerce.checkout', 'prop.a', "prop.'b\\")), { minLength: 2, maxLength: 5 });
-const funnelBody = fc.record(
-  { steps, window: fc.integer({ min: 1, max: 90 * 86_400 }), mode: fc.constantFrom('ordered', 'strict', 'unordered'), breakdown: name, site_id: name, from: fc.constant(0), to: fc.constant(0) },
-  { requiredKeys: ['steps', 'from', 'to'] },
-).chain((b) => range.map((r) => ({ ...b, ...r })));
+const funnelBody = fc
+  .record(
+    {
+      steps,
+      window: fc.integer({ min: 1, max: 90 * 86_400 }),
+      mode: fc.constantFrom('ordered', 'strict', 'unordered'),
+      breakdown: name,
+      site_id: name,
+      from: fc.constant(0),
+      to: fc.constant(0),
+    },
+    { requiredKeys: ['steps', 'from', 'to'] },
+  )
+  .chain((b) => range.map((r) => ({ ...b, ...r })));
 const GRAINS = { '1m': 60_000, '5m': 300_000, '1h': HOUR, '1d': 86_400_000, '1w': 604_800_000 } as const;
 const timeseriesBody = fc
-  .tuple(fc.constantFrom(...METRICS.map((m) => m.name)), fc.constantFrom(...(Object.keys(GRAINS) as Array<keyof typeof GRAINS>)), anyTime, fc.integer({ min: 1, max: 10_000 }), fc.option(name, { nil: undefined }), fc.constantFrom('auto', 'raw', 'rollup'))
+  .tuple(
+    fc.constantFrom(...METRICS.map((m) => m.name)),
+    fc.constantFrom(...(Object.keys(GRAINS) as Array<keyof typeof GRAINS>)),
+    anyTime,
+    fc.integer({ min: 1, max: 10_000 }),
+    fc.option(name, { nil: undefined }),
+    fc.constantFrom('auto', 'raw', 'rollup'),
+  )
   .map(([metric, grain, from, points, site, source]) => {
     // Whole buckets from an aligned start, so the range never asks for more points than allowed.
     const start = Math.ceil(from.ms / GRAINS[grain]) * GRAINS[grain];
@@ -102,11 +179,22 @@ const timeseriesBody = fc
     return { metric, grain, from: start, to, source, ...(site === undefined ? {} : { site_id: site }) };
   })
   .filter((b) => b.to > b.from);
-const summaryBody = fc.record(
-  { metrics: fc.subarray(METRICS.map((m) => m.name), { minLength: 1 }), site_id: name, source: fc.constantFrom('auto', 'raw', 'rollup') },
-  { requiredKeys: [] },
-).chain((b) => range.map((r) => ({ ...b, ...r })));
-const countsBody = fc.record({ group_by: fc.constantFrom('hour', 'day', 'week'), event_name: name }, { requiredKeys: [] }).chain((b) => range.map((r) => ({ ...b, ...r })));
+const summaryBody = fc
+  .record(
+    {
+      metrics: fc.subarray(
+        METRICS.map((m) => m.name),
+        { minLength: 1 },
+      ),
+      site_id: name,
+      source: fc.constantFrom('auto', 'raw', 'rollup'),
+    },
+    { requiredKeys: [] },
+  )
+  .chain((b) => range.map((r) => ({ ...b, ...r })));
+const countsBody = fc
+  .record({ group_by: fc.constantFrom('hour', 'day', 'week'), event_name: name }, { requiredKeys: [] })
+  .chain((b) => range.map((r) => ({ ...b, ...r })));
 const usersBody = range;
 
 /** Every endpoint with a body, and how its valid bodies are made. */
@@ -125,9 +213,10 @@ type Json = unknown;
 /** Every path into a JSON value (keys and indices), the value itself included as []. */
 function paths(v: Json, at: Array<string | number> = []): Array<Array<string | number>> {
   const out = [at];
-  if (Array.isArray(v)) v.forEach((x, i) => {
-    out.push(...paths(x, [...at, i]));
-  });
+  if (Array.isArray(v))
+    v.forEach((x, i) => {
+      out.push(...paths(x, [...at, i]));
+    });
   else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push(...paths(x, [...at, k]));
   return out;
 }
@@ -156,7 +245,9 @@ const mutatedRequest = validRequest.chain(({ path, body }) =>
     fc.tuple(hostileText, scalar).map(([key, value]) => ({ path, body: { ...(body as object), [key]: value } })),
   ),
 );
-const randomRequest = fc.tuple(fc.constantFrom(...ENDPOINTS.map(([p]) => p)), fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.object({ maxDepth: 2 }))).map(([path, body]) => ({ path, body }));
+const randomRequest = fc
+  .tuple(fc.constantFrom(...ENDPOINTS.map(([p]) => p)), fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.object({ maxDepth: 2 })))
+  .map(([path, body]) => ({ path, body }));
 
 // --- properties --------------------------------------------------------------------------------------------
 

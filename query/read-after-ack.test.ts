@@ -53,13 +53,20 @@ const post = async (path: string, body: unknown) => {
 describe('read after ack', () => {
   it('a summary sent right after the 2xx counts the event, with an exact quantile', async () => {
     await send('voice.first_response', [{ 'voice.turn_id': 't-1', 'voice.first_response_ms': 420 }]);
-    const { status, body } = await postReport(svc.url, 'summary', { from: FROM, to: TO, metrics: ['voice.first_response_ms.p50', 'voice.first_response_ms.p99'] });
+    const { status, body } = await postReport(svc.url, 'summary', {
+      from: FROM,
+      to: TO,
+      metrics: ['voice.first_response_ms.p50', 'voice.first_response_ms.p99'],
+    });
     expect(status).toBe(200);
     expect(body.metrics).toEqual({ 'voice.first_response_ms.p50': 420, 'voice.first_response_ms.p99': 420 });
   });
 
   it('exact quantiles of few values take the element at rank floor(q × (n − 1)), as the sketch does', async () => {
-    await send('kb.search', [10, 20, 30, 40, 50].map((ms) => ({ 'kb.results_count': 1, 'kb.search_latency_ms': ms })));
+    await send(
+      'kb.search',
+      [10, 20, 30, 40, 50].map((ms) => ({ 'kb.results_count': 1, 'kb.search_latency_ms': ms })),
+    );
     const { body } = await postReport(svc.url, 'summary', { from: FROM, to: TO, metrics: ['kb.search_latency_ms.p95'] });
     expect(body.metrics['kb.search_latency_ms.p95']).toBe(40);
   });
@@ -68,14 +75,22 @@ describe('read after ack', () => {
     await send('raa.step1', [{}], 'u-funnel');
     await send('raa.step2', [{}], 'u-funnel');
     const [query, counts, users, funnel, series, realtime] = await Promise.all([
-      post('/v1/analytics/query', { metrics: ['count'], dimensions: ['event_name'], filters: [{ field: 'event_name', op: 'in', value: ['raa.step1', 'raa.step2'] }], dateRange: { from: FROM, to: TO } }),
+      post('/v1/analytics/query', {
+        metrics: ['count'],
+        dimensions: ['event_name'],
+        filters: [{ field: 'event_name', op: 'in', value: ['raa.step1', 'raa.step2'] }],
+        dateRange: { from: FROM, to: TO },
+      }),
       post('/api/v1/analytics/counts/events', { from: FROM, to: TO, event_name: 'raa.step2' }),
       post('/api/v1/analytics/counts/users', { from: FROM, to: TO }),
       post('/api/v1/analytics/reports/funnel', { from: FROM, to: TO, steps: ['raa.step1', 'raa.step2'] }),
       post('/api/v1/analytics/reports/timeseries', { from: FROM, to: TO, metric: 'voice.first_response_ms.p50', grain: '1h' }),
       fetch(`${svc.url}/api/v1/analytics/metrics/realtime`, { headers: READ }).then((r) => r.json()),
     ]);
-    expect(query.data.rows.map((r: { event_name: string; count: unknown }) => [r.event_name, Number(r.count)]).sort()).toEqual([['raa.step1', 1], ['raa.step2', 1]]);
+    expect(query.data.rows.map((r: { event_name: string; count: unknown }) => [r.event_name, Number(r.count)]).sort()).toEqual([
+      ['raa.step1', 1],
+      ['raa.step2', 1],
+    ]);
     expect(counts).toEqual({ count: 1 });
     expect(Number(users.unique_users)).toBeGreaterThanOrEqual(2);
     expect(funnel.steps.map((s: { count: number }) => s.count)).toEqual([1, 1]);

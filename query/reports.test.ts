@@ -4,7 +4,20 @@
  * tenant safety (read tokens, other tenants' data, hostile fields).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asr, BASE, exactQuantile, firstResponse, FROM, HOUR, kbLatency, kbResults, kbTop, loadCatalogData, postReport, TO } from '../test/helpers/catalog-data.ts';
+import {
+  asr,
+  BASE,
+  exactQuantile,
+  firstResponse,
+  FROM,
+  HOUR,
+  kbLatency,
+  kbResults,
+  kbTop,
+  loadCatalogData,
+  postReport,
+  TO,
+} from '../test/helpers/catalog-data.ts';
 import { ACME_KEY, startTestService, type TestService } from '../test/helpers/service.ts';
 
 let svc: TestService;
@@ -23,7 +36,8 @@ describe('summary', () => {
     const { status, body } = await report('summary', { from: FROM, to: TO });
     expect(status).toBe(200);
     const m = body.metrics as Record<string, number | null>;
-    const within1pct = (name: string, exact: number) => expect(Math.abs(m[name]! - exact) / exact, `${name}: ${m[name]} vs exact ${exact}`).toBeLessThanOrEqual(0.01);
+    const within1pct = (name: string, exact: number) =>
+      expect(Math.abs(m[name]! - exact) / exact, `${name}: ${m[name]} vs exact ${exact}`).toBeLessThanOrEqual(0.01);
     within1pct('voice.first_response_ms.p50', exactQuantile(firstResponse, 0.5));
     within1pct('voice.first_response_ms.p95', exactQuantile(firstResponse, 0.95));
     within1pct('voice.first_response_ms.p99', exactQuantile(firstResponse, 0.99));
@@ -43,11 +57,26 @@ describe('summary', () => {
   });
 
   it('filters by site and answers null where there is no data', async () => {
-    const { body } = await report('summary', { from: FROM, to: TO, site_id: 'site-a', metrics: ['voice.first_response_ms.p50', 'voice.barge_in_count', 'kb.hit_rate'] });
-    within(body.metrics['voice.first_response_ms.p50'], exactQuantile(firstResponse.filter((_, i) => i % 2 === 1), 0.5));
+    const { body } = await report('summary', {
+      from: FROM,
+      to: TO,
+      site_id: 'site-a',
+      metrics: ['voice.first_response_ms.p50', 'voice.barge_in_count', 'kb.hit_rate'],
+    });
+    within(
+      body.metrics['voice.first_response_ms.p50'],
+      exactQuantile(
+        firstResponse.filter((_, i) => i % 2 === 1),
+        0.5,
+      ),
+    );
     expect(body.metrics['voice.barge_in_count']).toBe(0);
     expect(body.metrics['kb.hit_rate']).toBeNull();
-    const empty = await report('summary', { from: new Date(BASE - 48 * HOUR).toISOString(), to: new Date(BASE - 47 * HOUR).toISOString(), metrics: ['voice.first_response_ms.p95', 'ai.tool_calls.success_rate'] });
+    const empty = await report('summary', {
+      from: new Date(BASE - 48 * HOUR).toISOString(),
+      to: new Date(BASE - 47 * HOUR).toISOString(),
+      metrics: ['voice.first_response_ms.p95', 'ai.tool_calls.success_rate'],
+    });
     expect(empty.body.metrics).toEqual({ 'voice.first_response_ms.p95': null, 'ai.tool_calls.success_rate': null });
   });
 });
@@ -119,7 +148,14 @@ describe('timeseries', () => {
 
   it('computes quantiles per bucket', async () => {
     const { body } = await report('timeseries', { metric: 'voice.first_response_ms.p95', from: FROM, to: TO, grain: '1h' });
-    for (let h = 0; h < 3; h++) within(body.points[h].value, exactQuantile(firstResponse.filter((_, i) => i % 3 === h), 0.95));
+    for (let h = 0; h < 3; h++)
+      within(
+        body.points[h].value,
+        exactQuantile(
+          firstResponse.filter((_, i) => i % 3 === h),
+          0.95,
+        ),
+      );
     expect(body.points[3].value).toBeNull();
   });
 });

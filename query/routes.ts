@@ -46,12 +46,18 @@ const timeseriesBody = z
   .superRefine((b, ctx) => {
     rangeCheck(b, ctx);
     const points = Math.ceil((b.to - b.from) / 1000 / GRAINS[b.grain]);
-    if (points > MAX_POINTS) ctx.addIssue({ code: 'custom', path: ['grain'], message: `${points} points requested, at most ${MAX_POINTS}: use a coarser grain` });
+    if (points > MAX_POINTS)
+      ctx.addIssue({ code: 'custom', path: ['grain'], message: `${points} points requested, at most ${MAX_POINTS}: use a coarser grain` });
   });
 const funnelBody = z
   .strictObject({
     steps: z.array(z.string().min(1).max(256)).min(2).max(10),
-    window: z.number().int().min(1).max(90 * 86_400).default(86_400),
+    window: z
+      .number()
+      .int()
+      .min(1)
+      .max(90 * 86_400)
+      .default(86_400),
     mode: z.enum(['ordered', 'strict', 'unordered']).default('ordered'),
     breakdown: z.string().min(1).max(256).optional(),
     ...range,
@@ -85,7 +91,8 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new SignalhouseError('STORAGE_UNAVAILABLE', 'acknowledged events are still on their way into their tables; retry', { retryAfterSeconds: 1 })),
+        () =>
+          reject(new SignalhouseError('STORAGE_UNAVAILABLE', 'acknowledged events are still on their way into their tables; retry', { retryAfterSeconds: 1 })),
         READ_AFTER_ACK_TIMEOUT_MS,
       );
     });
@@ -131,7 +138,9 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
   app.post('/api/analytics/query', explore);
 
   // The count API (the gRPC service's GetEventCount / GetUserCount over HTTP).
-  const countsBody = z.strictObject({ group_by: z.enum(['hour', 'day', 'week']).optional(), event_name: z.string().min(1).optional(), ...range }).superRefine(rangeCheck);
+  const countsBody = z
+    .strictObject({ group_by: z.enum(['hour', 'day', 'week']).optional(), event_name: z.string().min(1).optional(), ...range })
+    .superRefine(rangeCheck);
   app.post('/api/v1/analytics/counts/events', async (request) => {
     const tenant = readTenant(tenants, request);
     const b = parse(countsBody, request.body);

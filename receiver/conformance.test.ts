@@ -33,19 +33,35 @@ const SAMPLES: Record<string, Sample> = {
   },
   segment: {
     path: '/v1/batch',
-    body: () => ({ batch: [{ type: 'track', userId: 'u', event: 'conformance.segment', messageId: 'cf-seg-1' }, { type: 'track', userId: 'u', messageId: 'cf-seg-2' }] }),
+    body: () => ({
+      batch: [
+        { type: 'track', userId: 'u', event: 'conformance.segment', messageId: 'cf-seg-1' },
+        { type: 'track', userId: 'u', messageId: 'cf-seg-2' },
+      ],
+    }),
     authorization: true,
     badOption: { options: { max_batch_size: 'lots' }, problem: 'receivers.segment.max_batch_size: invalid byte size "lots"' },
   },
   posthog: {
     path: '/batch/',
-    body: (key) => ({ api_key: key, batch: [{ event: 'conformance.posthog', distinct_id: 'u', uuid: 'cf-ph-1', properties: {} }, { event: 'conformance.posthog', uuid: 'cf-ph-2', properties: {} }] }),
+    body: (key) => ({
+      api_key: key,
+      batch: [
+        { event: 'conformance.posthog', distinct_id: 'u', uuid: 'cf-ph-1', properties: {} },
+        { event: 'conformance.posthog', uuid: 'cf-ph-2', properties: {} },
+      ],
+    }),
     authorization: false,
     badOption: { options: { limits: { max_value_depth: 1000 } }, problem: 'receivers.posthog.limits.max_value_depth: Too big' },
   },
   envelope: {
     path: '/api/v1/analytics/events/batch',
-    body: () => ({ events: [{ event_id: 'cf-env-1', event_name: 'conformance.envelope', user_id: 'u' }, { event_id: 'cf-env-2', event_name: '', user_id: 'u' }] }),
+    body: () => ({
+      events: [
+        { event_id: 'cf-env-1', event_name: 'conformance.envelope', user_id: 'u' },
+        { event_id: 'cf-env-2', event_name: '', user_id: 'u' },
+      ],
+    }),
     authorization: true,
     badOption: { options: { max_batch_events: 0 }, problem: 'receivers.envelope.max_batch_events: Too small' },
   },
@@ -75,7 +91,10 @@ describe('receiver factories', () => {
     const pipelines = { logs: { receivers: [type], exporters: ['clickhouse'] } };
     const raw = parseConfig({ receivers: { [type]: null, [`${type}/second`]: {} }, exporters: { clickhouse: {} }, service: { pipelines } }, {}).receivers;
     const configured = parseReceivers(RECEIVER_FACTORIES, raw);
-    expect(configured.map((c) => [c.name, c.factory.type])).toEqual([[type, type], [`${type}/second`, type]]);
+    expect(configured.map((c) => [c.name, c.factory.type])).toEqual([
+      [type, type],
+      [`${type}/second`, type],
+    ]);
     for (const c of configured) expect(c.config).toEqual(defaults);
   });
 
@@ -88,16 +107,38 @@ describe('receiver factories', () => {
   });
 
   it('refuses an unknown receiver type, naming the known ones', () => {
-    expect(problemsOf(() => parseReceivers(RECEIVER_FACTORIES, { kafka: {} }))).toEqual([`receivers.kafka: unknown receiver type "kafka" (known: ${types.join(', ')})`]);
+    expect(problemsOf(() => parseReceivers(RECEIVER_FACTORIES, { kafka: {} }))).toEqual([
+      `receivers.kafka: unknown receiver type "kafka" (known: ${types.join(', ')})`,
+    ]);
   });
 
   it('makes only the receivers the pipelines name, under their names, and one receiver per type', () => {
     const telemetry = createTelemetry();
-    const settings = (config: ReturnType<typeof parseConfig>) => ({ pipelines: buildPipelines(config, new Map(), PROCESSOR_FACTORIES, telemetry), tenants: createTenantRegistry(config.tenants), telemetry });
-    const named = parseConfig({ receivers: { otlp: {}, 'segment/eu': {}, posthog: { max_event_size: '1KiB' } }, exporters: { clickhouse: {} }, service: { pipelines: { logs: { receivers: ['segment/eu', 'otlp'], exporters: ['clickhouse'] } } } }, {});
+    const settings = (config: ReturnType<typeof parseConfig>) => ({
+      pipelines: buildPipelines(config, new Map(), PROCESSOR_FACTORIES, telemetry),
+      tenants: createTenantRegistry(config.tenants),
+      telemetry,
+    });
+    const named = parseConfig(
+      {
+        receivers: { otlp: {}, 'segment/eu': {}, posthog: { max_event_size: '1KiB' } },
+        exporters: { clickhouse: {} },
+        service: { pipelines: { logs: { receivers: ['segment/eu', 'otlp'], exporters: ['clickhouse'] } } },
+      },
+      {},
+    );
     expect(createReceivers(RECEIVER_FACTORIES, named, settings(named)).map((r) => r.name)).toEqual(['otlp', 'segment/eu']);
-    const twice = parseConfig({ receivers: { otlp: {}, 'otlp/b': {} }, exporters: { clickhouse: {} }, service: { pipelines: { logs: { receivers: ['otlp'], exporters: ['clickhouse'] }, traces: { receivers: ['otlp/b'], exporters: ['clickhouse'] } } } }, {});
-    expect(problemsOf(() => createReceivers(RECEIVER_FACTORIES, twice, settings(twice)))).toEqual(['receivers.otlp/b: receiver "otlp" already serves the routes of type "otlp" (one receiver per type)']);
+    const twice = parseConfig(
+      {
+        receivers: { otlp: {}, 'otlp/b': {} },
+        exporters: { clickhouse: {} },
+        service: { pipelines: { logs: { receivers: ['otlp'], exporters: ['clickhouse'] }, traces: { receivers: ['otlp/b'], exporters: ['clickhouse'] } } },
+      },
+      {},
+    );
+    expect(problemsOf(() => createReceivers(RECEIVER_FACTORIES, twice, settings(twice)))).toEqual([
+      'receivers.otlp/b: receiver "otlp" already serves the routes of type "otlp" (one receiver per type)',
+    ]);
   });
 });
 

@@ -21,7 +21,11 @@ const FIELD = 4096;
 const x = (n: number) => 'x'.repeat(n);
 
 async function post(path: string, body: string | Uint8Array, contentType = 'application/json') {
-  const res = await fetch(`${svc.url}${path}`, { method: 'POST', body: typeof body === 'string' ? body : Buffer.from(body), headers: { authorization: `Bearer ${ACME_KEY}`, 'content-type': contentType } });
+  const res = await fetch(`${svc.url}${path}`, {
+    method: 'POST',
+    body: typeof body === 'string' ? body : Buffer.from(body),
+    headers: { authorization: `Bearer ${ACME_KEY}`, 'content-type': contentType },
+  });
   const bytes = Buffer.from(await res.arrayBuffer());
   return { status: res.status, bytes, text: bytes.toString() };
 }
@@ -34,7 +38,8 @@ describe('OTLP', () => {
   for (const encoding of ['json', 'protobuf'] as const) {
     const field = (json: string, proto: string) => (encoding === 'json' ? json : proto);
     const sendLogs = (m: LogsModel) => (encoding === 'json' ? post('/v1/logs', logsJson(m)) : post('/v1/logs', logsProtobuf(m), 'application/x-protobuf'));
-    const sendTraces = (m: TracesModel) => (encoding === 'json' ? post('/v1/traces', tracesJson(m)) : post('/v1/traces', tracesProtobuf(m), 'application/x-protobuf'));
+    const sendTraces = (m: TracesModel) =>
+      encoding === 'json' ? post('/v1/traces', tracesJson(m)) : post('/v1/traces', tracesProtobuf(m), 'application/x-protobuf');
 
     it(`refuses log records by field: event name, severity text, ids (${encoding})`, async () => {
       const tag = `lim-logs-${encoding}`;
@@ -54,7 +59,8 @@ describe('OTLP', () => {
         `log record: ${field('severityText', 'severity_text')} longer than ${FIELD} characters (1)`,
         `log record: session.id longer than ${ID} characters (1)`,
         `log record: user.id / enduser.id longer than ${ID} characters (1)`,
-      ]) expect(message).toContain(reason);
+      ])
+        expect(message).toContain(reason);
       expect(await count('otel_logs', 'EventName = {tag:String}', { tag })).toBe(1);
     });
 
@@ -72,7 +78,12 @@ describe('OTLP', () => {
 
     it(`refuses spans by field: name, event name, trace state, status message (${encoding})`, async () => {
       const traceId = encoding === 'json' ? '2af7651916cd43dd8448eb211c80319c' : '3af7651916cd43dd8448eb211c80319c';
-      const span = (i: number, over: object = {}) => ({ traceId, spanId: `00000000000000${String(i).padStart(2, '0')}`.replace(/^0/, 'a'), name: 'lim.span', ...over });
+      const span = (i: number, over: object = {}) => ({
+        traceId,
+        spanId: `00000000000000${String(i).padStart(2, '0')}`.replace(/^0/, 'a'),
+        name: 'lim.span',
+        ...over,
+      });
       const res = await sendTraces({
         spans: [
           span(1, { name: x(NAME), traceState: x(FIELD), events: [{ name: x(NAME) }], statusMessage: x(64 * 1024) }),
@@ -89,7 +100,8 @@ describe('OTLP', () => {
         `span: events.name longer than ${NAME} characters (1)`,
         `span: ${field('traceState', 'trace_state')} longer than ${FIELD} characters (1)`,
         `span: status.message longer than ${64 * 1024} characters (1)`,
-      ]) expect(message).toContain(reason);
+      ])
+        expect(message).toContain(reason);
       expect(await count('otel_traces', 'TraceId = {traceId:String}', { traceId })).toBe(1);
     });
   }
@@ -150,7 +162,10 @@ describe('times', () => {
       };
       const res = encoding === 'json' ? await post('/v1/traces', tracesJson(model)) : await post('/v1/traces', tracesProtobuf(model), 'application/x-protobuf');
       expect(res.status).toBe(200);
-      expect(partialSuccess(res.bytes, encoding)).toEqual({ rejected: 1, message: `span: ${encoding === 'json' ? 'endTimeUnixNano' : 'end_time_unix_nano'} is after 2262-04-11, the latest time stored (1)` });
+      expect(partialSuccess(res.bytes, encoding)).toEqual({
+        rejected: 1,
+        message: `span: ${encoding === 'json' ? 'endTimeUnixNano' : 'end_time_unix_nano'} is after 2262-04-11, the latest time stored (1)`,
+      });
       expect(await count('otel_traces', 'TraceId = {traceId:String}', { traceId })).toBe(1);
     });
   }
@@ -158,6 +173,9 @@ describe('times', () => {
   it('refuses a product event whose time overflows after clock-skew correction', async () => {
     const res = await post('/api/v1/analytics/events', JSON.stringify({ event_name: 'lim.time', occurred_at: 1.7e308, sent_at: -1.7e308 }));
     expect(res.status).toBe(400);
-    expect(JSON.parse(res.text)).toEqual({ error: 'INVALID_EVENT', message: 'occurred_at (after clock-skew correction) is outside 1970 to 2262, the times stored' });
+    expect(JSON.parse(res.text)).toEqual({
+      error: 'INVALID_EVENT',
+      message: 'occurred_at (after clock-skew correction) is outside 1970 to 2262, the times stored',
+    });
   });
 });

@@ -16,24 +16,42 @@ afterAll(async () => {
   await svc?.close();
 });
 
-const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'toLocaleString', '__defineGetter__', '__lookupGetter__'];
+const PROTOTYPE_KEYS = [
+  '__proto__',
+  'constructor',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  'toLocaleString',
+  '__defineGetter__',
+  '__lookupGetter__',
+];
 const pairs = (tag: string): KeyValues => PROTOTYPE_KEYS.map((k) => [k, `${tag}:${k}`] as const);
 /** The same pairs as an object with every key its own data property (computed keys never set the prototype). */
 const objectOf = (kvs: KeyValues) => Object.fromEntries(kvs) as Record<string, string>;
 /** Sorted entries: compares maps key by key, whatever their prototype. */
 const entries = (m: Record<string, string>, keys?: readonly string[]) =>
-  Object.entries(m).filter(([k]) => keys === undefined || keys.includes(k)).sort(([a], [b]) => (a < b ? -1 : 1));
+  Object.entries(m)
+    .filter(([k]) => keys === undefined || keys.includes(k))
+    .sort(([a], [b]) => (a < b ? -1 : 1));
 const sorted = (kvs: KeyValues) => [...kvs].map(([k, v]) => [k, v]).sort(([a], [b]) => (a < b ? -1 : 1));
 
 const auth = { authorization: `Bearer ${ACME_KEY}` };
 async function post(path: string, body: string | Uint8Array, contentType = 'application/json') {
-  const res = await fetch(`${svc.url}${path}`, { method: 'POST', body: typeof body === 'string' ? body : Buffer.from(body), headers: { ...auth, 'content-type': contentType } });
+  const res = await fetch(`${svc.url}${path}`, {
+    method: 'POST',
+    body: typeof body === 'string' ? body : Buffer.from(body),
+    headers: { ...auth, 'content-type': contentType },
+  });
   return { status: res.status, text: await res.text() };
 }
 
 type LogRow = { LogAttributes: Record<string, string>; ResourceAttributes: Record<string, string>; ScopeAttributes: Record<string, string> };
 const logRow = async (eventId: string) => {
-  const rows = await svc.rows<LogRow>('SELECT LogAttributes, ResourceAttributes, ScopeAttributes FROM signalhouse.otel_logs WHERE EventId = {id:String}', { id: eventId });
+  const rows = await svc.rows<LogRow>('SELECT LogAttributes, ResourceAttributes, ScopeAttributes FROM signalhouse.otel_logs WHERE EventId = {id:String}', {
+    id: eventId,
+  });
   expect(rows).toHaveLength(1);
   return rows[0];
 };
@@ -59,15 +77,25 @@ describe('OTLP', () => {
       const traceId = encoding === 'json' ? '0af7651916cd43dd8448eb211c80319c' : '1af7651916cd43dd8448eb211c80319c';
       const model = {
         resource: [['service.name', 'proto-keys'], ...pairs('resource')] as KeyValues,
-        spans: [{
-          traceId, spanId: 'b7ad6b7169203331', name: 'proto.keys', attributes: pairs('span'),
-          events: [{ name: 'ev', attributes: pairs('event') }],
-          links: [{ traceId, spanId: 'c7ad6b7169203331', attributes: pairs('link') }],
-        }],
+        spans: [
+          {
+            traceId,
+            spanId: 'b7ad6b7169203331',
+            name: 'proto.keys',
+            attributes: pairs('span'),
+            events: [{ name: 'ev', attributes: pairs('event') }],
+            links: [{ traceId, spanId: 'c7ad6b7169203331', attributes: pairs('link') }],
+          },
+        ],
       };
       const res = encoding === 'json' ? await post('/v1/traces', tracesJson(model)) : await post('/v1/traces', tracesProtobuf(model), 'application/x-protobuf');
       expect(res.status).toBe(200);
-      const rows = await svc.rows<{ SpanAttributes: Record<string, string>; ResourceAttributes: Record<string, string>; events: Record<string, string>[]; links: Record<string, string>[] }>(
+      const rows = await svc.rows<{
+        SpanAttributes: Record<string, string>;
+        ResourceAttributes: Record<string, string>;
+        events: Record<string, string>[];
+        links: Record<string, string>[];
+      }>(
         'SELECT SpanAttributes, ResourceAttributes, `Events.Attributes` AS events, `Links.Attributes` AS links FROM signalhouse.otel_traces WHERE TraceId = {t:String}',
         { t: traceId },
       );
@@ -86,7 +114,9 @@ describe('OTLP', () => {
       expect(res.status).toBe(200);
       // The refusal names the limit in either encoding (protobuf carries the same message as UTF-8).
       expect(res.text).toContain('log record: more than 512 attributes (1)');
-      const [{ n }] = await svc.rows<{ n: string }>('SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = {name:String}', { name: `proto.limit.${encoding}` });
+      const [{ n }] = await svc.rows<{ n: string }>('SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = {name:String}', {
+        name: `proto.limit.${encoding}`,
+      });
       expect(Number(n)).toBe(0);
     });
   }
@@ -109,16 +139,28 @@ describe('product APIs', () => {
     expect(entries((await logRow('proto-seg-track')).LogAttributes, PROTOTYPE_KEYS)).toEqual(sorted(pairs('prop')));
     const traitKeys = PROTOTYPE_KEYS.map((k) => `traits.${k}`);
     expect(entries((await logRow('proto-seg-identify')).LogAttributes, traitKeys)).toEqual(sorted(pairs('trait').map(([k, v]) => [`traits.${k}`, v] as const)));
-    const traits = await svc.rows<{ Key: string; Value: string }>("SELECT Key, Value FROM signalhouse.identity_traits WHERE TenantId = 'acme' AND UserId = 'proto-user' ORDER BY Key");
+    const traits = await svc.rows<{ Key: string; Value: string }>(
+      "SELECT Key, Value FROM signalhouse.identity_traits WHERE TenantId = 'acme' AND UserId = 'proto-user' ORDER BY Key",
+    );
     expect(traits.map((t) => [t.Key, t.Value])).toEqual(sorted(pairs('trait')));
   });
 
   it('PostHog: stores prototype-named property keys under their own names, and in $set', async () => {
-    const event = { event: 'proto.keys', distinct_id: 'proto-ph-user', uuid: 'proto-ph', properties: { ...objectOf(pairs('ph')), $set: objectOf(pairs('set')) } };
+    const event = {
+      event: 'proto.keys',
+      distinct_id: 'proto-ph-user',
+      uuid: 'proto-ph',
+      properties: { ...objectOf(pairs('ph')), $set: objectOf(pairs('set')) },
+    };
     expect((await post('/capture/', JSON.stringify({ api_key: ACME_KEY, batch: [event] }))).status).toBe(200);
     const { LogAttributes } = await logRow('proto-ph');
     expect(entries(LogAttributes, PROTOTYPE_KEYS)).toEqual(sorted(pairs('ph')));
-    expect(entries(LogAttributes, PROTOTYPE_KEYS.map((k) => `traits.${k}`))).toEqual(sorted(pairs('set').map(([k, v]) => [`traits.${k}`, v] as const)));
+    expect(
+      entries(
+        LogAttributes,
+        PROTOTYPE_KEYS.map((k) => `traits.${k}`),
+      ),
+    ).toEqual(sorted(pairs('set').map(([k, v]) => [`traits.${k}`, v] as const)));
     // Nothing stored under a key made from a prototype member.
     expect(Object.keys(LogAttributes).filter((k) => k.includes('[object') || k.includes('native code'))).toEqual([]);
   });
@@ -126,6 +168,9 @@ describe('product APIs', () => {
   it('refuses a tenant id that cannot be shown as text with 403, not 500', async () => {
     const res = await post('/api/v1/analytics/events', JSON.stringify({ event_name: 'proto.tenant', tenant_id: { toString: 1, valueOf: 1 } }));
     expect(res.status).toBe(403);
-    expect(JSON.parse(res.text)).toMatchObject({ error: 'FORBIDDEN_TENANT', message: 'tenant_id {"toString":1,"valueOf":1} does not match the write key\'s tenant' });
+    expect(JSON.parse(res.text)).toMatchObject({
+      error: 'FORBIDDEN_TENANT',
+      message: 'tenant_id {"toString":1,"valueOf":1} does not match the write key\'s tenant',
+    });
   });
 });

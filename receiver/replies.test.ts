@@ -147,7 +147,8 @@ function otlpMessage(cases: readonly Case[]): string {
 function expectedReply(name: keyof typeof receivers, cases: readonly Case[]): { status: number; body: unknown } {
   const outcomes = cases.map((c) => EXPECTED[c.kind]);
   const counts = tally(outcomes);
-  const indexed = (status: Outcome['status']) => outcomes.flatMap((o, index) => (o.status === status ? [{ index, ...(status === 'dropped' ? { reason: o.reason } : { error: expect.any(String) }) }] : []));
+  const indexed = (status: Outcome['status']) =>
+    outcomes.flatMap((o, index) => (o.status === status ? [{ index, ...(status === 'dropped' ? { reason: o.reason } : { error: expect.any(String) }) }] : []));
   const everyRejected = counts.rejected === cases.length;
   const plain = counts.dropped === 0 && counts.rejected === 0;
   switch (name) {
@@ -157,15 +158,27 @@ function expectedReply(name: keyof typeof receivers, cases: readonly Case[]): { 
         body: {
           batch_id: 'b',
           ...counts,
-          results: cases.map((c, index) => ({ index, event_id: c.kind === 'malformed' ? undefined : c.id, ...outcomes[index], error: outcomes[index].status === 'rejected' ? expect.any(String) : undefined })),
+          results: cases.map((c, index) => ({
+            index,
+            event_id: c.kind === 'malformed' ? undefined : c.id,
+            ...outcomes[index],
+            error: outcomes[index].status === 'rejected' ? expect.any(String) : undefined,
+          })),
         },
       };
     case 'segment':
-      if (everyRejected) return { status: 400, body: { success: false, error: 'BAD_REQUEST', message: 'every message was refused', rejected: indexed('rejected') } };
-      return { status: 200, body: plain ? { success: true } : { success: true, accepted: counts.accepted, dropped: indexed('dropped'), rejected: indexed('rejected') } };
+      if (everyRejected)
+        return { status: 400, body: { success: false, error: 'BAD_REQUEST', message: 'every message was refused', rejected: indexed('rejected') } };
+      return {
+        status: 200,
+        body: plain ? { success: true } : { success: true, accepted: counts.accepted, dropped: indexed('dropped'), rejected: indexed('rejected') },
+      };
     case 'posthog':
       if (everyRejected) return { status: 400, body: { status: 0, error: 'BAD_REQUEST', message: 'every event was refused', rejected: indexed('rejected') } };
-      return { status: 200, body: plain ? { status: 1 } : { status: 1, accepted: counts.accepted, dropped: indexed('dropped'), rejected: indexed('rejected') } };
+      return {
+        status: 200,
+        body: plain ? { status: 1 } : { status: 1, accepted: counts.accepted, dropped: indexed('dropped'), rejected: indexed('rejected') },
+      };
     case 'otlp': {
       // OTLP counts as rejected only what the server did not accept; a drop is a warning in error_message.
       const errorMessage = otlpMessage(cases);
@@ -301,9 +314,13 @@ describe('any mix of events', () => {
     const kind = fc.constantFrom<Kind>('new', 'stored', 'repeat', 'no_consent', 'malformed', 'invalid');
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...(Object.keys(receivers) as Array<keyof typeof receivers>)), fc.array(kind, { minLength: 1, maxLength: 12 }), async (name, kinds) => {
-        await checkBatch(name, casesOf(kinds, `prop-${run++}`), `replies.prop.${name}`);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...(Object.keys(receivers) as Array<keyof typeof receivers>)),
+        fc.array(kind, { minLength: 1, maxLength: 12 }),
+        async (name, kinds) => {
+          await checkBatch(name, casesOf(kinds, `prop-${run++}`), `replies.prop.${name}`);
+        },
+      ),
       propertyOptions(50, 8),
     );
   });

@@ -17,12 +17,18 @@ afterAll(async () => {
 });
 
 async function post(path: string, body: string | Uint8Array, headers: Record<string, string> = {}) {
-  const res = await fetch(`${svc.url}${path}`, { method: 'POST', body: typeof body === 'string' ? body : Buffer.from(body), headers: { authorization: `Bearer ${ACME_KEY}`, 'content-type': 'application/json', ...headers } });
+  const res = await fetch(`${svc.url}${path}`, {
+    method: 'POST',
+    body: typeof body === 'string' ? body : Buffer.from(body),
+    headers: { authorization: `Bearer ${ACME_KEY}`, 'content-type': 'application/json', ...headers },
+  });
   const text = await res.text();
   return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
 }
 const storedIds = async (prefix: string) =>
-  (await svc.rows<{ EventId: string }>('SELECT EventId FROM signalhouse.otel_logs WHERE startsWith(EventId, {p:String}) ORDER BY EventId', { p: prefix })).map((r) => r.EventId);
+  (await svc.rows<{ EventId: string }>('SELECT EventId FROM signalhouse.otel_logs WHERE startsWith(EventId, {p:String}) ORDER BY EventId', { p: prefix })).map(
+    (r) => r.EventId,
+  );
 
 /** One single-event request per product API, with `id` as its event id. */
 const APIS = {
@@ -45,17 +51,29 @@ describe('Content-Encoding on every product API', () => {
   it.each(API_NAMES)('%s: refuses unknown encodings (415), corrupt gzip (400) and gzip bombs (413)', async (api) => {
     const { path, body } = APIS[api];
     const plain = JSON.stringify(body(`enc-bad-${api}`));
-    expect(await post(path, plain, { 'content-encoding': 'x-foo' })).toMatchObject({ status: 415, body: { error: 'UNSUPPORTED_MEDIA_TYPE', message: expect.stringMatching(/Content-Encoding "x-foo"/) } });
-    expect(await post(path, plain, { 'content-encoding': 'gzip' })).toMatchObject({ status: 400, body: { error: 'UNDECODABLE_BODY', message: expect.stringMatching(/invalid gzip body/) } });
+    expect(await post(path, plain, { 'content-encoding': 'x-foo' })).toMatchObject({
+      status: 415,
+      body: { error: 'UNSUPPORTED_MEDIA_TYPE', message: expect.stringMatching(/Content-Encoding "x-foo"/) },
+    });
+    expect(await post(path, plain, { 'content-encoding': 'gzip' })).toMatchObject({
+      status: 400,
+      body: { error: 'UNDECODABLE_BODY', message: expect.stringMatching(/invalid gzip body/) },
+    });
     // 64 MiB of zeros in ~64 KiB: over every product API's limit once decompressed.
     const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024));
-    expect(await post(path, bomb, { 'content-encoding': 'gzip' })).toMatchObject({ status: 413, body: { error: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/decompressed body exceeds \d+ bytes/) } });
+    expect(await post(path, bomb, { 'content-encoding': 'gzip' })).toMatchObject({
+      status: 413,
+      body: { error: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/decompressed body exceeds \d+ bytes/) },
+    });
     expect(await storedIds(`enc-bad-${api}`)).toEqual([]);
   });
 
   it.each(['envelope', 'segment'] as const)('%s: refuses content types other than JSON and text/plain with 415', async (api) => {
     const { path, body } = APIS[api];
-    expect(await post(path, JSON.stringify(body('ct-bad')), { 'content-type': 'application/xml' })).toMatchObject({ status: 415, body: { error: 'UNSUPPORTED_MEDIA_TYPE' } });
+    expect(await post(path, JSON.stringify(body('ct-bad')), { 'content-type': 'application/xml' })).toMatchObject({
+      status: 415,
+      body: { error: 'UNSUPPORTED_MEDIA_TYPE' },
+    });
   });
 });
 
@@ -96,7 +114,8 @@ describe('deeply nested values', () => {
     expect(JSON.stringify(single.body)).toMatch(/nested deeper than 16 levels/);
 
     const events = [body(`deep-${api}-1`, { deep: 'DEEP' }), body(`deep-${api}-2`)];
-    const batch = api === 'envelope' ? { events } : api === 'segment' ? { batch: events.map((e) => ({ ...e, type: 'track' })) } : { api_key: ACME_KEY, batch: events };
+    const batch =
+      api === 'envelope' ? { events } : api === 'segment' ? { batch: events.map((e) => ({ ...e, type: 'track' })) } : { api_key: ACME_KEY, batch: events };
     const batchPath = api === 'envelope' ? '/api/v1/analytics/events/batch' : api === 'segment' ? '/v1/batch' : '/batch/';
     const res = await post(batchPath, withDeep(batch));
     expect(res.status).toBe(200);
@@ -110,7 +129,10 @@ describe('deeply nested values', () => {
     const refused = await post(path, JSON.stringify(body(`depth-${api}-16`, { v: nested(16) })));
     expect(refused.status).toBe(400);
     expect(JSON.stringify(refused.body)).toMatch(/attribute \\"v\\" value nested deeper than 16 levels/);
-    const rows = await svc.rows<{ EventId: string; v: string }>("SELECT EventId, LogAttributes['v'] AS v FROM signalhouse.otel_logs WHERE startsWith(EventId, {p:String})", { p: `depth-${api}-` });
+    const rows = await svc.rows<{ EventId: string; v: string }>(
+      "SELECT EventId, LogAttributes['v'] AS v FROM signalhouse.otel_logs WHERE startsWith(EventId, {p:String})",
+      { p: `depth-${api}-` },
+    );
     expect(rows).toEqual([{ EventId: `depth-${api}-15`, v: JSON.stringify(nested(15)) }]);
   });
 

@@ -17,7 +17,10 @@ export const TENANT_ATTRIBUTES = ['signalhouse.tenant.id', 'tenant.id'] as const
 type AttributeMap = Readonly<Record<string, string>>;
 
 /** Identity columns from record attributes, falling back to resource attributes. */
-export function identityFromAttributes(record: AttributeMap, resource: AttributeMap): { eventId: string; sessionId: string; userId: string; anonymousId: string } {
+export function identityFromAttributes(
+  record: AttributeMap,
+  resource: AttributeMap,
+): { eventId: string; sessionId: string; userId: string; anonymousId: string } {
   return {
     eventId: record[ATTR_EVENT_ID] ?? record[ATTR_EVENT_ID_ALT] ?? '',
     sessionId: record[ATTR_SESSION_ID] ?? resource[ATTR_SESSION_ID] ?? '',

@@ -32,7 +32,11 @@ it('refuses requests beyond the cap with 503 + Retry-After, and admits them agai
   held.write(bytes.subarray(0, 10));
   // Once the held request is admitted (its headers arrived), every other request is refused.
   await expect.poll(async () => (await fetch(`${svc.url}/health`)).status).toBe(503);
-  const refused = await fetch(`${svc.url}/api/v1/analytics/events`, { method: 'POST', body: JSON.stringify({ event_name: 'admission.test' }), headers: HEADERS });
+  const refused = await fetch(`${svc.url}/api/v1/analytics/events`, {
+    method: 'POST',
+    body: JSON.stringify({ event_name: 'admission.test' }),
+    headers: HEADERS,
+  });
   expect(refused.status).toBe(503);
   expect(refused.headers.get('retry-after')).toBe('1');
   expect(await refused.json()).toEqual({ error: 'OVERLOADED', message: 'too many concurrent requests, retry later' });

@@ -21,10 +21,24 @@ function banner(config: SignalhouseConfig, url: string, storeLocation: string): 
   if (config.demoTenant) {
     const t = config.tenants[0];
     const body = JSON.stringify({
-      resourceLogs: [{
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'demo-app' } }] },
-        scopeLogs: [{ logRecords: [{ eventName: 'voice.first_response', attributes: [{ key: 'voice.turn_id', value: { stringValue: 't-1' } }, { key: 'voice.first_response_ms', value: { intValue: '420' } }] }] }],
-      }],
+      resourceLogs: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'demo-app' } }] },
+          scopeLogs: [
+            {
+              logRecords: [
+                {
+                  eventName: 'voice.first_response',
+                  attributes: [
+                    { key: 'voice.turn_id', value: { stringValue: 't-1' } },
+                    { key: 'voice.first_response_ms', value: { intValue: '420' } },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      ],
     });
     lines.push(
       '',

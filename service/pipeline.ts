@@ -9,8 +9,6 @@ import { ConfigError, type SignalhouseConfig, type Signal } from '../core/config
 import { SignalhouseError } from '../core/errors.ts';
 import type { Telemetry } from '../core/telemetry.ts';
 
-
-
 export function buildPipelines(
   config: SignalhouseConfig,
   exporters: ReadonlyMap<string, Exporter>,
@@ -50,7 +48,10 @@ export function buildPipelines(
           try {
             await Promise.all(out.dependsOn);
           } catch (err) {
-            throw new SignalhouseError('STORAGE_UNAVAILABLE', 'a copy of some of these events was in flight and failed to commit; retry', { cause: err, retryAfterSeconds: 1 });
+            throw new SignalhouseError('STORAGE_UNAVAILABLE', 'a copy of some of these events was in flight and failed to commit; retry', {
+              cause: err,
+              retryAfterSeconds: 1,
+            });
           }
         }
         return out;

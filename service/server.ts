@@ -19,7 +19,6 @@ import type { Pipelines } from '../core/components.ts';
 import type { Telemetry } from '../core/telemetry.ts';
 import type { TenantRegistry } from '../core/tenants.ts';
 
-
 declare module 'fastify' {
   interface FastifyRequest {
     /** The request's share of the in-flight byte budget; body readers add the decompressed bytes to it. */

@@ -47,7 +47,14 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
   const store = await openStore(storeOptions(chConfig));
   let migrated = false;
   try {
-    const applied = await migrate(store.client, { database: chConfig.database, cluster: chConfig.cluster, ttlMs: chConfig.ttl, rollups: chConfig.rollups, fsync: chConfig.fsync, embedded: store.kind === 'embedded' });
+    const applied = await migrate(store.client, {
+      database: chConfig.database,
+      cluster: chConfig.cluster,
+      ttlMs: chConfig.ttl,
+      rollups: chConfig.rollups,
+      fsync: chConfig.fsync,
+      embedded: store.kind === 'embedded',
+    });
     migrated = true;
     if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
   } catch (err) {

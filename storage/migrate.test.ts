@@ -20,18 +20,22 @@ const DAY = 86_400_000;
 function bound(sql: string, values: Record<string, unknown>): string {
   return sql.replace(/\{(\w+):(\w+)\}/g, (_, name: string, type: string) => (type === 'String' ? `'${String(values[name])}'` : String(values[name])));
 }
-const engineOf = async (table: string) => (await rows<{ e: string }>(`SELECT engine_full AS e FROM system.tables WHERE database = 'signalhouse' AND name = '${table}'`))[0].e;
+const engineOf = async (table: string) =>
+  (await rows<{ e: string }>(`SELECT engine_full AS e FROM system.tables WHERE database = 'signalhouse' AND name = '${table}'`))[0].e;
 
 describe('migrations', () => {
   it('creates the schema once and is idempotent', async () => {
     expect(await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 90 * DAY })).toEqual(MIGRATIONS.map((m) => m.version));
     expect(await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 90 * DAY })).toEqual([]);
-    const applied = await rows<{ version: number; n: string }>('SELECT version, count() AS n FROM signalhouse.schema_migrations GROUP BY version ORDER BY version');
+    const applied = await rows<{ version: number; n: string }>(
+      'SELECT version, count() AS n FROM signalhouse.schema_migrations GROUP BY version ORDER BY version',
+    );
     expect(applied.map((r) => [r.version, Number(r.n)])).toEqual(MIGRATIONS.map((m) => [m.version, 1]));
   });
 
-  it('keeps deduplication windows on the views\' tables and merges idle day partitions of the event tables', async () => {
-    for (const table of ['rollup_1m', 'otel_traces_trace_id_ts', 'landing']) expect(await engineOf(table)).toContain('non_replicated_deduplication_window = 1000');
+  it("keeps deduplication windows on the views' tables and merges idle day partitions of the event tables", async () => {
+    for (const table of ['rollup_1m', 'otel_traces_trace_id_ts', 'landing'])
+      expect(await engineOf(table)).toContain('non_replicated_deduplication_window = 1000');
     for (const table of ['otel_logs', 'otel_traces']) {
       expect(await engineOf(table)).toContain('min_age_to_force_merge_seconds = 3600');
       expect(await engineOf(table)).toContain('min_age_to_force_merge_on_partition_only = 1');
@@ -49,10 +53,12 @@ describe('migrations', () => {
     }
   });
 
-  it('creates no landing slots on a server (they are the embedded store\'s own)', async () => {
+  it("creates no landing slots on a server (they are the embedded store's own)", async () => {
     const db = 'on_server';
     expect(await migrate(store.client, { database: db, cluster: '', ttlMs: 0, embedded: false })).toEqual(MIGRATIONS.map((m) => m.version));
-    const tables = await rows<{ name: string; engine: string }>(`SELECT name, engine FROM system.tables WHERE database = '${db}' AND engine IN ('Log', 'File')`);
+    const tables = await rows<{ name: string; engine: string }>(
+      `SELECT name, engine FROM system.tables WHERE database = '${db}' AND engine IN ('Log', 'File')`,
+    );
     expect(tables).toEqual([]);
     expect(await rows<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${db}' AND name = 'otel_logs'`)).toEqual([{ name: 'otel_logs' }]);
     await store.client.command({ query: `DROP DATABASE ${db}` });
@@ -65,27 +71,54 @@ describe('migrations', () => {
     const typeOf = (table: string, name: string) => cols.find((c) => c.table === table && c.name === name)?.type;
     const attrMap = 'Map(LowCardinality(String), String)';
     const expected: Array<[string, string, string]> = [
-      ['otel_logs', 'Timestamp', 'DateTime64(9)'], ['otel_logs', 'TimestampTime', 'DateTime'], ['otel_logs', 'TraceId', 'String'],
-      ['otel_logs', 'SpanId', 'String'], ['otel_logs', 'TraceFlags', 'UInt8'], ['otel_logs', 'SeverityText', 'LowCardinality(String)'],
-      ['otel_logs', 'SeverityNumber', 'UInt8'], ['otel_logs', 'ServiceName', 'LowCardinality(String)'], ['otel_logs', 'Body', 'String'],
-      ['otel_logs', 'ResourceSchemaUrl', 'LowCardinality(String)'], ['otel_logs', 'ResourceAttributes', attrMap],
-      ['otel_logs', 'ScopeSchemaUrl', 'LowCardinality(String)'], ['otel_logs', 'ScopeName', 'String'], ['otel_logs', 'ScopeVersion', 'LowCardinality(String)'],
-      ['otel_logs', 'ScopeAttributes', attrMap], ['otel_logs', 'LogAttributes', attrMap], ['otel_logs', 'EventName', 'String'],
-      ['otel_traces', 'Timestamp', 'DateTime64(9)'], ['otel_traces', 'TraceId', 'String'], ['otel_traces', 'SpanId', 'String'],
-      ['otel_traces', 'ParentSpanId', 'String'], ['otel_traces', 'TraceState', 'String'], ['otel_traces', 'SpanName', 'LowCardinality(String)'],
-      ['otel_traces', 'SpanKind', 'LowCardinality(String)'], ['otel_traces', 'ServiceName', 'LowCardinality(String)'],
-      ['otel_traces', 'ResourceAttributes', attrMap], ['otel_traces', 'ScopeName', 'String'], ['otel_traces', 'ScopeVersion', 'String'],
-      ['otel_traces', 'SpanAttributes', attrMap], ['otel_traces', 'Duration', 'UInt64'], ['otel_traces', 'StatusCode', 'LowCardinality(String)'],
-      ['otel_traces', 'StatusMessage', 'String'], ['otel_traces', 'Events.Timestamp', 'Array(DateTime64(9))'], ['otel_traces', 'Events.Name', 'Array(LowCardinality(String))'],
-      ['otel_traces', 'Events.Attributes', `Array(${attrMap})`], ['otel_traces', 'Links.TraceId', 'Array(String)'], ['otel_traces', 'Links.SpanId', 'Array(String)'],
-      ['otel_traces', 'Links.TraceState', 'Array(String)'], ['otel_traces', 'Links.Attributes', `Array(${attrMap})`],
+      ['otel_logs', 'Timestamp', 'DateTime64(9)'],
+      ['otel_logs', 'TimestampTime', 'DateTime'],
+      ['otel_logs', 'TraceId', 'String'],
+      ['otel_logs', 'SpanId', 'String'],
+      ['otel_logs', 'TraceFlags', 'UInt8'],
+      ['otel_logs', 'SeverityText', 'LowCardinality(String)'],
+      ['otel_logs', 'SeverityNumber', 'UInt8'],
+      ['otel_logs', 'ServiceName', 'LowCardinality(String)'],
+      ['otel_logs', 'Body', 'String'],
+      ['otel_logs', 'ResourceSchemaUrl', 'LowCardinality(String)'],
+      ['otel_logs', 'ResourceAttributes', attrMap],
+      ['otel_logs', 'ScopeSchemaUrl', 'LowCardinality(String)'],
+      ['otel_logs', 'ScopeName', 'String'],
+      ['otel_logs', 'ScopeVersion', 'LowCardinality(String)'],
+      ['otel_logs', 'ScopeAttributes', attrMap],
+      ['otel_logs', 'LogAttributes', attrMap],
+      ['otel_logs', 'EventName', 'String'],
+      ['otel_traces', 'Timestamp', 'DateTime64(9)'],
+      ['otel_traces', 'TraceId', 'String'],
+      ['otel_traces', 'SpanId', 'String'],
+      ['otel_traces', 'ParentSpanId', 'String'],
+      ['otel_traces', 'TraceState', 'String'],
+      ['otel_traces', 'SpanName', 'LowCardinality(String)'],
+      ['otel_traces', 'SpanKind', 'LowCardinality(String)'],
+      ['otel_traces', 'ServiceName', 'LowCardinality(String)'],
+      ['otel_traces', 'ResourceAttributes', attrMap],
+      ['otel_traces', 'ScopeName', 'String'],
+      ['otel_traces', 'ScopeVersion', 'String'],
+      ['otel_traces', 'SpanAttributes', attrMap],
+      ['otel_traces', 'Duration', 'UInt64'],
+      ['otel_traces', 'StatusCode', 'LowCardinality(String)'],
+      ['otel_traces', 'StatusMessage', 'String'],
+      ['otel_traces', 'Events.Timestamp', 'Array(DateTime64(9))'],
+      ['otel_traces', 'Events.Name', 'Array(LowCardinality(String))'],
+      ['otel_traces', 'Events.Attributes', `Array(${attrMap})`],
+      ['otel_traces', 'Links.TraceId', 'Array(String)'],
+      ['otel_traces', 'Links.SpanId', 'Array(String)'],
+      ['otel_traces', 'Links.TraceState', 'Array(String)'],
+      ['otel_traces', 'Links.Attributes', `Array(${attrMap})`],
     ];
     for (const [table, name, type] of expected) expect(typeOf(table, name), `${table}.${name}`).toBe(type);
     for (const table of ['otel_logs', 'otel_traces']) {
       for (const name of ['TenantId', 'EventId', 'SessionId', 'UserId', 'AnonymousId']) expect(typeOf(table, name), `${table}.${name}`).toBeDefined();
     }
     // v4: otel_logs compresses with LZ4 (timestamps delta-encoded first); nothing is left on ZSTD.
-    const codecs = await rows<{ name: string; codec: string }>("SELECT name, compression_codec AS codec FROM system.columns WHERE database = 'signalhouse' AND table = 'otel_logs'");
+    const codecs = await rows<{ name: string; codec: string }>(
+      "SELECT name, compression_codec AS codec FROM system.columns WHERE database = 'signalhouse' AND table = 'otel_logs'",
+    );
     expect(codecs.filter((c) => c.codec.includes('ZSTD'))).toEqual([]);
     expect(codecs.find((c) => c.name === 'Timestamp')?.codec).toBe('CODEC(Delta(8), LZ4)');
     expect(codecs.find((c) => c.name === 'LogAttributes')?.codec).toBe('CODEC(LZ4)');
@@ -124,7 +157,10 @@ describe('migrations', () => {
   });
 
   it('creates or drops the rollup views to match the config', async () => {
-    const views = async () => (await rows<{ name: string }>("SELECT name FROM system.tables WHERE database = 'signalhouse' AND name LIKE 'rollup_1m_%mv' ORDER BY name")).map((r) => r.name);
+    const views = async () =>
+      (await rows<{ name: string }>("SELECT name FROM system.tables WHERE database = 'signalhouse' AND name LIKE 'rollup_1m_%mv' ORDER BY name")).map(
+        (r) => r.name,
+      );
     expect(await views()).toEqual(['rollup_1m_logs_mv', 'rollup_1m_spans_mv']);
     await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, rollups: false });
     expect(await views()).toEqual([]);
@@ -133,8 +169,7 @@ describe('migrations', () => {
   });
 
   it('rebuilds the rollup from stored events when rollups are turned on later, once', async () => {
-    const events = async () =>
-      Number((await rows<{ n: string }>("SELECT sum(Events) AS n FROM signalhouse.rollup_1m WHERE TenantId = 'backfill'"))[0].n);
+    const events = async () => Number((await rows<{ n: string }>("SELECT sum(Events) AS n FROM signalhouse.rollup_1m WHERE TenantId = 'backfill'"))[0].n);
     await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, rollups: false });
     // Events over three days written while the views are off (sessions repeat across minutes and days).
     await store.client.command({
@@ -152,7 +187,9 @@ describe('migrations', () => {
     expect(ok.map((r) => [Number(r.ok), Number(r.sessions)])).toEqual([[450, 5]]);
     // Starting again with the views in place neither rebuilds nor double-counts; new events flow through the views.
     await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, rollups: true });
-    await store.client.command({ query: "INSERT INTO signalhouse.otel_logs (TenantId, EventId, EventName, Timestamp) VALUES ('backfill', 'late', 'ai.tool_call_completed', now64(9))" });
+    await store.client.command({
+      query: "INSERT INTO signalhouse.otel_logs (TenantId, EventId, EventName, Timestamp) VALUES ('backfill', 'late', 'ai.tool_call_completed', now64(9))",
+    });
     expect(await events()).toBe(601);
   });
 
@@ -185,11 +222,22 @@ describe('migrations', () => {
 
     expect(await migrate(store.client, opts)).toEqual(MIGRATIONS.filter((m) => m.version >= 5).map((m) => m.version));
     expect(await answer((p) => p)).toEqual(before);
-    const plan = (await rows<{ explain: string }>(`EXPLAIN projections = 1 ${bound(rollupTimeseriesSql(db, metric, false), params(q))}`)).map((r) => r.explain).join('\n');
+    const plan = (await rows<{ explain: string }>(`EXPLAIN projections = 1 ${bound(rollupTimeseriesSql(db, metric, false), params(q))}`))
+      .map((r) => r.explain)
+      .join('\n');
     expect(plan).toContain('ReadFromMergeTree (hourly)');
     // Counts stay exact across the levels, for any split of the range.
     const events = async (fromMin: number, toMin: number) =>
-      Number((await rows<{ value: string }>(bound(rollupSummarySql(db, { ...count, rollup: { ...count.rollup, events: ['voice.first_response'] } }, false), params({ tenantId: 'hourly', fromMs: base + fromMin * 60_000, toMs: base + toMin * 60_000 }))))[0].value);
+      Number(
+        (
+          await rows<{ value: string }>(
+            bound(
+              rollupSummarySql(db, { ...count, rollup: { ...count.rollup, events: ['voice.first_response'] } }, false),
+              params({ tenantId: 'hourly', fromMs: base + fromMin * 60_000, toMs: base + toMin * 60_000 }),
+            ),
+          )
+        )[0].value,
+      );
     expect(await events(0, 210)).toBe(2100);
     expect(await events(25, 220)).toBe(2100 - 250);
     expect(await events(61, 119)).toBe(580);

@@ -28,9 +28,7 @@ export function ddlContext(database: string, cluster: string, embedded = !cluste
     onCluster,
     embedded,
     engine: (kind, table, args = '') =>
-      cluster
-        ? `Replicated${kind}('/clickhouse/tables/{shard}/${database}/${table}', '{replica}'${args ? `, ${args}` : ''})`
-        : `${kind}(${args})`,
+      cluster ? `Replicated${kind}('/clickhouse/tables/{shard}/${database}/${table}', '{replica}'${args ? `, ${args}` : ''})` : `${kind}(${args})`,
   };
 }
 

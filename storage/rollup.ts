@@ -69,7 +69,7 @@ export interface RollupView {
 
 export function rollupViews(db: string): RollupView[] {
   const [logs, spans] = [
-      (where = '') => `
+    (where = '') => `
       SELECT TenantId, SiteId, EventName, toStartOfMinute(Timestamp) AS Minute,
         count() AS Events,
         quantilesDDState(0.005, 0.5, 0.95, 0.99)(v) AS Value,
@@ -93,8 +93,8 @@ export function rollupViews(db: string): RollupView[] {
         WHERE EventName IN ${ROLLUP_EVENTS}${where ? ` AND ${where}` : ''}
       )
       GROUP BY TenantId, SiteId, EventName, Minute`,
-      // Spans the catalog counts: execute_tool (tool calls), retrieval (KB searches) and all spans (error rate).
-      (where = '') => `
+    // Spans the catalog counts: execute_tool (tool calls), retrieval (KB searches) and all spans (error rate).
+    (where = '') => `
       SELECT TenantId, SpanAttributes['site.id'] AS SiteId, concat('$span:', SpanAttributes['gen_ai.operation.name']) AS EventName,
         toStartOfMinute(Timestamp) AS Minute,
         count() AS Events,

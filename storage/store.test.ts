@@ -14,13 +14,18 @@ let store: Store;
 beforeAll(async () => {
   store = temp.store;
   await store.client.command({ query: 'CREATE DATABASE IF NOT EXISTS t' });
-  await store.client.command({ query: 'CREATE TABLE t.blobs (Id String, Data String) ENGINE = MergeTree ORDER BY Id SETTINGS non_replicated_deduplication_window = 100' });
+  await store.client.command({
+    query: 'CREATE TABLE t.blobs (Id String, Data String) ENGINE = MergeTree ORDER BY Id SETTINGS non_replicated_deduplication_window = 100',
+  });
 });
 
 const row = (id: string, data: Buffer) => Buffer.concat([Buffer.from(`${id}\t`), tsvEscape(data), Buffer.from('\n')]);
 
 async function stored(): Promise<Map<string, string[]>> {
-  const rows = await (await store.client.query({ query: 'SELECT Id, hex(Data) AS hex FROM t.blobs ORDER BY Id', format: 'JSONEachRow' })).json<{ Id: string; hex: string }>();
+  const rows = await (await store.client.query({ query: 'SELECT Id, hex(Data) AS hex FROM t.blobs ORDER BY Id', format: 'JSONEachRow' })).json<{
+    Id: string;
+    hex: string;
+  }>();
   const out = new Map<string, string[]>();
   for (const r of rows) out.set(r.Id, [...(out.get(r.Id) ?? []), r.hex]);
   return out;
@@ -33,7 +38,12 @@ it('stores every byte value unchanged, escapes and all', async () => {
   const random = randomBytes(100_000);
   // A value ending in CR (read as a DOS line end unless escaped), as one in 256 random blocks does.
   const crLast = Buffer.from([0x41, 0x0d]);
-  await store.insertTsv({ table: 't.blobs', columns: ['Id', 'Data'], body: Buffer.concat([row('every', every), row('edges', edges), row('random', random), row('empty', Buffer.alloc(0)), row('zcr', crLast)]), settings: {} });
+  await store.insertTsv({
+    table: 't.blobs',
+    columns: ['Id', 'Data'],
+    body: Buffer.concat([row('every', every), row('edges', edges), row('random', random), row('empty', Buffer.alloc(0)), row('zcr', crLast)]),
+    settings: {},
+  });
   const rows = await stored();
   expect(rows.get('every')).toEqual([every.toString('hex').toUpperCase()]);
   expect(rows.get('edges')).toEqual([edges.toString('hex').toUpperCase()]);
@@ -50,14 +60,17 @@ it('escapes nothing it need not, and only what it must', () => {
 
 it('keeps the deduplication token: a retried INSERT is stored once', async () => {
   const body = row('retried', Buffer.from('once'));
-  for (let i = 0; i < 3; i++) await store.insertTsv({ table: 't.blobs', columns: ['Id', 'Data'], body, settings: { insert_deduplication_token: 'same-token' } });
+  for (let i = 0; i < 3; i++)
+    await store.insertTsv({ table: 't.blobs', columns: ['Id', 'Data'], body, settings: { insert_deduplication_token: 'same-token' } });
   expect((await stored()).get('retried')).toHaveLength(1);
 });
 
 it("fails with the engine's error and code, typed like the client's errors", async () => {
   const missing = store.insertTsv({ table: 't.nowhere', columns: ['Id', 'Data'], body: row('x', Buffer.from('y')), settings: {} });
   await expect(missing).rejects.toMatchObject({ code: '60', message: expect.stringMatching(/nowhere/) });
-  const bad = await store.insertTsv({ table: 't.blobs', columns: ['Id', 'Data'], body: Buffer.from('only-one-column\n'), settings: {} }).catch((e: unknown) => e);
+  const bad = await store
+    .insertTsv({ table: 't.blobs', columns: ['Id', 'Data'], body: Buffer.from('only-one-column\n'), settings: {} })
+    .catch((e: unknown) => e);
   expect(bad).toBeInstanceOf(Error);
   expect(isRetryableStoreError(bad)).toBe(false);
 });

@@ -78,9 +78,7 @@ export interface Store {
 }
 
 /** ClickHouse error codes worth retrying: overload, timeouts, replicas and keeper trouble. */
-const RETRYABLE_CLICKHOUSE_CODES = new Set([
-  '3', '159', '164', '202', '203', '209', '210', '236', '241', '242', '252', '285', '319', '394', '425', '999',
-]);
+const RETRYABLE_CLICKHOUSE_CODES = new Set(['3', '159', '164', '202', '203', '209', '210', '236', '241', '242', '252', '285', '319', '394', '425', '999']);
 const RETRYABLE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
 
 export function isRetryableStoreError(err: unknown): boolean {
@@ -98,7 +96,8 @@ export async function readRows<T>(store: Store, query: string, params?: Record<s
   try {
     return await (await store.client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
   } catch (err) {
-    if (isRetryableStoreError(err)) throw new SignalhouseError('STORAGE_UNAVAILABLE', `storage unavailable: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 5 });
+    if (isRetryableStoreError(err))
+      throw new SignalhouseError('STORAGE_UNAVAILABLE', `storage unavailable: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 5 });
     throw err;
   }
 }
@@ -136,7 +135,9 @@ export function tsvEscape(bytes: Uint8Array): Buffer {
 }
 
 const settingsClause = (settings: Readonly<Record<string, string>>) =>
-  Object.entries(settings).map(([k, v]) => `${k} = ${sqlString(v)}`).join(', ');
+  Object.entries(settings)
+    .map(([k, v]) => `${k} = ${sqlString(v)}`)
+    .join(', ');
 
 /** A string literal for ClickHouse SQL. */
 export function sqlString(s: string): string {
@@ -168,7 +169,10 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       },
       async insertTsv(ins) {
         const settings = Object.keys(ins.settings).length > 0 ? ` SETTINGS ${settingsClause(ins.settings)}` : '';
-        const result = await client.exec({ query: `INSERT INTO ${ins.table} (${ins.columns.join(', ')})${settings} FORMAT TabSeparated`, values: Readable.from([ins.body]) });
+        const result = await client.exec({
+          query: `INSERT INTO ${ins.table} (${ins.columns.join(', ')})${settings} FORMAT TabSeparated`,
+          values: Readable.from([ins.body]),
+        });
         result.stream.resume();
       },
       close: () => client.close(),
@@ -233,7 +237,13 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     async insertTsv(ins) {
       await withWriterOf(async (w) => {
         try {
-          await w.connection.chdb.rawInsert({ table: ins.table, columns: ins.columns, values: ins.body, format: 'TabSeparated', settings: { ...ins.settings } });
+          await w.connection.chdb.rawInsert({
+            table: ins.table,
+            columns: ins.columns,
+            values: ins.body,
+            format: 'TabSeparated',
+            settings: { ...ins.settings },
+          });
         } catch (err) {
           // As the client's errors: a ClickHouseError with its code when the engine raised it.
           const mapped = parseError(err instanceof Error ? err.message : String(err));

@@ -15,8 +15,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it('reports bad exporter options by path and exits 2', async () => {
   const config = join(dir, 'bad-exporter.yaml');
-  writeFileSync(config, `exporters:\n  clickhouse:\n    data_dir: ${JSON.stringify(join(dir, 'data'))}\n    batch: { max_rows: 0 }\n    retry: { max_interval: soon }\n`);
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  writeFileSync(
+    config,
+    `exporters:\n  clickhouse:\n    data_dir: ${JSON.stringify(join(dir, 'data'))}\n    batch: { max_rows: 0 }\n    retry: { max_interval: soon }\n`,
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--config', config], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const [code] = await once(child, 'exit');

@@ -29,7 +29,11 @@ it.each([
   const requests = 30;
   const perRequest = 100;
   // Concurrent requests so that group commit merges several of them into one INSERT.
-  const statuses = await Promise.all(Array.from({ length: requests }, (_, r) => send(first.url, otlpJsonLogs(perRequest, { prefix: `crash-${r}`, eventName: 'crash.test' })).then((res) => res.status)));
+  const statuses = await Promise.all(
+    Array.from({ length: requests }, (_, r) =>
+      send(first.url, otlpJsonLogs(perRequest, { prefix: `crash-${r}`, eventName: 'crash.test' })).then((res) => res.status),
+    ),
+  );
   expect(statuses.every((s) => s === 200)).toBe(true);
   first.child.kill('SIGKILL');
   expect(await first.exited).toBe('SIGKILL');
@@ -66,7 +70,10 @@ it('keeps every acknowledged event, exactly once, when killed while landing INSE
   const client = async () => {
     while (!killed) {
       const req = `f${next++}x`;
-      const status = await send(server.url, otlpJsonLogs(perRequest, { prefix: req, eventName: 'crash.inflight' })).then((res) => res.status, () => 0);
+      const status = await send(server.url, otlpJsonLogs(perRequest, { prefix: req, eventName: 'crash.inflight' })).then(
+        (res) => res.status,
+        () => 0,
+      );
       if (status === 200 && !killed) acknowledged.add(req);
     }
   };
@@ -82,7 +89,8 @@ it('keeps every acknowledged event, exactly once, when killed while landing INSE
   expect(await restarted.exited).toBe(0);
   await withStore(dataDir, async (store) => {
     const rs = await store.client.query({
-      query: "SELECT splitByChar('-', EventId)[1] AS req, count() AS n, uniqExact(EventId) AS ids FROM signalhouse.otel_logs WHERE EventName = 'crash.inflight' GROUP BY req",
+      query:
+        "SELECT splitByChar('-', EventId)[1] AS req, count() AS n, uniqExact(EventId) AS ids FROM signalhouse.otel_logs WHERE EventName = 'crash.inflight' GROUP BY req",
       format: 'JSONEachRow',
     });
     const stored = new Map((await rs.json<{ req: string; n: string; ids: string }>()).map((r) => [r.req, [Number(r.n), Number(r.ids)]]));

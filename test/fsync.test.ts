@@ -20,7 +20,10 @@ it('stores a small request straight in fsynced tables', async () => {
   });
   expect(res.status).toBe(200);
   // Read without settle(): with fsync on, nothing waits in a landing slot.
-  const rs = await sh.service.store.client.query({ query: "SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = 'fsync.test'", format: 'JSONEachRow' });
+  const rs = await sh.service.store.client.query({
+    query: "SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = 'fsync.test'",
+    format: 'JSONEachRow',
+  });
   expect(Number((await rs.json<{ n: string }>())[0].n)).toBe(3);
   const engines = await sh.rows<{ name: string; engine_full: string }>(
     "SELECT name, engine_full FROM system.tables WHERE database = 'signalhouse' AND name IN ('otel_logs', 'otel_traces', 'rollup_1m', 'otel_traces_trace_id_ts') ORDER BY name",

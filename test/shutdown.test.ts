@@ -28,7 +28,11 @@ async function storedCount(dataDir: string, eventName: string): Promise<{ events
   let events = 0;
   let landed = 0;
   await withStore(dataDir, async (store) => {
-    const rs = await store.client.query({ query: 'SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = {name:String}', query_params: { name: eventName }, format: 'JSONEachRow' });
+    const rs = await store.client.query({
+      query: 'SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = {name:String}',
+      query_params: { name: eventName },
+      format: 'JSONEachRow',
+    });
     events = Number((await rs.json<{ n: string }>())[0].n);
     landed = await landedRows(store);
   });
@@ -66,7 +70,11 @@ it('after a load of landed requests, SIGTERM leaves nothing in the landing slots
     while (!stopping || duringDrain.length < 200) {
       const r = next++;
       const sentWhileStopping = stopping;
-      const res = await fetch(`${server.url}/v1/logs`, { method: 'POST', body: otlpJsonLogs(500, { prefix: `load-${r}`, eventName: 'shutdown.load' }), headers: HEADERS }).catch(() => undefined);
+      const res = await fetch(`${server.url}/v1/logs`, {
+        method: 'POST',
+        body: otlpJsonLogs(500, { prefix: `load-${r}`, eventName: 'shutdown.load' }),
+        headers: HEADERS,
+      }).catch(() => undefined);
       if (res === undefined) return; // the listener has closed: the drain is over
       await res.arrayBuffer();
       if (res.status === 200) acknowledged += 500;
@@ -80,7 +88,11 @@ it('after a load of landed requests, SIGTERM leaves nothing in the landing slots
   server.child.kill('SIGTERM');
   stopping = true;
   await new Promise((r) => setTimeout(r, 300));
-  const late = await fetch(`${server.url}/v1/logs`, { method: 'POST', body: otlpJsonLogs(1, { prefix: 'late', eventName: 'shutdown.late' }), headers: HEADERS });
+  const late = await fetch(`${server.url}/v1/logs`, {
+    method: 'POST',
+    body: otlpJsonLogs(1, { prefix: 'late', eventName: 'shutdown.late' }),
+    headers: HEADERS,
+  });
   expect(late.status).toBe(503);
   expect(late.headers.get('retry-after')).toMatch(/^\d+$/);
   // OTLP's error body: google.rpc.Status, UNAVAILABLE.

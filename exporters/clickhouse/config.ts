@@ -14,9 +14,15 @@ export const clickhouseExporterSchema = z.strictObject({
   username: z.string().default('default'),
   password: z.string().default(''),
   data_dir: z.string().default('./data'),
-  database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier').default('signalhouse'),
+  database: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier')
+    .default('signalhouse'),
   /** Cluster name: DDL runs `ON CLUSTER` with Replicated engines. */
-  cluster: z.string().regex(/^([A-Za-z_][A-Za-z0-9_-]*)?$/, 'must be a plain identifier').default(''),
+  cluster: z
+    .string()
+    .regex(/^([A-Za-z_][A-Za-z0-9_-]*)?$/, 'must be a plain identifier')
+    .default(''),
   /** Retention; 0 keeps data forever. */
   ttl: durationMs.default(90 * 86_400_000),
   /** Group commit: one INSERT per table when this many rows are waiting, or after max_delay. */

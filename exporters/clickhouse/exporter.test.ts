@@ -28,7 +28,11 @@ function batch(eventName: string, n: number): LogBatch {
 }
 
 async function count(eventName: string): Promise<number> {
-  const rs = await store.client.query({ query: 'SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = {e:String}', query_params: { e: eventName }, format: 'JSONEachRow' });
+  const rs = await store.client.query({
+    query: 'SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = {e:String}',
+    query_params: { e: eventName },
+    format: 'JSONEachRow',
+  });
   return Number((await rs.json<{ n: string }>())[0].n);
 }
 
@@ -69,7 +73,11 @@ describe('clickhouse exporter', () => {
     try {
       const telemetry = createTelemetry();
       const exporter = createClickHouseExporter({ store, config: exporterConfig({ batch: { max_delay: '30ms' } }), telemetry });
-      const results = await Promise.allSettled([exporter.export(batch('neighbour.a', 5)), exporter.export(batch('poison', 3)), exporter.export(batch('neighbour.b', 4))]);
+      const results = await Promise.allSettled([
+        exporter.export(batch('neighbour.a', 5)),
+        exporter.export(batch('poison', 3)),
+        exporter.export(batch('neighbour.b', 4)),
+      ]);
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
       const err = (results[1] as PromiseRejectedResult).reason as SignalhouseError;
       expect(err).toMatchObject({ code: 'STORAGE_REJECTED', statusCode: 500, retryable: false });
@@ -96,7 +104,12 @@ describe('clickhouse exporter', () => {
     const telemetry = createTelemetry();
     const exporter = createClickHouseExporter({ store, config: exporterConfig({ queue: { max_rows: 50 }, batch: { max_delay: '300ms' } }), telemetry });
     const first = exporter.export(batch('queue.full', 40));
-    await expect(exporter.export(batch('queue.full', 20))).rejects.toMatchObject({ code: 'OVERLOADED', statusCode: 503, retryable: true, retryAfterSeconds: 1 });
+    await expect(exporter.export(batch('queue.full', 20))).rejects.toMatchObject({
+      code: 'OVERLOADED',
+      statusCode: 503,
+      retryable: true,
+      retryAfterSeconds: 1,
+    });
     await first;
     await exporter.export(batch('queue.full', 20));
     expect(await count('queue.full')).toBe(60);

@@ -77,13 +77,24 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
 
   // The retry policy, configured here only: INSERTs that requests wait for, and the moves of landed rows.
   const insertRetry = createRetryPolicy(retryPolicyOf(config.retry));
-  const moveRetry = createRetryPolicy({ initialInterval: config.retry.initial_interval, maxInterval: Math.max(config.retry.max_interval, MOVE_MAX_INTERVAL), maxElapsedTime: config.retry.max_elapsed_time, jitter: 0 });
+  const moveRetry = createRetryPolicy({
+    initialInterval: config.retry.initial_interval,
+    maxInterval: Math.max(config.retry.max_interval, MOVE_MAX_INTERVAL),
+    maxElapsedTime: config.retry.max_elapsed_time,
+    jitter: 0,
+  });
 
   const formats: Record<Table, TableFormat> = { otel_logs: LOG_FORMAT, otel_traces: SPAN_FORMAT };
 
   function insert(table: Table, payloads: readonly Buffer[], token: string, extraSettings = ''): Promise<void> {
     const f = formats[table];
-    return store.insertNative({ table: `${db}.${table}`, columns: f.columns, structure: f.structure, payloads, settings: `insert_deduplication_token = '${token}'${extraSettings}` });
+    return store.insertNative({
+      table: `${db}.${table}`,
+      columns: f.columns,
+      structure: f.structure,
+      payloads,
+      settings: `insert_deduplication_token = '${token}'${extraSettings}`,
+    });
   }
 
   /** Runs one INSERT (`label`: its table) with the retry policy; resolves with the error its requests get, if any. */
@@ -129,8 +140,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
         })
       : undefined;
   const landingBacklogLimit = config.landing.move_max_rows * LANDING_BACKLOG_GENERATIONS;
-  const landsHere = (rows: number) =>
-    landing !== undefined && rows < config.landing.max_rows && landing.backlogRows < landingBacklogLimit && landing.hasRoom;
+  const landsHere = (rows: number) => landing !== undefined && rows < config.landing.max_rows && landing.backlogRows < landingBacklogLimit && landing.hasRoom;
 
   /** The Native block of some requests' events; encoded once per INSERT and reused by its retries. */
   function encode(table: Table, batches: readonly Batch[], rows: number): Buffer {

@@ -83,7 +83,11 @@ export async function recoverLanded(deps: RecoveryDeps): Promise<{ moved: number
     }
   };
   const generationsIn = async (table: string) =>
-    (await (await store.client.query({ query: `SELECT DISTINCT Generation FROM ${table}${SLOT_READ_SETTINGS}`, format: 'JSONEachRow' })).json<{ Generation: string }>()).map((r) => r.Generation);
+    (
+      await (
+        await store.client.query({ query: `SELECT DISTINCT Generation FROM ${table}${SLOT_READ_SETTINGS}`, format: 'JSONEachRow' })
+      ).json<{ Generation: string }>()
+    ).map((r) => r.Generation);
   // The MergeTree table of versions before migration 9: one partition per generation.
   for (const generation of await generationsIn(legacyTable)) {
     await moveLeft(legacyTable, generation, `ALTER TABLE ${legacyTable} DROP PARTITION ${sqlString(generation)}`);
@@ -109,7 +113,8 @@ export async function recoverLanded(deps: RecoveryDeps): Promise<{ moved: number
     const path = slotFiles.get(landingSlotTable(slot));
     if (path === undefined) throw new Error(`landing slot ${landingSlotTable(slot)} is missing (migration 10)`);
     const cut = await cutTornRow(path);
-    if (cut > 0) logger?.warn({ slot: landingSlotTable(slot), bytes: cut }, 'cut off a landing row a crash left half-written (its request was never acknowledged)');
+    if (cut > 0)
+      logger?.warn({ slot: landingSlotTable(slot), bytes: cut }, 'cut off a landing row a crash left half-written (its request was never acknowledged)');
     if (await emptySlot(slotTable(slot))) freeSlots.push(slot);
   }
   return { moved, freeSlots };

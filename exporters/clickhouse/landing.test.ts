@@ -48,9 +48,25 @@ function batch(id: string, n: number): LogBatch {
 
 function spanBatch(name: string): SpanBatch {
   const span: SpanRecord = {
-    eventId: '', sessionId: '', userId: '', anonymousId: '', traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', parentSpanId: '',
-    traceState: '', name, kind: 1, startTimeUnixNano: NOW_NANOS, endTimeUnixNano: NOW_NANOS + 1_000_000n, attributes: {}, events: [], links: [],
-    statusCode: 0, statusMessage: '', resource, scope: testScope,
+    eventId: '',
+    sessionId: '',
+    userId: '',
+    anonymousId: '',
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    spanId: 'b7ad6b7169203331',
+    parentSpanId: '',
+    traceState: '',
+    name,
+    kind: 1,
+    startTimeUnixNano: NOW_NANOS,
+    endTimeUnixNano: NOW_NANOS + 1_000_000n,
+    attributes: {},
+    events: [],
+    links: [],
+    statusCode: 0,
+    statusMessage: '',
+    resource,
+    scope: testScope,
   };
   return { tenantId: 'acme', signal: 'traces', events: [span], rejections: [] };
 }
@@ -62,10 +78,13 @@ async function one<T>(sql: string): Promise<T> {
 const stored = async (id: string) => Number((await one<{ n: string }>(`SELECT count() AS n FROM signalhouse.otel_logs WHERE Body = '${id}'`)).n);
 const uniqueIds = async (id: string) => Number((await one<{ n: string }>(`SELECT uniqExact(EventId) AS n FROM signalhouse.otel_logs WHERE Body = '${id}'`)).n);
 /** Blocks in the landing slots and in the table of versions before them. */
-const landedBlocks = async () => Number((await one<{ n: string }>("SELECT count() AS n FROM merge('signalhouse', '^landing') SETTINGS engine_file_empty_if_not_exists = 1")).n);
+const landedBlocks = async () =>
+  Number((await one<{ n: string }>("SELECT count() AS n FROM merge('signalhouse', '^landing') SETTINGS engine_file_empty_if_not_exists = 1")).n);
 /** The slot (File table) holding the landed rows, and its file. */
 async function landedSlot(): Promise<{ slot: string; path: string }> {
-  const { slot } = await one<{ slot: string }>("SELECT _table AS slot FROM merge('signalhouse', '^landing_file_') LIMIT 1 SETTINGS engine_file_empty_if_not_exists = 1");
+  const { slot } = await one<{ slot: string }>(
+    "SELECT _table AS slot FROM merge('signalhouse', '^landing_file_') LIMIT 1 SETTINGS engine_file_empty_if_not_exists = 1",
+  );
   const { path } = await one<{ path: string }>(`SELECT data_paths[1] AS path FROM system.tables WHERE database = 'signalhouse' AND name = '${slot}'`);
   return { slot, path };
 }
@@ -80,8 +99,10 @@ async function leftByEarlierVersion(id: string, n: number, copy: (slot: string) 
   await store.client.command({ query: copy(slot) });
   await store.client.command({ query: `TRUNCATE TABLE signalhouse.${slot}` });
 }
-const rollupEvents = async () => Number((await one<{ n: string }>("SELECT sum(Events) AS n FROM signalhouse.rollup_1m WHERE TenantId = 'acme' AND EventName = 'kb.search'")).n);
-const metric = async (telemetry: Telemetry, name: 'landingMovedRows' | 'landingMoveFailures') => (await telemetry[name].get()).values.reduce((s, v) => s + v.value, 0);
+const rollupEvents = async () =>
+  Number((await one<{ n: string }>("SELECT sum(Events) AS n FROM signalhouse.rollup_1m WHERE TenantId = 'acme' AND EventName = 'kb.search'")).n);
+const metric = async (telemetry: Telemetry, name: 'landingMovedRows' | 'landingMoveFailures') =>
+  (await telemetry[name].get()).values.reduce((s, v) => s + v.value, 0);
 
 describe('landing table', () => {
   it('acknowledges small requests once landed and moves them on, rollup included', async () => {
@@ -110,7 +131,11 @@ describe('landing table', () => {
   });
 
   it('is off with fsync: a File table does not fsync what it appends', async () => {
-    const exp = createClickHouseExporter({ store, config: exporterConfig({ fsync: true, landing: { max_rows: 100, move_delay: '1h' } }), telemetry: createTelemetry() });
+    const exp = createClickHouseExporter({
+      store,
+      config: exporterConfig({ fsync: true, landing: { max_rows: 100, move_delay: '1h' } }),
+      telemetry: createTelemetry(),
+    });
     await exp.start();
     await exp.export(batch('fsynced', 2));
     expect(await stored('fsynced')).toBe(2);
@@ -273,7 +298,11 @@ describe('landing table', () => {
     for (const e of big.events) e.attributes = { ...e.attributes, 'kb.query': 'q'.repeat(2000) };
     await exp.export(big);
     expect(await landedBlocks()).toBe(1);
-    expect(Number((await one<{ n: string }>("SELECT max(length(Block)) AS n FROM merge('signalhouse', '^landing_file_') SETTINGS engine_file_empty_if_not_exists = 1")).n)).toBeGreaterThan(64 * 1024);
+    expect(
+      Number(
+        (await one<{ n: string }>("SELECT max(length(Block)) AS n FROM merge('signalhouse', '^landing_file_') SETTINGS engine_file_empty_if_not_exists = 1")).n,
+      ),
+    ).toBeGreaterThan(64 * 1024);
     await exp.settle();
     expect(await stored('big.block')).toBe(90);
     expect(await landedBlocks()).toBe(0);

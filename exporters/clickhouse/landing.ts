@@ -116,7 +116,11 @@ export function landRow(store: Store, table: string, row: { generation: string; 
   const w = new BinaryWriter(256);
   w.varint(LANDING_COLUMNS.length);
   w.varint(1);
-  for (const [name, value] of [['Generation', row.generation], ['Stage', row.stage], ['TargetTable', row.target]]) {
+  for (const [name, value] of [
+    ['Generation', row.generation],
+    ['Stage', row.stage],
+    ['TargetTable', row.target],
+  ]) {
     w.str(name);
     w.str('String');
     w.str(value);
@@ -126,10 +130,14 @@ export function landRow(store: Store, table: string, row: { generation: string; 
   w.varint(row.block.length);
   // The block follows as its own buffer: no copy.
   const payloads = [Buffer.from(w.view()), row.block];
-  return store.insertNative({ table, columns: `(${LANDING_COLUMNS.join(', ')})`, structure: LANDING_COLUMNS.map((c) => `${c} String`).join(', '), payloads, settings: 'insert_deduplicate = 0' });
+  return store.insertNative({
+    table,
+    columns: `(${LANDING_COLUMNS.join(', ')})`,
+    structure: LANDING_COLUMNS.map((c) => `${c} String`).join(', '),
+    payloads,
+    settings: 'insert_deduplicate = 0',
+  });
 }
-
-
 
 /** The deduplication token of a generation's move: the same on every attempt, across restarts. */
 export const moveToken = (generation: string) => `landing-${generation}`;
@@ -210,7 +218,9 @@ export function createLanding(opts: LandingOptions): Landing {
     // deduplicated its INSERTs itself and has no Stage column.
     const oncePerStage = table === legacyTable ? '' : ' LIMIT 1 BY Stage';
     const data = await store.withWriter(async (writer) => {
-      const rs = await writer.exec({ query: `SELECT TargetTable, Block FROM ${table} WHERE Generation = ${sqlString(generation)}${oncePerStage}${SLOT_READ_SETTINGS} FORMAT RowBinary` });
+      const rs = await writer.exec({
+        query: `SELECT TargetTable, Block FROM ${table} WHERE Generation = ${sqlString(generation)}${oncePerStage}${SLOT_READ_SETTINGS} FORMAT RowBinary`,
+      });
       const chunks: Buffer[] = [];
       for await (const chunk of rs.stream) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks);

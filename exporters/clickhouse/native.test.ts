@@ -99,7 +99,13 @@ describe('Native blocks', () => {
     const long = 'x'.repeat(300) + 'é'.repeat(100);
     const rows = [
       row(1, { s: '', lc: '', attrs: {}, names: [], nested: [] }),
-      row(2, { s: 'grüße 👋 中文', lc: 'ünïcode', attrs: { 'k.é': 'v👋', '': 'empty key' }, names: ['x', 'y', 'x'], nested: [{ a: '1' }, {}, { b: '2', c: '3' }] }),
+      row(2, {
+        s: 'grüße 👋 中文',
+        lc: 'ünïcode',
+        attrs: { 'k.é': 'v👋', '': 'empty key' },
+        names: ['x', 'y', 'x'],
+        nested: [{ a: '1' }, {}, { b: '2', c: '3' }],
+      }),
       row(3, { s: long, lc: long, attrs: { [long]: long }, u8: 255, ts: 0n }),
       row(4, { ts: 4_102_444_800_000_000_000n - 1n }),
     ];
@@ -125,13 +131,33 @@ describe('Native blocks', () => {
     const resource: Resource = { attributes: { 'service.name': 'n' }, schemaUrl: '', serviceName: 'n' };
     const scope: Scope = { name: 's', version: '', attributes: {}, schemaUrl: '' };
     const event = (id: string, attributes: Record<string, string>): LogEvent => ({
-      eventId: id, sessionId: '', userId: '', anonymousId: '', timeUnixNano: T0, observedTimeUnixNano: T0, traceId: '', spanId: '',
-      traceFlags: 0, severityText: '', severityNumber: 0, body: '', eventName: 'e', attributes, resource, scope,
+      eventId: id,
+      sessionId: '',
+      userId: '',
+      anonymousId: '',
+      timeUnixNano: T0,
+      observedTimeUnixNano: T0,
+      traceId: '',
+      spanId: '',
+      traceFlags: 0,
+      severityText: '',
+      severityNumber: 0,
+      body: '',
+      eventName: 'e',
+      attributes,
+      resource,
+      scope,
     });
     // A value that is not a string fails half-way through the second row.
     expect(() => encodeLogBlock([{ tenantId: 'tenant', events: [event('a', {}), event('b', { bad: 42 as unknown as string })] }])).toThrow();
     const block = encodeLogBlock([{ tenantId: 'tenant', events: [event('c', { ok: 'yes' })] }]);
-    await store.insertNative({ table: 'signalhouse.otel_logs', columns: LOG_FORMAT.columns, structure: LOG_FORMAT.structure, payloads: [block], settings: 'async_insert = 0' });
+    await store.insertNative({
+      table: 'signalhouse.otel_logs',
+      columns: LOG_FORMAT.columns,
+      structure: LOG_FORMAT.structure,
+      payloads: [block],
+      settings: 'async_insert = 0',
+    });
     const rs = await store.client.query({ query: 'SELECT EventId, LogAttributes FROM signalhouse.otel_logs', format: 'JSONEachRow' });
     expect(await rs.json()).toEqual([{ EventId: 'c', LogAttributes: { ok: 'yes' } }]);
   });

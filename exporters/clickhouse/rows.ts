@@ -8,7 +8,18 @@
 import type { Identity, LogEvent, SpanRecord } from '../../core/event.ts';
 import { SPAN_KIND_NAMES, STATUS_CODE_NAMES } from '../../semconv/otlp.ts';
 import { BinaryWriter } from './binary-writer.ts';
-import { ArrayColumn, AttributesColumn, insertFormat, Int64Column, LowCardinalityStringColumn, type NativeColumns, StringColumn, type TableFormat, takeBlock, UInt8Column } from './native.ts';
+import {
+  ArrayColumn,
+  AttributesColumn,
+  insertFormat,
+  Int64Column,
+  LowCardinalityStringColumn,
+  type NativeColumns,
+  StringColumn,
+  type TableFormat,
+  takeBlock,
+  UInt8Column,
+} from './native.ts';
 
 /** Signalhouse's own columns, first in both tables: the tenant and the event's identity. */
 function identityColumns() {
@@ -109,67 +120,69 @@ const rowCount = (parts: ReadonlyArray<TenantEvents<unknown>>) => parts.reduce((
 export function encodeLogBlock(parts: ReadonlyArray<TenantEvents<LogEvent>>): Buffer {
   const c = logs;
   return encode(c, rowCount(parts), () => {
-    for (const { tenantId, events } of parts) for (const e of events) {
-      pushIdentity(c, tenantId, e);
-      c.Timestamp.push(ticks(e.timeUnixNano));
-      c.ObservedTimestamp.push(ticks(e.observedTimeUnixNano));
-      c.TraceId.push(e.traceId);
-      c.SpanId.push(e.spanId);
-      c.TraceFlags.push(e.traceFlags);
-      c.SeverityText.push(e.severityText);
-      c.SeverityNumber.push(e.severityNumber);
-      c.Body.push(e.body);
-      c.EventName.push(e.eventName);
-      c.LogAttributes.push(e.attributes);
-      c.ServiceName.push(e.resource.serviceName);
-      c.ResourceSchemaUrl.push(e.resource.schemaUrl);
-      c.ResourceAttributes.push(e.resource.attributes);
-      c.ScopeSchemaUrl.push(e.scope.schemaUrl);
-      c.ScopeName.push(e.scope.name);
-      c.ScopeVersion.push(e.scope.version);
-      c.ScopeAttributes.push(e.scope.attributes);
-    }
+    for (const { tenantId, events } of parts)
+      for (const e of events) {
+        pushIdentity(c, tenantId, e);
+        c.Timestamp.push(ticks(e.timeUnixNano));
+        c.ObservedTimestamp.push(ticks(e.observedTimeUnixNano));
+        c.TraceId.push(e.traceId);
+        c.SpanId.push(e.spanId);
+        c.TraceFlags.push(e.traceFlags);
+        c.SeverityText.push(e.severityText);
+        c.SeverityNumber.push(e.severityNumber);
+        c.Body.push(e.body);
+        c.EventName.push(e.eventName);
+        c.LogAttributes.push(e.attributes);
+        c.ServiceName.push(e.resource.serviceName);
+        c.ResourceSchemaUrl.push(e.resource.schemaUrl);
+        c.ResourceAttributes.push(e.resource.attributes);
+        c.ScopeSchemaUrl.push(e.scope.schemaUrl);
+        c.ScopeName.push(e.scope.name);
+        c.ScopeVersion.push(e.scope.version);
+        c.ScopeAttributes.push(e.scope.attributes);
+      }
   });
 }
 
 export function encodeSpanBlock(parts: ReadonlyArray<TenantEvents<SpanRecord>>): Buffer {
   const c = spans;
   return encode(c, rowCount(parts), () => {
-    for (const { tenantId, events: records } of parts) for (const s of records) {
-      pushIdentity(c, tenantId, s);
-      c.Timestamp.push(ticks(s.startTimeUnixNano));
-      c.TraceId.push(s.traceId);
-      c.SpanId.push(s.spanId);
-      c.ParentSpanId.push(s.parentSpanId);
-      c.TraceState.push(s.traceState);
-      c.SpanName.push(s.name);
-      c.SpanKind.push(SPAN_KIND_NAMES[s.kind] ?? SPAN_KIND_NAMES[0]);
-      c.SpanAttributes.push(s.attributes);
-      c.Duration.push(s.endTimeUnixNano - s.startTimeUnixNano);
-      c.StatusCode.push(STATUS_CODE_NAMES[s.statusCode] ?? STATUS_CODE_NAMES[0]);
-      c.StatusMessage.push(s.statusMessage);
-      for (const ev of s.events) {
-        c['Events.Timestamp'].inner.push(ticks(ev.timeUnixNano));
-        c['Events.Name'].inner.push(ev.name);
-        c['Events.Attributes'].inner.push(ev.attributes);
+    for (const { tenantId, events: records } of parts)
+      for (const s of records) {
+        pushIdentity(c, tenantId, s);
+        c.Timestamp.push(ticks(s.startTimeUnixNano));
+        c.TraceId.push(s.traceId);
+        c.SpanId.push(s.spanId);
+        c.ParentSpanId.push(s.parentSpanId);
+        c.TraceState.push(s.traceState);
+        c.SpanName.push(s.name);
+        c.SpanKind.push(SPAN_KIND_NAMES[s.kind] ?? SPAN_KIND_NAMES[0]);
+        c.SpanAttributes.push(s.attributes);
+        c.Duration.push(s.endTimeUnixNano - s.startTimeUnixNano);
+        c.StatusCode.push(STATUS_CODE_NAMES[s.statusCode] ?? STATUS_CODE_NAMES[0]);
+        c.StatusMessage.push(s.statusMessage);
+        for (const ev of s.events) {
+          c['Events.Timestamp'].inner.push(ticks(ev.timeUnixNano));
+          c['Events.Name'].inner.push(ev.name);
+          c['Events.Attributes'].inner.push(ev.attributes);
+        }
+        c['Events.Timestamp'].endRow(s.events.length);
+        c['Events.Name'].endRow(s.events.length);
+        c['Events.Attributes'].endRow(s.events.length);
+        for (const l of s.links) {
+          c['Links.TraceId'].inner.push(l.traceId);
+          c['Links.SpanId'].inner.push(l.spanId);
+          c['Links.TraceState'].inner.push(l.traceState);
+          c['Links.Attributes'].inner.push(l.attributes);
+        }
+        c['Links.TraceId'].endRow(s.links.length);
+        c['Links.SpanId'].endRow(s.links.length);
+        c['Links.TraceState'].endRow(s.links.length);
+        c['Links.Attributes'].endRow(s.links.length);
+        c.ServiceName.push(s.resource.serviceName);
+        c.ResourceAttributes.push(s.resource.attributes);
+        c.ScopeName.push(s.scope.name);
+        c.ScopeVersion.push(s.scope.version);
       }
-      c['Events.Timestamp'].endRow(s.events.length);
-      c['Events.Name'].endRow(s.events.length);
-      c['Events.Attributes'].endRow(s.events.length);
-      for (const l of s.links) {
-        c['Links.TraceId'].inner.push(l.traceId);
-        c['Links.SpanId'].inner.push(l.spanId);
-        c['Links.TraceState'].inner.push(l.traceState);
-        c['Links.Attributes'].inner.push(l.attributes);
-      }
-      c['Links.TraceId'].endRow(s.links.length);
-      c['Links.SpanId'].endRow(s.links.length);
-      c['Links.TraceState'].endRow(s.links.length);
-      c['Links.Attributes'].endRow(s.links.length);
-      c.ServiceName.push(s.resource.serviceName);
-      c.ResourceAttributes.push(s.resource.attributes);
-      c.ScopeName.push(s.scope.name);
-      c.ScopeVersion.push(s.scope.version);
-    }
   });
 }

@@ -11,7 +11,15 @@ type Push = GroupCommitQueueOptions<string, string>['push'];
 
 function queue(push: Push, over: Partial<GroupCommitQueueOptions<string, string>> = {}) {
   return createGroupCommitQueue<string, string>({
-    maxBatchRows: 1000, maxDelay: 0, maxQueueRows: 1000, maxQueueBytes: 1_000_000, maxConcurrent: 2, maxPerKey: 1, parallelMinRows: 500, push, ...over,
+    maxBatchRows: 1000,
+    maxDelay: 0,
+    maxQueueRows: 1000,
+    maxQueueBytes: 1_000_000,
+    maxConcurrent: 2,
+    maxPerKey: 1,
+    parallelMinRows: 500,
+    push,
+    ...over,
   });
 }
 

@@ -135,7 +135,12 @@ export function createGroupCommitQueue<K, T>(opts: GroupCommitQueueOptions<K, T>
 
   async function push(key: K, waiters: readonly Waiter<T>[], rows: number, id: string): Promise<SignalhouseError | undefined> {
     try {
-      return await opts.push(key, waiters.map((w) => w.item), rows, id);
+      return await opts.push(
+        key,
+        waiters.map((w) => w.item),
+        rows,
+        id,
+      );
     } catch (err) {
       // A bug, not storage trouble (that comes back as a value): its requests fail rather than wait forever.
       return new SignalhouseError('INTERNAL', `events could not be committed: ${(err as Error).message}`, { cause: err });
@@ -170,9 +175,12 @@ export function createGroupCommitQueue<K, T>(opts: GroupCommitQueueOptions<K, T>
 
   return {
     offer(key, item, rows, bytes) {
-      if (draining) return Promise.reject(new SignalhouseError('SHUTTING_DOWN', 'server is shutting down, retry against another instance', { retryAfterSeconds: 1 }));
+      if (draining)
+        return Promise.reject(new SignalhouseError('SHUTTING_DOWN', 'server is shutting down, retry against another instance', { retryAfterSeconds: 1 }));
       if (queuedRows + rows > maxQueueRows || queuedBytes + bytes > maxQueueBytes) {
-        return Promise.reject(new SignalhouseError('OVERLOADED', `ingest queue is full (${queuedRows} rows waiting for storage), retry later`, { retryAfterSeconds: 1 }));
+        return Promise.reject(
+          new SignalhouseError('OVERLOADED', `ingest queue is full (${queuedRows} rows waiting for storage), retry later`, { retryAfterSeconds: 1 }),
+        );
       }
       queuedRows += rows;
       queuedBytes += bytes;
@@ -188,7 +196,11 @@ export function createGroupCommitQueue<K, T>(opts: GroupCommitQueueOptions<K, T>
         g.bytes += bytes;
         // maxDelay 0 is pure group commit: seal at once; pump() holds the group while the key's push runs.
         if (g.rows >= maxBatchRows || immediate || maxDelay === 0) seal(key);
-        else if (!timers.has(key)) timers.set(key, setTimeout(() => seal(key), maxDelay));
+        else if (!timers.has(key))
+          timers.set(
+            key,
+            setTimeout(() => seal(key), maxDelay),
+          );
       });
     },
     flushNow() {

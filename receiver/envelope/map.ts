@@ -6,7 +6,21 @@
 import { SignalhouseError } from '../../core/errors.ts';
 import { type LogEvent, newAttributes } from '../../core/event.ts';
 import { RecordRejected } from '../otlp/common.ts';
-import { CONTEXT_ATTRIBUTES, checkEventSize, eventTimeNs, isObject, type Json, optionalString, parseTime, productEvent, type ProductContext, type ProductFieldNames, putAll, putContext, putValue } from '../product/common.ts';
+import {
+  CONTEXT_ATTRIBUTES,
+  checkEventSize,
+  eventTimeNs,
+  isObject,
+  type Json,
+  optionalString,
+  parseTime,
+  productEvent,
+  type ProductContext,
+  type ProductFieldNames,
+  putAll,
+  putContext,
+  putValue,
+} from '../product/common.ts';
 
 export const ENVELOPE_SOURCES = ['web', 'widget', 'voice_ws', 'server'] as const;
 

@@ -51,7 +51,14 @@ export async function envelopeRoutes(app: FastifyInstance, opts: EnvelopeRoutesO
       accepted: outcome.accepted,
       dropped: outcome.dropped,
       rejected: outcome.rejected,
-      results: outcome.results.map((r) => ({ index: r.index, event_id: r.id || undefined, status: r.status, duplicate: r.duplicate, reason: r.reason, error: r.error })),
+      results: outcome.results.map((r) => ({
+        index: r.index,
+        event_id: r.id || undefined,
+        status: r.status,
+        duplicate: r.duplicate,
+        reason: r.reason,
+        error: r.error,
+      })),
     });
   };
 

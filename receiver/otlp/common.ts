@@ -72,7 +72,12 @@ export interface IdentityFields {
 }
 
 /** OTLP takes the identity from these attributes (semconv/attributes.ts). */
-export const OTLP_IDENTITY_FIELDS: IdentityFields = { eventId: 'log.record.uid / event.id', sessionId: 'session.id', userId: 'user.id / enduser.id', anonymousId: 'anonymous.id' };
+export const OTLP_IDENTITY_FIELDS: IdentityFields = {
+  eventId: 'log.record.uid / event.id',
+  sessionId: 'session.id',
+  userId: 'user.id / enduser.id',
+  anonymousId: 'anonymous.id',
+};
 
 /** The identity columns within `max_id_length`. */
 export function checkIdentity(id: Identity, limits: RecordLimits, fields: IdentityFields): void {

@@ -44,7 +44,12 @@ function sdkSpans() {
   const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'rt' }), spanProcessors: [new SimpleSpanProcessor(exporter)] });
   const tracer = provider.getTracer('scope-t', '1.0.0');
   const parent = tracer.startSpan('parent', { kind: SpanKind.SERVER, startTime: [1_900_000_000, 1] });
-  const child = tracer.startSpan('retrieval', { kind: SpanKind.INTERNAL, startTime: [1_900_000_000, 500], attributes: { 'gen_ai.operation.name': 'retrieval', list: [true, false] }, links: [{ context: parent.spanContext(), attributes: { why: 'follows' } }] });
+  const child = tracer.startSpan('retrieval', {
+    kind: SpanKind.INTERNAL,
+    startTime: [1_900_000_000, 500],
+    attributes: { 'gen_ai.operation.name': 'retrieval', list: [true, false] },
+    links: [{ context: parent.spanContext(), attributes: { why: 'follows' } }],
+  });
   child.addEvent('chunk', { n: 1 }, [1_900_000_000, 700]);
   child.setStatus({ code: SpanStatusCode.OK });
   child.end([1_900_000_000, 900]);
@@ -69,7 +74,14 @@ describe('round trips through the official serializers', () => {
     expect(e.severityNumber).toBe(SeverityNumber.ERROR4);
     expect(e.severityText).toBe('ERROR4');
     expect(JSON.parse(e.body)).toEqual({ q: 'refund policy', hits: [1, 2.5, 'x', null] });
-    expect(e.attributes).toEqual({ 'kb.results_count': '3', 'kb.top_score': '0.875', big: String(2 ** 53 + 2), neg: '-17', 'kb.query': 'héllo wörld ✓', empty: '' });
+    expect(e.attributes).toEqual({
+      'kb.results_count': '3',
+      'kb.top_score': '0.875',
+      big: String(2 ** 53 + 2),
+      neg: '-17',
+      'kb.query': 'héllo wörld ✓',
+      empty: '',
+    });
     expect(e.resource.attributes).toMatchObject({ 'service.name': 'rt', 'k8s.pod.uid': 'pod-1' });
     expect(e.resource.serviceName).toBe('rt');
     expect(e.scope).toMatchObject({ name: 'scope-a', version: '2.0.0' });
@@ -156,7 +168,13 @@ describe('hostile protobuf', () => {
 
   it('refuses random bytes and skips unknown fields', () => {
     expect(() => decodeLogsProtobuf(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), ctx())).toThrow(DecodeError);
-    const withUnknown = logsRequest([(w) => { named('kept')(w); w.tag(99, WireType.LengthDelimited).string('future field'); w.tag(98, WireType.Varint).uint32(1); }]);
+    const withUnknown = logsRequest([
+      (w) => {
+        named('kept')(w);
+        w.tag(99, WireType.LengthDelimited).string('future field');
+        w.tag(98, WireType.Varint).uint32(1);
+      },
+    ]);
     expect(decodeLogsProtobuf(withUnknown, ctx()).map((e) => e.eventName)).toEqual(['kept']);
     expect(decodeLogsProtobuf(new Uint8Array(0), ctx())).toEqual([]);
   });
@@ -166,8 +184,14 @@ describe('hostile protobuf', () => {
     const events = decodeLogsProtobuf(
       logsRequest([
         named('ok-1'),
-        (w) => { named('bad-trace')(w); w.tag(9, WireType.LengthDelimited).bytes(new Uint8Array(5)); },
-        (w) => { named('huge')(w); kv(w, 6, 'blob', (x) => x.tag(1, WireType.LengthDelimited).string('x'.repeat(limits.max_attribute_value_length + 1))); },
+        (w) => {
+          named('bad-trace')(w);
+          w.tag(9, WireType.LengthDelimited).bytes(new Uint8Array(5));
+        },
+        (w) => {
+          named('huge')(w);
+          kv(w, 6, 'blob', (x) => x.tag(1, WireType.LengthDelimited).string('x'.repeat(limits.max_attribute_value_length + 1)));
+        },
         named('ok-2'),
       ]),
       c,
@@ -181,14 +205,26 @@ describe('hostile protobuf', () => {
 
   it('refuses values nested deeper than the limit without exhausting the stack', () => {
     const deep = (w: BinaryWriter, depth: number): void => {
-      if (depth === 0) { w.tag(1, WireType.LengthDelimited).string('leaf'); return; }
+      if (depth === 0) {
+        w.tag(1, WireType.LengthDelimited).string('leaf');
+        return;
+      }
       w.tag(5, WireType.LengthDelimited).fork(); // array_value
       w.tag(1, WireType.LengthDelimited).fork(); // values[0]
       deep(w, depth - 1);
       w.join().join();
     };
     const c = ctx();
-    const events = decodeLogsProtobuf(logsRequest([(w) => { named('deep')(w); kv(w, 6, 'd', (x) => deep(x, 5000)); }, named('fine')]), c);
+    const events = decodeLogsProtobuf(
+      logsRequest([
+        (w) => {
+          named('deep')(w);
+          kv(w, 6, 'd', (x) => deep(x, 5000));
+        },
+        named('fine'),
+      ]),
+      c,
+    );
     expect(events.map((e) => e.eventName)).toEqual(['fine']);
     expect(c.rejections[0]).toMatchObject({ code: 'limit', count: 1 });
     expect(c.rejections[0].reason).toMatch(/nested deeper than 16 levels/);
@@ -209,20 +245,32 @@ describe('hostile protobuf', () => {
   it('decodes int64 values exactly across the whole range', () => {
     const values = [0n, 1n, -1n, -17n, 127n, 128n, 2n ** 31n, -(2n ** 31n), 2n ** 53n + 2n, -(2n ** 53n) - 3n, 2n ** 63n - 1n, -(2n ** 63n)];
     const events = decodeLogsProtobuf(
-      logsRequest([(w) => {
-        named('ints')(w);
-        values.forEach((v, i) => {
-          kv(w, 6, `v${i}`, (x) => x.tag(3, WireType.Varint).int64(v));
-        });
-        kv(w, 6, 'arr', (x) => { x.tag(5, WireType.LengthDelimited).fork(); for (const v of [-(2n ** 63n), 2n ** 63n - 1n]) x.tag(1, WireType.LengthDelimited).fork().tag(3, WireType.Varint).int64(v).join(); x.join(); });
-      }]),
+      logsRequest([
+        (w) => {
+          named('ints')(w);
+          values.forEach((v, i) => {
+            kv(w, 6, `v${i}`, (x) => x.tag(3, WireType.Varint).int64(v));
+          });
+          kv(w, 6, 'arr', (x) => {
+            x.tag(5, WireType.LengthDelimited).fork();
+            for (const v of [-(2n ** 63n), 2n ** 63n - 1n]) x.tag(1, WireType.LengthDelimited).fork().tag(3, WireType.Varint).int64(v).join();
+            x.join();
+          });
+        },
+      ]),
       ctx(),
     );
-    expect(events[0].attributes).toEqual({ ...Object.fromEntries(values.map((v, i) => [`v${i}`, v.toString()])), arr: '[-9223372036854775808,9223372036854775807]' });
+    expect(events[0].attributes).toEqual({
+      ...Object.fromEntries(values.map((v, i) => [`v${i}`, v.toString()])),
+      arr: '[-9223372036854775808,9223372036854775807]',
+    });
   });
 
   it('falls back to observed time, then receive time, when a record has no time', () => {
-    const events = decodeLogsProtobuf(logsRequest([(w) => w.tag(11, WireType.Bit64).fixed64(7n), (w) => w.tag(12, WireType.LengthDelimited).string('untimed')]), ctx());
+    const events = decodeLogsProtobuf(
+      logsRequest([(w) => w.tag(11, WireType.Bit64).fixed64(7n), (w) => w.tag(12, WireType.LengthDelimited).string('untimed')]),
+      ctx(),
+    );
     expect(events.map((e) => e.timeUnixNano)).toEqual([7n, 42n]);
   });
 });
@@ -240,13 +288,15 @@ describe('hostile JSON', () => {
   it('refuses records with wrong-typed fields or bad hex ids, keeping the rest; ignores unknown fields', () => {
     const c = ctx();
     const events = decodeLogsJson(
-      body(wrap([
-        { eventName: 'ok', timeUnixNano: '1900000000000000001', futureField: { x: 1 } },
-        { eventName: 'bad-time', timeUnixNano: true },
-        { eventName: 'bad-id', traceId: 'not-hex' },
-        { eventName: 'number-time', timeUnixNano: 1_900_000_000_000 },
-        { eventName: 'upper-hex', traceId: '0123456789ABCDEF0123456789ABCDEF', severityNumber: 'SEVERITY_NUMBER_WARN' },
-      ])),
+      body(
+        wrap([
+          { eventName: 'ok', timeUnixNano: '1900000000000000001', futureField: { x: 1 } },
+          { eventName: 'bad-time', timeUnixNano: true },
+          { eventName: 'bad-id', traceId: 'not-hex' },
+          { eventName: 'number-time', timeUnixNano: 1_900_000_000_000 },
+          { eventName: 'upper-hex', traceId: '0123456789ABCDEF0123456789ABCDEF', severityNumber: 'SEVERITY_NUMBER_WARN' },
+        ]),
+      ),
       c,
     );
     expect(events.map((e) => e.eventName)).toEqual(['ok', 'number-time', 'upper-hex']);
@@ -262,7 +312,21 @@ describe('hostile JSON', () => {
   it('refuses spans without valid ids', () => {
     const c = ctx();
     const spans = decodeTracesJson(
-      body({ resourceSpans: [{ scopeSpans: [{ spans: [{ name: 'no-ids' }, { name: 'zero', traceId: '0'.repeat(32), spanId: '1'.repeat(16) }, { name: 'ok', traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), kind: 2, status: { code: 2 } }] }] }] }),
+      body({
+        resourceSpans: [
+          {
+            scopeSpans: [
+              {
+                spans: [
+                  { name: 'no-ids' },
+                  { name: 'zero', traceId: '0'.repeat(32), spanId: '1'.repeat(16) },
+                  { name: 'ok', traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), kind: 2, status: { code: 2 } },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
       c,
     );
     expect(spans.map((s) => s.name)).toEqual(['ok']);
@@ -272,22 +336,53 @@ describe('hostile JSON', () => {
 
   it('applies the configured string-field limits, in both encodings', () => {
     const small = otlpReceiverSchema.parse({ limits: { max_name_length: 8, max_id_length: 4, max_field_length: 5 } }).limits;
-    const records = [{ eventName: '12345678', severityText: 'INFO' }, { eventName: '123456789' }, { eventName: 'a', severityText: 'NOTICE' }, { eventName: 'b', attributes: [['user.id', 'u-123']] as const }];
-    const json = body({ resourceLogs: [{ scopeLogs: [{ logRecords: records.map((r) => ({ ...r, attributes: (r.attributes ?? []).map(([key, v]) => ({ key, value: { stringValue: v } })) })) }] }] });
+    const records = [
+      { eventName: '12345678', severityText: 'INFO' },
+      { eventName: '123456789' },
+      { eventName: 'a', severityText: 'NOTICE' },
+      { eventName: 'b', attributes: [['user.id', 'u-123']] as const },
+    ];
+    const json = body({
+      resourceLogs: [
+        {
+          scopeLogs: [{ logRecords: records.map((r) => ({ ...r, attributes: (r.attributes ?? []).map(([key, v]) => ({ key, value: { stringValue: v } })) })) }],
+        },
+      ],
+    });
     const w = new BinaryWriter();
     w.tag(1, WireType.LengthDelimited).fork().tag(2, WireType.LengthDelimited).fork();
     for (const r of records) {
       w.tag(2, WireType.LengthDelimited).fork();
       if (r.severityText) w.tag(3, WireType.LengthDelimited).string(r.severityText);
-      for (const [key, v] of r.attributes ?? []) w.tag(6, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string(key).tag(2, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string(v).join().join();
+      for (const [key, v] of r.attributes ?? [])
+        w.tag(6, WireType.LengthDelimited)
+          .fork()
+          .tag(1, WireType.LengthDelimited)
+          .string(key)
+          .tag(2, WireType.LengthDelimited)
+          .fork()
+          .tag(1, WireType.LengthDelimited)
+          .string(v)
+          .join()
+          .join();
       w.tag(12, WireType.LengthDelimited).string(r.eventName).join();
     }
     w.join().join();
-    for (const [encoding, decoded] of [['json', (c: DecodeContext) => decodeLogsJson(json, c)], ['protobuf', (c: DecodeContext) => decodeLogsProtobuf(w.finish(), c)]] as const) {
+    for (const [encoding, decoded] of [
+      ['json', (c: DecodeContext) => decodeLogsJson(json, c)],
+      ['protobuf', (c: DecodeContext) => decodeLogsProtobuf(w.finish(), c)],
+    ] as const) {
       const c = ctx({ limits: small });
-      expect(decoded(c).map((e) => e.eventName), encoding).toEqual(['12345678']);
+      expect(
+        decoded(c).map((e) => e.eventName),
+        encoding,
+      ).toEqual(['12345678']);
       const [name, severity] = encoding === 'json' ? ['eventName', 'severityText'] : ['event_name', 'severity_text'];
-      expect(c.rejections.map((r) => r.reason)).toEqual([`log record: ${name} longer than 8 characters`, `log record: ${severity} longer than 5 characters`, 'log record: user.id / enduser.id longer than 4 characters']);
+      expect(c.rejections.map((r) => r.reason)).toEqual([
+        `log record: ${name} longer than 8 characters`,
+        `log record: ${severity} longer than 5 characters`,
+        'log record: user.id / enduser.id longer than 4 characters',
+      ]);
     }
   });
 });

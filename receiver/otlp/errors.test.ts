@@ -16,7 +16,11 @@ afterAll(async () => {
 });
 
 const send = (prefix: string) =>
-  fetch(`${svc.url}/v1/logs`, { method: 'POST', body: otlpJsonLogs(3, { prefix }), headers: { 'content-type': 'application/json', authorization: `Bearer ${ACME_KEY}` } });
+  fetch(`${svc.url}/v1/logs`, {
+    method: 'POST',
+    body: otlpJsonLogs(3, { prefix }),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ACME_KEY}` },
+  });
 
 it('answers a storage failure with a fixed message and a request id; the log has the engine text', async () => {
   const client = svc.service.store.client;

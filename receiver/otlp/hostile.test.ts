@@ -7,8 +7,31 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLIENT_STATUSES, encodedBody, entriesOf, eventName, FUZZ_KEY, keyOf, mutatedBytes, PROPERTY_SERVICE, propertyOptions, randomBody, send, text } from '../../test/helpers/hostile.ts';
-import { type KeyValues, type LogsModel, logsJson, logsProtobuf, partialSuccess, type SpanModel, type TracesModel, tracesJson, tracesProtobuf } from '../../test/helpers/otlp.ts';
+import {
+  CLIENT_STATUSES,
+  encodedBody,
+  entriesOf,
+  eventName,
+  FUZZ_KEY,
+  keyOf,
+  mutatedBytes,
+  PROPERTY_SERVICE,
+  propertyOptions,
+  randomBody,
+  send,
+  text,
+} from '../../test/helpers/hostile.ts';
+import {
+  type KeyValues,
+  type LogsModel,
+  logsJson,
+  logsProtobuf,
+  partialSuccess,
+  type SpanModel,
+  type TracesModel,
+  tracesJson,
+  tracesProtobuf,
+} from '../../test/helpers/otlp.ts';
 import { ACME_KEY, startTestService, type TestService } from '../../test/helpers/service.ts';
 
 let svc: TestService;
@@ -20,7 +43,17 @@ afterAll(async () => {
 });
 
 /** Attributes the decoders read for identity and tenancy: random keys stay clear of them. */
-const RESERVED = new Set(['log.record.uid', 'event.id', 'session.id', 'user.id', 'enduser.id', 'anonymous.id', 'tenant.id', 'signalhouse.tenant.id', 'service.name']);
+const RESERVED = new Set([
+  'log.record.uid',
+  'event.id',
+  'session.id',
+  'user.id',
+  'enduser.id',
+  'anonymous.id',
+  'tenant.id',
+  'signalhouse.tenant.id',
+  'service.name',
+]);
 const key = keyOf((k) => RESERVED.has(k));
 const pairs = (maxLength: number) => fc.array(fc.tuple(key, text(40)), { maxLength });
 const CONTENT_TYPE = { json: 'application/json', protobuf: 'application/x-protobuf' } as const;
@@ -33,7 +66,19 @@ const post = (path: string, body: Buffer | string, encoding: Encoding, authKey =
 
 // ---- logs -----------------------------------------------------------------------------------------------------------
 
-const LOG_BREAKS = ['none', 'none', 'none', 'none', 'eventName', 'severityText', 'attributeKey', 'attributeValue', 'sessionId', 'attributeCount', 'time'] as const;
+const LOG_BREAKS = [
+  'none',
+  'none',
+  'none',
+  'none',
+  'eventName',
+  'severityText',
+  'attributeKey',
+  'attributeValue',
+  'sessionId',
+  'attributeCount',
+  'time',
+] as const;
 /** Times far from now (validation refuses them) or past what the tables hold: never 0, which means "unset". */
 const farTime = fc.oneof(fc.bigInt({ min: 1n, max: 1_500_000_000_000_000_000n }), fc.bigInt({ min: 2_500_000_000_000_000_000n, max: 2n ** 64n - 1n }));
 const MS = 1_000_000n;
@@ -41,7 +86,18 @@ const logRequest = fc.record({
   resource: pairs(4),
   scope: fc.record({ name: text(20), version: text(10), attributes: pairs(3) }),
   scopeBreak: fc.constantFrom('none', 'none', 'none', 'none', 'none', 'name', 'version'),
-  records: fc.array(fc.record({ eventName, severityText: text(12), body: text(60), attributes: pairs(8), offsetMs: fc.integer({ min: -3_600_000, max: 3_600_000 }), farTime, break: fc.constantFrom(...LOG_BREAKS) }), { minLength: 1, maxLength: 6 }),
+  records: fc.array(
+    fc.record({
+      eventName,
+      severityText: text(12),
+      body: text(60),
+      attributes: pairs(8),
+      offsetMs: fc.integer({ min: -3_600_000, max: 3_600_000 }),
+      farTime,
+      break: fc.constantFrom(...LOG_BREAKS),
+    }),
+    { minLength: 1, maxLength: 6 },
+  ),
 });
 type LogRequest = typeof logRequest extends fc.Arbitrary<infer T> ? T : never;
 
@@ -56,7 +112,11 @@ function breaking(kind: string): KeyValues {
 
 /** The request as sent, and what must be stored for it (event id → record). */
 function logModel(req: LogRequest, prefix: string, nowMs = BigInt(Date.now())) {
-  const scope = { ...req.scope, name: req.scopeBreak === 'name' ? 'n'.repeat(1025) : req.scope.name, version: req.scopeBreak === 'version' ? 'v'.repeat(4097) : req.scope.version };
+  const scope = {
+    ...req.scope,
+    name: req.scopeBreak === 'name' ? 'n'.repeat(1025) : req.scope.name,
+    version: req.scopeBreak === 'version' ? 'v'.repeat(4097) : req.scope.version,
+  };
   const resource: KeyValues = [['service.name', 'fuzz-otlp'], ...req.resource];
   const records = req.records.map((r, i) => ({
     timeUnixNano: r.break === 'time' ? r.farTime : (nowMs + BigInt(r.offsetMs)) * MS + BigInt(i),
@@ -69,7 +129,18 @@ function logModel(req: LogRequest, prefix: string, nowMs = BigInt(Date.now())) {
   return { model: { resource, scope, records } satisfies LogsModel, expected };
 }
 
-type LogRow = { EventId: string; t: string; EventName: string; SeverityText: string; Body: string; LogAttributes: Record<string, string>; ResourceAttributes: Record<string, string>; ScopeName: string; ScopeVersion: string; ScopeAttributes: Record<string, string> };
+type LogRow = {
+  EventId: string;
+  t: string;
+  EventName: string;
+  SeverityText: string;
+  Body: string;
+  LogAttributes: Record<string, string>;
+  ResourceAttributes: Record<string, string>;
+  ScopeName: string;
+  ScopeVersion: string;
+  ScopeAttributes: Record<string, string>;
+};
 
 describe('OTLP logs', () => {
   for (const encoding of ENCODINGS) {
@@ -85,7 +156,12 @@ describe('OTLP logs', () => {
             'SELECT EventId, toString(toUnixTimestamp64Nano(Timestamp)) AS t, EventName, SeverityText, Body, LogAttributes, ResourceAttributes, ScopeName, ScopeVersion, ScopeAttributes FROM signalhouse.otel_logs WHERE TenantId = {t:String} AND startsWith(EventId, {p:String}) ORDER BY EventId',
             { t: 'acme', p: `${prefix}-` },
           );
-          const stored = rows.map((r) => ({ ...r, LogAttributes: entriesOf(r.LogAttributes), ResourceAttributes: entriesOf(r.ResourceAttributes), ScopeAttributes: entriesOf(r.ScopeAttributes) }));
+          const stored = rows.map((r) => ({
+            ...r,
+            LogAttributes: entriesOf(r.LogAttributes),
+            ResourceAttributes: entriesOf(r.ResourceAttributes),
+            ScopeAttributes: entriesOf(r.ScopeAttributes),
+          }));
           const want = expected
             .map((r) => ({
               EventId: new Map(r.attributes).get('log.record.uid')!,
@@ -151,7 +227,18 @@ describe('OTLP traces', () => {
           expect(res.status).toBe(200);
           const expected = sent.filter((_, i) => spans[i].break === 'none');
           expect(partialSuccess(res.bytes, encoding).rejected).toBe(spans.length - expected.length);
-          const rows = await svc.rows<{ SpanId: string; d: string; SpanName: string; TraceState: string; StatusMessage: string; SpanAttributes: Record<string, string>; en: string[]; ea: Record<string, string>[]; lts: string[]; la: Record<string, string>[] }>(
+          const rows = await svc.rows<{
+            SpanId: string;
+            d: string;
+            SpanName: string;
+            TraceState: string;
+            StatusMessage: string;
+            SpanAttributes: Record<string, string>;
+            en: string[];
+            ea: Record<string, string>[];
+            lts: string[];
+            la: Record<string, string>[];
+          }>(
             'SELECT SpanId, toString(Duration) AS d, SpanName, TraceState, StatusMessage, SpanAttributes, `Events.Name` AS en, `Events.Attributes` AS ea, `Links.TraceState` AS lts, `Links.Attributes` AS la FROM signalhouse.otel_traces WHERE TraceId = {t:String} ORDER BY SpanId',
             { t: traceId },
           );
@@ -181,10 +268,16 @@ describe('OTLP traces', () => {
 const validBody = (signal: 'logs' | 'traces', encoding: Encoding) =>
   signal === 'logs'
     ? logRequest.map((req) => logModel(req, `mut-${encoding}`).model).map((m) => Buffer.from(encoding === 'json' ? logsJson(m) : logsProtobuf(m)))
-    : traceRequest.map((spans) => ({ spans: spans.map((s, i) => ({ ...s, traceId: 'd'.repeat(32), spanId: `${i + 1}`.padEnd(16, 'e'), links: [] })) })).map((m) => Buffer.from(encoding === 'json' ? tracesJson(m) : tracesProtobuf(m)));
+    : traceRequest
+        .map((spans) => ({ spans: spans.map((s, i) => ({ ...s, traceId: 'd'.repeat(32), spanId: `${i + 1}`.padEnd(16, 'e'), links: [] })) }))
+        .map((m) => Buffer.from(encoding === 'json' ? tracesJson(m) : tracesProtobuf(m)));
 
 const hostileRequest = fc
-  .record({ signal: fc.constantFrom('logs' as const, 'traces' as const), encoding: fc.constantFrom(...ENCODINGS), contentType: fc.constantFrom('match', 'match', 'match', 'text/plain', 'application/json; charset=utf-8', '') })
+  .record({
+    signal: fc.constantFrom('logs' as const, 'traces' as const),
+    encoding: fc.constantFrom(...ENCODINGS),
+    contentType: fc.constantFrom('match', 'match', 'match', 'text/plain', 'application/json; charset=utf-8', ''),
+  })
   .chain((r) => fc.record({ request: fc.constant(r), body: fc.oneof(validBody(r.signal, r.encoding).chain(mutatedBytes), randomBody).chain(encodedBody) }));
 
 describe('OTLP hostile bodies', () => {
@@ -203,7 +296,9 @@ describe('OTLP hostile bodies', () => {
       }),
       propertyOptions(120, 10),
     );
-    const [stored] = await svc.rows<{ n: string; ids: string }>("SELECT count() AS n, uniqExact(EventId) AS ids FROM signalhouse.otel_logs WHERE TenantId = 'fuzz' AND startsWith(EventId, 'probe-otlp-')");
+    const [stored] = await svc.rows<{ n: string; ids: string }>(
+      "SELECT count() AS n, uniqExact(EventId) AS ids FROM signalhouse.otel_logs WHERE TenantId = 'fuzz' AND startsWith(EventId, 'probe-otlp-')",
+    );
     expect([Number(stored.n), Number(stored.ids)]).toEqual([probes, probes]);
   });
 });

@@ -21,7 +21,10 @@ afterAll(async () => {
 /** Serialized log records (both encodings) for `n` events named `name`, from the SDK, with optional resource attrs. */
 function sdkPayload(name: string, n: number, resource: Record<string, string> = {}, tag = '') {
   const exporter = new InMemoryLogRecordExporter();
-  const provider = new LoggerProvider({ resource: resourceFromAttributes({ 'service.name': 'http-test', ...resource }), processors: [new SimpleLogRecordProcessor({ exporter })] });
+  const provider = new LoggerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'http-test', ...resource }),
+    processors: [new SimpleLogRecordProcessor({ exporter })],
+  });
   const logger = provider.getLogger('http');
   for (let i = 0; i < n; i++) logger.emit({ eventName: name, body: `${name}-${tag}${i}`, attributes: { i } });
   const records = exporter.getFinishedLogRecords();
@@ -56,7 +59,10 @@ function decodePartialSuccess(buf: Buffer): { rejected: number; message: string 
   const r = new BinaryReader(buf);
   while (r.pos < r.len) {
     const [no, wt] = r.tag();
-    if (no !== 1) { r.skip(wt); continue; }
+    if (no !== 1) {
+      r.skip(wt);
+      continue;
+    }
     const inner = new BinaryReader(r.bytes());
     while (inner.pos < inner.len) {
       const [ino, iwt] = inner.tag();
@@ -69,7 +75,10 @@ function decodePartialSuccess(buf: Buffer): { rejected: number; message: string 
 }
 
 async function countEvents(name: string, tenant = 'acme'): Promise<number> {
-  const rows = await svc.rows<{ n: string }>('SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = {name:String} AND TenantId = {tenant:String}', { name, tenant });
+  const rows = await svc.rows<{ n: string }>('SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = {name:String} AND TenantId = {tenant:String}', {
+    name,
+    tenant,
+  });
   return Number(rows[0].n);
 }
 
@@ -168,16 +177,20 @@ describe('hostile bodies', () => {
 
   it('stores the valid records of a request and names the refused ones in partial_success', async () => {
     const body = {
-      resourceLogs: [{
-        scopeLogs: [{
-          logRecords: [
-            { eventName: 'partial.ok', body: { stringValue: 'kept-1' } },
-            { eventName: 'partial.bad', spanId: 'xyz' },
-            { eventName: 'partial.ok', attributes: [{ key: 'a'.repeat(300), value: { stringValue: 'long key' } }] },
-            { eventName: 'partial.ok', body: { stringValue: 'kept-2' } },
+      resourceLogs: [
+        {
+          scopeLogs: [
+            {
+              logRecords: [
+                { eventName: 'partial.ok', body: { stringValue: 'kept-1' } },
+                { eventName: 'partial.bad', spanId: 'xyz' },
+                { eventName: 'partial.ok', attributes: [{ key: 'a'.repeat(300), value: { stringValue: 'long key' } }] },
+                { eventName: 'partial.ok', body: { stringValue: 'kept-2' } },
+              ],
+            },
           ],
-        }],
-      }],
+        },
+      ],
     };
     const res = await post('/v1/logs', JSON.stringify(body), { ...JSON_CT, ...auth() });
     expect(res.status).toBe(200);
@@ -196,7 +209,13 @@ describe('hostile bodies', () => {
     const w = new BinaryWriter();
     w.tag(1, WireType.LengthDelimited).fork().tag(2, WireType.LengthDelimited).fork();
     w.tag(2, WireType.LengthDelimited).fork().tag(12, WireType.LengthDelimited).string('pp.ok').join();
-    w.tag(2, WireType.LengthDelimited).fork().tag(12, WireType.LengthDelimited).string('pp.bad').tag(9, WireType.LengthDelimited).bytes(new Uint8Array(3)).join();
+    w.tag(2, WireType.LengthDelimited)
+      .fork()
+      .tag(12, WireType.LengthDelimited)
+      .string('pp.bad')
+      .tag(9, WireType.LengthDelimited)
+      .bytes(new Uint8Array(3))
+      .join();
     w.join().join();
     const res = await post('/v1/logs', w.finish(), { ...PROTO, ...auth() });
     expect(res.status).toBe(200);

@@ -4,7 +4,16 @@
  * A body that is not JSON or not shaped like a request is undecodable (400); a record with a wrong-typed field
  * is refused alone and reported in the partial-success reply.
  */
-import { type Attributes, type LogEvent, newAttributes, type Resource, type Scope, type SpanEventRecord, type SpanLink, type SpanRecord } from '../../core/event.ts';
+import {
+  type Attributes,
+  type LogEvent,
+  newAttributes,
+  type Resource,
+  type Scope,
+  type SpanEventRecord,
+  type SpanLink,
+  type SpanRecord,
+} from '../../core/event.ts';
 import { identityFromAttributes } from '../../semconv/attributes.ts';
 import { SPAN_KIND_NAMES, STATUS_CODE_NAMES } from '../../semconv/otlp.ts';
 import {
@@ -173,7 +182,10 @@ function forEachBlock(
       const res = isObject(rb.resource) ? rb.resource : {};
       resource = makeResource(attributes(res.attributes, ctx), checkLength(str(rb.schemaUrl, 'schemaUrl'), ctx.limits.max_field_length, 'schemaUrl'), ctx);
     } catch (err) {
-      const count = scopeBlocks.reduce<number>((n, sb) => n + (isObject(sb) && Array.isArray(sb[names.records]) ? (sb[names.records] as unknown[]).length : 0), 0);
+      const count = scopeBlocks.reduce<number>(
+        (n, sb) => n + (isObject(sb) && Array.isArray(sb[names.records]) ? (sb[names.records] as unknown[]).length : 0),
+        0,
+      );
       rejectRecords(ctx, err, 'resource', count);
       continue;
     }
@@ -249,15 +261,27 @@ function span(r: unknown, resource: Resource, scope: Scope, ctx: DecodeContext):
   const status = isObject(r.status) ? r.status : {};
   const events: SpanEventRecord[] = recordArray(r.events, 'events').map((e) => {
     if (!isObject(e)) throw new RecordRejected('invalid_field', 'span events must be objects');
-    return { timeUnixNano: unsignedTime(e.timeUnixNano, 'events.timeUnixNano'), name: checkLength(str(e.name, 'events.name'), ctx.limits.max_name_length, 'events.name'), attributes: attributes(e.attributes, ctx) };
+    return {
+      timeUnixNano: unsignedTime(e.timeUnixNano, 'events.timeUnixNano'),
+      name: checkLength(str(e.name, 'events.name'), ctx.limits.max_name_length, 'events.name'),
+      attributes: attributes(e.attributes, ctx),
+    };
   });
   const links: SpanLink[] = recordArray(r.links, 'links').map((l) => {
     if (!isObject(l)) throw new RecordRejected('invalid_field', 'span links must be objects');
-    return { traceId: hexId(l.traceId, 16, 'links.traceId'), spanId: hexId(l.spanId, 8, 'links.spanId'), traceState: checkLength(str(l.traceState, 'links.traceState'), ctx.limits.max_field_length, 'links.traceState'), attributes: attributes(l.attributes, ctx) };
+    return {
+      traceId: hexId(l.traceId, 16, 'links.traceId'),
+      spanId: hexId(l.spanId, 8, 'links.spanId'),
+      traceState: checkLength(str(l.traceState, 'links.traceState'), ctx.limits.max_field_length, 'links.traceState'),
+      attributes: attributes(l.attributes, ctx),
+    };
   });
   return finishSpan(
     {
-      eventId: '', sessionId: '', userId: '', anonymousId: '',
+      eventId: '',
+      sessionId: '',
+      userId: '',
+      anonymousId: '',
       traceId: hexId(r.traceId, 16, 'traceId'),
       spanId: hexId(r.spanId, 8, 'spanId'),
       parentSpanId: hexId(r.parentSpanId, 8, 'parentSpanId'),

@@ -28,8 +28,16 @@ const T = Math.floor(Date.now() / 1000) - 3600;
 const ns = (sec: number, nanos: number) => (BigInt(sec) * 1_000_000_000n + BigInt(nanos)).toString();
 
 const exporters = [
-  { name: 'protobuf', logs: (url: string) => new ProtoLogExporter({ url, headers: headers() }), traces: (url: string) => new ProtoTraceExporter({ url, headers: headers() }) },
-  { name: 'json', logs: (url: string) => new JsonLogExporter({ url, headers: headers() }), traces: (url: string) => new JsonTraceExporter({ url, headers: headers() }) },
+  {
+    name: 'protobuf',
+    logs: (url: string) => new ProtoLogExporter({ url, headers: headers() }),
+    traces: (url: string) => new ProtoTraceExporter({ url, headers: headers() }),
+  },
+  {
+    name: 'json',
+    logs: (url: string) => new JsonLogExporter({ url, headers: headers() }),
+    traces: (url: string) => new JsonTraceExporter({ url, headers: headers() }),
+  },
 ];
 
 describe.each(exporters)('OTel SDK $name exporter', (variant) => {
@@ -162,7 +170,9 @@ describe.each(exporters)('OTel SDK $name exporter', (variant) => {
       'Links.Attributes': [{ 'link.kind': 'retry-of' }],
     });
     expect(second.SpanAttributes).toEqual({ 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'lookup_order', attempt: '2' });
-    const lookup = await svc.rows(`SELECT count() AS n FROM signalhouse.otel_traces_trace_id_ts WHERE TraceId = {t:String} AND TenantId = 'acme'`, { t: ctx.traceId });
+    const lookup = await svc.rows(`SELECT count() AS n FROM signalhouse.otel_traces_trace_id_ts WHERE TraceId = {t:String} AND TenantId = 'acme'`, {
+      t: ctx.traceId,
+    });
     expect(Number(lookup[0].n)).toBe(1);
   });
 });

@@ -5,7 +5,16 @@
  * (`field << 3 | wire type`); unknown fields are skipped, a known field with the wrong wire type, a truncated
  * message or a bad length makes the request undecodable (400). A record that breaks a limit is refused alone.
  */
-import { type Attributes, type LogEvent, newAttributes, type Resource, type Scope, type SpanEventRecord, type SpanLink, type SpanRecord } from '../../core/event.ts';
+import {
+  type Attributes,
+  type LogEvent,
+  newAttributes,
+  type Resource,
+  type Scope,
+  type SpanEventRecord,
+  type SpanLink,
+  type SpanRecord,
+} from '../../core/event.ts';
 import { identityFromAttributes } from '../../semconv/attributes.ts';
 import {
   checkBody,
@@ -33,7 +42,15 @@ const names = (fields: Record<number, string>) => fields;
 
 // ---- common/v1 ----------------------------------------------------------------------------------------------------
 
-const ANY_VALUE = names({ 1: 'AnyValue.string_value', 2: 'AnyValue.bool_value', 3: 'AnyValue.int_value', 4: 'AnyValue.double_value', 5: 'AnyValue.array_value', 6: 'AnyValue.kvlist_value', 7: 'AnyValue.bytes_value' });
+const ANY_VALUE = names({
+  1: 'AnyValue.string_value',
+  2: 'AnyValue.bool_value',
+  3: 'AnyValue.int_value',
+  4: 'AnyValue.double_value',
+  5: 'AnyValue.array_value',
+  6: 'AnyValue.kvlist_value',
+  7: 'AnyValue.bytes_value',
+});
 const KEY_VALUE = names({ 1: 'KeyValue.key', 2: 'KeyValue.value' });
 
 /** AnyValue as the string stored in an attribute map (nested arrays and maps as JSON, like the Collector). */
@@ -42,14 +59,29 @@ function anyValueText(rd: WireReader, end: number, depth: number, ctx: DecodeCon
   while (rd.pos < end) {
     const tag = rd.uint32();
     switch (tag) {
-      case t(1, LEN): text = rd.string(); break;
-      case t(2, VARINT): text = rd.bool() ? 'true' : 'false'; break;
-      case t(3, VARINT): text = rd.int64Text(); break;
-      case t(4, FIXED64): text = formatDouble(rd.double()); break;
-      case t(5, LEN): text = arrayJson(rd, rd.end(), depth + 1, ctx); break;
-      case t(6, LEN): text = kvlistJson(rd, rd.end(), depth + 1, ctx); break;
-      case t(7, LEN): text = rd.bytes().toString('base64'); break;
-      default: rd.skip(tag, ANY_VALUE[tag >>> 3]);
+      case t(1, LEN):
+        text = rd.string();
+        break;
+      case t(2, VARINT):
+        text = rd.bool() ? 'true' : 'false';
+        break;
+      case t(3, VARINT):
+        text = rd.int64Text();
+        break;
+      case t(4, FIXED64):
+        text = formatDouble(rd.double());
+        break;
+      case t(5, LEN):
+        text = arrayJson(rd, rd.end(), depth + 1, ctx);
+        break;
+      case t(6, LEN):
+        text = kvlistJson(rd, rd.end(), depth + 1, ctx);
+        break;
+      case t(7, LEN):
+        text = rd.bytes().toString('base64');
+        break;
+      default:
+        rd.skip(tag, ANY_VALUE[tag >>> 3]);
     }
   }
   rd.close(end);
@@ -63,14 +95,29 @@ function anyValueJson(rd: WireReader, end: number, depth: number, ctx: DecodeCon
   while (rd.pos < end) {
     const tag = rd.uint32();
     switch (tag) {
-      case t(1, LEN): json = JSON.stringify(rd.string()); break;
-      case t(2, VARINT): json = rd.bool() ? 'true' : 'false'; break;
-      case t(3, VARINT): json = rd.int64Text(); break;
-      case t(4, FIXED64): json = doubleAsJson(rd.double()); break;
-      case t(5, LEN): json = arrayJson(rd, rd.end(), depth + 1, ctx); break;
-      case t(6, LEN): json = kvlistJson(rd, rd.end(), depth + 1, ctx); break;
-      case t(7, LEN): json = JSON.stringify(rd.bytes().toString('base64')); break;
-      default: rd.skip(tag, ANY_VALUE[tag >>> 3]);
+      case t(1, LEN):
+        json = JSON.stringify(rd.string());
+        break;
+      case t(2, VARINT):
+        json = rd.bool() ? 'true' : 'false';
+        break;
+      case t(3, VARINT):
+        json = rd.int64Text();
+        break;
+      case t(4, FIXED64):
+        json = doubleAsJson(rd.double());
+        break;
+      case t(5, LEN):
+        json = arrayJson(rd, rd.end(), depth + 1, ctx);
+        break;
+      case t(6, LEN):
+        json = kvlistJson(rd, rd.end(), depth + 1, ctx);
+        break;
+      case t(7, LEN):
+        json = JSON.stringify(rd.bytes().toString('base64'));
+        break;
+      default:
+        rd.skip(tag, ANY_VALUE[tag >>> 3]);
     }
   }
   rd.close(end);
@@ -150,10 +197,17 @@ function readScope(rd: WireReader, end: number, scope: Scope, ctx: DecodeContext
   while (rd.pos < end) {
     const tag = rd.uint32();
     switch (tag) {
-      case t(1, LEN): scope.name = checkLength(rd.string(), ctx.limits.max_name_length, 'scope.name'); break;
-      case t(2, LEN): scope.version = checkLength(rd.string(), ctx.limits.max_field_length, 'scope.version'); break;
-      case t(3, LEN): n = keyValueInto(rd, rd.end(), scope.attributes, n, ctx); break;
-      default: rd.skip(tag, SCOPE[tag >>> 3]);
+      case t(1, LEN):
+        scope.name = checkLength(rd.string(), ctx.limits.max_name_length, 'scope.name');
+        break;
+      case t(2, LEN):
+        scope.version = checkLength(rd.string(), ctx.limits.max_field_length, 'scope.version');
+        break;
+      case t(3, LEN):
+        n = keyValueInto(rd, rd.end(), scope.attributes, n, ctx);
+        break;
+      default:
+        rd.skip(tag, SCOPE[tag >>> 3]);
     }
   }
   rd.close(end);
@@ -203,7 +257,8 @@ function resourceBlock(rd: WireReader, end: number, ctx: DecodeContext, readReco
       rd.pos = rd.end();
     } else if (tag === t(3, LEN)) {
       schemaUrl = rd.string();
-      if (schemaUrl.length > ctx.limits.max_field_length) refusal ??= new RecordRejected('limit', `schema_url longer than ${ctx.limits.max_field_length} characters`);
+      if (schemaUrl.length > ctx.limits.max_field_length)
+        refusal ??= new RecordRejected('limit', `schema_url longer than ${ctx.limits.max_field_length} characters`);
     } else rd.skip(tag, BLOCK[tag >>> 3]);
   }
   rd.close(end);
@@ -246,7 +301,8 @@ function scopeBlock(rd: WireReader, end: number, resource: Resource, ctx: Decode
       rd.pos = rd.end();
     } else if (tag === t(3, LEN)) {
       scope.schemaUrl = rd.string();
-      if (scope.schemaUrl.length > ctx.limits.max_field_length) refusal ??= new RecordRejected('limit', `schema_url longer than ${ctx.limits.max_field_length} characters`);
+      if (scope.schemaUrl.length > ctx.limits.max_field_length)
+        refusal ??= new RecordRejected('limit', `schema_url longer than ${ctx.limits.max_field_length} characters`);
     } else rd.skip(tag, SCOPE_BLOCK[tag >>> 3]);
   }
   rd.close(end);
@@ -275,9 +331,17 @@ function request(buf: Uint8Array, ctx: DecodeContext, readRecord: RecordReader):
 // ---- logs/v1 -------------------------------------------------------------------------------------------------------
 
 const LOG_RECORD = names({
-  1: 'LogRecord.time_unix_nano', 11: 'LogRecord.observed_time_unix_nano', 2: 'LogRecord.severity_number', 3: 'LogRecord.severity_text',
-  5: 'LogRecord.body', 6: 'LogRecord.attributes', 7: 'LogRecord.dropped_attributes_count', 8: 'LogRecord.flags', 9: 'LogRecord.trace_id',
-  10: 'LogRecord.span_id', 12: 'LogRecord.event_name',
+  1: 'LogRecord.time_unix_nano',
+  11: 'LogRecord.observed_time_unix_nano',
+  2: 'LogRecord.severity_number',
+  3: 'LogRecord.severity_text',
+  5: 'LogRecord.body',
+  6: 'LogRecord.attributes',
+  7: 'LogRecord.dropped_attributes_count',
+  8: 'LogRecord.flags',
+  9: 'LogRecord.trace_id',
+  10: 'LogRecord.span_id',
+  12: 'LogRecord.event_name',
 });
 
 /** Hex of a binary id; empty stays ''. */
@@ -303,18 +367,41 @@ function logRecord(rd: WireReader, end: number, resource: Resource, scope: Scope
   while (rd.pos < end) {
     const tag = rd.uint32();
     switch (tag) {
-      case t(1, FIXED64): time = rd.fixed64(); break;
-      case t(11, FIXED64): observed = rd.fixed64(); break;
-      case t(2, VARINT): severityNumber = rd.int32(); break;
-      case t(3, LEN): severityText = checkLength(rd.internedString(), ctx.limits.max_field_length, 'severity_text'); break;
-      case t(5, LEN): body = checkBody(anyValueText(rd, rd.end(), 1, ctx), ctx.limits); break;
-      case t(6, LEN): n = keyValueInto(rd, rd.end(), attributes, n, ctx); break;
-      case t(7, VARINT): rd.uint32(); break;
-      case t(8, FIXED32): flags = rd.fixed32(); break;
-      case t(9, LEN): traceId = binaryId(rd, 16, 'trace_id'); break;
-      case t(10, LEN): spanId = binaryId(rd, 8, 'span_id'); break;
-      case t(12, LEN): eventName = checkLength(rd.internedString(), ctx.limits.max_name_length, 'event_name'); break;
-      default: rd.skip(tag, LOG_RECORD[tag >>> 3]);
+      case t(1, FIXED64):
+        time = rd.fixed64();
+        break;
+      case t(11, FIXED64):
+        observed = rd.fixed64();
+        break;
+      case t(2, VARINT):
+        severityNumber = rd.int32();
+        break;
+      case t(3, LEN):
+        severityText = checkLength(rd.internedString(), ctx.limits.max_field_length, 'severity_text');
+        break;
+      case t(5, LEN):
+        body = checkBody(anyValueText(rd, rd.end(), 1, ctx), ctx.limits);
+        break;
+      case t(6, LEN):
+        n = keyValueInto(rd, rd.end(), attributes, n, ctx);
+        break;
+      case t(7, VARINT):
+        rd.uint32();
+        break;
+      case t(8, FIXED32):
+        flags = rd.fixed32();
+        break;
+      case t(9, LEN):
+        traceId = binaryId(rd, 16, 'trace_id');
+        break;
+      case t(10, LEN):
+        spanId = binaryId(rd, 8, 'span_id');
+        break;
+      case t(12, LEN):
+        eventName = checkLength(rd.internedString(), ctx.limits.max_name_length, 'event_name');
+        break;
+      default:
+        rd.skip(tag, LOG_RECORD[tag >>> 3]);
     }
   }
   rd.close(end);
@@ -359,8 +446,19 @@ export function decodeLogsProtobuf(buf: Uint8Array, ctx: DecodeContext): LogEven
 // ---- trace/v1 ------------------------------------------------------------------------------------------------------
 
 const SPAN = names({
-  1: 'Span.trace_id', 2: 'Span.span_id', 3: 'Span.trace_state', 4: 'Span.parent_span_id', 5: 'Span.name', 6: 'Span.kind',
-  7: 'Span.start_time_unix_nano', 8: 'Span.end_time_unix_nano', 9: 'Span.attributes', 11: 'Span.events', 13: 'Span.links', 15: 'Span.status', 16: 'Span.flags',
+  1: 'Span.trace_id',
+  2: 'Span.span_id',
+  3: 'Span.trace_state',
+  4: 'Span.parent_span_id',
+  5: 'Span.name',
+  6: 'Span.kind',
+  7: 'Span.start_time_unix_nano',
+  8: 'Span.end_time_unix_nano',
+  9: 'Span.attributes',
+  11: 'Span.events',
+  13: 'Span.links',
+  15: 'Span.status',
+  16: 'Span.flags',
 });
 const SPAN_EVENT = names({ 1: 'Span.Event.time_unix_nano', 2: 'Span.Event.name', 3: 'Span.Event.attributes' });
 const SPAN_LINK = names({ 1: 'Span.Link.trace_id', 2: 'Span.Link.span_id', 3: 'Span.Link.trace_state', 4: 'Span.Link.attributes', 6: 'Span.Link.flags' });
@@ -372,10 +470,17 @@ function spanEvent(rd: WireReader, end: number, ctx: DecodeContext): SpanEventRe
   while (rd.pos < end) {
     const tag = rd.uint32();
     switch (tag) {
-      case t(1, FIXED64): ev.timeUnixNano = rd.fixed64(); break;
-      case t(2, LEN): ev.name = checkLength(rd.internedString(), ctx.limits.max_name_length, 'events.name'); break;
-      case t(3, LEN): n = keyValueInto(rd, rd.end(), ev.attributes, n, ctx); break;
-      default: rd.skip(tag, SPAN_EVENT[tag >>> 3]);
+      case t(1, FIXED64):
+        ev.timeUnixNano = rd.fixed64();
+        break;
+      case t(2, LEN):
+        ev.name = checkLength(rd.internedString(), ctx.limits.max_name_length, 'events.name');
+        break;
+      case t(3, LEN):
+        n = keyValueInto(rd, rd.end(), ev.attributes, n, ctx);
+        break;
+      default:
+        rd.skip(tag, SPAN_EVENT[tag >>> 3]);
     }
   }
   rd.close(end);
@@ -389,12 +494,23 @@ function spanLink(rd: WireReader, end: number, ctx: DecodeContext): SpanLink {
   while (rd.pos < end) {
     const tag = rd.uint32();
     switch (tag) {
-      case t(1, LEN): link.traceId = binaryId(rd, 16, 'link trace_id'); break;
-      case t(2, LEN): link.spanId = binaryId(rd, 8, 'link span_id'); break;
-      case t(3, LEN): link.traceState = checkLength(rd.string(), ctx.limits.max_field_length, 'links.trace_state'); break;
-      case t(4, LEN): n = keyValueInto(rd, rd.end(), link.attributes, n, ctx); break;
-      case t(6, FIXED32): rd.fixed32(); break;
-      default: rd.skip(tag, SPAN_LINK[tag >>> 3]);
+      case t(1, LEN):
+        link.traceId = binaryId(rd, 16, 'link trace_id');
+        break;
+      case t(2, LEN):
+        link.spanId = binaryId(rd, 8, 'link span_id');
+        break;
+      case t(3, LEN):
+        link.traceState = checkLength(rd.string(), ctx.limits.max_field_length, 'links.trace_state');
+        break;
+      case t(4, LEN):
+        n = keyValueInto(rd, rd.end(), link.attributes, n, ctx);
+        break;
+      case t(6, FIXED32):
+        rd.fixed32();
+        break;
+      default:
+        rd.skip(tag, SPAN_LINK[tag >>> 3]);
     }
   }
   rd.close(end);
@@ -414,29 +530,71 @@ function spanStatus(rd: WireReader, end: number, span: SpanRecord, ctx: DecodeCo
 
 function span(rd: WireReader, end: number, resource: Resource, scope: Scope, ctx: DecodeContext): SpanRecord {
   const s: SpanRecord = {
-    eventId: '', sessionId: '', userId: '', anonymousId: '',
-    traceId: '', spanId: '', parentSpanId: '', traceState: '', name: '', kind: 0,
-    startTimeUnixNano: 0n, endTimeUnixNano: 0n, attributes: newAttributes(), events: [], links: [],
-    statusCode: 0, statusMessage: '', resource, scope,
+    eventId: '',
+    sessionId: '',
+    userId: '',
+    anonymousId: '',
+    traceId: '',
+    spanId: '',
+    parentSpanId: '',
+    traceState: '',
+    name: '',
+    kind: 0,
+    startTimeUnixNano: 0n,
+    endTimeUnixNano: 0n,
+    attributes: newAttributes(),
+    events: [],
+    links: [],
+    statusCode: 0,
+    statusMessage: '',
+    resource,
+    scope,
   };
   let n = 0;
   while (rd.pos < end) {
     const tag = rd.uint32();
     switch (tag) {
-      case t(1, LEN): s.traceId = binaryId(rd, 16, 'trace_id'); break;
-      case t(2, LEN): s.spanId = binaryId(rd, 8, 'span_id'); break;
-      case t(3, LEN): s.traceState = checkLength(rd.string(), ctx.limits.max_field_length, 'trace_state'); break;
-      case t(4, LEN): s.parentSpanId = binaryId(rd, 8, 'parent_span_id'); break;
-      case t(5, LEN): s.name = rd.internedString(); break;
-      case t(6, VARINT): s.kind = rd.int32(); break;
-      case t(7, FIXED64): s.startTimeUnixNano = rd.fixed64(); break;
-      case t(8, FIXED64): s.endTimeUnixNano = rd.fixed64(); break;
-      case t(9, LEN): n = keyValueInto(rd, rd.end(), s.attributes, n, ctx); break;
-      case t(11, LEN): s.events.push(spanEvent(rd, rd.end(), ctx)); break;
-      case t(13, LEN): s.links.push(spanLink(rd, rd.end(), ctx)); break;
-      case t(15, LEN): spanStatus(rd, rd.end(), s, ctx); break;
-      case t(16, FIXED32): rd.fixed32(); break;
-      default: rd.skip(tag, SPAN[tag >>> 3]);
+      case t(1, LEN):
+        s.traceId = binaryId(rd, 16, 'trace_id');
+        break;
+      case t(2, LEN):
+        s.spanId = binaryId(rd, 8, 'span_id');
+        break;
+      case t(3, LEN):
+        s.traceState = checkLength(rd.string(), ctx.limits.max_field_length, 'trace_state');
+        break;
+      case t(4, LEN):
+        s.parentSpanId = binaryId(rd, 8, 'parent_span_id');
+        break;
+      case t(5, LEN):
+        s.name = rd.internedString();
+        break;
+      case t(6, VARINT):
+        s.kind = rd.int32();
+        break;
+      case t(7, FIXED64):
+        s.startTimeUnixNano = rd.fixed64();
+        break;
+      case t(8, FIXED64):
+        s.endTimeUnixNano = rd.fixed64();
+        break;
+      case t(9, LEN):
+        n = keyValueInto(rd, rd.end(), s.attributes, n, ctx);
+        break;
+      case t(11, LEN):
+        s.events.push(spanEvent(rd, rd.end(), ctx));
+        break;
+      case t(13, LEN):
+        s.links.push(spanLink(rd, rd.end(), ctx));
+        break;
+      case t(15, LEN):
+        spanStatus(rd, rd.end(), s, ctx);
+        break;
+      case t(16, FIXED32):
+        rd.fixed32();
+        break;
+      default:
+        rd.skip(tag, SPAN[tag >>> 3]);
     }
   }
   rd.close(end);

@@ -37,7 +37,13 @@ export function describeRejections(rejections: readonly Rejection[]): string {
  * too, so they are not counted as rejected but named in `error_message` — the spec's warning form when nothing
  * was rejected — so that nothing is dropped silently.
  */
-export function exportResponse(signal: Signal, encoding: Encoding, rejected: number, rejections: readonly Rejection[], drops: readonly Drop[]): Buffer | string {
+export function exportResponse(
+  signal: Signal,
+  encoding: Encoding,
+  rejected: number,
+  rejections: readonly Rejection[],
+  drops: readonly Drop[],
+): Buffer | string {
   let message = rejected > 0 ? describeRejections(rejections) : '';
   for (const d of drops) if (d.code !== DUPLICATE) message += `${message === '' ? '' : '; '}${d.reason} (${d.count})`;
   if (encoding === 'json') {

@@ -81,5 +81,9 @@ export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions):
 /** A failed request's reply: a google.rpc.Status in the request's encoding (JSON when it has none of OTLP's). */
 const sendStatus: ErrorWriter = (request, reply, r) => {
   const encoding = encodingOf(request.headers['content-type']) ?? 'json';
-  reply.code(r.err.statusCode).headers(r.headers).header('content-type', CONTENT_TYPES[encoding]).send(statusResponse(r.err.statusCode, r.message, encoding));
+  reply
+    .code(r.err.statusCode)
+    .headers(r.headers)
+    .header('content-type', CONTENT_TYPES[encoding])
+    .send(statusResponse(r.err.statusCode, r.message, encoding));
 };

@@ -7,7 +7,19 @@
  */
 import { type LogEvent, newAttributes } from '../../core/event.ts';
 import { RecordRejected } from '../otlp/common.ts';
-import { CONTEXT_ATTRIBUTES, checkEventSize, eventTimeNs, isObject, optionalString, parseTime, productEvent, type ProductContext, type ProductFieldNames, putAll, putValue } from '../product/common.ts';
+import {
+  CONTEXT_ATTRIBUTES,
+  checkEventSize,
+  eventTimeNs,
+  isObject,
+  optionalString,
+  parseTime,
+  productEvent,
+  type ProductContext,
+  type ProductFieldNames,
+  putAll,
+  putValue,
+} from '../product/common.ts';
 
 export type PosthogContext = ProductContext;
 
@@ -28,7 +40,13 @@ const RENAMED = new Map<string, string>([
 ]);
 const SKIPPED = new Set(['$set', '$set_once', 'distinct_id', 'token', '$anon_distinct_id']);
 
-const FIELDS: ProductFieldNames = { eventName: 'event', eventId: 'uuid', sessionId: '$session_id', userId: 'distinct_id', anonymousId: 'distinct_id / $anon_distinct_id' };
+const FIELDS: ProductFieldNames = {
+  eventName: 'event',
+  eventId: 'uuid',
+  sessionId: '$session_id',
+  userId: 'distinct_id',
+  anonymousId: 'distinct_id / $anon_distinct_id',
+};
 
 export function posthogEvent(e: unknown, ctx: PosthogContext): LogEvent {
   if (!isObject(e)) throw new RecordRejected('invalid_field', 'event must be an object');

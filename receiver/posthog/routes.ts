@@ -78,7 +78,9 @@ export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOpt
     } else throw new SignalhouseError('BAD_REQUEST', 'body must be an event, an array of events or {"batch": [...]}');
     const first = isObject(events[0]) ? events[0] : {};
     const firstProps = isObject(first.properties) ? first.properties : {};
-    const key = credentialFromAuthorization(request.headers.authorization) ?? [envelope.api_key, envelope.token, first.api_key, firstProps.token].find((k): k is string => typeof k === 'string' && k !== '');
+    const key =
+      credentialFromAuthorization(request.headers.authorization) ??
+      [envelope.api_key, envelope.token, first.api_key, firstProps.token].find((k): k is string => typeof k === 'string' && k !== '');
     const tenant = requireWriteTenant(tenants, key);
     const ctx = requestContext(RECEIVER, config, envelope.sent_at, 'sent_at');
     const outcome = await ingestProductEvents(records, pipeline, tenant.id, events, (e) => posthogEvent(e, ctx));

@@ -153,7 +153,8 @@ export function eventTimeNs(timestampMs: number | undefined, sentAtMs: number | 
   const skew = sentAtMs === undefined ? 0 : receivedAtMs - sentAtMs;
   const ms = Math.round(timestampMs + skew);
   // Also false for NaN and ±Infinity (huge times and skews), which BigInt() would throw on.
-  if (!(ms >= 0 && ms <= MAX_TIME_MS)) throw new RecordRejected('invalid_field', `${field} (after clock-skew correction) is outside 1970 to 2262, the times stored`);
+  if (!(ms >= 0 && ms <= MAX_TIME_MS))
+    throw new RecordRejected('invalid_field', `${field} (after clock-skew correction) is outside 1970 to 2262, the times stored`);
   return BigInt(ms) * 1_000_000n;
 }
 

@@ -7,7 +7,20 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLIENT_STATUSES, encodedBody, entriesOf, eventName, FUZZ_KEY, keyOf, mutatedBytes, PROPERTY_SERVICE, propertyOptions, randomBody, send, text } from '../../test/helpers/hostile.ts';
+import {
+  CLIENT_STATUSES,
+  encodedBody,
+  entriesOf,
+  eventName,
+  FUZZ_KEY,
+  keyOf,
+  mutatedBytes,
+  PROPERTY_SERVICE,
+  propertyOptions,
+  randomBody,
+  send,
+  text,
+} from '../../test/helpers/hostile.ts';
 import { ACME_KEY, startTestService, type TestService } from '../../test/helpers/service.ts';
 
 let svc: TestService;
@@ -20,8 +33,29 @@ afterAll(async () => {
 
 /** Keys the mappers read or rename (PostHog's `$` properties, identity keys): random keys stay clear of them. */
 const key = keyOf((k) => k.startsWith('$') || k.startsWith('traits.') || ['session.id', 'sessionId', 'distinct_id', 'token'].includes(k));
-const value = fc.oneof(text(40), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' }));
-const BREAKS = ['none', 'none', 'none', 'none', 'deep', 'longName', 'longId', 'wrongType', 'missingName', 'notObject', 'tooManyAttributes', 'huge', 'time'] as const;
+const value = fc.oneof(
+  text(40),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.boolean(),
+  fc.constant(null),
+  fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' }),
+);
+const BREAKS = [
+  'none',
+  'none',
+  'none',
+  'none',
+  'deep',
+  'longName',
+  'longId',
+  'wrongType',
+  'missingName',
+  'notObject',
+  'tooManyAttributes',
+  'huge',
+  'time',
+] as const;
 /** Times validation refuses (far from now) or no table holds (before 1970, after 2262, not finite once corrected). */
 const FAR_TIMES = [0, -1, 1e300, -1e300, 1.7976931348623157e308, 253402300800000, '9999-12-31T23:59:59Z', '1900-01-01T00:00:00Z', '2262-04-12T00:00:00Z'];
 const eventArb = fc.record({
@@ -55,7 +89,15 @@ const rejectedIndexes = (body: Record<string, unknown>) => ((body.rejected as Ar
 const APIS: Record<'envelope' | 'segment' | 'posthog', Api> = {
   envelope: {
     batchPath: '/api/v1/analytics/events/batch',
-    wire: (e, id, time) => ({ event_id: id, occurred_at: time, event_name: e.name, user_id: e.userId, anonymous_id: e.anonymousId, session_id: e.sessionId, attributes: e.properties }),
+    wire: (e, id, time) => ({
+      event_id: id,
+      occurred_at: time,
+      event_name: e.name,
+      user_id: e.userId,
+      anonymous_id: e.anonymousId,
+      session_id: e.sessionId,
+      attributes: e.properties,
+    }),
     batch: (events) => ({ events }),
     refused: (_status, body) => (body.results as Array<{ index: number; status: string }>).filter((r) => r.status === 'rejected').map((r) => r.index),
     identity: (e) => ({ UserId: e.userId, AnonymousId: e.anonymousId, SessionId: e.sessionId, extra: {} }),
@@ -63,7 +105,15 @@ const APIS: Record<'envelope' | 'segment' | 'posthog', Api> = {
   },
   segment: {
     batchPath: '/v1/batch',
-    wire: (e, id, time) => ({ type: 'track', timestamp: time, messageId: id, event: e.name, userId: e.userId, anonymousId: e.anonymousId, properties: e.properties }),
+    wire: (e, id, time) => ({
+      type: 'track',
+      timestamp: time,
+      messageId: id,
+      event: e.name,
+      userId: e.userId,
+      anonymousId: e.anonymousId,
+      properties: e.properties,
+    }),
     batch: (events) => ({ batch: events }),
     refused: (_status, body) => rejectedIndexes(body),
     identity: (e) => ({ UserId: e.userId, AnonymousId: e.anonymousId, SessionId: '', extra: {} }),
@@ -107,11 +157,22 @@ describe('product APIs', () => {
           const prefix = `${name}-${++run}`;
           const now = Date.now();
           const wire = events.map((e, i) => wireEvent(api, e, `${prefix}-${i}`, now + e.offsetMs));
-          const res = await send(`${svc.url}${api.batchPath}`, JSON.stringify(api.batch(wire.map((w) => w.event))), { 'content-type': 'application/json', authorization: `Bearer ${ACME_KEY}` });
+          const res = await send(`${svc.url}${api.batchPath}`, JSON.stringify(api.batch(wire.map((w) => w.event))), {
+            'content-type': 'application/json',
+            authorization: `Bearer ${ACME_KEY}`,
+          });
           const refused = wire.flatMap((w, i) => (w.refused ? [i] : []));
           expect(res.status).toBe(name !== 'envelope' && refused.length === events.length ? 400 : 200);
           expect(api.refused(res.status, JSON.parse(res.text))).toEqual(refused);
-          const rows = await svc.rows<{ EventId: string; ms: string; EventName: string; UserId: string; AnonymousId: string; SessionId: string; LogAttributes: Record<string, string> }>(
+          const rows = await svc.rows<{
+            EventId: string;
+            ms: string;
+            EventName: string;
+            UserId: string;
+            AnonymousId: string;
+            SessionId: string;
+            LogAttributes: Record<string, string>;
+          }>(
             'SELECT EventId, toString(toUnixTimestamp64Milli(Timestamp)) AS ms, EventName, UserId, AnonymousId, SessionId, LogAttributes FROM signalhouse.otel_logs WHERE TenantId = {t:String} AND startsWith(EventId, {p:String}) ORDER BY EventId',
             { t: 'acme', p: `${prefix}-` },
           );
@@ -120,8 +181,18 @@ describe('product APIs', () => {
           const want = events.flatMap((e, i) => {
             if (wire[i].refused) return [];
             const { extra, ...identity } = api.identity(e);
-            const attributes = Object.entries(sent[i]).filter(([, v]) => v !== null).map(([k, v]) => [k, asText(v)] as const);
-            return [{ EventId: `${prefix}-${i}`, ms: String(now + e.offsetMs), EventName: e.name, ...identity, LogAttributes: entriesOf(new Map([...attributes, ...Object.entries(extra)])) }];
+            const attributes = Object.entries(sent[i])
+              .filter(([, v]) => v !== null)
+              .map(([k, v]) => [k, asText(v)] as const);
+            return [
+              {
+                EventId: `${prefix}-${i}`,
+                ms: String(now + e.offsetMs),
+                EventName: e.name,
+                ...identity,
+                LogAttributes: entriesOf(new Map([...attributes, ...Object.entries(extra)])),
+              },
+            ];
           });
           expect(rows.map((r) => ({ ...r, LogAttributes: entriesOf(r.LogAttributes) }))).toEqual(want.sort((a, b) => (a.EventId < b.EventId ? -1 : 1)));
         }),
@@ -136,13 +207,52 @@ describe('product APIs', () => {
 const PATHS = {
   envelope: ['/api/v1/analytics/events', '/api/v1/analytics/events/batch', '/api/analytics/track', '/api/analytics/track/batch'],
   segment: ['/v1/track', '/v1/identify', '/v1/page', '/v1/screen', '/v1/group', '/v1/alias', '/v1/batch', '/v1/analytics/track', '/v1/analytics/batch'],
-  posthog: ['/capture/', '/batch/', '/e/?compression=base64', '/e/?compression=gzip-js', '/i/v0/e/?compression=base64&compression=gzip-js', '/e/?compression=lz64', '/e?ver=1.0&_=1'],
+  posthog: [
+    '/capture/',
+    '/batch/',
+    '/e/?compression=base64',
+    '/e/?compression=gzip-js',
+    '/i/v0/e/?compression=base64&compression=gzip-js',
+    '/e/?compression=lz64',
+    '/e?ver=1.0&_=1',
+  ],
 };
-const FIELDS = ['event_id', 'event_name', 'user_id', 'session_id', 'attributes', 'context', 'occurred_at', 'tenant_id', 'source', 'type', 'event', 'userId', 'anonymousId', 'messageId', 'properties', 'traits', 'timestamp', 'sentAt', 'uuid', 'distinct_id', 'batch', 'events', 'api_key', '__proto__'];
+const FIELDS = [
+  'event_id',
+  'event_name',
+  'user_id',
+  'session_id',
+  'attributes',
+  'context',
+  'occurred_at',
+  'tenant_id',
+  'source',
+  'type',
+  'event',
+  'userId',
+  'anonymousId',
+  'messageId',
+  'properties',
+  'traits',
+  'timestamp',
+  'sentAt',
+  'uuid',
+  'distinct_id',
+  'batch',
+  'events',
+  'api_key',
+  '__proto__',
+];
 /** A valid-looking event whose fields hold random JSON of any type. */
 const typeConfused = fc.dictionary(fc.constantFrom(...FIELDS), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 8 });
 
-const validBatch = (api: Api) => fc.array(eventArb.filter((e) => e.break === 'none'), { minLength: 1, maxLength: 4 }).map((events) => Buffer.from(JSON.stringify(api.batch(events.map((e, i) => api.wire(e, `mut-${i}`))))));
+const validBatch = (api: Api) =>
+  fc
+    .array(
+      eventArb.filter((e) => e.break === 'none'),
+      { minLength: 1, maxLength: 4 },
+    )
+    .map((events) => Buffer.from(JSON.stringify(api.batch(events.map((e, i) => api.wire(e, `mut-${i}`))))));
 
 const hostileRequest = fc.constantFrom(...(Object.keys(APIS) as Array<keyof typeof APIS>)).chain((name) =>
   fc.record({
@@ -180,12 +290,17 @@ describe('product APIs: hostile bodies', () => {
         const res = await send(`${svc.url}${r.path}`, r.body.body, headers);
         expect(CLIENT_STATUSES, res.text).toContain(res.status);
         const probe = PROBES[r.name];
-        const next = await send(`${svc.url}${probe.path}`, JSON.stringify(probe.body(`probe-product-${++probes}`)), { 'content-type': 'application/json', authorization: `Bearer ${FUZZ_KEY}` });
+        const next = await send(`${svc.url}${probe.path}`, JSON.stringify(probe.body(`probe-product-${++probes}`)), {
+          'content-type': 'application/json',
+          authorization: `Bearer ${FUZZ_KEY}`,
+        });
         expect(next.status).toBeLessThan(300);
       }),
       propertyOptions(150, 12),
     );
-    const [stored] = await svc.rows<{ n: string; ids: string }>("SELECT count() AS n, uniqExact(EventId) AS ids FROM signalhouse.otel_logs WHERE TenantId = 'fuzz' AND startsWith(EventId, 'probe-product-')");
+    const [stored] = await svc.rows<{ n: string; ids: string }>(
+      "SELECT count() AS n, uniqExact(EventId) AS ids FROM signalhouse.otel_logs WHERE TenantId = 'fuzz' AND startsWith(EventId, 'probe-product-')",
+    );
     expect([Number(stored.n), Number(stored.ids)]).toEqual([probes, probes]);
   });
 });

@@ -22,38 +22,55 @@ const senders: Record<string, (run: string) => Promise<number[]>> = {
   otlp: async (run) => {
     const kv = (key: string, v: string) => ({ key, value: { stringValue: v } });
     const rec = (id: string, attrs: Array<ReturnType<typeof kv>>) => ({ eventName: `${run}.event`, attributes: [kv('log.record.uid', id), ...attrs] });
-    const body = { resourceLogs: [{ scopeLogs: [{ logRecords: [
-      rec(`${run}-pii`, [kv('note', 'write to jane@example.com'), kv('client.address', '198.51.100.23')]),
-      rec(`${run}-noconsent`, [kv('consent.analytics', 'false')]),
-      rec(`${run}-bot`, [kv('user_agent.original', BOT)]),
-    ] }] }] };
+    const body = {
+      resourceLogs: [
+        {
+          scopeLogs: [
+            {
+              logRecords: [
+                rec(`${run}-pii`, [kv('note', 'write to jane@example.com'), kv('client.address', '198.51.100.23')]),
+                rec(`${run}-noconsent`, [kv('consent.analytics', 'false')]),
+                rec(`${run}-bot`, [kv('user_agent.original', BOT)]),
+              ],
+            },
+          ],
+        },
+      ],
+    };
     return [await post('/v1/logs', body), await post('/v1/logs', body)];
   },
   segment: async (run) => {
     const m = (id: string, extra: Record<string, unknown>) => ({ type: 'track', userId: 'u', event: `${run}.event`, messageId: id, ...extra });
-    const body = { batch: [
-      m(`${run}-pii`, { properties: { note: 'write to jane@example.com' }, context: { ip: '198.51.100.23' } }),
-      m(`${run}-noconsent`, { context: { consent: { analytics: false } } }),
-      m(`${run}-bot`, { context: { userAgent: BOT } }),
-    ] };
+    const body = {
+      batch: [
+        m(`${run}-pii`, { properties: { note: 'write to jane@example.com' }, context: { ip: '198.51.100.23' } }),
+        m(`${run}-noconsent`, { context: { consent: { analytics: false } } }),
+        m(`${run}-bot`, { context: { userAgent: BOT } }),
+      ],
+    };
     return [await post('/v1/batch', body), await post('/v1/batch', body)];
   },
   posthog: async (run) => {
     const e = (id: string, props: Record<string, unknown>) => ({ event: `${run}.event`, distinct_id: 'u', uuid: id, properties: props });
-    const body = { api_key: ACME_KEY, batch: [
-      e(`${run}-pii`, { note: 'write to jane@example.com', $ip: '198.51.100.23' }),
-      e(`${run}-noconsent`, { 'consent.analytics': false }),
-      e(`${run}-bot`, { $raw_user_agent: BOT }),
-    ] };
+    const body = {
+      api_key: ACME_KEY,
+      batch: [
+        e(`${run}-pii`, { note: 'write to jane@example.com', $ip: '198.51.100.23' }),
+        e(`${run}-noconsent`, { 'consent.analytics': false }),
+        e(`${run}-bot`, { $raw_user_agent: BOT }),
+      ],
+    };
     return [await post('/batch/', body), await post('/batch/', body)];
   },
   envelope: async (run) => {
     const e = (id: string, extra: Record<string, unknown>) => ({ event_id: id, event_name: `${run}.event`, occurred_at: new Date().toISOString(), ...extra });
-    const body = { events: [
-      e(`${run}-pii`, { attributes: { note: 'write to jane@example.com' } }),
-      e(`${run}-noconsent`, { context: { consent: { analytics: false } } }),
-      e(`${run}-bot`, { context: { device: { user_agent: BOT } } }),
-    ] };
+    const body = {
+      events: [
+        e(`${run}-pii`, { attributes: { note: 'write to jane@example.com' } }),
+        e(`${run}-noconsent`, { context: { consent: { analytics: false } } }),
+        e(`${run}-bot`, { context: { device: { user_agent: BOT } } }),
+      ],
+    };
     return [await post('/api/v1/analytics/events/batch', body), await post('/api/v1/analytics/events/batch', body)];
   },
 };

@@ -5,7 +5,11 @@ import { receiverCounters } from '../receiverhelper/counters.ts';
 import type { ProductRoutesOptions } from './common.ts';
 
 /** Product APIs carry events only: without a logs pipeline naming the receiver, it serves no routes. */
-export function productReceiver<C>(config: C, settings: ReceiverSettings, routes: (app: FastifyInstance, opts: ProductRoutesOptions<C>) => Promise<void>): Receiver {
+export function productReceiver<C>(
+  config: C,
+  settings: ReceiverSettings,
+  routes: (app: FastifyInstance, opts: ProductRoutesOptions<C>) => Promise<void>,
+): Receiver {
   const { name, pipelines, tenants, telemetry } = settings;
   const pipeline = pipelines.find(name, 'logs');
   const counters = receiverCounters(telemetry, name);

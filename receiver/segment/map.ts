@@ -5,7 +5,19 @@
  */
 import { type LogEvent, newAttributes } from '../../core/event.ts';
 import { RecordRejected } from '../otlp/common.ts';
-import { checkEventSize, eventTimeNs, isObject, optionalString, parseTime, productEvent, type ProductContext, type ProductFieldNames, putAll, putContext, putValue } from '../product/common.ts';
+import {
+  checkEventSize,
+  eventTimeNs,
+  isObject,
+  optionalString,
+  parseTime,
+  productEvent,
+  type ProductContext,
+  type ProductFieldNames,
+  putAll,
+  putContext,
+  putValue,
+} from '../product/common.ts';
 
 export const SEGMENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
 export type SegmentType = (typeof SEGMENT_TYPES)[number];

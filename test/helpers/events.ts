@@ -8,13 +8,29 @@ export const NOW_NANOS = BigInt(Date.now()) * 1_000_000n;
 export const testScope: Scope = { name: 's', version: '', attributes: {}, schemaUrl: '' };
 export const testResource = (service: string): Resource => ({ attributes: { 'service.name': service }, schemaUrl: '', serviceName: service });
 
-export function logBatch(id: string, n: number, fields: (i: number) => Pick<LogEvent, 'eventName' | 'body' | 'attributes'>, resource = testResource('test')): LogBatch {
+export function logBatch(
+  id: string,
+  n: number,
+  fields: (i: number) => Pick<LogEvent, 'eventName' | 'body' | 'attributes'>,
+  resource = testResource('test'),
+): LogBatch {
   const events: LogEvent[] = [];
   for (let i = 0; i < n; i++) {
     events.push({
-      eventId: `${id}-${i}`, sessionId: '', userId: '', anonymousId: '',
-      timeUnixNano: NOW_NANOS + BigInt(i), observedTimeUnixNano: 0n, traceId: '', spanId: '', traceFlags: 0,
-      severityText: '', severityNumber: 0, ...fields(i), resource, scope: testScope,
+      eventId: `${id}-${i}`,
+      sessionId: '',
+      userId: '',
+      anonymousId: '',
+      timeUnixNano: NOW_NANOS + BigInt(i),
+      observedTimeUnixNano: 0n,
+      traceId: '',
+      spanId: '',
+      traceFlags: 0,
+      severityText: '',
+      severityNumber: 0,
+      ...fields(i),
+      resource,
+      scope: testScope,
     });
   }
   return { tenantId: 'acme', signal: 'logs', events, rejections: [] };

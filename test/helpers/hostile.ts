@@ -17,8 +17,48 @@ import { TENANTS } from './service.ts';
  */
 export const propertyOptions = (numRuns: number, seconds = 6) => ({ seed: 42, numRuns, skipAllAfterTimeLimit: seconds * 1000 });
 
-export const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__lookupSetter__', 'prototype', 'then', 'length'];
-const HOSTILE_TEXT = ['', ' ', '__proto__', 'constructor', '%', '%E0%A4%A', '%00', '\u0000', '\uFEFF', '\u2028', '"', '\\', '\\u0000', '{"a":[1]}', '[[[[]]]]', '1e999', '-0', 'NaN', 'null', 'true', '𝕏🏳️‍🌈', '<script>', "'; DROP TABLE x; --", '${env:HOME}', '{name:String}'];
+export const PROTOTYPE_KEYS = [
+  '__proto__',
+  'constructor',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  '__defineGetter__',
+  '__lookupSetter__',
+  'prototype',
+  'then',
+  'length',
+];
+const HOSTILE_TEXT = [
+  '',
+  ' ',
+  '__proto__',
+  'constructor',
+  '%',
+  '%E0%A4%A',
+  '%00',
+  '\u0000',
+  '\uFEFF',
+  '\u2028',
+  '"',
+  '\\',
+  '\\u0000',
+  '{"a":[1]}',
+  '[[[[]]]]',
+  '1e999',
+  '-0',
+  'NaN',
+  'null',
+  'true',
+  '𝕏🏳️‍🌈',
+  '<script>',
+  "'; DROP TABLE x; --",
+  '${env:HOME}',
+  '{name:String}',
+];
 
 /** Short text of any kind: ASCII with control characters, any code point, or a known troublemaker. */
 export const text = (maxLength = 32): fc.Arbitrary<string> =>
@@ -48,7 +88,9 @@ export function mutatedBytes(valid: Buffer): fc.Arbitrary<Buffer> {
       return out;
     }),
     fc.nat({ max: n }).map((at) => valid.subarray(0, at)),
-    fc.tuple(fc.nat({ max: n }), fc.uint8Array({ minLength: 1, maxLength: 12 })).map(([at, bytes]) => Buffer.concat([valid.subarray(0, at), bytes, valid.subarray(at)])),
+    fc
+      .tuple(fc.nat({ max: n }), fc.uint8Array({ minLength: 1, maxLength: 12 }))
+      .map(([at, bytes]) => Buffer.concat([valid.subarray(0, at), bytes, valid.subarray(at)])),
     fc.tuple(fc.nat({ max: n }), fc.nat({ max: n })).map(([a, b]) => Buffer.concat([valid.subarray(0, Math.max(a, b)), valid.subarray(Math.min(a, b))])),
   );
 }
@@ -58,7 +100,18 @@ export const randomBody: fc.Arbitrary<Buffer> = fc.oneof(
   fc.uint8Array({ maxLength: 512 }).map((b) => Buffer.from(b)),
   fc.jsonValue({ maxDepth: 4 }).map((v) => Buffer.from(JSON.stringify(v) ?? 'null')),
   fc.string({ unit: 'binary', maxLength: 256 }).map((s) => Buffer.from(s)),
-  fc.constantFrom(nestedJson(100_000), `{"a":${nestedJson(50_000)}}`, '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}', '1e999', '"\\ud800"', '{"a":1,"a":2}', '').map((s) => Buffer.from(s)),
+  fc
+    .constantFrom(
+      nestedJson(100_000),
+      `{"a":${nestedJson(50_000)}}`,
+      '{"__proto__":{"x":1}}',
+      '{"constructor":{"prototype":{}}}',
+      '1e999',
+      '"\\ud800"',
+      '{"a":1,"a":2}',
+      '',
+    )
+    .map((s) => Buffer.from(s)),
 );
 
 /** Content-Encoding as sent: none, a real compression of the body, a lie about it, or an unknown coding. */

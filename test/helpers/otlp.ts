@@ -85,52 +85,62 @@ function request(resource: KeyValues | undefined, s: ScopeModel | undefined, rec
 
 export function logsProtobuf(m: LogsModel): Buffer {
   const w = new BinaryWriter();
-  return request(m.resource, m.scope, () => {
-    for (const r of m.records) {
-      w.tag(2, LEN).fork();
-      if (r.timeUnixNano !== undefined) w.tag(1, WireType.Bit64).fixed64(r.timeUnixNano);
-      if (r.severityText !== undefined) w.tag(3, LEN).string(r.severityText);
-      if (r.body !== undefined) w.tag(5, LEN).fork().tag(1, LEN).string(r.body).join();
-      keyValues(w, 6, r.attributes);
-      if (r.eventName !== undefined) w.tag(12, LEN).string(r.eventName);
-      w.join();
-    }
-  }, w);
+  return request(
+    m.resource,
+    m.scope,
+    () => {
+      for (const r of m.records) {
+        w.tag(2, LEN).fork();
+        if (r.timeUnixNano !== undefined) w.tag(1, WireType.Bit64).fixed64(r.timeUnixNano);
+        if (r.severityText !== undefined) w.tag(3, LEN).string(r.severityText);
+        if (r.body !== undefined) w.tag(5, LEN).fork().tag(1, LEN).string(r.body).join();
+        keyValues(w, 6, r.attributes);
+        if (r.eventName !== undefined) w.tag(12, LEN).string(r.eventName);
+        w.join();
+      }
+    },
+    w,
+  );
 }
 
 export function tracesProtobuf(m: TracesModel): Buffer {
   const w = new BinaryWriter();
   const hex = (s: string) => Buffer.from(s, 'hex');
-  return request(m.resource, m.scope, () => {
-    for (const s of m.spans) {
-      w.tag(2, LEN).fork();
-      w.tag(1, LEN).bytes(hex(s.traceId));
-      w.tag(2, LEN).bytes(hex(s.spanId));
-      if (s.traceState !== undefined) w.tag(3, LEN).string(s.traceState);
-      if (s.name !== undefined) w.tag(5, LEN).string(s.name);
-      if (s.startTimeUnixNano !== undefined) {
-        w.tag(7, WireType.Bit64).fixed64(s.startTimeUnixNano);
-        w.tag(8, WireType.Bit64).fixed64(s.endTimeUnixNano ?? s.startTimeUnixNano + 1_000_000n);
-      }
-      keyValues(w, 9, s.attributes);
-      for (const e of s.events ?? []) {
-        w.tag(11, LEN).fork();
-        if (e.name !== undefined) w.tag(2, LEN).string(e.name);
-        keyValues(w, 3, e.attributes);
+  return request(
+    m.resource,
+    m.scope,
+    () => {
+      for (const s of m.spans) {
+        w.tag(2, LEN).fork();
+        w.tag(1, LEN).bytes(hex(s.traceId));
+        w.tag(2, LEN).bytes(hex(s.spanId));
+        if (s.traceState !== undefined) w.tag(3, LEN).string(s.traceState);
+        if (s.name !== undefined) w.tag(5, LEN).string(s.name);
+        if (s.startTimeUnixNano !== undefined) {
+          w.tag(7, WireType.Bit64).fixed64(s.startTimeUnixNano);
+          w.tag(8, WireType.Bit64).fixed64(s.endTimeUnixNano ?? s.startTimeUnixNano + 1_000_000n);
+        }
+        keyValues(w, 9, s.attributes);
+        for (const e of s.events ?? []) {
+          w.tag(11, LEN).fork();
+          if (e.name !== undefined) w.tag(2, LEN).string(e.name);
+          keyValues(w, 3, e.attributes);
+          w.join();
+        }
+        for (const l of s.links ?? []) {
+          w.tag(13, LEN).fork();
+          w.tag(1, LEN).bytes(hex(l.traceId));
+          w.tag(2, LEN).bytes(hex(l.spanId));
+          if (l.traceState !== undefined) w.tag(3, LEN).string(l.traceState);
+          keyValues(w, 4, l.attributes);
+          w.join();
+        }
+        if (s.statusMessage !== undefined) w.tag(15, LEN).fork().tag(2, LEN).string(s.statusMessage).join();
         w.join();
       }
-      for (const l of s.links ?? []) {
-        w.tag(13, LEN).fork();
-        w.tag(1, LEN).bytes(hex(l.traceId));
-        w.tag(2, LEN).bytes(hex(l.spanId));
-        if (l.traceState !== undefined) w.tag(3, LEN).string(l.traceState);
-        keyValues(w, 4, l.attributes);
-        w.join();
-      }
-      if (s.statusMessage !== undefined) w.tag(15, LEN).fork().tag(2, LEN).string(s.statusMessage).join();
-      w.join();
-    }
-  }, w);
+    },
+    w,
+  );
 }
 
 const jsonAttributes = (kvs: KeyValues | undefined) => (kvs ?? []).map(([key, value]) => ({ key, value: { stringValue: value } }));

@@ -16,6 +16,8 @@ export function otlpJsonLogs(n: number, opts: { prefix: string; eventName?: stri
     });
   }
   return JSON.stringify({
-    resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'loadgen' } }] }, scopeLogs: [{ scope: { name: 'test' }, logRecords }] }],
+    resourceLogs: [
+      { resource: { attributes: [{ key: 'service.name', value: { stringValue: 'loadgen' } }] }, scopeLogs: [{ scope: { name: 'test' }, logRecords }] },
+    ],
   });
 }

@@ -29,10 +29,17 @@ export async function freePort(): Promise<number> {
 }
 
 /** `viaNpmStart` runs the README's `npm start` (signals then go to npm, as when a user stops it). */
-export async function startServerProcess(opts: { dataDir: string; configPath?: string; env?: Record<string, string>; viaNpmStart?: boolean }): Promise<ServerProcess> {
+export async function startServerProcess(opts: {
+  dataDir: string;
+  configPath?: string;
+  env?: Record<string, string>;
+  viaNpmStart?: boolean;
+}): Promise<ServerProcess> {
   const port = await freePort();
   const configArgs = opts.configPath ? ['--config', opts.configPath] : [];
-  const [command, args] = opts.viaNpmStart ? ['npm', ['start', '--silent', '--', ...configArgs]] : [process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), ...configArgs]];
+  const [command, args] = opts.viaNpmStart
+    ? ['npm', ['start', '--silent', '--', ...configArgs]]
+    : [process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), ...configArgs]];
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', SIGNALHOUSE_DATA_DIR: opts.dataDir, LOG_LEVEL: 'warn', ...opts.env },

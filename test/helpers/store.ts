@@ -47,6 +47,9 @@ export async function withStore(dataDir: string, fn: (store: Store) => Promise<v
 
 /** Rows left in the landing slots (and the landing tables of earlier versions). */
 export async function landedRows(store: Store): Promise<number> {
-  const rs = await store.client.query({ query: "SELECT count() AS n FROM merge('signalhouse', '^landing') SETTINGS engine_file_empty_if_not_exists = 1", format: 'JSONEachRow' });
+  const rs = await store.client.query({
+    query: "SELECT count() AS n FROM merge('signalhouse', '^landing') SETTINGS engine_file_empty_if_not_exists = 1",
+    format: 'JSONEachRow',
+  });
   return Number((await rs.json<{ n: string }>())[0].n);
 }
