@@ -1,6 +1,6 @@
 /**
  * The baselines for `bench:ingest`: a bare Fastify server that parses the OTLP payload (Fastify's JSON parser,
- * or the same protobuf decoder Signalhouse uses) and, with `BARE_REPLY=echo` (DESIGN §6: "a bare Fastify JSON
+ * or the same protobuf decoder Signalhouse uses) and, with `BARE_REPLY=echo` (the targets' "a bare Fastify JSON
  * echo of the same payload"), echoes it back: the parsed JSON re-serialized, the protobuf bytes as received.
  * With `BARE_REPLY=parse` it only parses and answers `{}` (an empty protobuf message for protobuf): the cost of
  * receiving and parsing alone, since the echo's serialization doubles the JSON baseline's work. No pipeline, no

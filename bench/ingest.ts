@@ -127,7 +127,7 @@ async function defaultServer(dir: string, configPath: string, chosen: readonly L
   // (they left single-event p99 at ~200 ms in the first seconds): wait until its CPU falls below 10% of a core.
   if (chosen.length > 0 && latencyChosen()) console.log(`waited ${await quiet(server.child.pid!)} s for the server to go quiet before the latency scenarios`);
   // The latency targets at a steady rate: single events at 1,000 req/s, and 100-event requests at 200 req/s
-  // (20k events/s, twice the seed's 10k events/s SLA), from the open-loop generator.
+  // (20k events/s, twice the 10k events/s SLA), from the open-loop generator.
   const latencyLoads = [
     ['single', 1, 1000, 'protobuf 1/req at 1k req/s'],
     ['batch-100', 100, 200, 'protobuf 100/req at 200 req/s'],

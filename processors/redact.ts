@@ -1,5 +1,5 @@
 /**
- * redact: removes personal data and secrets before storage (seed 002's privacy rules and more).
+ * redact: removes personal data and secrets before storage (the product's privacy rules and more).
  * - Values of blocked keys (passwords, tokens, cookies…) are replaced whole; with `allowed_keys`, every other
  *   key is deleted.
  * - Emails, phone numbers, card numbers (Luhn-checked), national ids (US SSN, UK NINO) and secrets (bearer

@@ -1,6 +1,6 @@
 /**
- * The seed event envelope (seed 002: `event_id`, `event_name`, `occurred_at`, `tenant_id`, `site_id`,
- * `session_id`, `user_id`, `source`, `attributes`, `context`) as a product event. Seed 003's camelCase form
+ * The event envelope (`event_id`, `event_name`, `occurred_at`, `tenant_id`, `site_id`,
+ * `session_id`, `user_id`, `source`, `attributes`, `context`) as a product event. Its camelCase form
  * (`eventName`, `properties`, `userId`, `sessionId`, `timestamp`) maps to the same fields.
  */
 import { SignalhouseError } from '../../core/errors.ts';

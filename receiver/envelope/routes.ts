@@ -1,8 +1,8 @@
 /**
- * The seed event-envelope API: `POST /api/v1/analytics/events` (one event) and `/api/v1/analytics/events/batch`
+ * The event envelope API: `POST /api/v1/analytics/events` (one event) and `/api/v1/analytics/events/batch`
  * (`{events, batch_id}`, at most `max_batch_events` events and `max_batch_size` bytes), with a result per event
  * (`accepted`, maybe as a `duplicate`; `dropped` with its `reason`; `rejected` with its `error`) and their counts.
- * Seed 003's `/api/analytics/track` and `/api/analytics/track/batch` are the same handlers. An event naming
+ * `/api/analytics/track` and `/api/analytics/track/batch` are the same handlers. An event naming
  * another tenant refuses the whole request (403).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';

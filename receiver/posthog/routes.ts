@@ -1,5 +1,5 @@
 /**
- * PostHog capture API (seed 001's `/capture`): `POST /capture`, `/batch`, `/e`, `/i/v0/e` (with or without a
+ * The PostHog capture API: `POST /capture`, `/batch`, `/e`, `/i/v0/e` (with or without a
  * trailing slash), as sent by `posthog-node` and posthog-js with `host` pointed here. Bodies: JSON (one event,
  * `{batch: [...]}` or an array), gzip (`Content-Encoding: gzip` or `?compression=gzip-js`), base64
  * (`?compression=base64`, or form-encoded `data=`). The project key (`api_key` / `token`, or a Bearer header)

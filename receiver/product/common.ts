@@ -1,5 +1,5 @@
 /**
- * What the JSON product APIs (Segment-style tracking, the seed event envelope) share: the write key from a
+ * What the JSON product APIs (Segment-style tracking, the event envelope) share: the write key from a
  * header or the body, attribute flattening with the OTLP receiver's rules (scalars as text, arrays and objects
  * as JSON), timestamps with clock-skew correction, the standard context attributes, and per-event refusals
  * that are reported back instead of failing the whole request.

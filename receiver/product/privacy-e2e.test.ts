@@ -1,6 +1,6 @@
 /**
  * Every receiver through the default processor chain: personal data, events without consent, duplicates and
- * bots sent over OTLP, the Segment API, PostHog and the seed envelope; the stored rows are checked.
+ * bots sent over OTLP, the Segment API, PostHog and the envelope API; the stored rows are checked.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACME_KEY, startTestService, type TestService } from '../../test/helpers/service.ts';

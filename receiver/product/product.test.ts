@@ -1,6 +1,6 @@
 /**
  * The product APIs over real HTTP: the unmodified `@segment/analytics-node` client, raw Segment-style requests
- * (browser text/plain, body write key, limits, clock skew) and the seed event envelope (seed 002 and 003).
+ * (browser text/plain, body write key, limits, clock skew) and the event envelope API (both its forms).
  */
 import { gzipSync } from 'node:zlib';
 import { Analytics } from '@segment/analytics-node';
@@ -109,7 +109,7 @@ describe('Segment-style tracking API', () => {
     expect(Math.abs(Number(row.ms) - (now - 5_000))).toBeLessThan(2_000);
   });
 
-  it('answers 202 on the seed paths', async () => {
+  it('answers 202 on the /v1/analytics paths', async () => {
     expect(await post('/v1/analytics/track', { userId: 'u-202', event: 'button_clicked', messageId: 'seed-202' }, bearer())).toEqual({
       status: 202,
       body: { success: true },
@@ -281,7 +281,7 @@ describe('identities', () => {
 
 const CHROME_UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
 
-describe('seed event envelope', () => {
+describe('event envelope API', () => {
   const envelope = (over: Record<string, unknown> = {}) => ({
     event_id: `env-${Math.random().toString(36).slice(2)}`,
     event_name: 'voice.first_response',
@@ -370,7 +370,7 @@ describe('seed event envelope', () => {
     expect((await post('/api/v1/analytics/events', envelope({ event_name: 42 }), bearer())).status).toBe(400);
   });
 
-  it("maps seed 003's camelCase track API to the same events", async () => {
+  it('maps the camelCase track API to the same events', async () => {
     expect(
       await post(
         '/api/analytics/track',
@@ -402,7 +402,7 @@ describe('seed event envelope', () => {
     expect(body.events['kb.search'].properties['kb.results_count']).toMatchObject({ type: 'string', pattern: '^-?\\d+$' });
   });
 
-  it('serves the seed health and stats paths', async () => {
+  it('serves the analytics health and stats paths', async () => {
     for (const path of ['/api/v1/analytics/health', '/api/v1/analytics/events/health']) {
       expect(await (await fetch(`${svc.url}${path}`)).json()).toEqual({ status: 'ok' });
     }

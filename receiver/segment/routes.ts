@@ -1,9 +1,9 @@
 /**
  * Segment-style tracking API: `/v1/track`, `/v1/identify`, `/v1/page`, `/v1/screen`, `/v1/group`, `/v1/alias`,
- * `/v1/batch` (what `@segment/analytics-node` and analytics.js send, with `host` pointed here), and seed 000's
+ * `/v1/batch` (what `@segment/analytics-node` and analytics.js send, with `host` pointed here), and the same calls under
  * `/v1/analytics/{track,identify,page,batch}`. Auth: Basic `base64(writeKey:)`, Bearer, or `writeKey` in the
  * body. Bodies: JSON as application/json or text/plain (browsers). Replies: 200 `{success: true}` (202 on the
- * seed paths) when every message was accepted (repeats of accepted messages included); otherwise also the
+ * `/v1/analytics` paths) when every message was accepted (repeats of accepted messages included); otherwise also the
  * accepted count and the dropped and refused messages by index. Only a request whose every message is refused
  * gets 400 (the SDKs drop a batch on 4xx and retry on 5xx, so a repeat or a consent drop never fails a request).
  */
