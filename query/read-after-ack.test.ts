@@ -60,6 +60,12 @@ describe('read after ack', () => {
     });
     expect(status).toBe(200);
     expect(body.metrics).toEqual({ 'voice.first_response_ms.p50': 420, 'voice.first_response_ms.p99': 420 });
+    // Over a day (the README's request): the rollup serves that range, and its few values are answered exactly.
+    const day = { from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date(Date.now() + 86_400_000).toISOString() };
+    const long = await postReport(svc.url, 'summary', { ...day, metrics: ['voice.first_response_ms.p50'] });
+    expect(long.body.metrics).toEqual({ 'voice.first_response_ms.p50': 420 });
+    const sketch = await postReport(svc.url, 'summary', { ...day, metrics: ['voice.first_response_ms.p50'], source: 'rollup' });
+    expect(Math.abs(sketch.body.metrics['voice.first_response_ms.p50'] - 420) / 420).toBeLessThan(0.01);
   });
 
   it('exact quantiles of few values take the element at rank floor(q × (n − 1)), as the sketch does', async () => {

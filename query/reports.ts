@@ -5,10 +5,13 @@
  */
 import { SignalhouseError } from '../core/errors.ts';
 import { readRows, type Store } from '../storage/store.ts';
-import type { MetricDef } from './catalog.ts';
-import { chooseSource, type MetricQuery, params, rollupSummarySql, rollupTimeseriesSql, summarySql, timeseriesSql } from './sql.ts';
+import { EXACT_QUANTILE_MAX_VALUES, type MetricDef } from './catalog.ts';
+import { chooseSource, type MetricQuery, params, rollupSummaryCountedSql, rollupSummarySql, rollupTimeseriesSql, summarySql, timeseriesSql } from './sql.ts';
 
 export type RequestedSource = 'auto' | 'raw' | 'rollup';
+
+/** Quantile metrics: the rollup keeps their sketches, which read 422.01 for one value of 420. */
+const isQuantile = (metric: MetricDef) => metric.rollup.aggregate.includes('quantilesDDMerge');
 
 /** A number, or null for no data (NULL, NaN, ±Inf). */
 function numberOrNull(v: unknown): number | null {
@@ -37,9 +40,14 @@ export function createReports(store: Store, rollups: boolean): Reports {
   return {
     async summary(metric, q, source = 'raw') {
       const site = q.siteId !== undefined;
-      const sql = pick(source, q) === 'rollup' ? rollupSummarySql(db, metric, site) : summarySql(db, metric, site);
-      const [row] = await readRows<{ value: unknown }>(store, sql, params(q));
-      return numberOrNull(row?.value);
+      const value = async (sql: string) => numberOrNull((await readRows<{ value: unknown }>(store, sql, params(q)))[0]?.value);
+      const picked = pick(source, q);
+      if (picked === 'rollup' && source === 'auto' && isQuantile(metric)) {
+        // A long range may hold few values: those are answered exactly from the raw events, as short ranges are.
+        const [counted] = await readRows<{ value: unknown; n: unknown }>(store, rollupSummaryCountedSql(db, metric, site), params(q));
+        return Number(counted?.n ?? 0) > EXACT_QUANTILE_MAX_VALUES ? numberOrNull(counted.value) : value(summarySql(db, metric, site));
+      }
+      return value(picked === 'rollup' ? rollupSummarySql(db, metric, site) : summarySql(db, metric, site));
     },
     async timeseries(metric, q, source) {
       const site = q.siteId !== undefined;

@@ -129,6 +129,13 @@ export function rollupSummarySql(db: string, metric: MetricDef, siteFilter: bool
   return `SELECT ${metric.rollup.aggregate} AS value FROM (${rollupRows(db, metric, siteFilter)})`;
 }
 
+/** The same, with `n`: how many values the range holds (so that a caller can answer few of them exactly). */
+export function rollupSummaryCountedSql(db: string, metric: MetricDef, siteFilter: boolean): string {
+  // The value columns are picked by name from the aggregate: name ValueCount in it too.
+  const counted = { ...metric, rollup: { ...metric.rollup, aggregate: `${metric.rollup.aggregate}, sum(ValueCount)` } };
+  return `SELECT ${metric.rollup.aggregate} AS value, sum(ValueCount) AS n FROM (${rollupRows(db, counted, siteFilter)})`;
+}
+
 /** One value per bucket, from the rollup (grain ≥ 1 minute). */
 export function rollupTimeseriesSql(db: string, metric: MetricDef, siteFilter: boolean): string {
   return (
