@@ -24,10 +24,24 @@ const pipelineSchema = z.strictObject({
 });
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 
+/** A browser origin as sent in `Origin`: scheme, host and port, no path. */
+const origin = z.string().refine((o) => {
+  try {
+    return new URL(o).origin === o;
+  } catch {
+    return false;
+  }
+}, 'an origin is scheme://host[:port], without a path or a trailing slash');
+
 const tenantSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, "_", "-", "." (at most 64)'),
   write_keys: z.array(z.string().min(8, 'keys must have at least 8 characters')).default([]),
   read_tokens: z.array(z.string().min(8, 'tokens must have at least 8 characters')).default([]),
+  /**
+   * Browser origins allowed to send with this tenant's write keys (`https://shop.acme.com`); empty allows any, as
+   * write keys are public. Requests without an `Origin` (server SDKs) are not affected.
+   */
+  allowed_origins: z.array(origin).default([]),
 });
 export type TenantConfig = z.infer<typeof tenantSchema>;
 
@@ -55,6 +69,12 @@ const configSchema = z
              * not fit gets 503 with Retry-After. One request alone is always admitted.
              */
             max_in_flight_bytes: byteSize.default(64 * 1024 * 1024),
+            /**
+             * Browser origins allowed to call the query API (CORS). None by default: read tokens are secret and
+             * belong in a server or the built-in dashboard, not in another site's pages. Ingest paths answer
+             * CORS for any origin, checked per tenant (`tenants[].allowed_origins`).
+             */
+            query_allowed_origins: z.array(origin).default([]),
           })
           .prefault({}),
         log_level: z.enum(LOG_LEVELS).default('info'),
@@ -115,6 +135,7 @@ export const DEMO_TENANT: TenantConfig = Object.freeze({
   id: 'demo',
   write_keys: ['wk_demo_local_only'],
   read_tokens: ['rt_demo_local_only'],
+  allowed_origins: [],
 });
 
 /** The pipeline set used when the config declares none: every receiver, every processor, into ClickHouse. */

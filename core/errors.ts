@@ -11,6 +11,7 @@ export const ErrorCodes = {
   UNDECODABLE_BODY: { statusCode: 400, retryable: false },
   UNAUTHENTICATED: { statusCode: 401, retryable: false },
   FORBIDDEN_TENANT: { statusCode: 403, retryable: false },
+  FORBIDDEN_ORIGIN: { statusCode: 403, retryable: false },
   NOT_FOUND: { statusCode: 404, retryable: false },
   PAYLOAD_TOO_LARGE: { statusCode: 413, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, retryable: false },

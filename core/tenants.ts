@@ -9,6 +9,8 @@ import { SignalhouseError } from './errors.ts';
 
 export interface Tenant {
   readonly id: string;
+  /** Browser origins allowed to send with its write keys; empty: any. */
+  readonly allowedOrigins: ReadonlySet<string>;
 }
 
 export interface TenantRegistry {
@@ -26,7 +28,7 @@ export function createTenantRegistry(configs: readonly TenantConfig[]): TenantRe
   const readTokenDigests = new Map<string, Tenant>();
   const tenants: Tenant[] = [];
   for (const cfg of configs) {
-    const tenant: Tenant = Object.freeze({ id: cfg.id });
+    const tenant: Tenant = Object.freeze({ id: cfg.id, allowedOrigins: new Set(cfg.allowed_origins) });
     tenants.push(tenant);
     for (const k of cfg.write_keys) writeKeys.set(k, tenant);
     for (const t of cfg.read_tokens) {
@@ -59,12 +61,18 @@ export function credentialFromAuthorization(header: string | undefined): string 
   return undefined;
 }
 
-/** Resolves the ingest tenant from a write key, or throws 401 with a message that says what was wrong. */
-export function requireWriteTenant(registry: TenantRegistry, writeKey: string | undefined): Tenant {
+/**
+ * Resolves the ingest tenant from a write key, or throws 401 with a message that says what was wrong. A request
+ * from a browser page (`origin`, the `Origin` header) must come from one of the tenant's allowed origins (403).
+ */
+export function requireWriteTenant(registry: TenantRegistry, writeKey: string | undefined, origin: string | undefined): Tenant {
   if (!writeKey) {
     throw new SignalhouseError('UNAUTHENTICATED', 'missing write key: send "Authorization: Bearer <write key>"');
   }
   const tenant = registry.byWriteKey(writeKey);
   if (!tenant) throw new SignalhouseError('UNAUTHENTICATED', 'unknown write key');
+  if (origin !== undefined && tenant.allowedOrigins.size > 0 && !tenant.allowedOrigins.has(origin)) {
+    throw new SignalhouseError('FORBIDDEN_ORIGIN', `origin ${JSON.stringify(origin)} may not send with this write key (tenants[].allowed_origins)`);
+  }
   return tenant;
 }

@@ -8,6 +8,7 @@
 import { Transform } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { createReceivers } from '../receiver/receiverhelper/factory.ts';
+import { installCors } from './cors.ts';
 import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
 import type { Store } from '../storage/store.ts';
 import { queryRoutes } from '../query/routes.ts';
@@ -66,6 +67,9 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
+
+  // CORS first: every reply, a refusal at admission included, carries the headers a page needs to read it.
+  const corsRoutes = await installCors(app, config.service.http.query_allowed_origins);
 
   // Bounded concurrency: past the limit, refuse at once (503 + Retry-After) rather than queue without end.
   let inFlight = 0;
@@ -159,9 +163,10 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     return telemetry.registry.metrics();
   });
 
-  // The receivers the pipelines name, each in a plugin scope of its own (its body parsers and error handler).
-  for (const receiver of receivers) await app.register(receiver.routes);
-  await app.register(queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: deps.rollups, readAfterAck: deps.readAfterAck });
+  // The receivers the pipelines name, each in a plugin scope of its own (its body parsers and error handler),
+  // then the query API; CORS answers each kind of route as service/cors.ts says.
+  for (const receiver of receivers) await corsRoutes.register('ingest', receiver.routes, {});
+  await corsRoutes.register('query', queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: deps.rollups, readAfterAck: deps.readAfterAck });
   return {
     app,
     stopAdmitting() {

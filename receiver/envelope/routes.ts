@@ -24,7 +24,7 @@ export async function envelopeRoutes(app: FastifyInstance, opts: EnvelopeRoutesO
   const records = counters.signal('logs');
 
   async function ingest(request: FastifyRequest, events: unknown[], body: Record<string, unknown>) {
-    const tenant = tenantOf(tenants, request.headers.authorization, body);
+    const tenant = tenantOf(tenants, request.headers.authorization, body, request.headers.origin);
     for (const e of events) checkTenant(e, tenant.id);
     const ctx = requestContext(RECEIVER, config, body.sent_at ?? body.sentAt, 'sent_at');
     return ingestProductEvents(records, pipeline, tenant.id, events, (e) => envelopeEvent(e, ctx));

@@ -62,7 +62,7 @@ export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions):
 
     app.post(`/v1/${signal}`, async (request: FastifyRequest, reply: FastifyReply) => {
       const encoding = mediaTypeOf(request, MEDIA_TYPES) === 'application/json' ? 'json' : 'protobuf';
-      const tenant = requireWriteTenant(tenants, credentialFromAuthorization(request.headers.authorization));
+      const tenant = requireWriteTenant(tenants, credentialFromAuthorization(request.headers.authorization), request.headers.origin);
       const body = await readBody(request, { limit: bodyLimit });
       const ctx: DecodeContext = { tenantId: tenant.id, limits: config.limits, receivedAtUnixNano: nowUnixNano(), rejections: [] };
       const events = encoding === 'protobuf' ? decodeProtobuf(body, ctx) : decodeJson(body, ctx);

@@ -81,7 +81,7 @@ export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOpt
     const key =
       credentialFromAuthorization(request.headers.authorization) ??
       [envelope.api_key, envelope.token, first.api_key, firstProps.token].find((k): k is string => typeof k === 'string' && k !== '');
-    const tenant = requireWriteTenant(tenants, key);
+    const tenant = requireWriteTenant(tenants, key, request.headers.origin);
     const ctx = requestContext(RECEIVER, config, envelope.sent_at, 'sent_at');
     const outcome = await ingestProductEvents(records, pipeline, tenant.id, events, (e) => posthogEvent(e, ctx));
     const { dropped, rejected } = listedByIndex(outcome);

@@ -60,13 +60,13 @@ export function parseJson(bytes: Buffer): unknown {
 }
 
 /** The tenant from `Authorization` (Bearer or Basic) or, failing that, `writeKey` / `api_key` in the body. */
-export function tenantOf(registry: TenantRegistry, authorization: string | undefined, body: unknown): Tenant {
+export function tenantOf(registry: TenantRegistry, authorization: string | undefined, body: unknown, origin: string | undefined): Tenant {
   let key = credentialFromAuthorization(authorization);
   if (key === undefined && isObject(body)) {
     const fromBody = body.writeKey ?? body.api_key;
     if (typeof fromBody === 'string' && fromBody !== '') key = fromBody;
   }
-  return requireWriteTenant(registry, key);
+  return requireWriteTenant(registry, key, origin);
 }
 
 /** Adds `value` under `key` with the OTLP receiver's text rules; null and undefined are skipped. */

@@ -28,7 +28,7 @@ export async function segmentRoutes(app: FastifyInstance, opts: SegmentRoutesOpt
   async function handle(request: FastifyRequest, reply: FastifyReply, type: SegmentType | undefined, okStatus: number) {
     const body = await readJsonBody(request, config.max_batch_size);
     if (!isObject(body)) throw new SignalhouseError('BAD_REQUEST', 'body must be a JSON object');
-    const tenant = tenantOf(tenants, request.headers.authorization, body);
+    const tenant = tenantOf(tenants, request.headers.authorization, body, request.headers.origin);
     let messages: unknown[];
     if (type === undefined) {
       if (!Array.isArray(body.batch)) throw new SignalhouseError('BAD_REQUEST', 'batch must be an array of messages');
