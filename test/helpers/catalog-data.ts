@@ -1,5 +1,5 @@
 /**
- * One data set for the catalog's report tests, ingested through the real APIs (seed envelope batches and OTLP/JSON
+ * One data set for the catalog's report tests, ingested through the real APIs (envelope API batches and OTLP/JSON
  * spans) with the values each metric must give: every catalog metric has data, two sites, and another tenant
  * (globex) whose values would show if tenants mixed. Used by the report API's and the Grafana dashboard's tests.
  */
