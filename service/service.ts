@@ -45,30 +45,28 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
   if (problems.length > 0) throw new ConfigError('exporters', problems);
   const chConfig = storeSpecs[0].config as ClickHouseExporterConfig;
   const store = await openStore(storeOptions(chConfig));
-  let migrated = false;
+  // Whatever fails from here on (migrations, recovery, a component's options) closes the store again.
   try {
-    const applied = await migrate(store.client, {
-      database: chConfig.database,
-      cluster: chConfig.cluster,
-      ttlMs: chConfig.ttl,
-      rollups: chConfig.rollups,
-      fsync: chConfig.fsync,
-      embedded: store.kind === 'embedded',
-    });
-    migrated = true;
-    if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
+    return await assemble(config, logger, telemetry, store, chConfig, specs);
   } catch (err) {
     await store.close();
     throw err;
   }
+}
+
+async function assemble(config: SignalhouseConfig, logger: Logger, telemetry: Telemetry, store: Store, chConfig: ClickHouseExporterConfig, specs: ReturnType<typeof resolveExporters>): Promise<Service> {
+  const applied = await migrate(store.client, {
+    database: chConfig.database,
+    cluster: chConfig.cluster,
+    ttlMs: chConfig.ttl,
+    rollups: chConfig.rollups,
+    fsync: chConfig.fsync,
+    embedded: store.kind === 'embedded',
+  });
+  if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
   const exporters = new Map<string, Exporter>(specs.map((s) => [s.key, s.factory.create(s.config, s.key, { store, telemetry, logger })]));
-  try {
-    // Rows a crash left in the landing table reach their tables before anything reads them (dedupe's window).
-    for (const e of exporters.values()) await e.start();
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
+  // Rows a crash left in the landing table reach their tables before anything reads them (dedupe's window).
+  for (const e of exporters.values()) await e.start();
   const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry);
   await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max) });
   const settle = async () => {
@@ -84,7 +82,6 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
     readAfterAck: settle,
     rollups: chConfig.rollups,
     async checkReady() {
-      if (!migrated) throw new Error('migrations not applied');
       const ping = await store.client.ping();
       if (!ping.success) throw new Error(`storage unreachable: ${ping.error.message}`);
     },
