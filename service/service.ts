@@ -54,7 +54,14 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
   }
 }
 
-async function assemble(config: SignalhouseConfig, logger: Logger, telemetry: Telemetry, store: Store, chConfig: ClickHouseExporterConfig, specs: ReturnType<typeof resolveExporters>): Promise<Service> {
+async function assemble(
+  config: SignalhouseConfig,
+  logger: Logger,
+  telemetry: Telemetry,
+  store: Store,
+  chConfig: ClickHouseExporterConfig,
+  specs: ReturnType<typeof resolveExporters>,
+): Promise<Service> {
   const applied = await migrate(store.client, {
     database: chConfig.database,
     cluster: chConfig.cluster,
