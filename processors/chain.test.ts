@@ -3,28 +3,10 @@ import { z } from 'zod';
 import { addRejection, type Batch, type EventOutcome, type LogEvent } from '../core/event.ts';
 import { createTelemetry } from '../core/telemetry.ts';
 import type { Processor, ProcessorFactory } from '../core/components.ts';
+import { testLogEvent } from '../test/helpers/events.ts';
 import { buildProcessor, createProcessorChain } from './chain.ts';
 
-const resource = { attributes: {}, schemaUrl: '', serviceName: '' };
-const scope = { name: '', version: '', attributes: {}, schemaUrl: '' };
-const event = (eventName: string): LogEvent => ({
-  eventId: '',
-  sessionId: '',
-  userId: '',
-  anonymousId: '',
-  timeUnixNano: 1n,
-  observedTimeUnixNano: 0n,
-  traceId: '',
-  spanId: '',
-  traceFlags: 0,
-  severityText: '',
-  severityNumber: 0,
-  body: '',
-  eventName,
-  attributes: {},
-  resource,
-  scope,
-});
+const event = (eventName: string): LogEvent => testLogEvent({ timeUnixNano: 1n, eventName });
 const logBatch = (...names: string[]): Batch => ({ tenantId: 't', signal: 'logs', events: names.map(event), rejections: [] });
 
 /** Drops events whose name starts with a prefix (like consent: on purpose, not reported). */

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Batch, LogEvent } from '../core/event.ts';
+import { testLogEvent } from '../test/helpers/events.ts';
 import type { Processor, ProcessorFactory } from '../core/components.ts';
 import { createConsent } from './consent.ts';
 import { createDedupe } from './dedupe.ts';
@@ -21,25 +22,7 @@ const resource = { attributes: { 'service.name': 'fixture' }, schemaUrl: '', ser
 const scope = { name: 'fixture', version: '', attributes: {}, schemaUrl: '' };
 
 function event(eventName: string, attributes: Record<string, string>, over: Partial<LogEvent> = {}): LogEvent {
-  return {
-    eventId: '',
-    sessionId: '',
-    userId: 'u-1',
-    anonymousId: '',
-    timeUnixNano: BigInt(NOW) * 1_000_000n,
-    observedTimeUnixNano: 0n,
-    traceId: '',
-    spanId: '',
-    traceFlags: 0,
-    severityText: '',
-    severityNumber: 0,
-    body: '',
-    eventName,
-    attributes: { ...attributes },
-    resource,
-    scope,
-    ...over,
-  };
+  return testLogEvent({ userId: 'u-1', timeUnixNano: BigInt(NOW) * 1_000_000n, eventName, attributes: { ...attributes }, resource, scope, ...over });
 }
 const batchOf = (events: LogEvent[], tenantId = 'acme'): Batch => ({ tenantId, signal: 'logs', events, rejections: [] });
 const defaults = (type: string) => {

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { LogBatch, LogEvent } from '../core/event.ts';
+import type { LogBatch } from '../core/event.ts';
+import { testLogEvent } from '../test/helpers/events.ts';
 import { createRedact, luhnValid, PATTERN_SOURCES, redactFactory } from './redact.ts';
 
 const KINDS = Object.keys(PATTERN_SOURCES) as Array<keyof typeof PATTERN_SOURCES>;
@@ -75,24 +76,7 @@ const value = fc
   .map((parts) => parts.join(''));
 
 const batchOf = (v: string, tenantId: string): LogBatch => {
-  const e = {
-    eventId: '',
-    sessionId: '',
-    userId: '',
-    anonymousId: '',
-    timeUnixNano: 0n,
-    observedTimeUnixNano: 0n,
-    traceId: '',
-    spanId: '',
-    traceFlags: 0,
-    severityText: '',
-    severityNumber: 0,
-    body: v,
-    eventName: 'x',
-    attributes: { note: v },
-    resource: { attributes: {}, schemaUrl: '', serviceName: '' },
-    scope: { name: '', version: '', attributes: {}, schemaUrl: '' },
-  } satisfies LogEvent;
+  const e = testLogEvent({ body: v, eventName: 'x', attributes: { note: v } });
   return { tenantId, signal: 'logs', events: [e], rejections: [] };
 };
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogEvent, Resource, Scope } from '../../core/event.ts';
+import { testLogEvent } from '../../test/helpers/events.ts';
 import { BinaryReader } from './binary-reader.ts';
 import { BinaryWriter } from './binary-writer.ts';
 import { ArrayColumn, AttributesColumn, insertFormat, Int64Column, LowCardinalityStringColumn, StringColumn, takeBlock, UInt8Column } from './native.ts';
@@ -130,24 +131,8 @@ describe('Native blocks', () => {
     await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, rollups: false });
     const resource: Resource = { attributes: { 'service.name': 'n' }, schemaUrl: '', serviceName: 'n' };
     const scope: Scope = { name: 's', version: '', attributes: {}, schemaUrl: '' };
-    const event = (id: string, attributes: Record<string, string>): LogEvent => ({
-      eventId: id,
-      sessionId: '',
-      userId: '',
-      anonymousId: '',
-      timeUnixNano: T0,
-      observedTimeUnixNano: T0,
-      traceId: '',
-      spanId: '',
-      traceFlags: 0,
-      severityText: '',
-      severityNumber: 0,
-      body: '',
-      eventName: 'e',
-      attributes,
-      resource,
-      scope,
-    });
+    const event = (id: string, attributes: Record<string, string>): LogEvent =>
+      testLogEvent({ eventId: id, timeUnixNano: T0, observedTimeUnixNano: T0, eventName: 'e', attributes, resource, scope });
     // A value that is not a string fails half-way through the second row.
     expect(() => encodeLogBlock([{ tenantId: 'tenant', events: [event('a', {}), event('b', { bad: 42 as unknown as string })] }])).toThrow();
     const block = encodeLogBlock([{ tenantId: 'tenant', events: [event('c', { ok: 'yes' })] }]);

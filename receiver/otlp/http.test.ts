@@ -8,6 +8,7 @@ import { JsonLogsSerializer, ProtobufLogsSerializer } from '@opentelemetry/otlp-
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { partialSuccess } from '../../test/helpers/otlp.ts';
 import { ACME_KEY, GLOBEX_KEY, startTestService, type TestService } from '../../test/helpers/service.ts';
 
 let svc: TestService;
@@ -49,27 +50,6 @@ function decodeStatus(buf: Buffer): { code: number; message: string } {
     if (no === 1) out.code = r.int32();
     else if (no === 2) out.message = r.string();
     else r.skip(wt);
-  }
-  return out;
-}
-
-/** ExportLogsServiceResponse { partial_success = 1 { rejected_log_records = 1; error_message = 2 } } */
-function decodePartialSuccess(buf: Buffer): { rejected: number; message: string } {
-  const out = { rejected: 0, message: '' };
-  const r = new BinaryReader(buf);
-  while (r.pos < r.len) {
-    const [no, wt] = r.tag();
-    if (no !== 1) {
-      r.skip(wt);
-      continue;
-    }
-    const inner = new BinaryReader(r.bytes());
-    while (inner.pos < inner.len) {
-      const [ino, iwt] = inner.tag();
-      if (ino === 1) out.rejected = Number(inner.int64());
-      else if (ino === 2) out.message = inner.string();
-      else inner.skip(iwt);
-    }
   }
   return out;
 }
@@ -219,7 +199,7 @@ describe('hostile bodies', () => {
     w.join().join();
     const res = await post('/v1/logs', w.finish(), { ...PROTO, ...auth() });
     expect(res.status).toBe(200);
-    expect(decodePartialSuccess(res.bytes)).toEqual({ rejected: 1, message: 'log record: invalid trace_id: expected 16 bytes, got 3 (1)' });
+    expect(partialSuccess(res.bytes, 'protobuf')).toEqual({ rejected: 1, message: 'log record: invalid trace_id: expected 16 bytes, got 3 (1)' });
     expect(await countEvents('pp.ok')).toBe(1);
     const spans = JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ name: 'no-ids' }] }] }] });
     const spanRes = await post('/v1/traces', spans, { ...JSON_CT, ...auth() });
@@ -237,7 +217,7 @@ describe('hostile bodies', () => {
     w.join().join().join();
     const res = await post('/v1/logs', w.finish(), { ...PROTO, ...auth() });
     expect(res.status).toBe(200);
-    expect(decodePartialSuccess(res.bytes)).toEqual({ rejected: 0, message: 'dropped: no consent (consent.analytics) (1)' });
+    expect(partialSuccess(res.bytes, 'protobuf')).toEqual({ rejected: 0, message: 'dropped: no consent (consent.analytics) (1)' });
     expect([await countEvents('drop.ok'), await countEvents('drop.no')]).toEqual([1, 0]);
   });
 
