@@ -17,6 +17,9 @@ export interface CorsRoutes {
 }
 
 const BASE = { methods: ['GET', 'POST', 'OPTIONS'], exposedHeaders: ['retry-after', 'x-request-id'], maxAge: 86_400, credentials: false };
+// Built once: the delegator runs for every request.
+const ALLOW = { ...BASE, origin: true };
+const DENY = { ...BASE, origin: false };
 
 export async function installCors(app: FastifyInstance, queryAllowedOrigins: readonly string[]): Promise<CorsRoutes> {
   const kinds = new Map<string, CorsKind>();
@@ -30,7 +33,7 @@ export async function installCors(app: FastifyInstance, queryAllowedOrigins: rea
       const kind = kinds.get(pathOf(request as FastifyRequest));
       const origin = request.headers.origin;
       const allowed = kind === 'ingest' || (kind === 'query' && origin !== undefined && queryOrigins.has(origin));
-      callback(null, { ...BASE, origin: allowed });
+      callback(null, allowed ? ALLOW : DENY);
     },
   });
   return {

@@ -75,12 +75,14 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   let inFlight = 0;
   let draining = false;
   let drained: (() => void) | undefined;
-  app.addHook('onRequest', (_request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
     if (draining) return done(new SignalhouseError('SHUTTING_DOWN', 'server is shutting down, retry against another instance', { retryAfterSeconds: 1 }));
     if (inFlight >= maxConcurrent) return done(new SignalhouseError('OVERLOADED', 'too many concurrent requests, retry later', { retryAfterSeconds: 1 }));
     inFlight++;
     telemetry.inFlightRequests.set(inFlight);
-    _reply.raw.once('close', () => {
+    // One listener per request: the reply is done, so are its slot and its body bytes (preParsing below).
+    reply.raw.once('close', () => {
+      request.bodyReservation?.release();
       inFlight--;
       telemetry.inFlightRequests.set(inFlight);
       if (inFlight === 0) drained?.();
@@ -89,13 +91,13 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   });
 
   // The in-flight byte budget: a body's bytes are taken before it is read when it declares its length (so an
-  // oversized request is refused without reading it), else as they arrive; they return when the reply is sent.
+  // oversized request is refused without reading it), else as they arrive; they return when the reply is sent
+  // (the close listener above).
   const budget = createByteBudget(config.service.http.max_in_flight_bytes, (used) => telemetry.inFlightBodyBytes.set(used));
   app.decorateRequest('bodyReservation', null);
-  app.addHook('preParsing', (request, reply, payload, done) => {
+  app.addHook('preParsing', (request, _reply, payload, done) => {
     const reservation = reserveBody(budget);
     request.bodyReservation = reservation;
-    reply.raw.once('close', () => reservation.release());
     const declared = Number(request.headers['content-length']);
     try {
       if (declared > 0) {
