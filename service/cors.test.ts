@@ -4,20 +4,16 @@
  * (preflights included), a tenant with `allowed_origins` refuses other pages with a readable 403, and the query
  * API answers no CORS unless its origin is configured. Preflight headers are checked over plain HTTP too.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BrowserSite, startBrowserSite } from '../test/helpers/browser.ts';
 import { ACME_KEY, startTestService, TENANTS, type TestService } from '../test/helpers/service.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOP_KEY = 'wk_shop_restricted';
 const DASHBOARD = 'https://dashboard.example';
 
 let svc: TestService;
-let site: Server;
-let siteOrigin: string;
-let browser: Browser;
+let site: BrowserSite;
 let page: Page;
 
 beforeAll(async () => {
@@ -25,17 +21,12 @@ beforeAll(async () => {
     service: { http: { host: '127.0.0.1', port: 0, query_allowed_origins: [DASHBOARD] } },
     tenants: [...TENANTS, { id: 'shop', write_keys: [SHOP_KEY], allowed_origins: ['https://shop.example'] }],
   });
-  // The customer's site: another port on loopback is another origin.
-  site = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>shop</title>'));
-  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
-  siteOrigin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  page = await browser.newPage();
-  await page.goto(siteOrigin);
+  site = await startBrowserSite();
+  page = await site.browser.newPage();
+  await page.goto(site.origin);
 }, 120_000);
 afterAll(async () => {
-  await browser?.close();
-  await new Promise((resolve) => site?.close(resolve));
+  await site?.close();
   await svc?.close();
 });
 
