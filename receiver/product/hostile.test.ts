@@ -206,7 +206,20 @@ describe('product APIs', () => {
 
 const PATHS = {
   envelope: ['/api/v1/analytics/events', '/api/v1/analytics/events/batch', '/api/analytics/track', '/api/analytics/track/batch'],
-  segment: ['/v1/track', '/v1/identify', '/v1/page', '/v1/screen', '/v1/group', '/v1/alias', '/v1/batch', '/v1/analytics/track', '/v1/analytics/batch'],
+  segment: [
+    '/v1/track',
+    '/v1/identify',
+    '/v1/page',
+    '/v1/screen',
+    '/v1/group',
+    '/v1/alias',
+    '/v1/batch',
+    '/v1/analytics/track',
+    '/v1/analytics/batch',
+    '/v1/t',
+    '/v1/p',
+    '/v1/b',
+  ],
   posthog: [
     '/capture/',
     '/batch/',

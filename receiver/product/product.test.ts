@@ -80,7 +80,7 @@ describe('Segment-style tracking API', () => {
       AnonymousId: 'seg-anon-1',
       LogAttributes: expect.objectContaining({ 'traits.plan': 'pro' }),
     });
-    expect(rows.find((r) => r.EventId === 'seg-msg-3')!.LogAttributes).toMatchObject({ 'page.name': 'Pricing', path: '/pricing' });
+    expect(rows.find((r) => r.EventId === 'seg-msg-3')!.LogAttributes).toMatchObject({ 'page.name': 'Pricing', 'url.path': '/pricing' });
     expect(rows.find((r) => r.EventId === 'seg-msg-5')!.LogAttributes).toMatchObject({ 'group.id': 'org-9', 'group.traits.size': '12' });
     expect(rows.find((r) => r.EventId === 'seg-msg-6')!.LogAttributes).toMatchObject({ 'alias.previous_id': 'seg-anon-1' });
   });
