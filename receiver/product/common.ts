@@ -61,12 +61,19 @@ export function parseJson(bytes: Buffer): unknown {
 
 /** The tenant from `Authorization` (Bearer or Basic) or, failing that, `writeKey` / `api_key` in the body. */
 export function tenantOf(registry: TenantRegistry, authorization: string | undefined, body: unknown, origin: string | undefined): Tenant {
-  let key = credentialFromAuthorization(authorization);
-  if (key === undefined && isObject(body)) {
-    const fromBody = body.writeKey ?? body.api_key;
-    if (typeof fromBody === 'string' && fromBody !== '') key = fromBody;
+  const fromHeader = credentialFromAuthorization(authorization);
+  let fromBody: string | undefined;
+  if (isObject(body)) {
+    const named = body.writeKey ?? body.api_key;
+    if (typeof named === 'string' && named !== '') fromBody = named;
   }
-  return requireWriteTenant(registry, key, origin);
+  const tenant = requireWriteTenant(registry, fromHeader ?? fromBody, origin);
+  // A body naming another key than the header is either a mistake or an attempt at another tenant: neither is
+  // guessed at (a key of the same tenant is fine).
+  if (fromHeader !== undefined && fromBody !== undefined && fromBody !== fromHeader && registry.byWriteKey(fromBody)?.id !== tenant.id) {
+    throw new SignalhouseError('FORBIDDEN_TENANT', "the body's write key does not belong to the tenant of the Authorization header");
+  }
+  return tenant;
 }
 
 /** Adds `value` under `key` with the OTLP receiver's text rules; null and undefined are skipped. */

@@ -199,6 +199,14 @@ describe('refusals', () => {
     expect(await rowsOf('nokey-')).toEqual([]);
   });
 
+  it('a body naming another tenant’s key than the Authorization header: 403, nothing stored; the same key is fine', async () => {
+    const mixed = await postPlain('/v1/t', track('mixed-1', GLOBEX_KEY), basic(ACME_KEY));
+    expect(mixed).toMatchObject({ status: 403, body: { error: 'FORBIDDEN_TENANT' } });
+    expect((await postPlain('/v1/b', { writeKey: 'wk_not_a_key', batch: [track('mixed-2')] }, basic(ACME_KEY))).status).toBe(403);
+    expect((await postPlain('/v1/t', track('mixed-3', ACME_KEY), basic(ACME_KEY))).status).toBe(200);
+    expect((await rowsOf('mixed-')).map((r) => [r.EventId, r.TenantId])).toEqual([['mixed-3', 'acme']]);
+  });
+
   it('a page on another origin than its tenant allows: 403 FORBIDDEN_ORIGIN; its own origin is served', async () => {
     const other = await postPlain('/v1/t', track('origin-1', SHOP_KEY), { origin: 'https://elsewhere.example' });
     expect(other).toMatchObject({ status: 403, body: { error: 'FORBIDDEN_ORIGIN' } });
