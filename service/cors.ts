@@ -21,16 +21,30 @@ const BASE = { methods: ['GET', 'POST', 'OPTIONS'], exposedHeaders: ['retry-afte
 const ALLOW = { ...BASE, origin: true };
 const DENY = { ...BASE, origin: false };
 
+/** A route path with parameters or a wildcard (`/projects/:key/settings`, `/array/*`) as a pattern of the paths it serves. */
+function pathPattern(url: string): RegExp {
+  const source = url
+    .split('/')
+    .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment === '*' ? '.*' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${source}$`);
+}
+
 export async function installCors(app: FastifyInstance, queryAllowedOrigins: readonly string[]): Promise<CorsRoutes> {
+  // Paths without parameters by exact match; the few with parameters or a wildcard (a key in the path) by pattern.
   const kinds = new Map<string, CorsKind>();
+  const patterns: Array<[RegExp, CorsKind]> = [];
   const queryOrigins = new Set(queryAllowedOrigins);
-  const pathOf = (request: FastifyRequest) => {
+  const kindOf = (request: FastifyRequest): CorsKind | undefined => {
     const q = request.url.indexOf('?');
-    return q < 0 ? request.url : request.url.slice(0, q);
+    const path = q < 0 ? request.url : request.url.slice(0, q);
+    const kind = kinds.get(path);
+    if (kind !== undefined || patterns.length === 0) return kind;
+    return patterns.find(([pattern]) => pattern.test(path))?.[1];
   };
   await app.register(cors, {
     delegator(request, callback) {
-      const kind = kinds.get(pathOf(request as FastifyRequest));
+      const kind = kindOf(request as FastifyRequest);
       const origin = request.headers.origin;
       const allowed = kind === 'ingest' || (kind === 'query' && origin !== undefined && queryOrigins.has(origin));
       callback(null, allowed ? ALLOW : DENY);
@@ -40,7 +54,8 @@ export async function installCors(app: FastifyInstance, queryAllowedOrigins: rea
     async register(kind, plugin, options) {
       await app.register(async (scope) => {
         scope.addHook('onRoute', (route) => {
-          kinds.set(route.url, kind);
+          if (route.url.includes(':') || route.url.includes('*')) patterns.push([pathPattern(route.url), kind]);
+          else kinds.set(route.url, kind);
         });
         await scope.register(plugin, options);
       });
