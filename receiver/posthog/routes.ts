@@ -1,6 +1,7 @@
 /**
  * The PostHog API: capture at `POST /capture`, `/batch`, `/e`, `/i/v0/e` (with or without a trailing slash), as
- * sent by `posthog-node` and posthog-js with `host` / `api_host` pointed here. Bodies: JSON (one event, `{batch: [...]}` or an
+ * sent by `posthog-node` and posthog-js with `host` / `api_host` pointed here, plus what posthog-js asks for
+ * before it captures (remote config and flags, sdk-routes.ts). Bodies: JSON (one event, `{batch: [...]}` or an
  * array), gzip (`Content-Encoding: gzip`, `?compression=gzip-js`, or gzip bytes as they are), base64
  * (`?compression=base64`, or form-encoded `data=`), see body.ts. The project key (`api_key` / `token`, or a
  * Bearer header) is the write key. Replies as the Segment API's: `{status: 1}` when every event was accepted
@@ -15,14 +16,16 @@ import { ingestProductEvents, listedByIndex } from '../product/ingest.ts';
 import { everyMessageRefused, receiverScope } from '../receiverhelper/replies.ts';
 import { decodePosthogBody } from './body.ts';
 import type { PosthogReceiverConfig } from './config.ts';
+import { type FlagsEvaluator, NO_FLAGS } from './flags.ts';
 import { posthogEvent } from './map.ts';
+import { posthogSdkRoutes } from './sdk-routes.ts';
 
 export type PosthogRoutesOptions = ProductRoutesOptions<PosthogReceiverConfig>;
 
 /** Names the events' instrumentation scope (`signalhouse/posthog`), whatever the receiver's config key. */
 const RECEIVER = 'posthog';
 
-export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOptions): Promise<void> {
+export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOptions, flags: FlagsEvaluator = NO_FLAGS): Promise<void> {
   const { config, pipeline, tenants, counters } = opts;
   receiverScope(app, { counters, wireLimit: config.max_batch_size });
   const records = counters.signal('logs');
@@ -59,4 +62,5 @@ export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOpt
     app.post(path, capture);
     app.post(`${path}/`, capture);
   }
+  posthogSdkRoutes(app, { config, tenants, flags });
 }
