@@ -4,9 +4,7 @@
  * (`tenants[].allowed_origins`, checked when the key is read). The query API answers only the origins in
  * `service.http.query_allowed_origins` (none by default: a read token is a secret). Operational paths (health,
  * metrics) answer no CORS at all. Preflights are answered for a day (browsers cap it lower), and a page may read
- * `Retry-After` and `X-Request-Id`, so a tracker can honour the one and report the other. A route with
- * parameters (`/v1/projects/:writeKey/settings`) is matched by its pattern, so that its preflights, which reach
- * the CORS plugin's own `OPTIONS *` route, are answered as its requests are.
+ * `Retry-After` and `X-Request-Id`, so a tracker can honour the one and report the other.
  */
 import cors from '@fastify/cors';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
@@ -23,33 +21,32 @@ const BASE = { methods: ['GET', 'POST', 'OPTIONS'], exposedHeaders: ['retry-afte
 const ALLOW = { ...BASE, origin: true };
 const DENY = { ...BASE, origin: false };
 
-/** A route pattern's path parameters (`:name`) as one path segment each; the rest matched literally. */
-function patternOf(url: string): RegExp {
+/** A route path with parameters or a wildcard (`/projects/:key/settings`, `/array/*`) as a pattern of the paths it serves. */
+function pathPattern(url: string): RegExp {
   const source = url
     .split('/')
-    .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment === '*' ? '.*' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
     .join('/');
   return new RegExp(`^${source}$`);
 }
 
 export async function installCors(app: FastifyInstance, queryAllowedOrigins: readonly string[]): Promise<CorsRoutes> {
+  // Paths without parameters by exact match; the few with parameters or a wildcard (a key in the path) by pattern.
   const kinds = new Map<string, CorsKind>();
-  // Routes with parameters, by pattern (GET and its HEAD share one), tried only when no exact path matches.
-  const patterns = new Map<string, { pattern: RegExp; kind: CorsKind }>();
+  // By route path, so that GET and its HEAD share one pattern.
+  const patterns = new Map<string, [RegExp, CorsKind]>();
   const queryOrigins = new Set(queryAllowedOrigins);
-  const pathOf = (request: FastifyRequest) => {
+  const kindOf = (request: FastifyRequest): CorsKind | undefined => {
     const q = request.url.indexOf('?');
-    return q < 0 ? request.url : request.url.slice(0, q);
-  };
-  const kindOf = (path: string) => {
+    const path = q < 0 ? request.url : request.url.slice(0, q);
     const kind = kinds.get(path);
-    if (kind !== undefined) return kind;
-    for (const p of patterns.values()) if (p.pattern.test(path)) return p.kind;
+    if (kind !== undefined || patterns.size === 0) return kind;
+    for (const [pattern, patternKind] of patterns.values()) if (pattern.test(path)) return patternKind;
     return undefined;
   };
   await app.register(cors, {
     delegator(request, callback) {
-      const kind = kindOf(pathOf(request as FastifyRequest));
+      const kind = kindOf(request as FastifyRequest);
       const origin = request.headers.origin;
       const allowed = kind === 'ingest' || (kind === 'query' && origin !== undefined && queryOrigins.has(origin));
       callback(null, allowed ? ALLOW : DENY);
@@ -59,7 +56,7 @@ export async function installCors(app: FastifyInstance, queryAllowedOrigins: rea
     async register(kind, plugin, options) {
       await app.register(async (scope) => {
         scope.addHook('onRoute', (route) => {
-          if (route.url.includes('/:')) patterns.set(route.url, { pattern: patternOf(route.url), kind });
+          if (route.url.includes(':') || route.url.includes('*')) patterns.set(route.url, [pathPattern(route.url), kind]);
           else kinds.set(route.url, kind);
         });
         await scope.register(plugin, options);

@@ -1,71 +1,37 @@
 /**
- * The PostHog capture API: `POST /capture`, `/batch`, `/e`, `/i/v0/e` (with or without a
- * trailing slash), as sent by `posthog-node` and posthog-js with `host` pointed here. Bodies: JSON (one event,
- * `{batch: [...]}` or an array), gzip (`Content-Encoding: gzip` or `?compression=gzip-js`), base64
- * (`?compression=base64`, or form-encoded `data=`). The project key (`api_key` / `token`, or a Bearer header)
- * is the write key. Replies as the Segment API's: `{status: 1}` when every event was accepted (repeats
- * included), else also `accepted` and the `dropped` and `rejected` events by index; 400 only when every event
- * was refused.
+ * The PostHog API: capture at `POST /capture`, `/batch`, `/e`, `/i/v0/e` (with or without a trailing slash), as
+ * sent by `posthog-node` and posthog-js with `host` / `api_host` pointed here, plus what posthog-js asks for
+ * before it captures (remote config and flags, sdk-routes.ts). Bodies: JSON (one event, `{batch: [...]}` or an
+ * array), gzip (`Content-Encoding: gzip`, `?compression=gzip-js`, or gzip bytes as they are), base64
+ * (`?compression=base64`, or form-encoded `data=`), see body.ts. The project key (`api_key` / `token`, or a
+ * Bearer header) is the write key. Replies as the Segment API's: `{status: 1}` when every event was accepted
+ * (repeats included), else also `accepted` and the `dropped` and `rejected` events by index; 400 only when
+ * every event was refused.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SignalhouseError } from '../../core/errors.ts';
 import { credentialFromAuthorization, requireWriteTenant } from '../../core/tenants.ts';
-import { isObject, type Json, parseJson, requestContext, type ProductRoutesOptions } from '../product/common.ts';
+import { isObject, type Json, requestContext, type ProductRoutesOptions } from '../product/common.ts';
 import { ingestProductEvents, listedByIndex } from '../product/ingest.ts';
-import { decodeContent, mediaTypeOf, readBody } from '../receiverhelper/body.ts';
 import { everyMessageRefused, receiverScope } from '../receiverhelper/replies.ts';
+import { decodePosthogBody } from './body.ts';
 import type { PosthogReceiverConfig } from './config.ts';
+import { type FlagsEvaluator, NO_FLAGS } from './flags.ts';
 import { posthogEvent } from './map.ts';
+import { posthogSdkRoutes } from './sdk-routes.ts';
 
 export type PosthogRoutesOptions = ProductRoutesOptions<PosthogReceiverConfig>;
 
 /** Names the events' instrumentation scope (`signalhouse/posthog`), whatever the receiver's config key. */
 const RECEIVER = 'posthog';
 
-const isGzip = (compression: string) => compression === 'gzip-js' || compression === 'gzip';
-
-/** Base64 text, percent-encoded or not (posthog-js sends both). */
-function fromBase64(payload: Buffer): Buffer {
-  let text = payload.toString('latin1');
-  if (text.includes('%')) {
-    try {
-      text = decodeURIComponent(text);
-    } catch {
-      throw new SignalhouseError('BAD_REQUEST', 'malformed percent-encoding in the base64 body');
-    }
-  }
-  return Buffer.from(text, 'base64');
-}
-
-/**
- * The JSON document inside a capture request, whatever its wrapping: the HTTP body (Content-Encoding undone by
- * the shared reader), or a form's `data` field; then PostHog's own compression (`gzip-js`, `base64`) from the
- * query or the form.
- */
-async function decodeBody(request: FastifyRequest, limit: number): Promise<unknown> {
-  const param = (request.query as Record<string, unknown> | undefined)?.compression;
-  if (param !== undefined && typeof param !== 'string') throw new SignalhouseError('BAD_REQUEST', 'compression must be given at most once');
-  let compression = (param ?? '').toLowerCase();
-  const isForm = mediaTypeOf(request) === 'application/x-www-form-urlencoded';
-  // On a plain body, `?compression=gzip-js` stands for Content-Encoding: gzip.
-  let payload = await readBody(request, { limit, encoding: !isForm && isGzip(compression) ? 'gzip' : undefined });
-  if (isForm) {
-    const form = new URLSearchParams(payload.toString('latin1'));
-    payload = Buffer.from(form.get('data') ?? '', 'latin1');
-    compression ||= (form.get('compression') ?? '').toLowerCase() || 'base64';
-    if (isGzip(compression)) payload = await decodeContent(payload, 'gzip', limit, request.bodyReservation);
-  }
-  if (compression === 'base64') payload = fromBase64(payload);
-  return parseJson(payload);
-}
-
-export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOptions): Promise<void> {
+export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOptions, flags: FlagsEvaluator = NO_FLAGS): Promise<void> {
   const { config, pipeline, tenants, counters } = opts;
   receiverScope(app, { counters, wireLimit: config.max_batch_size });
   const records = counters.signal('logs');
 
   async function capture(request: FastifyRequest, reply: FastifyReply) {
-    const doc = await decodeBody(request, config.max_batch_size);
+    const doc = await decodePosthogBody(request, config.max_batch_size);
     let events: unknown[];
     let envelope: Json = {};
     if (Array.isArray(doc)) events = doc;
@@ -96,4 +62,5 @@ export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOpt
     app.post(path, capture);
     app.post(`${path}/`, capture);
   }
+  posthogSdkRoutes(app, { config, tenants, flags });
 }
