@@ -219,6 +219,26 @@ describe('redact details', () => {
     });
   });
 
+  it('reduces the URLs SDKs send under other keys than the page’s own (keys ending in url or referrer)', async () => {
+    const redact = createRedact(defaults('redact') as never);
+    const out = await redact.process(
+      batchOf([
+        event('x', {
+          $initial_current_url: 'https://shop.example/welcome?invite=secret-token',
+          $session_entry_referrer: 'https://mail.example/inbox?u=jane@example.com',
+          'traits.Landing_URL': 'https://shop.example/l?ref=1',
+          plan: 'https://not-a-url-key.example/?kept=1',
+        }),
+      ]),
+    );
+    expect((out.events[0] as LogEvent).attributes).toMatchObject({
+      $initial_current_url: '/welcome',
+      $session_entry_referrer: '/inbox',
+      'traits.Landing_URL': '/l',
+      plan: 'https://not-a-url-key.example/?kept=1',
+    });
+  });
+
   it('finds each pattern on its own, in any letter case (the cheap pre-check never hides a match)', async () => {
     const redact = createRedact(defaults('redact') as never);
     const values = {

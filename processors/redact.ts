@@ -7,7 +7,8 @@
  *   and a per-tenant salt so equal values stay joinable.
  * - The client IP is coarsened to its /24 (IPv4) or /48 (IPv6) network; run it after enrichment so geo lookup
  *   sees the full address.
- * - Full URLs are reduced to their path; query parameters are dropped unless allow-listed.
+ * - Full URLs (the URL attributes, and keys ending in `url` or `referrer`) are reduced to their path; query
+ *   parameters are dropped unless allow-listed.
  * - `kb.query` (and any configured key) is truncated.
  * Like the Collector's redaction processor, it adds summary attributes: `redaction.masked.keys` /
  * `redaction.masked.count` and `redaction.redacted.keys` / `redaction.redacted.count`.
@@ -52,6 +53,11 @@ const configSchema = z.strictObject({
   ipv4_prefix: z.number().int().min(0).max(32).default(24),
   ipv6_prefix: z.number().int().min(0).max(128).default(48),
   url_attributes: z.array(z.string()).default(['url.full', 'page.referrer']),
+  /**
+   * Keys ending so (any letter case) are URLs too: SDKs send more than the page's own, e.g. posthog-js'
+   * `$initial_current_url`, `$session_entry_url` and `$initial_referrer`, each with its query string.
+   */
+  url_attribute_suffixes: z.array(z.string().min(1)).default(['url', 'referrer']),
   allowed_query_params: z.array(z.string()).default([]),
   truncate: z.record(z.string(), z.number().int().min(0)).default({ 'kb.query': 500 }),
   redact_body: z.boolean().default(true),
@@ -130,6 +136,7 @@ export function createRedact(config: RedactConfig, name = 'redact'): Processor {
   const allowed = config.allowed_keys.length > 0 ? new Set(config.allowed_keys) : undefined;
   const ipKeys = new Set(config.ip_attributes);
   const urlKeys = new Set(config.url_attributes);
+  const urlSuffixes = config.url_attribute_suffixes.map((suffix) => suffix.toLowerCase());
   const allowedParams = new Set(config.allowed_query_params);
   const truncate = new Map(Object.entries(config.truncate));
 
@@ -175,7 +182,7 @@ export function createRedact(config: RedactConfig, name = 'redact'): Processor {
     const lower = key.toLowerCase();
     if (blocked.has(lower) || blocked.has(lower.slice(lower.lastIndexOf('.') + 1))) return 'blocked';
     if (ipKeys.has(key)) return 'ip';
-    return urlKeys.has(key) ? 'url' : 'scan';
+    return urlKeys.has(key) || urlSuffixes.some((suffix) => lower.endsWith(suffix)) ? 'url' : 'scan';
   });
 
   function redactAttributes(attrs: Attributes, tenantId: string): void {
