@@ -2,7 +2,8 @@
  * The layers (docs/architecture.md, "Layers"): imports run one way. `core` and `semconv` are the ground floor,
  * `storage` sits on them, the components (receivers, processors, exporters, query, alerting, experiments) on
  * those and never on each other (alerting and experiments may use query), and `service` assembles everything on
- * top. Only tests and benchmarks import `service`. Checked by `npm run lint`.
+ * top. Only tests and benchmarks import `service`. `sdk` and `dashboard` import no server code, except that
+ * `sdk/node` takes names from semconv. Checked by `npm run lint`.
  */
 const COMPONENTS = ['receiver', 'processors', 'exporters', 'query', 'alerting', 'experiments'];
 const TESTS = '(^test/|^bench/|\\.test\\.ts$)';
@@ -45,9 +46,24 @@ module.exports = {
     },
     {
       name: 'sdk-and-dashboard-import-no-server-code',
+      comment: 'sdk/ and dashboard/ ship to users and run apart from the server.',
       severity: 'error',
       from: { path: '^(sdk|dashboard)/' },
-      to: { path: '^(core|semconv|storage|service|receiver|processors|exporters|query|alerting|experiments)/' },
+      to: { path: '^(core|storage|service|receiver|processors|exporters|query|alerting|experiments)/' },
+    },
+    {
+      name: 'only-sdk-node-imports-semconv',
+      comment: 'sdk/node takes its event and attribute names from semconv, which imports nothing; nothing else shipped to users does.',
+      severity: 'error',
+      from: { path: '^(sdk|dashboard)/', pathNot: '^sdk/node/' },
+      to: { path: '^semconv/' },
+    },
+    {
+      name: 'sdk-node-imports-plain-semconv',
+      comment: "sdk/node bundles semconv's plain-data modules only (not the zod schemas), so the package needs no zod.",
+      severity: 'error',
+      from: { path: '^sdk/node/', pathNot: TESTS },
+      to: { path: '^semconv/', pathNot: '^semconv/(attributes|event-attributes)\\.ts$' },
     },
     {
       name: 'no-circular',

@@ -28,3 +28,16 @@ export function identityFromAttributes(
     anonymousId: record[ATTR_ANONYMOUS_ID] ?? resource[ATTR_ANONYMOUS_ID] ?? '',
   };
 }
+
+/** The site an event belongs to (the `SiteId` column of otel_logs; spans keep it in their attributes). */
+export const ATTR_SITE_ID = 'site.id';
+/** OpenTelemetry GenAI conventions: the operation a span records, the tool it ran, the conversation, the data source searched. */
+export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
+export const ATTR_GEN_AI_TOOL_NAME = 'gen_ai.tool.name';
+export const ATTR_GEN_AI_CONVERSATION_ID = 'gen_ai.conversation.id';
+export const ATTR_GEN_AI_DATA_SOURCE_ID = 'gen_ai.data_source.id';
+/** `gen_ai.operation.name` of a tool call's span and of a knowledge-base search's span; the catalog counts both forms. */
+export const GEN_AI_OPERATION_EXECUTE_TOOL = 'execute_tool';
+export const GEN_AI_OPERATION_RETRIEVAL = 'retrieval';
+/** OpenTelemetry's class of an error (`_OTHER` when none fits). */
+export const ATTR_ERROR_TYPE = 'error.type';
