@@ -84,7 +84,7 @@ const tenantsYaml = `tenants:\n  - id: bench\n    write_keys: [${KEY}]\n`;
 
 /** Large OTLP/JSON bodies of web events on a fresh server: replies by kind, peak and settled RSS. */
 async function largeBodyScenario(dir: string, configPath: string): Promise<string[]> {
-  const limit = otlpReceiverSchema.parse({}).protocols.http.max_request_body_size;
+  const limit = otlpReceiverSchema.parse({}).protocols.http!.max_request_body_size;
   const wanted = Number(process.env.BENCH_LARGE_MB ?? 15) * 1e6;
   const size = Math.min(wanted, limit);
   const connections = Number(process.env.BENCH_LARGE_CONNECTIONS ?? 12);
