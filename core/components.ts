@@ -132,6 +132,8 @@ export interface Receiver {
 export interface GrpcCall {
   /** The first value of a (lower-case) metadata key, e.g. `authorization`. */
   metadata(key: string): string | undefined;
+  /** Adds a trailer to a successful reply (e.g. what became of an event that was accepted but not stored). */
+  setTrailer(key: string, value: string): void;
 }
 
 /**

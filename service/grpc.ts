@@ -61,19 +61,20 @@ export function callStatus(r: ErrorReply): grpc.StatusObject {
   return { code: status.code, details: status.message, metadata };
 }
 
-function callContext(metadata: grpc.Metadata): GrpcCall {
-  return {
-    metadata(key) {
-      const v = metadata.get(key)[0];
-      return typeof v === 'string' ? v : undefined;
-    },
-  };
-}
-
 function unaryHandler(method: GrpcMethod, logger: Logger): grpc.handleUnaryCall<Buffer, Buffer> {
   return (call, callback) => {
-    method.handle(call.request, callContext(call.metadata)).then(
-      (response) => callback(null, Buffer.isBuffer(response) ? response : Buffer.from(response.buffer, response.byteOffset, response.byteLength)),
+    let trailers: grpc.Metadata | undefined;
+    const ctx: GrpcCall = {
+      metadata(key) {
+        const v = call.metadata.get(key)[0];
+        return typeof v === 'string' ? v : undefined;
+      },
+      setTrailer(key, value) {
+        (trailers ??= new grpc.Metadata()).set(key, value);
+      },
+    };
+    method.handle(call.request, ctx).then(
+      (response) => callback(null, Buffer.isBuffer(response) ? response : Buffer.from(response.buffer, response.byteOffset, response.byteLength), trailers),
       (err) => {
         const r = errorReply(err, logger);
         method.failed?.(r.err.statusCode);

@@ -15,6 +15,7 @@ import { migrate } from '../storage/migrate.ts';
 import { openStore, type Store } from '../storage/store.ts';
 import { PROCESSOR_FACTORIES } from '../processors/registry.ts';
 import { ConfigError, type SignalhouseConfig } from '../core/config.ts';
+import { analyticsReadMethods } from '../query/grpc.ts';
 import { type Admission, createAdmission } from './admission.ts';
 import { buildGrpcListener, type GrpcListener } from './grpc.ts';
 import { buildPipelines } from './pipeline.ts';
@@ -87,6 +88,7 @@ async function assemble(
   // One concurrency cap, byte budget and drain for both listeners.
   const http = config.service.http;
   const admission = createAdmission({ maxConcurrent: http.max_concurrent_requests, maxInFlightBytes: http.max_in_flight_bytes, telemetry });
+  const queryOptions = { store, tenants, rollups: chConfig.rollups, readAfterAck: settle };
   const server = await buildServer({
     config,
     logger,
@@ -102,7 +104,7 @@ async function assemble(
       if (!ping.success) throw new Error(`storage unreachable: ${ping.error.message}`);
     },
   });
-  const grpc = grpcListener(server.receivers, [], admission, logger);
+  const grpc = grpcListener(server.receivers, analyticsReadMethods(queryOptions), admission, logger);
 
   const { app } = server;
   let closing: Promise<void> | undefined;

@@ -10,7 +10,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authMetadata, holdCall, rawClient, statusDetails, unary } from '../../test/helpers/grpc.ts';
+import { authMetadata, healthCheckRequest, holdCall, rawClient, statusDetails, unary } from '../../test/helpers/grpc.ts';
 import { mutatedBytes, propertyOptions } from '../../test/helpers/hostile.ts';
 import { logsProtobuf, partialSuccess, tracesProtobuf } from '../../test/helpers/otlp.ts';
 import { ACME_KEY, startTestService, TENANTS, type TestService } from '../../test/helpers/service.ts';
@@ -188,13 +188,12 @@ describe('hostile messages', () => {
 });
 
 describe('grpc.health.v1', () => {
-  const encode = (service: string) => Buffer.from(new BinaryWriter().tag(1, WireType.LengthDelimited).string(service).finish());
   it('answers Check for the server and its services, NOT_FOUND for others, without a key', async () => {
     for (const service of ['', 'opentelemetry.proto.collector.logs.v1.LogsService', 'opentelemetry.proto.collector.trace.v1.TraceService']) {
-      const r = await unary(client, '/grpc.health.v1.Health/Check', encode(service));
+      const r = await unary(client, '/grpc.health.v1.Health/Check', healthCheckRequest(service));
       expect(r).toMatchObject({ code: OK, response: Buffer.from([0x08, 0x01]) }); // status: SERVING
     }
-    expect((await unary(client, '/grpc.health.v1.Health/Check', encode('no.such.Service'))).code).toBe(NOT_FOUND);
+    expect((await unary(client, '/grpc.health.v1.Health/Check', healthCheckRequest('no.such.Service'))).code).toBe(NOT_FOUND);
   });
 });
 

@@ -4,7 +4,7 @@
  * mid-call), and the decoding of a status's `grpc-status-details-bin` (google.rpc.Status with RetryInfo).
  */
 import { connect } from 'node:http2';
-import { BinaryReader } from '@bufbuild/protobuf/wire';
+import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import * as grpc from '@grpc/grpc-js';
 
 const identity = (b: Buffer) => b;
@@ -45,6 +45,9 @@ export function unary(client: grpc.Client, path: string, message: Buffer, metada
     });
   });
 }
+
+/** grpc.health.v1.HealthCheckRequest { string service = 1; } */
+export const healthCheckRequest = (service: string) => Buffer.from(new BinaryWriter().tag(1, WireType.LengthDelimited).string(service).finish());
 
 /** google.rpc.Status from `grpc-status-details-bin`, with the delay of its RetryInfo detail (seconds), if any. */
 export function statusDetails(metadata: grpc.Metadata): { code: number; message: string; retryDelaySeconds?: number; typeUrls: string[] } | undefined {
