@@ -19,7 +19,9 @@ function configPath(): string | undefined {
 function banner(config: SignalhouseConfig, url: string, grpcAddress: string | undefined, storeLocation: string): string {
   const lines = [
     `Signalhouse listening on ${url} (store: ${storeLocation})`,
-    grpcAddress ? `gRPC (OTLP, analytics.v1.AnalyticsService, grpc.health.v1) on ${grpcAddress}` : 'gRPC off (GRPC_PORT=0)',
+    grpcAddress
+      ? `gRPC (OTLP, analytics.v1.AnalyticsService, grpc.health.v1) on ${grpcAddress}`
+      : 'gRPC off (GRPC_PORT=0, or receivers.otlp.protocols without grpc)',
   ];
   if (config.demoTenant) {
     const t = config.tenants[0];

@@ -63,8 +63,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     bodyLimit: 1024 * 1024,
     // The drain answers 503 + Retry-After itself (admission.stopAdmitting: every request is answered 503
     // SHUTTING_DOWN while the listener stays open, so clients get that answer instead of a refused connection),
-    // through the error table; Fastify's own closing
-    // 503 has no Retry-After.
+    // through the error table; Fastify's own closing 503 has no Retry-After.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
