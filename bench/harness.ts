@@ -19,23 +19,26 @@ export const KEY = 'wk_bench_key_0001';
 export interface Proc {
   child: ChildProcess;
   url: string;
+  /** The gRPC listener's `host:port`. */
+  grpcAddress: string;
   exited: Promise<unknown>;
 }
 
 export async function startProcess(args: string[], env: Record<string, string>): Promise<Proc> {
   const port = await freePort();
+  const grpcPort = await freePort();
   // BENCH_NODE_FLAGS: extra node flags for the servers, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', ...args], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, PORT: String(port), GRPC_PORT: String(grpcPort), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
     try {
-      if ((await fetch(`${url}/ready`)).status === 200) return { child, url, exited };
+      if ((await fetch(`${url}/ready`)).status === 200) return { child, url, grpcAddress: `127.0.0.1:${grpcPort}`, exited };
     } catch {
       // starting
     }

@@ -9,8 +9,9 @@
  * one that parses and echoes them back; it prints the ratio to each. Then, for the latency targets,
  * single-event requests at a steady 1,000 req/s and 100-event requests at a steady 200 req/s from an open-loop
  * generator (open-loop.ts), and the same rates as autocannon sends them (in bursts at the top of each second).
- * At the end the server is stopped with SIGTERM and the stored rows are counted: every acknowledged event must
- * be there. Then protobuf 500/req again on a server without processors, and last the large-body scenario on a
+ * OTLP/gRPC beside them (grpc-load.ts): protobuf 500 records a call with BENCH_CONNECTIONS calls in flight, and
+ * single-record calls at a steady 1,000 calls/s, on the same payloads. At the end the server is stopped with
+ * SIGTERM and the stored rows are counted: every acknowledged event must be there. Then protobuf 500/req again on a server without processors, and last the large-body scenario on a
  * fresh server (large-body.ts): concurrent OTLP/JSON bodies near the receiver's body limit, peak and settled RSS.
  * Every request carries fresh event ids (dedupe is on), written into a template payload per request. Latency
  * percentiles are exact, from every 2xx response time.
@@ -23,7 +24,8 @@
  * scenarios chosen), BENCH_ROLLUPS=0 (rollup views off), BENCH_EXPORTER (exporter options in YAML flow style,
  * e.g. `landing: { max_rows: 0 }`), BENCH_NODE_FLAGS (server node flags), BENCH_BARE=0 (no bare servers),
  * BENCH_LARGE_MB (large bodies' size, default 15 MB, at most the body limit), BENCH_LARGE_CONNECTIONS (default
- * 12), BENCH_SETTLE seconds idle before the settled RSS (default 12).
+ * 12), BENCH_SETTLE seconds idle before the settled RSS (default 12), BENCH_GRPC_CHANNELS (gRPC connections the
+ * calls share, default 4).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -31,11 +33,13 @@ import { join } from 'node:path';
 import { otlpReceiverSchema } from '../receiver/otlp/config.ts';
 import { openStore } from '../storage/store.ts';
 import { CONNECTIONS, drive, driveSteady, DURATION, insertStats, KEY, peakRssMb, type Proc, quiet, ROOT, type Row, startProcess, table } from './harness.ts';
+import { driveGrpc, driveGrpcSteady } from './grpc-load.ts';
 import { largeBodies } from './large-body.ts';
 import { aiPayload, largeWebPayloads, type Payload, webPayloads } from './payloads.ts';
 
 const LOAD_NAMES = ['protobuf-100', 'protobuf-500', 'json-100', 'json-500', 'web-protobuf-100', 'web-protobuf-500', 'web-json-100', 'web-json-500'];
-const SCENARIO_NAMES = [...LOAD_NAMES, 'single', 'batch-100', 'single-bursts', 'batch-100-bursts', 'no-processors', 'large-body'];
+const GRPC_LOAD = 'grpc-protobuf-500';
+const SCENARIO_NAMES = [...LOAD_NAMES, GRPC_LOAD, 'single', 'grpc-single', 'batch-100', 'single-bursts', 'batch-100-bursts', 'no-processors', 'large-body'];
 const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? SCENARIO_NAMES.join(',')).split(',').map((s) => s.trim()));
 for (const s of SCENARIOS) if (!SCENARIO_NAMES.includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIO_NAMES.join(', ')})`);
 const BARE = { echo: 'bare Fastify echo', parse: 'bare Fastify parse' } as const;
@@ -78,13 +82,13 @@ async function countStored(dataDir: string): Promise<number> {
   return n;
 }
 
-const latencyChosen = () => ['single', 'batch-100', 'single-bursts', 'batch-100-bursts'].some((n) => SCENARIOS.has(n));
+const latencyChosen = () => ['single', 'grpc-single', 'batch-100', 'single-bursts', 'batch-100-bursts'].some((n) => SCENARIOS.has(n));
 
 const tenantsYaml = `tenants:\n  - id: bench\n    write_keys: [${KEY}]\n`;
 
 /** Large OTLP/JSON bodies of web events on a fresh server: replies by kind, peak and settled RSS. */
 async function largeBodyScenario(dir: string, configPath: string): Promise<string[]> {
-  const limit = otlpReceiverSchema.parse({}).protocols.http.max_request_body_size;
+  const limit = otlpReceiverSchema.parse({}).protocols.http!.max_request_body_size;
   const wanted = Number(process.env.BENCH_LARGE_MB ?? 15) * 1e6;
   const size = Math.min(wanted, limit);
   const connections = Number(process.env.BENCH_LARGE_CONNECTIONS ?? 12);
@@ -123,9 +127,16 @@ async function defaultServer(dir: string, configPath: string, chosen: readonly L
     slack += row.inFlightMax;
     rows.push(row);
   }
+  // OTLP/gRPC on the same payload as protobuf 500/req, to compare with it.
+  if (SCENARIOS.has(GRPC_LOAD)) {
+    const row = await driveGrpc(server.grpcAddress, 'protobuf 500/call', small[500].proto, 500, server.child.pid!);
+    accepted += row.ok * 500;
+    rows.push(row);
+  }
+  const loaded = chosen.length > 0 || SCENARIOS.has(GRPC_LOAD);
   // Latency at a steady rate is measured on a quiet server, not while the saturation scenarios' merges still run
   // (they left single-event p99 at ~200 ms in the first seconds): wait until its CPU falls below 10% of a core.
-  if (chosen.length > 0 && latencyChosen()) console.log(`waited ${await quiet(server.child.pid!)} s for the server to go quiet before the latency scenarios`);
+  if (loaded && latencyChosen()) console.log(`waited ${await quiet(server.child.pid!)} s for the server to go quiet before the latency scenarios`);
   // The latency targets at a steady rate: single events at 1,000 req/s, and 100-event requests at 200 req/s
   // (20k events/s, twice the 10k events/s SLA), from the open-loop generator.
   const latencyLoads = [
@@ -137,6 +148,11 @@ async function defaultServer(dir: string, configPath: string, chosen: readonly L
     const row = await driveSteady(server.url, `${label}, steady`, small[n].proto, n, rate, server.child.pid!);
     rows.push(row);
     accepted += row.ok * n;
+  }
+  if (SCENARIOS.has('grpc-single')) {
+    const row = await driveGrpcSteady(server.grpcAddress, 'protobuf 1/call at 1k calls/s, steady', small[1].proto, 1, 1000, server.child.pid!);
+    rows.push(row);
+    accepted += row.ok;
   }
   // The same rates as autocannon sends them: each connection's share of a second back to back at the top of
   // the second, i.e. bursts of 100 (32) concurrent requests. Kept to compare with earlier figures.
@@ -177,6 +193,9 @@ function report(rows: Row[]): void {
     if (lines.length)
       console.log(`\nsignalhouse / ${target} of the same payload (events/s)${mode === 'parse' ? ': parse only, reply {}' : ''}:\n${lines.join('\n')}`);
   }
+  const grpc = rows.find((r) => r.scenario === 'OTLP/gRPC protobuf 500/call');
+  const http = rows.find((r) => r.target === 'signalhouse' && r.scenario === 'protobuf 500/req');
+  if (grpc && http) console.log(`\nOTLP/gRPC / OTLP/HTTP, protobuf 500 records (events/s): ${((100 * grpc.eventsPerSec) / http.eventsPerSec).toFixed(0)}%`);
   console.log('\nCPU per acknowledged event (µs), by thread kind; load generator = this process:');
   for (const r of rows.filter((x) => x.cpu)) {
     const parts = [...r.cpu!.byKind].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`);
@@ -209,7 +228,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const measured = chosen.length > 0 || latencyChosen() ? await defaultServer(dir, configPath, chosen, small, rows) : undefined;
+  const measured = chosen.length > 0 || SCENARIOS.has(GRPC_LOAD) || latencyChosen() ? await defaultServer(dir, configPath, chosen, small, rows) : undefined;
   const { accepted, slack, stored, rss, inserts } = measured ?? { accepted: 0, slack: 0, stored: 0, rss: 0, inserts: '' };
 
   // The same protobuf 500/req load with no processors, on a fresh store: what the whole chain costs.

@@ -28,7 +28,7 @@ const config = parseConfig(
     service: { http: { host: '127.0.0.1', port: 0 }, log_level: 'warn' },
     tenants: [{ id: 'bench', write_keys: [KEY], read_tokens: [TOKEN] }],
   },
-  {},
+  { GRPC_PORT: '0' },
   'bench',
 );
 const service = await createService(config, pino({ level: 'warn' }));

@@ -122,6 +122,52 @@ export interface Receiver {
    * own, so its body parsers and error handler apply to its routes only.
    */
   readonly routes: FastifyPluginAsync;
+  /** Its gRPC methods, served on the service's one gRPC listener. */
+  readonly grpcMethods?: readonly GrpcMethod[];
+  /** The gRPC listener's settings, from the receiver that configures it (the OTLP receiver's `protocols.grpc`). */
+  readonly grpcListener?: GrpcListenerSettings;
+}
+
+/** What a gRPC method sees of its call besides the request message. */
+export interface GrpcCall {
+  /** The first value of a (lower-case) metadata key, e.g. `authorization`. */
+  metadata(key: string): string | undefined;
+  /** Adds a trailer to a successful reply (e.g. what became of an event that was accepted but not stored). */
+  setTrailer(key: string, value: string): void;
+}
+
+/**
+ * One unary gRPC method, on raw messages: the component decodes the request and encodes the response itself
+ * (our own wire codecs), so a message that cannot be decoded is its INVALID_ARGUMENT, not the library's INTERNAL.
+ * The listener does the rest: admission, the byte budget, the drain, and every thrown error mapped to a status
+ * in one place (core/grpc-status.ts).
+ */
+export interface GrpcMethod {
+  /** `/package.Service/Method`. */
+  readonly path: string;
+  /** The encoded response message; a thrown SignalhouseError fails the call with its status. */
+  handle(request: Buffer, call: GrpcCall): Promise<Uint8Array>;
+  /** Counts a call that failed, by the HTTP status of its error (as the receivers count failed requests). */
+  failed?(statusCode: number): void;
+}
+
+/** The gRPC listener's settings (the OpenTelemetry Collector's gRPC server options, resolved). */
+export interface GrpcListenerSettings {
+  readonly host: string;
+  /** 0: any free port. */
+  readonly port: number;
+  /** Largest request message, counted after decompression. */
+  readonly maxReceiveMessageBytes: number;
+  /** HTTP/2 streams per connection; undefined: the library's default. */
+  readonly maxConcurrentStreams: number | undefined;
+  /** Keepalive and connection lifetimes in milliseconds; undefined: the library's defaults. */
+  readonly keepalive: {
+    readonly timeMs: number | undefined;
+    readonly timeoutMs: number | undefined;
+    readonly maxConnectionIdleMs: number | undefined;
+    readonly maxConnectionAgeMs: number | undefined;
+    readonly maxConnectionAgeGraceMs: number | undefined;
+  };
 }
 
 export interface ReceiverFactory<S extends z.ZodType = z.ZodType> {

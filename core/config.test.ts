@@ -6,6 +6,7 @@ import { ConfigError, DEMO_TENANT, loadConfig, parseConfig, type SignalhouseConf
 import type { ClickHouseExporterConfig } from '../exporters/clickhouse/config.ts';
 import { EXPORTER_FACTORIES, resolveExporters } from '../exporters/registry.ts';
 import { parseReceivers } from '../receiver/receiverhelper/factory.ts';
+import type { OtlpReceiverConfig } from '../receiver/otlp/config.ts';
 import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
 
 function problemsOf(fn: () => unknown): readonly string[] {
@@ -38,7 +39,7 @@ describe('config', () => {
     const cfg = parseConfig({}, {});
     expect(Object.keys(cfg.service.pipelines)).toEqual(['logs', 'traces']);
     expect(cfg.service.pipelines.logs).toEqual({
-      receivers: ['otlp', 'segment', 'posthog', 'envelope'],
+      receivers: ['otlp', 'segment', 'posthog', 'envelope', 'analytics'],
       processors: ['consent', 'validate', 'enrich', 'redact', 'dedupe'],
       exporters: ['clickhouse'],
     });
@@ -139,6 +140,27 @@ describe('config', () => {
     expect(problemsOf(() => parseConfig({}, { PORT: 'eighty', LOG_LEVEL: 'loud' }))).toEqual([
       'PORT: expected an integer 0–65535, got "eighty"',
       'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+    ]);
+  });
+
+  it('applies GRPC_PORT and HOST to the gRPC listener (receivers.otlp.protocols.grpc); GRPC_PORT=0 turns it off', () => {
+    const otlpOf = (cfg: SignalhouseConfig) => {
+      const otlp = parseReceivers(RECEIVER_FACTORIES, cfg.receivers).find((r) => r.name === 'otlp')!;
+      return (otlp.config as OtlpReceiverConfig).protocols;
+    };
+    expect(otlpOf(parseConfig({}, {})).grpc?.endpoint).toEqual({ host: '127.0.0.1', port: 4317 });
+    expect(otlpOf(parseConfig({}, { GRPC_PORT: '5317', HOST: '0.0.0.0' })).grpc?.endpoint).toEqual({ host: '0.0.0.0', port: 5317 });
+    const configured = { receivers: { otlp: { protocols: { grpc: { endpoint: '[::1]:9000' }, http: {} } } } };
+    expect(otlpOf(parseConfig(configured, { GRPC_PORT: '9001' })).grpc?.endpoint).toEqual({ host: '::1', port: 9001 });
+    expect(otlpOf(parseConfig(configured, { HOST: '::' })).grpc?.endpoint).toEqual({ host: '::', port: 9000 });
+    const off = otlpOf(parseConfig(configured, { GRPC_PORT: '0' }));
+    expect(off.grpc).toBeUndefined();
+    expect(off.http).toEqual({ max_request_body_size: 16 * 1024 * 1024 });
+    // Listed protocols only, as in the Collector: HOST alone does not turn gRPC on.
+    expect(otlpOf(parseConfig({ receivers: { otlp: { protocols: { http: {} } } } }, { HOST: '0.0.0.0' })).grpc).toBeUndefined();
+    expect(problemsOf(() => parseConfig({}, { GRPC_PORT: '70000' }))).toEqual(['GRPC_PORT: expected an integer 0–65535 (0 turns gRPC off), got "70000"']);
+    expect(problemsOf(() => parseReceivers(RECEIVER_FACTORIES, { otlp: { protocols: { grpc: { endpoint: 'localhost' } } } }))).toEqual([
+      'receivers.otlp.protocols.grpc.endpoint: invalid endpoint "localhost" (use host:port, e.g. "127.0.0.1:4317", "[::]:4317" or ":4317")',
     ]);
   });
 

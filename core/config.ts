@@ -7,7 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { byteSize, intLike } from './units.ts';
+import { byteSize, intLike, joinHostPort, splitHostPort } from './units.ts';
+
+/** Where the gRPC listener (`receivers.otlp.protocols.grpc.endpoint`) listens by default. */
+export const DEFAULT_GRPC_ENDPOINT = '127.0.0.1:4317';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const SIGNALS = ['logs', 'traces'] as const;
@@ -140,7 +143,11 @@ export const DEMO_TENANT: TenantConfig = Object.freeze({
 
 /** The pipeline set used when the config declares none: every receiver, every processor, into ClickHouse. */
 const DEFAULT_PIPELINES = {
-  logs: { receivers: ['otlp', 'segment', 'posthog', 'envelope'], processors: ['consent', 'validate', 'enrich', 'redact', 'dedupe'], exporters: ['clickhouse'] },
+  logs: {
+    receivers: ['otlp', 'segment', 'posthog', 'envelope', 'analytics'],
+    processors: ['consent', 'validate', 'enrich', 'redact', 'dedupe'],
+    exporters: ['clickhouse'],
+  },
   traces: { receivers: ['otlp'], processors: ['validate', 'redact', 'dedupe'], exporters: ['clickhouse'] },
 };
 const DEFAULT_PROCESSORS = ['consent', 'validate', 'enrich', 'redact', 'dedupe'];
@@ -213,7 +220,7 @@ function applyDefaults(doc: Record<string, unknown>): Record<string, unknown> {
   const service = { ...((out.service ?? {}) as Record<string, unknown>) };
   if (service.pipelines === undefined) {
     service.pipelines = DEFAULT_PIPELINES;
-    out.receivers = { otlp: {}, segment: {}, posthog: {}, envelope: {}, ...receivers };
+    out.receivers = { otlp: {}, segment: {}, posthog: {}, envelope: {}, analytics: {}, ...receivers };
     const processors = (out.processors ?? {}) as Record<string, unknown>;
     out.processors = { ...Object.fromEntries(DEFAULT_PROCESSORS.map((p) => [p, {}])), ...processors };
     if (!('clickhouse' in exporters)) out.exporters = { ...exporters, clickhouse: {} };
@@ -237,6 +244,7 @@ function applyEnvOverrides(cfg: ParsedConfig, env: NodeJS.ProcessEnv, problems: 
     else out.service.http.port = port;
   }
   if (env.HOST) out.service.http.host = env.HOST;
+  overrideGrpcEndpoint(out.receivers, env, problems);
   if (env.LOG_LEVEL) {
     if ((LOG_LEVELS as readonly string[]).includes(env.LOG_LEVEL)) out.service.log_level = env.LOG_LEVEL as ParsedConfig['service']['log_level'];
     else problems.push(`LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`);
@@ -249,6 +257,41 @@ function applyEnvOverrides(cfg: ParsedConfig, env: NodeJS.ProcessEnv, problems: 
     if (env.CLICKHOUSE_URL) options.endpoint = env.CLICKHOUSE_URL;
   }
   return out;
+}
+
+/**
+ * `GRPC_PORT` and `HOST` on the gRPC listener, the OTLP receiver's `protocols.grpc.endpoint`, before its factory
+ * validates it: `GRPC_PORT=0` turns the listener off (removes `protocols.grpc`), another port turns it on at
+ * that port; `HOST` replaces the endpoint's host, as it does the HTTP listener's.
+ */
+function overrideGrpcEndpoint(receivers: Record<string, unknown>, env: NodeJS.ProcessEnv, problems: string[]): void {
+  const otlp = receivers.otlp;
+  if (otlp === null || typeof otlp !== 'object' || Array.isArray(otlp)) return;
+  const options = otlp as Record<string, unknown>;
+  let port: number | undefined;
+  if (env.GRPC_PORT) {
+    port = Number(env.GRPC_PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+      problems.push(`GRPC_PORT: expected an integer 0–65535 (0 turns gRPC off), got ${JSON.stringify(env.GRPC_PORT)}`);
+      return;
+    }
+  }
+  if (port === undefined && !env.HOST) return;
+  // Without `protocols` both are on; with it, the ones listed (the Collector's rule).
+  options.protocols ??= { http: {}, grpc: {} };
+  const protocols = options.protocols as Record<string, unknown>;
+  if (protocols === null || typeof protocols !== 'object' || Array.isArray(protocols)) return;
+  if (port === 0) {
+    delete protocols.grpc;
+    return;
+  }
+  if (port === undefined && !Object.hasOwn(protocols, 'grpc')) return;
+  const grpc = (protocols.grpc ?? {}) as Record<string, unknown>;
+  if (typeof grpc !== 'object' || Array.isArray(grpc)) return;
+  const configured = typeof grpc.endpoint === 'string' ? splitHostPort(grpc.endpoint) : undefined;
+  if (grpc.endpoint !== undefined && configured === undefined) return; // the factory reports the bad endpoint
+  const current = configured ?? splitHostPort(DEFAULT_GRPC_ENDPOINT)!;
+  protocols.grpc = { ...grpc, endpoint: joinHostPort(env.HOST || current.host, port ?? current.port) };
 }
 
 /** Reads and parses the config file at `path`, or the built-in defaults when `path` is undefined. */

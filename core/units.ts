@@ -54,3 +54,37 @@ export const intLike = (min: number, max: number) =>
     .union([z.number(), z.string().regex(/^\s*-?\d+\s*$/, 'expected an integer')])
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
+
+/** A listen address: host and port (0: any free port). */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * `host:port`, `[v6]:port` or `:port` (every interface), as the Collector writes endpoints; undefined when it is
+ * none of those.
+ */
+export function splitHostPort(endpoint: string): HostPort | undefined {
+  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(endpoint.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65_535) return undefined;
+  const host = m[1] ?? m[2];
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+/** `host:port`, with an IPv6 host in brackets. */
+export function joinHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** zod schema: an endpoint `host:port` (see splitHostPort), parsed to host and port. */
+export const endpoint = z.string().transform((v, ctx) => {
+  const hp = splitHostPort(v);
+  if (hp === undefined) {
+    ctx.addIssue({ code: 'custom', message: `invalid endpoint ${JSON.stringify(v)} (use host:port, e.g. "127.0.0.1:4317", "[::]:4317" or ":4317")` });
+    return z.NEVER;
+  }
+  return hp;
+});

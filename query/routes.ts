@@ -9,6 +9,7 @@ import { SignalhouseError } from '../core/errors.ts';
 import type { Store } from '../storage/store.ts';
 import { credentialFromAuthorization, type Tenant, type TenantRegistry } from '../core/tenants.ts';
 import { METRICS, METRICS_BY_NAME } from './catalog.ts';
+import { COUNT_GRAINS, countEvents, countUsers } from './counts.ts';
 import { exploreSchema, runExplore } from './explore.ts';
 import { timeField } from './fields.ts';
 import { runFunnel } from './funnel.ts';
@@ -82,26 +83,32 @@ function readTenant(tenants: TenantRegistry, request: FastifyRequest): Tenant {
   return tenant;
 }
 
+/**
+ * Waits until what was acknowledged before the call is visible to queries. A move that keeps failing (storage
+ * trouble) answers a retryable 503 / UNAVAILABLE rather than a result missing those events.
+ */
+export async function awaitAcknowledged(readAfterAck: () => Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new SignalhouseError('STORAGE_UNAVAILABLE', 'acknowledged events are still on their way into their tables; retry', { retryAfterSeconds: 1 })),
+      READ_AFTER_ACK_TIMEOUT_MS,
+    );
+  });
+  try {
+    await Promise.race([readAfterAck(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions): Promise<void> {
   const { store, tenants } = opts;
   const reports = createReports(store, opts.rollups);
   // Every route of this plugin reads: each waits until what was acknowledged before it started is visible. A
   // move that keeps failing (storage trouble) answers a retryable 503 rather than a result missing those events.
-  app.addHook('preHandler', async () => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new SignalhouseError('STORAGE_UNAVAILABLE', 'acknowledged events are still on their way into their tables; retry', { retryAfterSeconds: 1 })),
-        READ_AFTER_ACK_TIMEOUT_MS,
-      );
-    });
-    try {
-      await Promise.race([opts.readAfterAck(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  });
+  app.addHook('preHandler', () => awaitAcknowledged(opts.readAfterAck));
 
   app.get('/api/v1/analytics/metrics', async (request) => {
     readTenant(tenants, request);
@@ -137,24 +144,18 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
   app.post('/v1/analytics/query', explore);
   app.post('/api/analytics/query', explore);
 
-  // The count API (the gRPC service's GetEventCount / GetUserCount over HTTP).
-  const countsBody = z
-    .strictObject({ group_by: z.enum(['hour', 'day', 'week']).optional(), event_name: z.string().min(1).optional(), ...range })
-    .superRefine(rangeCheck);
+  // The count API (the analytics service's GetEventCount / GetUserCount over HTTP; query/counts.ts counts both).
+  const countsBody = z.strictObject({ group_by: z.enum(COUNT_GRAINS).optional(), event_name: z.string().min(1).optional(), ...range }).superRefine(rangeCheck);
   app.post('/api/v1/analytics/counts/events', async (request) => {
     const tenant = readTenant(tenants, request);
     const b = parse(countsBody, request.body);
-    const filters = b.event_name ? [{ field: 'event_name', op: 'eq' as const, value: b.event_name }] : [];
-    const req = { metrics: ['count' as const], dimensions: b.group_by ? [b.group_by] : [], filters, dateRange: { from: b.from, to: b.to }, limit: 10_000 };
-    const rows = await runExplore(store, tenant.id, req, undefined);
-    return b.group_by ? { counts: rows.map((r) => ({ t: r[b.group_by!], count: r.count })) } : { count: rows[0]?.count ?? 0 };
+    const rows = await countEvents(store, tenant.id, { fromMs: b.from, toMs: b.to, eventName: b.event_name, groupBy: b.group_by });
+    return b.group_by ? { counts: rows.map((r) => ({ t: r.t, count: r.count })) } : { count: rows[0]?.count ?? 0 };
   });
   app.post('/api/v1/analytics/counts/users', async (request) => {
     const tenant = readTenant(tenants, request);
     const b = parse(countsBody, request.body);
-    const req = { metrics: ['unique_users' as const], dimensions: [], filters: [], dateRange: { from: b.from, to: b.to }, limit: 1 };
-    const rows = await runExplore(store, tenant.id, req, undefined);
-    return { unique_users: rows[0]?.unique_users ?? 0 };
+    return { unique_users: await countUsers(store, tenant.id, b.from, b.to) };
   });
 
   // The whole catalog over the last five minutes, and the event rate.

@@ -4,12 +4,14 @@
  * and a request through it, accepted or refused as a whole, is counted by the receiver helper's shared counters
  * under the receiver's name (docs/api.md, "Metrics"). A receiver added to the registry needs a sample here.
  */
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../core/config.ts';
 import { createTelemetry } from '../core/telemetry.ts';
 import { createTenantRegistry } from '../core/tenants.ts';
 import { PROCESSOR_FACTORIES } from '../processors/registry.ts';
 import { buildPipelines } from '../service/pipeline.ts';
+import { authMetadata, rawClient, unary } from '../test/helpers/grpc.ts';
 import { ACME_KEY, startTestService, type TestService } from '../test/helpers/service.ts';
 import { createReceivers, parseReceivers } from './receiverhelper/factory.ts';
 import { RECEIVER_FACTORIES } from './registry.ts';
@@ -22,7 +24,13 @@ interface Sample {
   /** The Authorization header for a write key, when the API reads it from there. */
   authorization: boolean;
   badOption: { options: Record<string, unknown>; problem: string };
+  /** A gRPC-only receiver: the good and the malformed event as two calls of a unary method, on raw messages. */
+  grpc?: { path: string; good: Buffer; malformed: Buffer };
 }
+
+/** analytics.v1.TrackEventRequest { event_name = 1; user_id = 2 } */
+const trackEvent = (eventName: string) =>
+  Buffer.from(new BinaryWriter().tag(1, WireType.LengthDelimited).string(eventName).tag(2, WireType.LengthDelimited).string('u').finish());
 
 const SAMPLES: Record<string, Sample> = {
   otlp: {
@@ -65,7 +73,17 @@ const SAMPLES: Record<string, Sample> = {
     authorization: true,
     badOption: { options: { max_batch_events: 0 }, problem: 'receivers.envelope.max_batch_events: Too small' },
   },
+  analytics: {
+    path: '',
+    body: () => undefined,
+    authorization: true,
+    badOption: { options: { rate_limit: { max_users: 0 } }, problem: 'receivers.analytics.rate_limit.max_users: Too small' },
+    grpc: { path: '/analytics.v1.AnalyticsService/TrackEvent', good: trackEvent('conformance.analytics'), malformed: trackEvent('') },
+  },
 };
+
+/** gRPC codes as the HTTP statuses the counters label failures with. */
+const STATUS_OF_CODE: Record<number, number> = { 0: 200, 3: 400, 16: 401 };
 
 function problemsOf(fn: () => unknown): readonly string[] {
   try {
@@ -165,7 +183,15 @@ describe('receivers through the service count with the shared counters', () => {
     return sum;
   }
 
-  async function send(sample: Sample, key: string | undefined) {
+  async function send(sample: Sample, key: string | undefined): Promise<{ status: number }> {
+    if (sample.grpc) {
+      // With a key, both events (one call each); without, one call, refused as a whole.
+      const client = rawClient(svc.grpcAddress!);
+      const first = await unary(client, sample.grpc.path, sample.grpc.good, authMetadata(key));
+      if (key !== undefined) await unary(client, sample.grpc.path, sample.grpc.malformed, authMetadata(key));
+      client.close();
+      return { status: STATUS_OF_CODE[first.code] ?? 500 };
+    }
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (key !== undefined && sample.authorization) headers.authorization = `Bearer ${key}`;
     return fetch(`${svc.url}${sample.path}`, { method: 'POST', headers, body: JSON.stringify(sample.body(key)) });

@@ -3,11 +3,18 @@
  * it here to make it configurable (docs/architecture.md, "Adding a receiver").
  */
 import type { ReceiverFactory, ReceiverRegistry } from '../core/components.ts';
+import { analyticsReceiverFactory } from './analytics/factory.ts';
 import { envelopeReceiverFactory } from './envelope/factory.ts';
 import { otlpReceiverFactory } from './otlp/factory.ts';
 import { posthogReceiverFactory } from './posthog/factory.ts';
 import { segmentReceiverFactory } from './segment/factory.ts';
 
-const factories: ReceiverFactory[] = [otlpReceiverFactory, segmentReceiverFactory, posthogReceiverFactory, envelopeReceiverFactory] as ReceiverFactory[];
+const factories: ReceiverFactory[] = [
+  otlpReceiverFactory,
+  segmentReceiverFactory,
+  posthogReceiverFactory,
+  envelopeReceiverFactory,
+  analyticsReceiverFactory,
+] as ReceiverFactory[];
 
 export const RECEIVER_FACTORIES: ReceiverRegistry = new Map(factories.map((f) => [f.type, f]));

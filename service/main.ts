@@ -16,8 +16,13 @@ function configPath(): string | undefined {
   return existsSync('signalhouse.yaml') ? 'signalhouse.yaml' : undefined;
 }
 
-function banner(config: SignalhouseConfig, url: string, storeLocation: string): string {
-  const lines = [`Signalhouse listening on ${url} (store: ${storeLocation})`];
+function banner(config: SignalhouseConfig, url: string, grpcAddress: string | undefined, storeLocation: string): string {
+  const lines = [
+    `Signalhouse listening on ${url} (store: ${storeLocation})`,
+    grpcAddress
+      ? `gRPC (OTLP, analytics.v1.AnalyticsService, grpc.health.v1) on ${grpcAddress}`
+      : 'gRPC off (GRPC_PORT=0, or receivers.otlp.protocols without grpc)',
+  ];
   if (config.demoTenant) {
     const t = config.tenants[0];
     const body = JSON.stringify({
@@ -56,6 +61,11 @@ function banner(config: SignalhouseConfig, url: string, storeLocation: string): 
       '',
       `Point an OpenTelemetry SDK at it: OTEL_EXPORTER_OTLP_ENDPOINT=${url} OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer ${t.write_keys[0]}"`,
     );
+    if (grpcAddress) {
+      lines.push(
+        `  or over gRPC: OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_EXPORTER_OTLP_ENDPOINT=http://${grpcAddress} OTEL_EXPORTER_OTLP_HEADERS="authorization=Bearer ${t.write_keys[0]}"`,
+      );
+    }
   }
   return lines.join('\n');
 }
@@ -79,7 +89,7 @@ async function main(): Promise<void> {
   const logger = pino({ level: config.service.log_level });
   const service = await createService(config, logger).catch(exitOnConfigError);
   const url = await service.listen();
-  process.stdout.write(`${banner(config, url, service.store.location)}\n`);
+  process.stdout.write(`${banner(config, url, service.grpcAddress, service.store.location)}\n`);
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -13,10 +13,11 @@ import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
 import type { Store } from '../storage/store.ts';
 import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
-import { type BodyReservation, createByteBudget, reserveBody } from '../core/byte-budget.ts';
+import { type BodyReservation, reserveBody } from '../core/byte-budget.ts';
 import type { SignalhouseConfig } from '../core/config.ts';
-import { errorReply, SignalhouseError } from '../core/errors.ts';
-import type { Pipelines } from '../core/components.ts';
+import { errorReply } from '../core/errors.ts';
+import type { Pipelines, Receiver } from '../core/components.ts';
+import type { Admission } from './admission.ts';
 import type { Telemetry } from '../core/telemetry.ts';
 import type { TenantRegistry } from '../core/tenants.ts';
 
@@ -40,30 +41,29 @@ export interface ServerDeps {
   readAfterAck(): Promise<void>;
   /** Whether the store keeps the rollups (the ClickHouse exporter's `rollups`). */
   rollups: boolean;
+  /** The concurrency cap, byte budget and drain, shared with the gRPC listener. */
+  admission: Admission;
 }
 
 export interface Server {
   readonly app: FastifyInstance;
-  /**
-   * Starts the drain: from now on every request is answered 503 SHUTTING_DOWN with `Retry-After` (and its
-   * connection closed), while the listener stays open so that clients get that answer instead of a refused
-   * connection. Resolves when the requests already in flight have been answered.
-   */
-  stopAdmitting(): Promise<void>;
+  /** The receivers the pipelines name (their gRPC methods go to the gRPC listener). */
+  readonly receivers: readonly Receiver[];
 }
 
 export async function buildServer(deps: ServerDeps): Promise<Server> {
   const { config, telemetry } = deps;
   // Every receiver's options are checked by its factory before anything else (ConfigError, every problem by path).
   const receivers = createReceivers(RECEIVER_FACTORIES, config, { pipelines: deps.pipelines, tenants: deps.tenants, telemetry });
-  const maxConcurrent = config.service.http.max_concurrent_requests;
+  const { admission } = deps;
   const app = Fastify({
     loggerInstance: deps.logger,
     // No per-request log lines on the hot path: requests are counted in /metrics instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
-    // The drain answers 503 + Retry-After itself (stopAdmitting), through the error table; Fastify's own closing
-    // 503 has no Retry-After.
+    // The drain answers 503 + Retry-After itself (admission.stopAdmitting: every request is answered 503
+    // SHUTTING_DOWN while the listener stays open, so clients get that answer instead of a refused connection),
+    // through the error table; Fastify's own closing 503 has no Retry-After.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
@@ -72,20 +72,13 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   const corsRoutes = await installCors(app, config.service.http.query_allowed_origins);
 
   // Bounded concurrency: past the limit, refuse at once (503 + Retry-After) rather than queue without end.
-  let inFlight = 0;
-  let draining = false;
-  let drained: (() => void) | undefined;
   app.addHook('onRequest', (request, reply, done) => {
-    if (draining) return done(new SignalhouseError('SHUTTING_DOWN', 'server is shutting down, retry against another instance', { retryAfterSeconds: 1 }));
-    if (inFlight >= maxConcurrent) return done(new SignalhouseError('OVERLOADED', 'too many concurrent requests, retry later', { retryAfterSeconds: 1 }));
-    inFlight++;
-    telemetry.inFlightRequests.set(inFlight);
+    const refusal = admission.admit();
+    if (refusal) return done(refusal);
     // One listener per request: the reply is done, so are its slot and its body bytes (preParsing below).
     reply.raw.once('close', () => {
       request.bodyReservation?.release();
-      inFlight--;
-      telemetry.inFlightRequests.set(inFlight);
-      if (inFlight === 0) drained?.();
+      admission.leave();
     });
     done();
   });
@@ -93,7 +86,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   // The in-flight byte budget: a body's bytes are taken before it is read when it declares its length (so an
   // oversized request is refused without reading it), else as they arrive; they return when the reply is sent
   // (the close listener above).
-  const budget = createByteBudget(config.service.http.max_in_flight_bytes, (used) => telemetry.inFlightBodyBytes.set(used));
+  const { budget } = admission;
   app.decorateRequest('bodyReservation', null);
   app.addHook('preParsing', (request, _reply, payload, done) => {
     const reservation = reserveBody(budget);
@@ -126,7 +119,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   // While draining, in-flight requests still get their reply, but their keep-alive connections end with it, so
   // that closing the server does not wait for clients to hang up.
   app.addHook('onSend', (_request, reply, payload, done) => {
-    if (draining) reply.header('connection', 'close');
+    if (admission.draining) reply.header('connection', 'close');
     done(null, payload);
   });
 
@@ -169,16 +162,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   // then the query API; CORS answers each kind of route as service/cors.ts says.
   for (const receiver of receivers) await corsRoutes.register('ingest', receiver.routes, {});
   await corsRoutes.register('query', queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: deps.rollups, readAfterAck: deps.readAfterAck });
-  return {
-    app,
-    stopAdmitting() {
-      draining = true;
-      if (inFlight === 0) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        drained = resolve;
-      });
-    },
-  };
+  return { app, receivers };
 }
 
 /** Ingest counters since start, per receiver (the stats endpoint): received = accepted + dropped + rejected. */

@@ -1,12 +1,12 @@
 /**
- * Starts and stops a whole Signalhouse instance: store, migrations, exporter, pipelines, HTTP server. Shutdown
- * order keeps the acknowledgement promise: refuse new requests (503, listener still open), let in-flight requests
- * finish (their replies wait for commits), drain the exporter (landed rows move on), close the listener, then
- * the store.
+ * Starts and stops a whole Signalhouse instance: store, migrations, exporter, pipelines, the HTTP server and the
+ * gRPC listener. Shutdown order keeps the acknowledgement promise: refuse new requests and calls (503 /
+ * UNAVAILABLE, listeners still open), let in-flight ones finish (their replies wait for commits), drain the
+ * exporter (landed rows move on), close the listeners, then the store.
  */
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-import type { Exporter } from '../core/components.ts';
+import type { Exporter, GrpcMethod, Receiver } from '../core/components.ts';
 import type { ClickHouseExporterConfig } from '../exporters/clickhouse/config.ts';
 import { storeOptions } from '../exporters/clickhouse/config.ts';
 import { EXPORTER_FACTORIES, resolveExporters } from '../exporters/registry.ts';
@@ -15,6 +15,9 @@ import { migrate } from '../storage/migrate.ts';
 import { openStore, type Store } from '../storage/store.ts';
 import { PROCESSOR_FACTORIES } from '../processors/registry.ts';
 import { ConfigError, type SignalhouseConfig } from '../core/config.ts';
+import { analyticsReadMethods } from '../query/grpc.ts';
+import { type Admission, createAdmission } from './admission.ts';
+import { buildGrpcListener, type GrpcListener } from './grpc.ts';
 import { buildPipelines } from './pipeline.ts';
 import { buildServer } from './server.ts';
 import { createTelemetry, type Telemetry } from '../core/telemetry.ts';
@@ -27,6 +30,8 @@ export interface Service {
   readonly logger: Logger;
   /** The listening address, e.g. http://127.0.0.1:4318 (after `listen`). */
   url: string;
+  /** The gRPC listener's `host:port` (after `listen`); undefined when gRPC is off. */
+  grpcAddress: string | undefined;
   listen(): Promise<string>;
   /** Resolves when every event acknowledged so far is visible to queries (landed rows moved on). */
   settle(): Promise<void>;
@@ -79,20 +84,27 @@ async function assemble(
   const settle = async () => {
     await Promise.all([...exporters.values()].map((e) => e.settle()));
   };
+  const tenants = createTenantRegistry(config.tenants);
+  // One concurrency cap, byte budget and drain for both listeners.
+  const http = config.service.http;
+  const admission = createAdmission({ maxConcurrent: http.max_concurrent_requests, maxInFlightBytes: http.max_in_flight_bytes, telemetry });
+  const queryOptions = { store, tenants, rollups: chConfig.rollups, readAfterAck: settle };
   const server = await buildServer({
     config,
     logger,
     pipelines,
-    tenants: createTenantRegistry(config.tenants),
+    tenants,
     telemetry,
     store,
     readAfterAck: settle,
     rollups: chConfig.rollups,
+    admission,
     async checkReady() {
       const ping = await store.client.ping();
       if (!ping.success) throw new Error(`storage unreachable: ${ping.error.message}`);
     },
   });
+  const grpc = grpcListener(server.receivers, analyticsReadMethods(queryOptions), admission, logger);
 
   const { app } = server;
   let closing: Promise<void> | undefined;
@@ -102,25 +114,43 @@ async function assemble(
     telemetry,
     logger,
     url: '',
+    grpcAddress: undefined,
     async listen() {
       const { host, port } = config.service.http;
       service.url = await app.listen({ host, port });
+      if (grpc) service.grpcAddress = await grpc.listen();
       return service.url;
     },
     settle,
     close() {
       closing ??= (async () => {
-        // Rows waiting for their group commit go now. New requests get 503 + Retry-After while the listener stays
-        // open; in-flight requests finish (their replies wait for their commits). Then every landed row moves on
-        // to its table, and only then does the listener close.
+        // Rows waiting for their group commit go now. New requests get 503 + Retry-After (gRPC: UNAVAILABLE with
+        // RetryInfo, health NOT_SERVING) while the listeners stay open; in-flight ones finish (their replies wait
+        // for their commits). Then every landed row moves on to its table, and only then do the listeners close.
         for (const e of exporters.values()) e.flushNow();
-        await server.stopAdmitting();
+        grpc?.stopServing();
+        await admission.stopAdmitting();
         await Promise.all([...exporters.values()].map((e) => e.drain()));
-        await app.close();
+        await Promise.all([app.close(), grpc?.close()]);
         await store.close();
       })();
       return closing;
     },
   };
   return service;
+}
+
+/**
+ * The gRPC listener, set up by the receiver that configures it (the OTLP receiver's `protocols.grpc`) and
+ * serving every receiver's gRPC methods and the query side's; undefined when no receiver configures one
+ * (`GRPC_PORT=0`, or `protocols` without `grpc`).
+ */
+function grpcListener(receivers: readonly Receiver[], queryMethods: readonly GrpcMethod[], admission: Admission, logger: Logger): GrpcListener | undefined {
+  const settings = receivers.find((r) => r.grpcListener)?.grpcListener;
+  if (!settings) {
+    if (receivers.some((r) => (r.grpcMethods?.length ?? 0) > 0))
+      logger.info('gRPC listener off (receivers.otlp.protocols.grpc not set): gRPC methods are not served');
+    return undefined;
+  }
+  return buildGrpcListener({ settings, methods: [...receivers.flatMap((r) => r.grpcMethods ?? []), ...queryMethods], admission, logger });
 }

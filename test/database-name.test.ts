@@ -24,7 +24,7 @@ async function start(): Promise<Service> {
       service: { http: { host: '127.0.0.1', port: 0 }, log_level: 'warn' },
       tenants: TENANTS,
     },
-    {},
+    { GRPC_PORT: '0' },
     'test',
   );
   const service = await createService(config, pino({ level: 'warn' }));

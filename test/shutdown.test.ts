@@ -62,6 +62,8 @@ it('after a load of landed requests, SIGTERM leaves nothing in the landing slots
   // Started as users start it (`npm start`) and stopped by a SIGTERM to npm, as `kill` or a supervisor sends it.
   const { dataDir, configPath } = serverFiles('load', '    landing: { move_delay: 1m, move_max_rows: 1000000 }\n');
   const server = await startServerProcess({ dataDir, configPath, viaNpmStart: true });
+  // `npm start` says where the gRPC listener is (GRPC_PORT).
+  await expect.poll(() => server.output()).toContain(`gRPC (OTLP, analytics.v1.AnalyticsService, grpc.health.v1) on ${server.grpcAddress}`);
   let acknowledged = 0;
   let stopping = false;
   const duringDrain: Array<{ status: number; retryAfter: string | null }> = [];

@@ -1,7 +1,11 @@
-/** The OTLP receiver (`receivers.otlp`): OTLP/HTTP logs and traces, each into the pipeline that names it. */
+/**
+ * The OTLP receiver (`receivers.otlp`): OTLP/HTTP and OTLP/gRPC logs and traces, each into the pipeline that
+ * names it. Its `protocols.grpc` also sets up the service's gRPC listener.
+ */
 import type { ReceiverFactory } from '../../core/components.ts';
 import { receiverCounters } from '../receiverhelper/counters.ts';
-import { otlpReceiverSchema } from './config.ts';
+import { grpcListenerSettings, otlpReceiverSchema } from './config.ts';
+import { otlpGrpcMethods } from './grpc.ts';
 import { otlpRoutes } from './routes.ts';
 
 export const otlpReceiverFactory: ReceiverFactory<typeof otlpReceiverSchema> = {
@@ -9,6 +13,12 @@ export const otlpReceiverFactory: ReceiverFactory<typeof otlpReceiverSchema> = {
   configSchema: otlpReceiverSchema,
   create(config, { name, pipelines, tenants, telemetry }) {
     const counters = receiverCounters(telemetry, name);
-    return { name, routes: (app) => otlpRoutes(app, { name, config, pipelines, tenants, counters }) };
+    const grpc = config.protocols.grpc;
+    return {
+      name,
+      routes: (app) => otlpRoutes(app, { name, config, pipelines, tenants, counters }),
+      grpcMethods: grpc ? otlpGrpcMethods({ name, config, pipelines, tenants, counters }) : [],
+      grpcListener: grpc ? grpcListenerSettings(grpc) : undefined,
+    };
   },
 };

@@ -4,26 +4,15 @@
  */
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { Signal } from '../../core/config.ts';
+import type { ErrorReply } from '../../core/errors.ts';
 import { type Drop, DUPLICATE, type Rejection } from '../../core/event.ts';
+import { encodeStatus, GRPC_CODES } from '../../core/grpc-status.ts';
 
 export type Encoding = 'protobuf' | 'json';
 
 export const CONTENT_TYPES: Record<Encoding, string> = {
   protobuf: 'application/x-protobuf',
   json: 'application/json',
-};
-
-/** gRPC status codes used in google.rpc.Status bodies (the OTLP/HTTP spec's mapping). */
-const GRPC_CODE_BY_HTTP: Record<number, number> = {
-  400: 3, // INVALID_ARGUMENT
-  401: 16, // UNAUTHENTICATED
-  403: 7, // PERMISSION_DENIED
-  404: 5, // NOT_FOUND
-  413: 8, // RESOURCE_EXHAUSTED
-  415: 3,
-  429: 8,
-  500: 13, // INTERNAL
-  503: 14, // UNAVAILABLE
 };
 
 /** A human-readable summary of the refusals: "log record: invalid trace_id (2); …". */
@@ -63,11 +52,9 @@ export function exportResponse(
   return Buffer.from(w.finish());
 }
 
-export function statusResponse(httpStatus: number, message: string, encoding: Encoding): Buffer | string {
-  const code = GRPC_CODE_BY_HTTP[httpStatus] ?? 2; // UNKNOWN
-  if (encoding === 'json') return JSON.stringify({ code, message });
-  const w = new BinaryWriter();
-  w.tag(1, WireType.Varint).int32(code);
-  w.tag(2, WireType.LengthDelimited).string(message);
-  return Buffer.from(w.finish());
+/** A failed request's `google.rpc.Status`, with the gRPC code of its error (core/grpc-status.ts). */
+export function statusResponse(r: ErrorReply, encoding: Encoding): Buffer | string {
+  const code = GRPC_CODES[r.err.code];
+  if (encoding === 'json') return JSON.stringify({ code, message: r.message });
+  return encodeStatus(code, r.message);
 }

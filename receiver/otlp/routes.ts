@@ -7,18 +7,14 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Pipelines } from '../../core/components.ts';
-import type { Signal } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import { type Batch, duplicateCount, rejectedCount } from '../../core/event.ts';
 import { credentialFromAuthorization, requireWriteTenant, type TenantRegistry } from '../../core/tenants.ts';
 import { mediaTypeOf, readBody } from '../receiverhelper/body.ts';
 import type { ReceiverCounters } from '../receiverhelper/counters.ts';
 import { type ErrorWriter, receiverScope } from '../receiverhelper/replies.ts';
-import { type DecodeContext, nowUnixNano } from './common.ts';
 import type { OtlpReceiverConfig } from './config.ts';
-import { decodeLogsJson, decodeTracesJson } from './json.ts';
-import { decodeLogsProtobuf, decodeTracesProtobuf } from './protobuf.ts';
-import { CONTENT_TYPES, type Encoding, exportResponse, statusResponse } from './response.ts';
+import { otlpExport } from './export.ts';
+import { CONTENT_TYPES, type Encoding, statusResponse } from './response.ts';
 
 export interface OtlpRoutesOptions {
   /** The receiver's config key: the pipelines name it by it. */
@@ -41,7 +37,9 @@ function encodingOf(contentType: string | undefined): Encoding | undefined {
 
 export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions): Promise<void> {
   const { name, config, pipelines, tenants, counters } = opts;
-  const bodyLimit = config.protocols.http.max_request_body_size;
+  const http = config.protocols.http;
+  if (!http) return;
+  const bodyLimit = http.max_request_body_size;
 
   // Fastify's own 4xx (body too large, missing content type, …) reworded for OTLP's limits.
   const describe = (status: number) =>
@@ -56,24 +54,15 @@ export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions):
   for (const signal of ['logs', 'traces'] as const) {
     const pipeline = pipelines.find(name, signal);
     if (!pipeline) continue;
-    const decodeProtobuf = signal === 'logs' ? decodeLogsProtobuf : decodeTracesProtobuf;
-    const decodeJson = signal === 'logs' ? decodeLogsJson : decodeTracesJson;
-    const records = counters.signal(signal);
+    const exportBody = otlpExport(signal, pipeline, counters.signal(signal), config.limits);
 
     app.post(`/v1/${signal}`, async (request: FastifyRequest, reply: FastifyReply) => {
       const encoding = mediaTypeOf(request, MEDIA_TYPES) === 'application/json' ? 'json' : 'protobuf';
       const tenant = requireWriteTenant(tenants, credentialFromAuthorization(request.headers.authorization), request.headers.origin);
       const body = await readBody(request, { limit: bodyLimit });
-      const ctx: DecodeContext = { tenantId: tenant.id, limits: config.limits, receivedAtUnixNano: nowUnixNano(), rejections: [] };
-      const events = encoding === 'protobuf' ? decodeProtobuf(body, ctx) : decodeJson(body, ctx);
-      const batch = { tenantId: tenant.id, signal, events, rejections: ctx.rejections, drops: [] } as Batch;
-      records.received(events.length + rejectedCount(batch));
-      const out = await pipeline.consume(batch);
-      // Accepted: stored now, or earlier (duplicates); received = accepted + dropped + rejected.
-      records.consumed(out, out.events.length + duplicateCount(out));
-      const rejected = rejectedCount(out);
+      const response = await exportBody(tenant.id, body, encoding);
       reply.code(200).header('content-type', CONTENT_TYPES[encoding]);
-      return exportResponse(signal as Signal, encoding, rejected, out.rejections, out.drops ?? []);
+      return response;
     });
   }
 }
@@ -81,9 +70,5 @@ export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions):
 /** A failed request's reply: a google.rpc.Status in the request's encoding (JSON when it has none of OTLP's). */
 const sendStatus: ErrorWriter = (request, reply, r) => {
   const encoding = encodingOf(request.headers['content-type']) ?? 'json';
-  reply
-    .code(r.err.statusCode)
-    .headers(r.headers)
-    .header('content-type', CONTENT_TYPES[encoding])
-    .send(statusResponse(r.err.statusCode, r.message, encoding));
+  reply.code(r.err.statusCode).headers(r.headers).header('content-type', CONTENT_TYPES[encoding]).send(statusResponse(r, encoding));
 };

@@ -11,6 +11,8 @@ const ROOT = join(import.meta.dirname, '..', '..');
 
 export interface ServerProcess {
   readonly url: string;
+  /** The gRPC listener's `host:port` (GRPC_PORT). */
+  readonly grpcAddress: string;
   readonly child: ChildProcess;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
@@ -36,13 +38,22 @@ export async function startServerProcess(opts: {
   viaNpmStart?: boolean;
 }): Promise<ServerProcess> {
   const port = await freePort();
+  const grpcPort = await freePort();
   const configArgs = opts.configPath ? ['--config', opts.configPath] : [];
   const [command, args] = opts.viaNpmStart
     ? ['npm', ['start', '--silent', '--', ...configArgs]]
     : [process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), ...configArgs]];
   const child = spawn(command, args, {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', SIGNALHOUSE_DATA_DIR: opts.dataDir, LOG_LEVEL: 'warn', ...opts.env },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      GRPC_PORT: String(grpcPort),
+      HOST: '127.0.0.1',
+      SIGNALHOUSE_DATA_DIR: opts.dataDir,
+      LOG_LEVEL: 'warn',
+      ...opts.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -65,5 +76,5 @@ export async function startServerProcess(opts: {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, child, exited, output: () => out };
+  return { url, grpcAddress: `127.0.0.1:${grpcPort}`, child, exited, output: () => out };
 }

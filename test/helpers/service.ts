@@ -1,6 +1,6 @@
 /**
- * Starts a real Signalhouse instance for a test file: embedded chDB in a fresh temporary directory, real HTTP on
- * loopback (port 0). chDB allows one data directory per process, so each test file (a vitest fork) starts at
+ * Starts a real Signalhouse instance for a test file: embedded chDB in a fresh temporary directory, real HTTP and
+ * gRPC on loopback (port 0 each). chDB allows one data directory per process, so each test file (a vitest fork) starts at
  * most one of these.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +20,8 @@ export const GLOBEX_KEY = 'wk_globex_test_key';
 export interface TestService {
   readonly service: Service;
   readonly url: string;
+  /** The gRPC listener's `host:port`; undefined when the config turns gRPC off. */
+  readonly grpcAddress: string | undefined;
   readonly dataDir: string;
   /** The service's log lines (warn and above) as parsed JSON, when started with `captureLogs`; else empty. */
   readonly logs: Array<Record<string, unknown>>;
@@ -37,10 +39,11 @@ export interface TestService {
 export async function startTestService(overrides: Record<string, unknown> = {}, options: { captureLogs?: boolean } = {}): Promise<TestService> {
   const dataDir = mkdtempSync(join(tmpdir(), 'signalhouse-test-'));
   const exporterOverrides = ((overrides.exporters as Record<string, unknown> | undefined)?.clickhouse ?? {}) as Record<string, unknown>;
+  const receivers = { otlp: {}, ...((overrides.receivers as Record<string, unknown>) ?? {}) };
   const config = parseConfig(
     {
       ...overrides,
-      receivers: { otlp: {}, ...((overrides.receivers as object) ?? {}) },
+      receivers: { ...receivers, otlp: onAnyFreeGrpcPort(receivers.otlp as Record<string, unknown>) },
       exporters: { clickhouse: { data_dir: dataDir, batch: { max_delay: '5ms' }, ...exporterOverrides } },
       service: { http: { host: '127.0.0.1', port: 0 }, log_level: 'warn', ...((overrides.service as object) ?? {}) },
       tenants: overrides.tenants ?? TENANTS,
@@ -55,6 +58,7 @@ export async function startTestService(overrides: Record<string, unknown> = {}, 
   return {
     service,
     url,
+    grpcAddress: service.grpcAddress,
     dataDir,
     logs,
     settle: () => service.settle(),
@@ -68,4 +72,11 @@ export async function startTestService(overrides: Record<string, unknown> = {}, 
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The OTLP receiver's options with the gRPC listener (when on) on port 0 unless they name an endpoint. */
+function onAnyFreeGrpcPort(otlp: Record<string, unknown>): Record<string, unknown> {
+  const protocols = (otlp.protocols ?? { http: {}, grpc: {} }) as Record<string, unknown>;
+  if (!Object.hasOwn(protocols, 'grpc')) return otlp;
+  return { ...otlp, protocols: { ...protocols, grpc: { endpoint: '127.0.0.1:0', ...((protocols.grpc as object) ?? {}) } } };
 }
