@@ -49,7 +49,13 @@ it('flushes queued rows on SIGTERM and stores every acknowledged event', async (
       () => 0,
     );
   const inFlight = Array.from({ length: 10 }, (_, r) => send(r));
-  await new Promise((r) => setTimeout(r, 500));
+  // SIGTERM once all ten are accepted and their rows wait in the group commit (a request still arriving would
+  // rightly be refused with 503 by the drain).
+  const queuedRows = async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    return Number(/^signalhouse_exporter_queue_rows (\d+)$/m.exec(text)?.[1]);
+  };
+  await expect.poll(queuedRows, { timeout: 30_000 }).toBe(500);
   server.child.kill('SIGTERM');
   const statuses = await Promise.all(inFlight);
   expect(await server.exited).toBe(0);
