@@ -5,6 +5,7 @@
  * under the receiver's name (docs/api.md, "Metrics"). A receiver added to the registry needs a sample here.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createByteBudget } from '../core/byte-budget.ts';
 import { ConfigError, parseConfig } from '../core/config.ts';
 import { createTelemetry } from '../core/telemetry.ts';
 import { createTenantRegistry } from '../core/tenants.ts';
@@ -118,6 +119,7 @@ describe('receiver factories', () => {
       pipelines: buildPipelines(config, new Map(), PROCESSOR_FACTORIES, telemetry),
       tenants: createTenantRegistry(config.tenants),
       telemetry,
+      byteBudget: createByteBudget(1024 * 1024),
     });
     const named = parseConfig(
       {

@@ -5,6 +5,7 @@
  * through the receiver helper (receiver/receiverhelper/replies.ts): the same mapping, counted per receiver, in
  * the receiver's wire format (OTLP: google.rpc.Status).
  */
+import type { IncomingMessage } from 'node:http';
 import { Transform } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { createReceivers } from '../receiver/receiverhelper/factory.ts';
@@ -47,15 +48,18 @@ export interface Server {
   /**
    * Starts the drain: from now on every request is answered 503 SHUTTING_DOWN with `Retry-After` (and its
    * connection closed), while the listener stays open so that clients get that answer instead of a refused
-   * connection. Resolves when the requests already in flight have been answered.
+   * connection. Resolves when the requests already in flight have been answered and the receivers have drained
+   * their long-lived connections (WebSocket: messages taken are answered, then the connection closed).
    */
   stopAdmitting(): Promise<void>;
 }
 
 export async function buildServer(deps: ServerDeps): Promise<Server> {
   const { config, telemetry } = deps;
+  // The in-flight byte budget: request bodies (below) and what receivers hold on long-lived connections.
+  const budget = createByteBudget(config.service.http.max_in_flight_bytes, (used) => telemetry.inFlightBodyBytes.set(used));
   // Every receiver's options are checked by its factory before anything else (ConfigError, every problem by path).
-  const receivers = createReceivers(RECEIVER_FACTORIES, config, { pipelines: deps.pipelines, tenants: deps.tenants, telemetry });
+  const receivers = createReceivers(RECEIVER_FACTORIES, config, { pipelines: deps.pipelines, tenants: deps.tenants, telemetry, byteBudget: budget });
   const maxConcurrent = config.service.http.max_concurrent_requests;
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -78,6 +82,12 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   app.addHook('onRequest', (request, reply, done) => {
     if (draining) return done(new SignalhouseError('SHUTTING_DOWN', 'server is shutting down, retry against another instance', { retryAfterSeconds: 1 }));
     if (inFlight >= maxConcurrent) return done(new SignalhouseError('OVERLOADED', 'too many concurrent requests, retry later', { retryAfterSeconds: 1 }));
+    if ((request.raw as IncomingMessage & { upgrade?: boolean }).upgrade === true) {
+      // A WebSocket connection is not a request in flight: its receiver bounds its connections and closes them
+      // when it drains. Other routes take no upgrades (their answer would hold the detached socket open).
+      if (request.routeOptions.config.acceptsWebSocket === true) return done();
+      return done(new SignalhouseError('BAD_REQUEST', `${request.method} ${request.routeOptions.url ?? request.url} does not accept WebSocket connections`));
+    }
     inFlight++;
     telemetry.inFlightRequests.set(inFlight);
     // One listener per request: the reply is done, so are its slot and its body bytes (preParsing below).
@@ -90,10 +100,9 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     done();
   });
 
-  // The in-flight byte budget: a body's bytes are taken before it is read when it declares its length (so an
+  // A body's bytes are taken from the in-flight byte budget before it is read when it declares its length (so an
   // oversized request is refused without reading it), else as they arrive; they return when the reply is sent
   // (the close listener above).
-  const budget = createByteBudget(config.service.http.max_in_flight_bytes, (used) => telemetry.inFlightBodyBytes.set(used));
   app.decorateRequest('bodyReservation', null);
   app.addHook('preParsing', (request, _reply, payload, done) => {
     const reservation = reserveBody(budget);
@@ -128,6 +137,13 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (draining) reply.header('connection', 'close');
     done(null, payload);
+  });
+
+  // An upgrade request answered over HTTP (refused, or not upgraded) owns a socket the HTTP server has let go of:
+  // close it with the answer.
+  app.addHook('onResponse', (request, _reply, done) => {
+    if ((request.raw as IncomingMessage & { upgrade?: boolean }).upgrade === true) request.raw.socket.destroy();
+    done();
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -171,12 +187,15 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   await corsRoutes.register('query', queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: deps.rollups, readAfterAck: deps.readAfterAck });
   return {
     app,
-    stopAdmitting() {
+    async stopAdmitting() {
       draining = true;
-      if (inFlight === 0) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        drained = resolve;
-      });
+      const requests =
+        inFlight === 0
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => {
+              drained = resolve;
+            });
+      await Promise.all([requests, ...receivers.map((r) => r.drain?.())]);
     },
   };
 }
