@@ -12,11 +12,17 @@ import { createTenantRegistry } from '../core/tenants.ts';
 import { PROCESSOR_FACTORIES } from '../processors/registry.ts';
 import { buildPipelines } from '../service/pipeline.ts';
 import { ACME_KEY, startTestService, type TestService } from '../test/helpers/service.ts';
+import { connectWs } from '../test/helpers/websocket.ts';
 import { createReceivers, parseReceivers } from './receiverhelper/factory.ts';
 import { RECEIVER_FACTORIES } from './registry.ts';
 
 /** Per receiver type: a request with one good and one malformed event, and an option its schema refuses. */
 interface Sample {
+  /**
+   * Sends the request another way than an HTTP POST of `body` to `path` (WebSocket ingest: a message on a
+   * connection), resolving with the status HTTP would have answered (a close code 44xx is HTTP's 4xx).
+   */
+  exchange?(url: string, key: string | undefined): Promise<number>;
   path: string;
   /** The body; `key` is the write key where the API carries it in the body, else undefined. */
   body(key: string | undefined): unknown;
@@ -65,6 +71,27 @@ const SAMPLES: Record<string, Sample> = {
     }),
     authorization: true,
     badOption: { options: { max_batch_events: 0 }, problem: 'receivers.envelope.max_batch_events: Too small' },
+  },
+  websocket: {
+    async exchange(url, key) {
+      const client = await connectWs(url, { key });
+      const events = [
+        { event_id: 'cf-ws-1', event_name: 'conformance.websocket', user_id: 'u' },
+        { event_id: 'cf-ws-2', event_name: '', user_id: 'u' },
+      ];
+      client.send({ type: 'batch', id: 'cf-ws', events });
+      const status = await client.answer('cf-ws').then(
+        (m) => (m.type === 'ack' ? 200 : 400),
+        async () => (await client.closed).code - 4000,
+      );
+      client.socket.close();
+      await client.closed;
+      return status;
+    },
+    path: '/api/v1/analytics/ws',
+    body: () => undefined,
+    authorization: true,
+    badOption: { options: { max_in_flight_messages: 0 }, problem: 'receivers.websocket.max_in_flight_messages: Too small' },
   },
 };
 
@@ -167,7 +194,8 @@ describe('receivers through the service count with the shared counters', () => {
     return sum;
   }
 
-  async function send(sample: Sample, key: string | undefined) {
+  async function send(sample: Sample, key: string | undefined): Promise<{ status: number }> {
+    if (sample.exchange) return { status: await sample.exchange(svc.url, key) };
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (key !== undefined && sample.authorization) headers.authorization = `Bearer ${key}`;
     return fetch(`${svc.url}${sample.path}`, { method: 'POST', headers, body: JSON.stringify(sample.body(key)) });
