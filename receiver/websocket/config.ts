@@ -23,7 +23,7 @@ export const websocketReceiverSchema = z.strictObject({
   max_connections: intLike(1, 1_000_000).default(10_000),
   /** Time an unauthenticated connection gets to send its `auth` message (then closed with 4408). */
   auth_timeout: durationMs.pipe(z.number().min(1)).default(10_000),
-  /** The server pings each connection this often; one that answered nothing since the last ping is dropped. */
+  /** The server pings each connection this often; one that answers nothing to two pings in a row is dropped. */
   ping_interval: durationMs.pipe(z.number().min(10)).default(30_000),
   limits: limitsSchema,
 });

@@ -42,7 +42,10 @@ export interface ConnectionHost {
 }
 
 export interface Connection {
-  /** A keepalive tick: drops the connection when nothing was heard from it since the last tick, else pings it. */
+  /**
+   * A keepalive tick: pings the connection, and drops it when nothing was heard from it for two ticks in a row
+   * (two, so that one late tick, after the process stalled, cannot drop a peer whose pong is waiting unread).
+   */
   keepalive(): void;
   /**
    * Stops reading, answers the messages already read (those still arriving get `refusal`), then closes with
@@ -61,8 +64,8 @@ export function openConnection(socket: WebSocket, request: FastifyRequest, host:
   let tenantId: string | undefined;
   let authTimer: NodeJS.Timeout | undefined;
   let closeTimer: NodeJS.Timeout | undefined;
-  /** Heard from since the last keepalive tick: a pong, a message, or an answer the client took. */
-  let alive = true;
+  /** Keepalive ticks since the peer was last heard from: a pong, a message, or an answer the client took. */
+  let silentTicks = 0;
   /** Reading stopped for backpressure. */
   let paused = false;
   let open = true;
@@ -160,7 +163,7 @@ export function openConnection(socket: WebSocket, request: FastifyRequest, host:
     const bytes = Buffer.byteLength(text);
     hold(bytes, 0);
     socket.send(text, (err) => {
-      if (!err) alive = true;
+      if (!err) silentTicks = 0;
       release(messageBytes + bytes, fromBudget);
     });
     pump();
@@ -203,7 +206,7 @@ export function openConnection(socket: WebSocket, request: FastifyRequest, host:
   socket.on('message', (data, isBinary) => {
     // The default binaryType: a message arrives as one Buffer, fragments joined.
     const bytes = data as Buffer;
-    alive = true;
+    silentTicks = 0;
     if (socket.readyState !== socket.OPEN) return;
     if (tenantId === undefined) return onFirstMessage(bytes, isBinary);
     if (isBinary) {
@@ -239,7 +242,7 @@ export function openConnection(socket: WebSocket, request: FastifyRequest, host:
   }
 
   socket.on('pong', () => {
-    alive = true;
+    silentTicks = 0;
   });
 
   socket.on('close', (code) => {
@@ -273,8 +276,8 @@ export function openConnection(socket: WebSocket, request: FastifyRequest, host:
   return {
     keepalive() {
       // While messages are being committed the client waits on the server, whose reading may be paused.
-      if (!alive && processing === 0) return socket.terminate();
-      alive = false;
+      if (processing > 0) silentTicks = 0;
+      else if (++silentTicks > 2) return socket.terminate();
       socket.ping();
     },
     finish,

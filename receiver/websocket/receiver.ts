@@ -1,7 +1,7 @@
 /**
  * WebSocket ingest (`GET /api/v1/analytics/ws`, upgraded): `@fastify/websocket` registered in the receiver's
  * own plugin scope, so its options (the message size limit) and hooks are this receiver's. The receiver keeps
- * its connections: it bounds their number, pings them (a peer that answers nothing between two pings is
+ * its connections: it bounds their number, pings them (a peer that answers nothing to two pings in a row is
  * dropped), and drains them at shutdown (messages read are answered, then the connection closes with 1001),
  * before the exporters drain. A plain GET is answered 426.
  */
