@@ -43,7 +43,7 @@ export interface Telemetry {
   readonly websocketPausedConnections: Gauge;
   /** Times a WebSocket connection's reading was paused for backpressure. */
   readonly websocketPauses: Counter;
-  /** WebSocket messages read and not yet answered (the answer not yet written to the socket). */
+  /** WebSocket messages read and not answered yet (waiting for their turn, or being processed). */
   readonly websocketInFlightMessages: Gauge;
   /** Bytes WebSocket connections hold: messages until their answers are written, and unread answers. */
   readonly websocketInFlightBytes: Gauge;
@@ -170,7 +170,7 @@ export function createTelemetry(): Telemetry {
     }),
     websocketInFlightMessages: new Gauge({
       name: 'signalhouse_websocket_in_flight_messages',
-      help: 'WebSocket messages read whose answer is not yet written to the socket.',
+      help: 'WebSocket messages read and not answered yet (waiting for their turn, or being processed).',
       registers,
     }),
     websocketInFlightBytes: new Gauge({

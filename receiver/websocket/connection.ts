@@ -145,7 +145,6 @@ export function openConnection(socket: WebSocket, request: FastifyRequest, host:
     held -= bytes;
     messages--;
     telemetry.websocketInFlightBytes.dec(bytes);
-    telemetry.websocketInFlightMessages.dec();
     if (fromBudget > 0) {
       budgetHeld -= fromBudget;
       budget.give(fromBudget);
@@ -160,6 +159,7 @@ export function openConnection(socket: WebSocket, request: FastifyRequest, host:
   /** Writes a message's answer; the message's bytes and the answer's return once it is written (or cannot be). */
   function answer(messageBytes: number, fromBudget: number, text: string): void {
     processing--;
+    telemetry.websocketInFlightMessages.dec();
     const bytes = Buffer.byteLength(text);
     hold(bytes, 0);
     socket.send(text, (err) => {
@@ -248,7 +248,10 @@ export function openConnection(socket: WebSocket, request: FastifyRequest, host:
   socket.on('close', (code) => {
     open = false;
     // Messages not started are not answered now: the client sends them again.
-    for (const bytes of waiting.splice(0)) release(bytes.length, 0);
+    for (const bytes of waiting.splice(0)) {
+      telemetry.websocketInFlightMessages.dec();
+      release(bytes.length, 0);
+    }
     clearTimeout(authTimer);
     clearTimeout(closeTimer);
     if (paused) telemetry.websocketPausedConnections.dec();
