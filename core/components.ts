@@ -6,6 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { ByteBudget } from './byte-budget.ts';
 import type { Signal } from './config.ts';
 import type { Batch } from './event.ts';
 import type { Telemetry } from './telemetry.ts';
@@ -113,6 +114,8 @@ export interface ReceiverSettings {
   readonly pipelines: Pipelines;
   readonly tenants: TenantRegistry;
   readonly telemetry: Telemetry;
+  /** The server's in-flight byte budget: what a receiver holds of it bounds memory across all receivers. */
+  readonly byteBudget: ByteBudget;
 }
 
 export interface Receiver {
@@ -126,6 +129,21 @@ export interface Receiver {
   readonly grpcMethods?: readonly GrpcMethod[];
   /** The gRPC listener's settings, from the receiver that configures it (the OTLP receiver's `protocols.grpc`). */
   readonly grpcListener?: GrpcListenerSettings;
+  /**
+   * Shutdown has begun (new requests are refused): stop taking new messages on long-lived connections, answer
+   * those taken, and close the connections. Resolves when they are closed; the exporters drain after that.
+   */
+  drain?(): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The route takes WebSocket upgrades (an upgrade to any other route is refused). Its connections are not
+     * requests in flight: the receiver bounds them and closes them in `drain`.
+     */
+    acceptsWebSocket?: boolean;
+  }
 }
 
 /** What a gRPC method sees of its call besides the request message. */

@@ -15,6 +15,7 @@ export const ErrorCodes = {
   NOT_FOUND: { statusCode: 404, retryable: false },
   PAYLOAD_TOO_LARGE: { statusCode: 413, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, retryable: false },
+  UPGRADE_REQUIRED: { statusCode: 426, retryable: false },
   RATE_LIMITED: { statusCode: 429, retryable: true },
   OVERLOADED: { statusCode: 503, retryable: true },
   STORAGE_UNAVAILABLE: { statusCode: 503, retryable: true },

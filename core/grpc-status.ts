@@ -16,6 +16,7 @@ export const GrpcCode = {
   NOT_FOUND: 5,
   PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
@@ -37,6 +38,8 @@ export const GRPC_CODES: Readonly<Record<ErrorCode, number>> = {
   NOT_FOUND: GrpcCode.NOT_FOUND,
   PAYLOAD_TOO_LARGE: GrpcCode.RESOURCE_EXHAUSTED,
   UNSUPPORTED_MEDIA_TYPE: GrpcCode.INVALID_ARGUMENT,
+  // An HTTP-only refusal (a plain GET of the WebSocket route); never a gRPC call's, mapped for completeness.
+  UPGRADE_REQUIRED: GrpcCode.FAILED_PRECONDITION,
   RATE_LIMITED: GrpcCode.RESOURCE_EXHAUSTED,
   OVERLOADED: GrpcCode.UNAVAILABLE,
   STORAGE_UNAVAILABLE: GrpcCode.UNAVAILABLE,

@@ -35,8 +35,20 @@ export interface Telemetry {
   readonly landingMoveDuration: Histogram;
   readonly landingMoveFailures: Counter<'retryable'>;
   readonly inFlightRequests: Gauge;
-  /** Request-body bytes held by requests not yet answered (the in-flight byte budget). */
+  /** Request-body and WebSocket message bytes held until answered (the in-flight byte budget). */
   readonly inFlightBodyBytes: Gauge;
+  /** WebSocket ingest connections open. */
+  readonly websocketConnections: Gauge;
+  /** WebSocket ingest connections whose reading is paused: their in-flight budget is full (backpressure). */
+  readonly websocketPausedConnections: Gauge;
+  /** Times a WebSocket connection's reading was paused for backpressure. */
+  readonly websocketPauses: Counter;
+  /** WebSocket messages read and not answered yet (waiting for their turn, or being processed). */
+  readonly websocketInFlightMessages: Gauge;
+  /** Bytes WebSocket connections hold: messages until their answers are written, and unread answers. */
+  readonly websocketInFlightBytes: Gauge;
+  /** WebSocket ingest connections closed, by close code. */
+  readonly websocketClosedConnections: Counter<'code'>;
 }
 
 const TIME_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -142,7 +154,34 @@ export function createTelemetry(): Telemetry {
     inFlightRequests: new Gauge({ name: 'signalhouse_http_in_flight_requests', help: 'Requests being processed.', registers }),
     inFlightBodyBytes: new Gauge({
       name: 'signalhouse_http_in_flight_body_bytes',
-      help: 'Request-body bytes (received and decompressed) held by requests not yet answered.',
+      help: 'Request-body bytes (received and decompressed) and WebSocket message bytes held until answered.',
+      registers,
+    }),
+    websocketConnections: new Gauge({ name: 'signalhouse_websocket_connections', help: 'WebSocket ingest connections open.', registers }),
+    websocketPausedConnections: new Gauge({
+      name: 'signalhouse_websocket_paused_connections',
+      help: 'WebSocket ingest connections not read for now: their in-flight budget is full (backpressure).',
+      registers,
+    }),
+    websocketPauses: new Counter({
+      name: 'signalhouse_websocket_pauses_total',
+      help: 'Times a WebSocket connection stopped being read because its in-flight budget was full.',
+      registers,
+    }),
+    websocketInFlightMessages: new Gauge({
+      name: 'signalhouse_websocket_in_flight_messages',
+      help: 'WebSocket messages read and not answered yet (waiting for their turn, or being processed).',
+      registers,
+    }),
+    websocketInFlightBytes: new Gauge({
+      name: 'signalhouse_websocket_in_flight_bytes',
+      help: 'Bytes held by WebSocket connections: messages until their answers are written, and answers the client has not read.',
+      registers,
+    }),
+    websocketClosedConnections: new Counter({
+      name: 'signalhouse_websocket_closed_connections_total',
+      help: 'WebSocket ingest connections closed, by close code.',
+      labelNames: ['code'],
       registers,
     }),
   };

@@ -6,6 +6,7 @@
  */
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createByteBudget } from '../core/byte-budget.ts';
 import { ConfigError, parseConfig } from '../core/config.ts';
 import { createTelemetry } from '../core/telemetry.ts';
 import { createTenantRegistry } from '../core/tenants.ts';
@@ -13,11 +14,17 @@ import { PROCESSOR_FACTORIES } from '../processors/registry.ts';
 import { buildPipelines } from '../service/pipeline.ts';
 import { authMetadata, rawClient, unary } from '../test/helpers/grpc.ts';
 import { ACME_KEY, startTestService, type TestService } from '../test/helpers/service.ts';
+import { connectWs } from '../test/helpers/websocket.ts';
 import { createReceivers, parseReceivers } from './receiverhelper/factory.ts';
 import { RECEIVER_FACTORIES } from './registry.ts';
 
 /** Per receiver type: a request with one good and one malformed event, and an option its schema refuses. */
 interface Sample {
+  /**
+   * Sends the request another way than an HTTP POST of `body` to `path` (WebSocket ingest: a message on a
+   * connection), resolving with the status HTTP would have answered (a close code 44xx is HTTP's 4xx).
+   */
+  exchange?(url: string, key: string | undefined): Promise<number>;
   path: string;
   /** The body; `key` is the write key where the API carries it in the body, else undefined. */
   body(key: string | undefined): unknown;
@@ -80,6 +87,27 @@ const SAMPLES: Record<string, Sample> = {
     badOption: { options: { rate_limit: { max_users: 0 } }, problem: 'receivers.analytics.rate_limit.max_users: Too small' },
     grpc: { path: '/analytics.v1.AnalyticsService/TrackEvent', good: trackEvent('conformance.analytics'), malformed: trackEvent('') },
   },
+  websocket: {
+    async exchange(url, key) {
+      const client = await connectWs(url, { key });
+      const events = [
+        { event_id: 'cf-ws-1', event_name: 'conformance.websocket', user_id: 'u' },
+        { event_id: 'cf-ws-2', event_name: '', user_id: 'u' },
+      ];
+      client.send({ type: 'batch', id: 'cf-ws', events });
+      const status = await client.answer('cf-ws').then(
+        (m) => (m.type === 'ack' ? 200 : 400),
+        async () => (await client.closed).code - 4000,
+      );
+      client.socket.close();
+      await client.closed;
+      return status;
+    },
+    path: '/api/v1/analytics/ws',
+    body: () => undefined,
+    authorization: true,
+    badOption: { options: { max_in_flight_messages: 0 }, problem: 'receivers.websocket.max_in_flight_messages: Too small' },
+  },
 };
 
 /** gRPC codes as the HTTP statuses the counters label failures with. */
@@ -136,6 +164,7 @@ describe('receiver factories', () => {
       pipelines: buildPipelines(config, new Map(), PROCESSOR_FACTORIES, telemetry),
       tenants: createTenantRegistry(config.tenants),
       telemetry,
+      byteBudget: createByteBudget(1024 * 1024),
     });
     const named = parseConfig(
       {
@@ -192,6 +221,7 @@ describe('receivers through the service count with the shared counters', () => {
       client.close();
       return { status: STATUS_OF_CODE[first.code] ?? 500 };
     }
+    if (sample.exchange) return { status: await sample.exchange(svc.url, key) };
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (key !== undefined && sample.authorization) headers.authorization = `Bearer ${key}`;
     return fetch(`${svc.url}${sample.path}`, { method: 'POST', headers, body: JSON.stringify(sample.body(key)) });

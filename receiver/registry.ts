@@ -8,6 +8,7 @@ import { envelopeReceiverFactory } from './envelope/factory.ts';
 import { otlpReceiverFactory } from './otlp/factory.ts';
 import { posthogReceiverFactory } from './posthog/factory.ts';
 import { segmentReceiverFactory } from './segment/factory.ts';
+import { websocketReceiverFactory } from './websocket/factory.ts';
 
 const factories: ReceiverFactory[] = [
   otlpReceiverFactory,
@@ -15,6 +16,7 @@ const factories: ReceiverFactory[] = [
   posthogReceiverFactory,
   envelopeReceiverFactory,
   analyticsReceiverFactory,
+  websocketReceiverFactory,
 ] as ReceiverFactory[];
 
 export const RECEIVER_FACTORIES: ReceiverRegistry = new Map(factories.map((f) => [f.type, f]));

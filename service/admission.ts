@@ -12,7 +12,9 @@ export interface Admission {
   readonly budget: ByteBudget;
   /** Shutdown has begun: new requests are refused. */
   readonly draining: boolean;
-  /** Takes a slot for one request, or says why not (SHUTTING_DOWN, OVERLOADED; both retryable). */
+  /** Why a request would be refused now (SHUTTING_DOWN, OVERLOADED; both retryable), without taking a slot. */
+  refusal(): SignalhouseError | undefined;
+  /** Takes a slot for one request, or says why not (as `refusal`). */
   admit(): SignalhouseError | undefined;
   /** Gives back a slot `admit` gave. */
   leave(): void;
@@ -26,14 +28,20 @@ export function createAdmission(options: { maxConcurrent: number; maxInFlightByt
   let inFlight = 0;
   let draining = false;
   let drained: (() => void) | undefined;
+  const refusal = () => {
+    if (draining) return new SignalhouseError('SHUTTING_DOWN', 'server is shutting down, retry against another instance', { retryAfterSeconds: 1 });
+    if (inFlight >= maxConcurrent) return new SignalhouseError('OVERLOADED', 'too many concurrent requests, retry later', { retryAfterSeconds: 1 });
+    return undefined;
+  };
   return {
     budget,
     get draining() {
       return draining;
     },
+    refusal,
     admit() {
-      if (draining) return new SignalhouseError('SHUTTING_DOWN', 'server is shutting down, retry against another instance', { retryAfterSeconds: 1 });
-      if (inFlight >= maxConcurrent) return new SignalhouseError('OVERLOADED', 'too many concurrent requests, retry later', { retryAfterSeconds: 1 });
+      const refused = refusal();
+      if (refused) return refused;
       inFlight++;
       telemetry.inFlightRequests.set(inFlight);
       return undefined;

@@ -5,6 +5,7 @@
  * through the receiver helper (receiver/receiverhelper/replies.ts): the same mapping, counted per receiver, in
  * the receiver's wire format (OTLP: google.rpc.Status).
  */
+import type { IncomingMessage } from 'node:http';
 import { Transform } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { createReceivers } from '../receiver/receiverhelper/factory.ts';
@@ -15,7 +16,7 @@ import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
 import { type BodyReservation, reserveBody } from '../core/byte-budget.ts';
 import type { SignalhouseConfig } from '../core/config.ts';
-import { errorReply } from '../core/errors.ts';
+import { errorReply, SignalhouseError } from '../core/errors.ts';
 import type { Pipelines, Receiver } from '../core/components.ts';
 import type { Admission } from './admission.ts';
 import type { Telemetry } from '../core/telemetry.ts';
@@ -54,8 +55,8 @@ export interface Server {
 export async function buildServer(deps: ServerDeps): Promise<Server> {
   const { config, telemetry } = deps;
   // Every receiver's options are checked by its factory before anything else (ConfigError, every problem by path).
-  const receivers = createReceivers(RECEIVER_FACTORIES, config, { pipelines: deps.pipelines, tenants: deps.tenants, telemetry });
   const { admission } = deps;
+  const receivers = createReceivers(RECEIVER_FACTORIES, config, { pipelines: deps.pipelines, tenants: deps.tenants, telemetry, byteBudget: admission.budget });
   const app = Fastify({
     loggerInstance: deps.logger,
     // No per-request log lines on the hot path: requests are counted in /metrics instead.
@@ -73,6 +74,14 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
 
   // Bounded concurrency: past the limit, refuse at once (503 + Retry-After) rather than queue without end.
   app.addHook('onRequest', (request, reply, done) => {
+    if ((request.raw as IncomingMessage & { upgrade?: boolean }).upgrade === true) {
+      // A WebSocket connection is not a request in flight: its receiver bounds its connections and closes them
+      // when it drains. Other routes take no upgrades (their answer would hold the detached socket open).
+      const refusal = admission.refusal();
+      if (refusal) return done(refusal);
+      if (request.routeOptions.config.acceptsWebSocket === true) return done();
+      return done(new SignalhouseError('BAD_REQUEST', `${request.method} ${request.routeOptions.url ?? request.url} does not accept WebSocket connections`));
+    }
     const refusal = admission.admit();
     if (refusal) return done(refusal);
     // One listener per request: the reply is done, so are its slot and its body bytes (preParsing below).
@@ -121,6 +130,13 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (admission.draining) reply.header('connection', 'close');
     done(null, payload);
+  });
+
+  // An upgrade request answered over HTTP (refused, or not upgraded) owns a socket the HTTP server has let go of:
+  // close it with the answer.
+  app.addHook('onResponse', (request, _reply, done) => {
+    if ((request.raw as IncomingMessage & { upgrade?: boolean }).upgrade === true) request.raw.socket.destroy();
+    done();
   });
 
   app.setErrorHandler((error, request, reply) => {

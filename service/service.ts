@@ -129,7 +129,8 @@ async function assemble(
         // for their commits). Then every landed row moves on to its table, and only then do the listeners close.
         for (const e of exporters.values()) e.flushNow();
         grpc?.stopServing();
-        await admission.stopAdmitting();
+        // Long-lived connections (WebSocket) drain with the requests in flight: what they read is answered.
+        await Promise.all([admission.stopAdmitting(), ...server.receivers.map((r) => r.drain?.())]);
         await Promise.all([...exporters.values()].map((e) => e.drain()));
         await Promise.all([app.close(), grpc?.close()]);
         await store.close();

@@ -24,7 +24,12 @@ import {
 
 export const ENVELOPE_SOURCES = ['web', 'widget', 'voice_ws', 'server'] as const;
 
-export type EnvelopeContext = ProductContext;
+export type EnvelopeSource = (typeof ENVELOPE_SOURCES)[number];
+
+export interface EnvelopeContext extends ProductContext {
+  /** The `source` of events that name none (WebSocket ingest: `voice_ws`); none by default. */
+  defaultSource?: EnvelopeSource;
+}
 
 const first = (e: Json, ...keys: string[]): unknown => {
   for (const k of keys) if (e[k] !== undefined && e[k] !== null) return e[k];
@@ -48,7 +53,7 @@ export function envelopeEvent(e: unknown, ctx: EnvelopeContext): LogEvent {
   checkEventSize(e, ctx);
   const eventName = first(e, 'event_name', 'eventName');
   if (typeof eventName !== 'string' || eventName === '') throw new RecordRejected('invalid_field', 'event_name must be a non-empty string');
-  const source = first(e, 'source');
+  const source = first(e, 'source') ?? ctx.defaultSource;
   if (source !== undefined && !(ENVELOPE_SOURCES as readonly unknown[]).includes(source)) {
     throw new RecordRejected('invalid_field', `source must be one of ${ENVELOPE_SOURCES.join(', ')}`);
   }

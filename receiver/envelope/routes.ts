@@ -12,6 +12,7 @@ import { ingestProductEvents } from '../product/ingest.ts';
 import { everyMessageRefused, receiverScope } from '../receiverhelper/replies.ts';
 import type { EnvelopeReceiverConfig } from './config.ts';
 import { checkTenant, envelopeEvent } from './map.ts';
+import { envelopeBatchReply } from './reply.ts';
 
 export type EnvelopeRoutesOptions = ProductRoutesOptions<EnvelopeReceiverConfig>;
 
@@ -46,20 +47,7 @@ export async function envelopeRoutes(app: FastifyInstance, opts: EnvelopeRoutesO
       throw new SignalhouseError('PAYLOAD_TOO_LARGE', `batch of ${body.events.length} events exceeds ${config.max_batch_events}`);
     }
     const outcome = await ingest(request, body.events, body);
-    return reply.code(200).send({
-      batch_id: typeof body.batch_id === 'string' ? body.batch_id : undefined,
-      accepted: outcome.accepted,
-      dropped: outcome.dropped,
-      rejected: outcome.rejected,
-      results: outcome.results.map((r) => ({
-        index: r.index,
-        event_id: r.id || undefined,
-        status: r.status,
-        duplicate: r.duplicate,
-        reason: r.reason,
-        error: r.error,
-      })),
-    });
+    return reply.code(200).send(envelopeBatchReply(body.batch_id, outcome));
   };
 
   app.post('/api/v1/analytics/events', single);
