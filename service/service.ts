@@ -6,6 +6,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { type Alerting, createAlerting } from '../alerting/alerting.ts';
+import { type AlertingConfig, parseAlertingConfig } from '../alerting/config.ts';
 import type { Exporter } from '../core/components.ts';
 import type { ClickHouseExporterConfig } from '../exporters/clickhouse/config.ts';
 import { storeOptions } from '../exporters/clickhouse/config.ts';
@@ -25,6 +27,7 @@ export interface Service {
   readonly store: Store;
   readonly telemetry: Telemetry;
   readonly logger: Logger;
+  readonly alerting: Alerting;
   /** The listening address, e.g. http://127.0.0.1:4318 (after `listen`). */
   url: string;
   listen(): Promise<string>;
@@ -35,6 +38,11 @@ export interface Service {
 
 export async function createService(config: SignalhouseConfig, logger: Logger = pino({ level: config.service.log_level })): Promise<Service> {
   const telemetry = createTelemetry();
+  // The SLOs, against the catalog and the tenants, before anything opens.
+  const alertingConfig = parseAlertingConfig(
+    config.alerting,
+    config.tenants.map((t) => t.id),
+  );
   // Every exporter's options, validated by its factory; the store is the ClickHouse exporter's (one per process).
   const problems: string[] = [];
   const specs = resolveExporters(EXPORTER_FACTORIES, config.exporters, problems);
@@ -47,7 +55,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
   const store = await openStore(storeOptions(chConfig));
   // Whatever fails from here on (migrations, recovery, a component's options) closes the store again.
   try {
-    return await assemble(config, logger, telemetry, store, chConfig, specs);
+    return await assemble(config, alertingConfig, logger, telemetry, store, chConfig, specs);
   } catch (err) {
     await store.close();
     throw err;
@@ -56,6 +64,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
 
 async function assemble(
   config: SignalhouseConfig,
+  alertingConfig: AlertingConfig,
   logger: Logger,
   telemetry: Telemetry,
   store: Store,
@@ -74,11 +83,12 @@ async function assemble(
   const exporters = new Map<string, Exporter>(specs.map((s) => [s.key, s.factory.create(s.config, s.key, { store, telemetry, logger })]));
   // Rows a crash left in the landing table reach their tables before anything reads them (dedupe's window).
   for (const e of exporters.values()) await e.start();
-  const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry);
-  await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max) });
   const settle = async () => {
     await Promise.all([...exporters.values()].map((e) => e.settle()));
   };
+  const alerting = createAlerting(alertingConfig, { registry: telemetry.registry });
+  const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry, alerting.onCommitted);
+  await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max) });
   const server = await buildServer({
     config,
     logger,
@@ -101,6 +111,7 @@ async function assemble(
     store,
     telemetry,
     logger,
+    alerting,
     url: '',
     async listen() {
       const { host, port } = config.service.http;
@@ -114,6 +125,7 @@ async function assemble(
         // open; in-flight requests finish (their replies wait for their commits). Then every landed row moves on
         // to its table, and only then does the listener close.
         for (const e of exporters.values()) e.flushNow();
+        await alerting.stop();
         await server.stopAdmitting();
         await Promise.all([...exporters.values()].map((e) => e.drain()));
         await app.close();
