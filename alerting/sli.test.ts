@@ -13,6 +13,7 @@ import { testLogEvent } from '../test/helpers/events.ts';
 import { parseExposition, sampleKey } from '../test/helpers/prometheus.ts';
 import { ACME_KEY, GLOBEX_KEY, startTestService, type TestService } from '../test/helpers/service.ts';
 import { parseAlertingConfig } from './config.ts';
+import { prometheusRulesYaml } from './rules.ts';
 import { createSliObserver } from './sli.ts';
 import { latencyBoundsMs, latencyMetricName, leLabel, ratioMetricNames, SLIS } from './sli-metrics.ts';
 import { OTHER_TENANTS } from './tenant-series.ts';
@@ -153,6 +154,36 @@ describe('the SLI metrics count what the catalog counts', () => {
     // And the first copy counted: 10 first responses of 5 s more than before it.
     const count = (m: Map<string, number>) => m.get(sampleKey(`${latencyMetricName('voice_first_response')}_count`, { tenant: 'acme' }));
     expect(count(once)).toBe(1210);
+  });
+});
+
+describe("the operators' routes", () => {
+  it('serves the Prometheus rule file of the configured SLOs at GET /api/v1/alerts/rules, without a token', async () => {
+    const res = await fetch(`${svc.url}/api/v1/alerts/rules`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/yaml; charset=utf-8');
+    const text = await res.text();
+    expect(text).toBe(prometheusRulesYaml(svc.service.alerting.config));
+    expect(text).toContain('signalhouse_sli_voice_first_response_seconds_bucket{le="0.777"}');
+  });
+
+  it("every series the rules read is a metric of /metrics: the SLIs and Signalhouse's own", async () => {
+    const text = await (await fetch(`${svc.url}/metrics`)).text();
+    const types = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+    const read = new Set([...svc.service.alerting.rules.matchAll(/\b(signalhouse_[a-z0-9_]+)/g)].map((m) => m[1].replace(/_(bucket|count|sum)$/, '')));
+    expect([...read].filter((name) => !types.has(name))).toEqual([]);
+    expect(read.size).toBe(6);
+  });
+
+  it('times ingest and query requests for the operational alerts', async () => {
+    const samples = await scrape();
+    const count = (kind: string) => samples.get(sampleKey('signalhouse_http_request_duration_seconds_count', { kind }))!;
+    expect(count('ingest')).toBeGreaterThanOrEqual(10);
+    const res = await fetch(`${svc.url}/api/v1/analytics/metrics`, { headers: { authorization: 'Bearer rt_acme_test_token' } });
+    expect(res.status).toBe(200);
+    const after = parseExposition(await (await fetch(`${svc.url}/metrics`)).text());
+    expect(after.get(sampleKey('signalhouse_http_request_duration_seconds_count', { kind: 'query' }))).toBe(count('query') + 1);
+    expect(after.has(sampleKey('signalhouse_http_request_duration_seconds_bucket', { kind: 'ingest', le: '0.2' }))).toBe(true);
   });
 });
 

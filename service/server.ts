@@ -6,7 +6,9 @@
  * the receiver's wire format (OTLP: google.rpc.Status).
  */
 import { Transform } from 'node:stream';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify';
+import type { Alerting } from '../alerting/alerting.ts';
+import { alertRulesRoute } from '../alerting/routes.ts';
 import { createReceivers } from '../receiver/receiverhelper/factory.ts';
 import { installCors } from './cors.ts';
 import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
@@ -40,6 +42,8 @@ export interface ServerDeps {
   readAfterAck(): Promise<void>;
   /** Whether the store keeps the rollups (the ClickHouse exporter's `rollups`). */
   rollups: boolean;
+  /** The rule file, served by the alerting routes. */
+  alerting: Alerting;
 }
 
 export interface Server {
@@ -165,10 +169,20 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     return telemetry.registry.metrics();
   });
 
+  await app.register(alertRulesRoute, { rules: deps.alerting.rules });
+
   // The receivers the pipelines name, each in a plugin scope of its own (its body parsers and error handler),
-  // then the query API; CORS answers each kind of route as service/cors.ts says.
-  for (const receiver of receivers) await corsRoutes.register('ingest', receiver.routes, {});
-  await corsRoutes.register('query', queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: deps.rollups, readAfterAck: deps.readAfterAck });
+  // then the query API; CORS answers each kind of route as service/cors.ts says. Ingest and
+  // query latency are measured per kind (the operational alerts read them).
+  const ingestTimer = telemetry.requestDuration.labels('ingest');
+  const queryTimer = telemetry.requestDuration.labels('query');
+  for (const receiver of receivers) await corsRoutes.register('ingest', timed(ingestTimer, receiver.routes), {});
+  await corsRoutes.register('query', timed(queryTimer, queryRoutes), {
+    store: deps.store,
+    tenants: deps.tenants,
+    rollups: deps.rollups,
+    readAfterAck: deps.readAfterAck,
+  });
   return {
     app,
     stopAdmitting() {
@@ -178,6 +192,17 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
         drained = resolve;
       });
     },
+  };
+}
+
+/** `plugin` with the latency of each of its replies observed by `timer` (seconds, arrival to reply sent). */
+function timed<O extends object>(timer: { observe(seconds: number): void }, plugin: FastifyPluginAsync<O>): FastifyPluginAsync<O> {
+  return async (scope, options) => {
+    scope.addHook('onResponse', (_request, reply, done) => {
+      timer.observe(reply.elapsedTime / 1000);
+      done();
+    });
+    await scope.register(plugin, options);
   };
 }
 

@@ -98,6 +98,7 @@ async function assemble(
     store,
     readAfterAck: settle,
     rollups: chConfig.rollups,
+    alerting,
     async checkReady() {
       const ping = await store.client.ping();
       if (!ping.success) throw new Error(`storage unreachable: ${ping.error.message}`);
