@@ -8,7 +8,7 @@
 import { Transform } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify';
 import type { Alerting } from '../alerting/alerting.ts';
-import { alertRulesRoute } from '../alerting/routes.ts';
+import { alertRulesRoute, alertStateRoutes } from '../alerting/routes.ts';
 import { createReceivers } from '../receiver/receiverhelper/factory.ts';
 import { installCors } from './cors.ts';
 import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
@@ -42,7 +42,7 @@ export interface ServerDeps {
   readAfterAck(): Promise<void>;
   /** Whether the store keeps the rollups (the ClickHouse exporter's `rollups`). */
   rollups: boolean;
-  /** The rule file, served by the alerting routes. */
+  /** The rule file and the built-in evaluator's state, served by the alerting routes. */
   alerting: Alerting;
 }
 
@@ -172,7 +172,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   await app.register(alertRulesRoute, { rules: deps.alerting.rules });
 
   // The receivers the pipelines name, each in a plugin scope of its own (its body parsers and error handler),
-  // then the query API; CORS answers each kind of route as service/cors.ts says. Ingest and
+  // then the query API and the alert state; CORS answers each kind of route as service/cors.ts says. Ingest and
   // query latency are measured per kind (the operational alerts read them).
   const ingestTimer = telemetry.requestDuration.labels('ingest');
   const queryTimer = telemetry.requestDuration.labels('query');
@@ -183,6 +183,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     rollups: deps.rollups,
     readAfterAck: deps.readAfterAck,
   });
+  await corsRoutes.register('query', timed(queryTimer, alertStateRoutes), { evaluator: deps.alerting.evaluator, tenants: deps.tenants });
   return {
     app,
     stopAdmitting() {

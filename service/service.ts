@@ -86,7 +86,7 @@ async function assemble(
   const settle = async () => {
     await Promise.all([...exporters.values()].map((e) => e.settle()));
   };
-  const alerting = createAlerting(alertingConfig, { registry: telemetry.registry });
+  const alerting = createAlerting(alertingConfig, { store, settle, registry: telemetry.registry, logger });
   const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry, alerting.onCommitted);
   await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max) });
   const server = await buildServer({
@@ -106,6 +106,7 @@ async function assemble(
   });
 
   const { app } = server;
+  alerting.start();
   let closing: Promise<void> | undefined;
   const service: Service = {
     app,

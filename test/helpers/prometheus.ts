@@ -139,6 +139,8 @@ export interface WebhookAlert {
 
 export interface WebhookReceiver {
   readonly url: string;
+  /** The status it answers (default 200); an answer other than 2xx records nothing. */
+  status: number;
   /** Every alert of every notification so far, with when it arrived (ms). */
   readonly received: Array<WebhookAlert & { receivedAtMs: number }>;
   close(): Promise<void>;
@@ -152,17 +154,23 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
     req.on('data', (d) => (body += d));
     req.on('end', () => {
       const receivedAtMs = Date.now();
-      for (const a of (JSON.parse(body) as { alerts: WebhookAlert[] }).alerts) received.push({ ...a, receivedAtMs });
-      res.writeHead(200).end();
+      if (receiver.status < 300) for (const a of (JSON.parse(body) as { alerts: WebhookAlert[] }).alerts) received.push({ ...a, receivedAtMs });
+      res.writeHead(receiver.status).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
-  return {
+  const receiver: WebhookReceiver = {
     url: `http://127.0.0.1:${port}/alerts`,
+    status: 200,
     received,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
+  return receiver;
 }
 
 /** Waits (polling every 100 ms, at most `timeoutMs`) until `find` returns something, and returns it. */
