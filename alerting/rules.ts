@@ -52,10 +52,48 @@ export function sloSeries(slo: Slo): { good: string; total: string } {
 
 const by = (agg: string, series: string, windowMs: number) => `sum by (tenant) (${agg}(${series}[${formatWindow(windowMs)}]))`;
 
-function recordingRules(slo: Slo, windows: readonly number[]): RecordingRule[] {
+/** An SLO's error ratio per tenant over `windowMs`: what `errorRatioRecord(windowMs)` records. */
+export function errorRatioExpr(slo: Slo, windowMs: number): string {
   const { good, total } = sloSeries(slo);
-  const labels = { slo: slo.name };
-  return windows.map((w) => ({ record: errorRatioRecord(w), expr: `1 - (${by('rate', good, w)} / ${by('rate', total, w)})`, labels }));
+  return `1 - (${by('rate', good, windowMs)} / ${by('rate', total, windowMs)})`;
+}
+
+/** An SLO's records per tenant over `windowMs`: what `eventsRecord(windowMs)` records. */
+export const eventsExpr = (slo: Slo, windowMs: number) => by('increase', sloSeries(slo).total, windowMs);
+
+function recordingRules(slo: Slo, windows: readonly number[]): RecordingRule[] {
+  return windows.map((w) => ({ record: errorRatioRecord(w), expr: errorRatioExpr(slo, w), labels: { slo: slo.name } }));
+}
+
+/**
+ * The series an alert reads: recorded (the rule file, whose recording rules run beside the alerts) or inline
+ * (Grafana's alert rules, which need only Prometheus's scrape of /metrics).
+ */
+export interface AlertSeries {
+  errorRatio(slo: Slo, windowMs: number): string;
+  events(slo: Slo, windowMs: number): string;
+}
+
+export const RECORDED: AlertSeries = {
+  errorRatio: (slo, w) => `${errorRatioRecord(w)}{slo="${slo.name}"}`,
+  events: (slo, w) => `${eventsRecord(w)}{slo="${slo.name}"}`,
+};
+
+export const INLINE: AlertSeries = {
+  errorRatio: (slo, w) => `(${errorRatioExpr(slo, w)})`,
+  events: (slo, w) => `(${eventsExpr(slo, w)})`,
+};
+
+/** A burn-rate alert's condition: both windows burn faster than `factor`. */
+export function burnExpr(slo: Slo, b: BurnRate, series: AlertSeries = RECORDED): string {
+  const threshold = num(b.factor * slo.budget);
+  return `${series.errorRatio(slo, b.longMs)} > ${threshold}\nand\n${series.errorRatio(slo, b.shortMs)} > ${threshold}`;
+}
+
+/** The objective alert's condition: the window misses the objective and holds `min_events` records. */
+export function objectiveExpr(config: AlertingConfig, slo: Slo, series: AlertSeries = RECORDED): string {
+  const w = config.objectiveAlert.windowMs;
+  return `${series.errorRatio(slo, w)} > ${num(slo.budget)}\nand\n${series.events(slo, w)} >= ${slo.minEvents}`;
 }
 
 /** The burn-rate pairs that can fire for this SLO: a threshold of 100% bad records or more never can. */
@@ -80,19 +118,20 @@ export function burnAnnotations(slo: Slo, b: BurnRate, tenant: string, value: st
 }
 
 /** The labels of a burn-rate alert (besides alertname and tenant); `evaluator` tells which path raised it. */
-export function burnLabels(slo: Slo, b: BurnRate, evaluator: 'prometheus' | 'signalhouse'): Record<string, string> {
+/** Which path raised an alert: Prometheus's rules, the built-in evaluator or Grafana's alert rules. */
+export type AlertSource = 'prometheus' | 'signalhouse' | 'grafana';
+
+export function burnLabels(slo: Slo, b: BurnRate, evaluator: AlertSource): Record<string, string> {
   return { severity: b.severity, slo: slo.name, long_window: formatWindow(b.longMs), short_window: formatWindow(b.shortMs), evaluator };
 }
 
-const TEMPLATE_TENANT = '{{ $labels.tenant }}';
+export const TEMPLATE_TENANT = '{{ $labels.tenant }}';
 const TEMPLATE_VALUE = '{{ $value | humanizePercentage }}';
 
 function burnAlert(slo: Slo, b: BurnRate): AlertingRule {
-  const threshold = num(b.factor * slo.budget);
-  const sel = `{slo="${slo.name}"}`;
   return {
     alert: BURN_ALERT,
-    expr: `${errorRatioRecord(b.longMs)}${sel} > ${threshold}\nand\n${errorRatioRecord(b.shortMs)}${sel} > ${threshold}`,
+    expr: burnExpr(slo, b),
     labels: burnLabels(slo, b, 'prometheus'),
     annotations: burnAnnotations(slo, b, TEMPLATE_TENANT, TEMPLATE_VALUE),
   };
@@ -113,16 +152,14 @@ export function objectiveAnnotations(config: AlertingConfig, slo: Slo, tenant: s
   };
 }
 
-export function objectiveLabels(config: AlertingConfig, slo: Slo, evaluator: 'prometheus' | 'signalhouse'): Record<string, string> {
+export function objectiveLabels(config: AlertingConfig, slo: Slo, evaluator: AlertSource): Record<string, string> {
   return { severity: config.objectiveAlert.severity, slo: slo.name, window: formatWindow(config.objectiveAlert.windowMs), evaluator };
 }
 
 function objectiveAlert(config: AlertingConfig, slo: Slo): AlertingRule {
-  const w = config.objectiveAlert.windowMs;
-  const sel = `{slo="${slo.name}"}`;
   return {
     alert: OBJECTIVE_ALERT,
-    expr: `${errorRatioRecord(w)}${sel} > ${num(slo.budget)}\nand\n${eventsRecord(w)}${sel} >= ${slo.minEvents}`,
+    expr: objectiveExpr(config, slo),
     labels: objectiveLabels(config, slo, 'prometheus'),
     annotations: objectiveAnnotations(config, slo, TEMPLATE_TENANT, TEMPLATE_VALUE),
   };
@@ -137,7 +174,7 @@ export function prometheusRuleGroups(config: AlertingConfig): RuleGroup[] {
     for (const slo of config.slos) {
       rules.push(...recordingRules(slo, windows));
       const w = config.objectiveAlert.windowMs;
-      rules.push({ record: eventsRecord(w), expr: by('increase', sloSeries(slo).total, w), labels: { slo: slo.name } });
+      rules.push({ record: eventsRecord(w), expr: eventsExpr(slo, w), labels: { slo: slo.name } });
     }
     for (const slo of config.slos) {
       for (const b of burnRatesOf(config, slo)) rules.push(burnAlert(slo, b));
