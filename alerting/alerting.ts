@@ -18,6 +18,8 @@ export interface Alerting {
   readonly evaluator: Evaluator;
   /** The Prometheus rule file (YAML). */
   readonly rules: string;
+  /** The SLI metrics in the Prometheus text format ('' when they are off), for `/metrics` after the registry's. */
+  metricsText(): string;
   /** For the pipelines: a committed batch's stored events. */
   readonly onCommitted: ((batch: Batch) => void) | undefined;
   /** Starts the evaluator (when enabled and SLOs exist). */
@@ -27,13 +29,14 @@ export interface Alerting {
 
 export function createAlerting(config: AlertingConfig, deps: { store: Store; settle(): Promise<void>; registry: Registry; logger?: Logger }): Alerting {
   const pinned = [...new Set(config.slos.flatMap((s) => s.tenants ?? []))];
-  const observer = config.sliMetrics ? createSliObserver(config, deps.registry, pinned) : undefined;
+  const observer = config.sliMetrics ? createSliObserver(config, pinned) : undefined;
   const evaluator = createEvaluator({ config, store: deps.store, settle: deps.settle, registry: deps.registry, logger: deps.logger });
   return {
     config,
     observer,
     evaluator,
     rules: prometheusRulesYaml(config),
+    metricsText: () => observer?.series.exposition() ?? '',
     onCommitted: observer && ((batch) => observer.observe(batch)),
     start: () => evaluator.start(),
     async stop() {

@@ -3,7 +3,6 @@
  * (every SLI, both tenants, events and spans), retried duplicates move none of them, their buckets hold every
  * SLO threshold; and the tenant label cap keeps the top tenants by volume, the rest under `__other__`.
  */
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogBatch } from '../core/event.ts';
 import { METRICS } from '../query/catalog.ts';
@@ -14,7 +13,7 @@ import { parseExposition, sampleKey } from '../test/helpers/prometheus.ts';
 import { ACME_KEY, GLOBEX_KEY, startTestService, type TestService } from '../test/helpers/service.ts';
 import { parseAlertingConfig } from './config.ts';
 import { prometheusRulesYaml } from './rules.ts';
-import { createSliObserver } from './sli.ts';
+import { createSliObserver, type SliObserver } from './sli.ts';
 import { latencyBoundsMs, latencyMetricName, leLabel, ratioMetricNames, SLIS } from './sli-metrics.ts';
 import { OTHER_TENANTS } from './tenant-series.ts';
 
@@ -201,8 +200,8 @@ describe('the tenant label cap', () => {
     rejections: [],
     events: Array.from({ length: n }, () => testLogEvent({ eventName: 'kb.search', attributes: { 'kb.results_count': '1', 'kb.search_latency_ms': '10' } })),
   });
-  const totals = async (registry: Registry) => {
-    const samples = parseExposition(await registry.metrics());
+  const totals = async (observer: SliObserver) => {
+    const samples = parseExposition(observer.series.exposition());
     const out: Record<string, number> = {};
     for (const [k, v] of samples) {
       const m = /^signalhouse_sli_kb_searches_total\{tenant="(.*)"\}$/.exec(k);
@@ -212,8 +211,7 @@ describe('the tenant label cap', () => {
   };
 
   it('keeps series for the pinned tenant and the top tenants by volume; the rest count under __other__', async () => {
-    const registry = new Registry();
-    const observer = createSliObserver(config, registry, ['pinned']);
+    const observer = createSliObserver(config, ['pinned']);
     for (const [t, n] of [
       ['a', 1],
       ['b', 2],
@@ -222,7 +220,7 @@ describe('the tenant label cap', () => {
     ] as const)
       observer.observe(batchOf(t, n));
     // First come, first labelled: a and b fill the two unpinned places, c is counted under __other__.
-    expect(await totals(registry)).toEqual({ a: 1, b: 2, [OTHER_TENANTS]: 3, pinned: 1 });
+    expect(await totals(observer)).toEqual({ a: 1, b: 2, [OTHER_TENANTS]: 3, pinned: 1 });
     // c and d outgrow a: at the ranking, c takes a's place; a and d count under __other__ from then on.
     observer.observe(batchOf('c', 50));
     observer.observe(batchOf('d', 10));
@@ -231,18 +229,17 @@ describe('the tenant label cap', () => {
     observer.observe(batchOf('a', 5));
     observer.observe(batchOf('c', 1));
     observer.observe(batchOf('d', 1));
-    expect(await totals(registry)).toEqual({ b: 22, c: 1, [OTHER_TENANTS]: 3 + 50 + 10 + 5 + 1, pinned: 1 });
+    expect(await totals(observer)).toEqual({ b: 22, c: 1, [OTHER_TENANTS]: 3 + 50 + 10 + 5 + 1, pinned: 1 });
     expect(observer.series.labels().sort()).toEqual([OTHER_TENANTS, 'b', 'c', 'pinned']);
     observer.stop();
   });
 
   it('bounds the series however many tenants send', async () => {
-    const registry = new Registry();
-    const observer = createSliObserver(parseAlertingConfig({ tenant_label_limit: 200 }, []), registry, []);
+    const observer = createSliObserver(parseAlertingConfig({ tenant_label_limit: 200 }, []), []);
     for (let i = 0; i < 1000; i++) observer.observe(batchOf(`t${i}`, 1 + (i % 7)));
     expect(observer.series.labels()).toHaveLength(201);
     // Nothing is lost on the way: every event is in some series.
-    const total = Object.values(await totals(registry)).reduce((a, b) => a + b, 0);
+    const total = Object.values(await totals(observer)).reduce((a, b) => a + b, 0);
     expect(total).toBe(Array.from({ length: 1000 }, (_, i) => 1 + (i % 7)).reduce((a, b) => a + b, 0));
     // Ranked, the 200 busiest keep series (here: those sending 6 or 7 a batch, 286 of them, ties to the first 200).
     observer.series.rerank();

@@ -11,7 +11,6 @@
  * arithmetic on that array. The recorders below read each record exactly as the catalog's SQL does (same
  * events, span operations, attributes and conditions); `alerting/sli.test.ts` holds the two equal on one data set.
  */
-import type { Registry } from 'prom-client';
 import type { Attributes, Batch, LogEvent, SpanRecord } from '../core/event.ts';
 import type { AlertingConfig } from './config.ts';
 import { cellLayout, SLIS } from './sli-metrics.ts';
@@ -59,13 +58,12 @@ export interface SliObserver {
 }
 
 /**
- * Registers the SLI metrics on `registry` and returns the observer. `pinnedTenants` always get a label of their
+ * The observer; its metrics are `series.exposition()`, which `/metrics` appends. `pinnedTenants` always get a label of their
  * own (the tenants per-tenant SLOs name, whose alerts need it).
  */
-export function createSliObserver(config: AlertingConfig, registry: Registry, pinnedTenants: readonly string[]): SliObserver {
+export function createSliObserver(config: AlertingConfig, pinnedTenants: readonly string[]): SliObserver {
   const layout = cellLayout(config);
   const series = createTenantSeries(config, layout, pinnedTenants);
-  series.register(registry);
   const lat = (id: string) => {
     const l = layout.latency.get(id);
     if (!l) throw new Error(`the catalog has no latency SLI ${id}`);

@@ -166,7 +166,8 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
 
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', telemetry.registry.contentType);
-    return telemetry.registry.metrics();
+    // The SLI metrics write their own text (alerting/tenant-series.ts): thousands of samples at 200 tenants.
+    return `${await telemetry.registry.metrics()}\n${deps.alerting.metricsText()}`;
   });
 
   await app.register(alertRulesRoute, { rules: deps.alerting.rules });
