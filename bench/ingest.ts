@@ -23,9 +23,9 @@
  * BENCH_SCENARIOS comma-separated subset of SCENARIO_NAMES below (default all; the bare servers run for the load
  * scenarios chosen), BENCH_ROLLUPS=0 (rollup views off), BENCH_EXPORTER (exporter options in YAML flow style,
  * e.g. `landing: { max_rows: 0 }`), BENCH_NODE_FLAGS (server node flags), BENCH_BARE=0 (no bare servers),
- * BENCH_LARGE_MB (large bodies' size, default 15 MB, at most the body limit), BENCH_LARGE_CONNECTIONS (default
- * 12), BENCH_SETTLE seconds idle before the settled RSS (default 12), BENCH_GRPC_CHANNELS (gRPC connections the
- * calls share, default 4).
+ * BENCH_SLI=0 (SLI observation off), BENCH_LARGE_MB (large bodies' size, default 15 MB, at most the body limit),
+ * BENCH_LARGE_CONNECTIONS (default 12), BENCH_SETTLE seconds idle before the settled RSS (default 12),
+ * BENCH_GRPC_CHANNELS (gRPC connections the calls share, default 4).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -209,7 +209,9 @@ async function main(): Promise<void> {
   // BENCH_ROLLUPS=0 turns the rollup's materialized views off, to show what they cost.
   // BENCH_EXPORTER adds exporter options, in YAML flow style, e.g. `landing: { max_rows: 0 }`.
   const exporter = [process.env.BENCH_ROLLUPS === '0' ? 'rollups: false' : '', process.env.BENCH_EXPORTER ?? ''].filter(Boolean).join(', ');
-  writeFileSync(configPath, `${tenantsYaml}exporters: { clickhouse: { ${exporter} } }\n`);
+  // BENCH_SLI=0 turns the SLI metrics' observation off (alerting.sli_metrics), to show what it costs.
+  const alerting = process.env.BENCH_SLI === '0' ? 'alerting: { sli_metrics: false }\n' : '';
+  writeFileSync(configPath, `${tenantsYaml}exporters: { clickhouse: { ${exporter} } }\n${alerting}`);
   const chosen = loads();
   const small = { 100: aiPayload(100), 500: aiPayload(500), 1: aiPayload(1) };
   const web = webPayloads(500, 1)[0];

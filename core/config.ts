@@ -85,6 +85,8 @@ const configSchema = z
       })
       .prefault({ pipelines: {} }),
     tenants: z.array(tenantSchema).default([]),
+    /** SLOs and alerting; validated against the metric catalog and the tenants when the service starts (alerting/config.ts). */
+    alerting: z.unknown().optional(),
   })
   .superRefine((cfg, ctx) => {
     for (const [id, pipeline] of Object.entries(cfg.service.pipelines)) {

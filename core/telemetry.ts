@@ -49,9 +49,15 @@ export interface Telemetry {
   readonly websocketInFlightBytes: Gauge;
   /** WebSocket ingest connections closed, by close code. */
   readonly websocketClosedConnections: Counter<'code'>;
+  /** HTTP request latency, from the request's arrival to its reply sent, by kind of route (`ingest`, `query`). */
+  readonly requestDuration: Histogram<'kind'>;
 }
 
 const TIME_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Request latency buckets; 0.2 and 5 are the operational alerts' thresholds (ingest p95 200 ms, query p95 5 s). */
+const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10, 30];
+/** Kinds of routes whose latency is measured; their series exist from the start, so rates are defined at once. */
+export const REQUEST_KINDS = ['ingest', 'query'] as const;
 
 export function createTelemetry(): Telemetry {
   const registry = new Registry();
@@ -184,7 +190,20 @@ export function createTelemetry(): Telemetry {
       labelNames: ['code'],
       registers,
     }),
+    requestDuration: requestDuration(registers),
   };
+}
+
+function requestDuration(registers: Registry[]): Histogram<'kind'> {
+  const h = new Histogram({
+    name: 'signalhouse_http_request_duration_seconds',
+    help: 'HTTP request latency, arrival to reply sent, by kind of route (ingest, query).',
+    labelNames: ['kind'],
+    buckets: REQUEST_BUCKETS,
+    registers,
+  });
+  for (const kind of REQUEST_KINDS) h.zero({ kind });
+  return h;
 }
 
 /** Counts what a receiver's batch dropped and refused, by reason (duplicates are accepted: the receiver counts those). */

@@ -18,6 +18,17 @@ export interface Source {
   readonly columns: Readonly<Record<string, { logs?: string; spans?: string }>>;
 }
 
+/**
+ * What an SLO over a metric counts, per record of its source (alerting/ builds SLOs on these): `latency` is the
+ * value column compared with the SLO's threshold (the metric is its `level` quantile), `ratio` counts the
+ * records matching `good` among those matching `total` (SQL conditions over the source's value columns). `id`
+ * names the SLI wherever it is exposed (Prometheus metric names, rule labels); metrics that share an id (p50,
+ * p95 and p99 of one value) share the SLI.
+ */
+export type SliDef =
+  | { readonly kind: 'latency'; readonly id: string; readonly column: string; readonly level: number }
+  | { readonly kind: 'ratio'; readonly id: string; readonly good: string; readonly total: string };
+
 export interface MetricDef {
   readonly name: string;
   readonly description: string;
@@ -28,6 +39,8 @@ export interface MetricDef {
   readonly aggregate: string;
   /** The same metric from the per-minute rollup: which rollup rows, and the aggregate over its columns. */
   readonly rollup: { readonly events: readonly string[]; readonly aggregate: string };
+  /** Set for metrics an SLO can be stated on: a per-record latency or a ratio of records. */
+  readonly sli?: SliDef;
 }
 
 /** Rollup rows of spans are keyed `$span:<gen_ai.operation.name>`; `$span:*` means every span. */
@@ -75,7 +88,7 @@ const KB_SEARCHES: Source = {
   },
 };
 
-const quantile = (name: string, event: string, key: string, level: 0.5 | 0.95 | 0.99, description: string): MetricDef => ({
+const quantile = (name: string, event: string, key: string, level: 0.5 | 0.95 | 0.99, sli: string, description: string): MetricDef => ({
   name,
   description,
   unit: 'ms',
@@ -83,12 +96,37 @@ const quantile = (name: string, event: string, key: string, level: 0.5 | 0.95 | 
   source: { logs: [event], columns: { v: { logs: num(key) } } },
   aggregate: rawQuantile(level, 'v'),
   rollup: { events: [event], aggregate: q(level === 0.5 ? 1 : level === 0.95 ? 2 : 3) },
+  sli: { kind: 'latency', id: sli, column: 'v', level },
 });
 
+const VOICE_FIRST_RESPONSE = 'voice_first_response';
+const TOOL_CALLS_SLI: SliDef = { kind: 'ratio', id: 'ai_tool_calls', good: 'ok', total: '1' };
+
 export const METRICS: readonly MetricDef[] = [
-  quantile('voice.first_response_ms.p50', 'voice.first_response', 'voice.first_response_ms', 0.5, 'Median time to the first voice response'),
-  quantile('voice.first_response_ms.p95', 'voice.first_response', 'voice.first_response_ms', 0.95, '95th percentile time to the first voice response'),
-  quantile('voice.first_response_ms.p99', 'voice.first_response', 'voice.first_response_ms', 0.99, '99th percentile time to the first voice response'),
+  quantile(
+    'voice.first_response_ms.p50',
+    'voice.first_response',
+    'voice.first_response_ms',
+    0.5,
+    VOICE_FIRST_RESPONSE,
+    'Median time to the first voice response',
+  ),
+  quantile(
+    'voice.first_response_ms.p95',
+    'voice.first_response',
+    'voice.first_response_ms',
+    0.95,
+    VOICE_FIRST_RESPONSE,
+    '95th percentile time to the first voice response',
+  ),
+  quantile(
+    'voice.first_response_ms.p99',
+    'voice.first_response',
+    'voice.first_response_ms',
+    0.99,
+    VOICE_FIRST_RESPONSE,
+    '99th percentile time to the first voice response',
+  ),
   {
     name: 'voice.barge_in_count',
     description: 'Times users interrupted the assistant',
@@ -103,6 +141,7 @@ export const METRICS: readonly MetricDef[] = [
     'voice.asr_partial',
     'voice.asr_partial_latency_ms',
     0.95,
+    'voice_asr_partial_latency',
     '95th percentile latency of partial speech recognition',
   ),
   {
@@ -122,6 +161,7 @@ export const METRICS: readonly MetricDef[] = [
     source: TOOL_CALLS,
     aggregate: 'if(count() = 0, NULL, countIf(ok) / count())',
     rollup: { events: ['ai.tool_call_completed', SPAN('execute_tool')], aggregate: ratio('sum(Ok)', 'sum(Events)') },
+    sli: TOOL_CALLS_SLI,
   },
   {
     name: 'ai.navigation_optimism_rate',
@@ -131,6 +171,7 @@ export const METRICS: readonly MetricDef[] = [
     source: TOOL_CALLS,
     aggregate: 'if(countIf(optimistic) = 0, NULL, countIf(optimistic AND ok) / countIf(optimistic))',
     rollup: { events: ['ai.tool_call_completed', SPAN('execute_tool')], aggregate: ratio('sum(OptimisticOk)', 'sum(Optimistic)') },
+    sli: { kind: 'ratio', id: 'ai_optimistic_navigations', good: 'optimistic AND ok', total: 'optimistic' },
   },
   {
     name: 'ai.tool_chain_length.avg',
@@ -149,6 +190,7 @@ export const METRICS: readonly MetricDef[] = [
     source: KB_SEARCHES,
     aggregate: 'if(count() = 0, NULL, countIf(results > 0) / count())',
     rollup: { events: ['kb.search', SPAN('retrieval')], aggregate: ratio('sum(Hits)', 'sum(Events)') },
+    sli: { kind: 'ratio', id: 'kb_searches', good: 'results > 0', total: '1' },
   },
   {
     name: 'kb.search_latency_ms.p95',
@@ -158,6 +200,7 @@ export const METRICS: readonly MetricDef[] = [
     source: KB_SEARCHES,
     aggregate: rawQuantile(0.95, 'latency'),
     rollup: { events: ['kb.search', SPAN('retrieval')], aggregate: q(2) },
+    sli: { kind: 'latency', id: 'kb_search_latency', column: 'latency', level: 0.95 },
   },
   {
     name: 'kb.relevance_score.avg',
@@ -208,6 +251,8 @@ export const METRICS: readonly MetricDef[] = [
     source: { spans: '*', columns: { error: { spans: "StatusCode = 'STATUS_CODE_ERROR'" } } },
     aggregate: 'if(count() = 0, NULL, countIf(error) / count())',
     rollup: { events: [SPAN('*')], aggregate: ratio('sum(Events) - sum(Ok)', 'sum(Events)') },
+    // Good spans are those without an error: the metric is the share of bad ones (lower is better).
+    sli: { kind: 'ratio', id: 'spans', good: 'NOT error', total: '1' },
   },
 ];
 

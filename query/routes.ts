@@ -75,7 +75,8 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   return r.data;
 }
 
-function readTenant(tenants: TenantRegistry, request: FastifyRequest): Tenant {
+/** The tenant of the request's read token (`Authorization: Bearer <read token>`), or 401. */
+export function readTenant(tenants: TenantRegistry, request: FastifyRequest): Tenant {
   const token = credentialFromAuthorization(request.headers.authorization);
   if (!token) throw new SignalhouseError('UNAUTHENTICATED', 'missing read token: send "Authorization: Bearer <read token>"');
   const tenant = tenants.byReadToken(token);

@@ -31,26 +31,30 @@ export function logsRange(alias = ''): string {
 /** One site, or every site when the parameter is empty: the API never sends it empty, Grafana's site box may. */
 const siteIs = (column: string) => ` AND ({site:String} = '' OR ${column} = {site:String})`;
 
+/**
+ * Which tenants a source's rows come from: one, bound as `{tenant:String}` (reports), or every tenant in
+ * `{tenants:Array(String)}` (all tenants when it is empty), with `TenantId` selected as `tenant` (SLOs).
+ */
+export type TenantScope = 'one' | 'many';
+
 /** The source's rows: `t` plus its value columns, logs and spans unioned. */
-function sourceRows(db: string, source: Source, siteFilter: boolean): string {
+export function sourceRows(db: string, source: Source, siteFilter: boolean, tenants: TenantScope = 'one'): string {
   const parts: string[] = [];
   const cols = Object.entries(source.columns);
   const spanRange = 'Timestamp >= fromUnixTimestamp64Milli({from:Int64}) AND Timestamp < fromUnixTimestamp64Milli({to:Int64})';
+  const tenantIs = tenants === 'one' ? 'TenantId = {tenant:String}' : '(empty({tenants:Array(String)}) OR has({tenants:Array(String)}, TenantId))';
+  const first = tenants === 'one' ? ['Timestamp AS t'] : ['TenantId AS tenant', 'Timestamp AS t'];
   if (source.logs) {
-    const select = ['Timestamp AS t', ...cols.map(([name, c]) => `${c.logs ?? 'NULL'} AS ${name}`)].join(', ');
+    const select = [...first, ...cols.map(([name, c]) => `${c.logs ?? 'NULL'} AS ${name}`)].join(', ');
     const events = source.logs.map(quote).join(', ');
-    parts.push(
-      `SELECT ${select} FROM ${db}.otel_logs WHERE TenantId = {tenant:String} AND EventName IN (${events}) AND ${logsRange()}` +
-        (siteFilter ? siteIs('SiteId') : ''),
-    );
+    const site = siteFilter ? siteIs('SiteId') : '';
+    parts.push(`SELECT ${select} FROM ${db}.otel_logs WHERE ${tenantIs} AND EventName IN (${events}) AND ${logsRange()}${site}`);
   }
   if (source.spans) {
-    const select = ['Timestamp AS t', ...cols.map(([name, c]) => `${c.spans ?? 'NULL'} AS ${name}`)].join(', ');
+    const select = [...first, ...cols.map(([name, c]) => `${c.spans ?? 'NULL'} AS ${name}`)].join(', ');
     const op = source.spans === '*' ? '' : ` AND SpanAttributes['gen_ai.operation.name'] = ${quote(source.spans)}`;
-    parts.push(
-      `SELECT ${select} FROM ${db}.otel_traces WHERE TenantId = {tenant:String}${op} AND ${spanRange}` +
-        (siteFilter ? siteIs("SpanAttributes['site.id']") : ''),
-    );
+    const site = siteFilter ? siteIs("SpanAttributes['site.id']") : '';
+    parts.push(`SELECT ${select} FROM ${db}.otel_traces WHERE ${tenantIs}${op} AND ${spanRange}${site}`);
   }
   return parts.join(' UNION ALL ');
 }

@@ -7,7 +7,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { Transform } from 'node:stream';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify';
+import type { Alerting } from '../alerting/alerting.ts';
+import { alertRulesRoute, alertStateRoutes } from '../alerting/routes.ts';
 import { createReceivers } from '../receiver/receiverhelper/factory.ts';
 import { installCors } from './cors.ts';
 import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
@@ -44,6 +46,8 @@ export interface ServerDeps {
   rollups: boolean;
   /** The concurrency cap, byte budget and drain, shared with the gRPC listener. */
   admission: Admission;
+  /** The rule file and the built-in evaluator's state, served by the alerting routes. */
+  alerting: Alerting;
 }
 
 export interface Server {
@@ -171,14 +175,37 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
 
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', telemetry.registry.contentType);
-    return telemetry.registry.metrics();
+    // The SLI metrics write their own text (alerting/tenant-series.ts): thousands of samples at 200 tenants.
+    return `${await telemetry.registry.metrics()}\n${deps.alerting.metricsText()}`;
   });
 
+  await app.register(alertRulesRoute, { rules: deps.alerting.rules });
+
   // The receivers the pipelines name, each in a plugin scope of its own (its body parsers and error handler),
-  // then the query API; CORS answers each kind of route as service/cors.ts says.
-  for (const receiver of receivers) await corsRoutes.register('ingest', receiver.routes, {});
-  await corsRoutes.register('query', queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: deps.rollups, readAfterAck: deps.readAfterAck });
+  // then the query API and the alert state; CORS answers each kind of route as service/cors.ts says. Ingest and
+  // query latency are measured per kind (the operational alerts read them).
+  const ingestTimer = telemetry.requestDuration.labels('ingest');
+  const queryTimer = telemetry.requestDuration.labels('query');
+  for (const receiver of receivers) await corsRoutes.register('ingest', timed(ingestTimer, receiver.routes), {});
+  await corsRoutes.register('query', timed(queryTimer, queryRoutes), {
+    store: deps.store,
+    tenants: deps.tenants,
+    rollups: deps.rollups,
+    readAfterAck: deps.readAfterAck,
+  });
+  await corsRoutes.register('query', timed(queryTimer, alertStateRoutes), { evaluator: deps.alerting.evaluator, tenants: deps.tenants });
   return { app, receivers };
+}
+
+/** `plugin` with the latency of each of its replies observed by `timer` (seconds, arrival to reply sent). */
+function timed<O extends object>(timer: { observe(seconds: number): void }, plugin: FastifyPluginAsync<O>): FastifyPluginAsync<O> {
+  return async (scope, options) => {
+    scope.addHook('onResponse', (_request, reply, done) => {
+      timer.observe(reply.elapsedTime / 1000);
+      done();
+    });
+    await scope.register(plugin, options);
+  };
 }
 
 /** Ingest counters since start, per receiver (the stats endpoint): received = accepted + dropped + rejected. */

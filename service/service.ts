@@ -6,6 +6,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { type Alerting, createAlerting } from '../alerting/alerting.ts';
+import { type AlertingConfig, parseAlertingConfig } from '../alerting/config.ts';
 import type { Exporter, GrpcMethod, Receiver } from '../core/components.ts';
 import type { ClickHouseExporterConfig } from '../exporters/clickhouse/config.ts';
 import { storeOptions } from '../exporters/clickhouse/config.ts';
@@ -28,6 +30,7 @@ export interface Service {
   readonly store: Store;
   readonly telemetry: Telemetry;
   readonly logger: Logger;
+  readonly alerting: Alerting;
   /** The listening address, e.g. http://127.0.0.1:4318 (after `listen`). */
   url: string;
   /** The gRPC listener's `host:port` (after `listen`); undefined when gRPC is off. */
@@ -40,6 +43,11 @@ export interface Service {
 
 export async function createService(config: SignalhouseConfig, logger: Logger = pino({ level: config.service.log_level })): Promise<Service> {
   const telemetry = createTelemetry();
+  // The SLOs, against the catalog and the tenants, before anything opens.
+  const alertingConfig = parseAlertingConfig(
+    config.alerting,
+    config.tenants.map((t) => t.id),
+  );
   // Every exporter's options, validated by its factory; the store is the ClickHouse exporter's (one per process).
   const problems: string[] = [];
   const specs = resolveExporters(EXPORTER_FACTORIES, config.exporters, problems);
@@ -52,7 +60,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
   const store = await openStore(storeOptions(chConfig));
   // Whatever fails from here on (migrations, recovery, a component's options) closes the store again.
   try {
-    return await assemble(config, logger, telemetry, store, chConfig, specs);
+    return await assemble(config, alertingConfig, logger, telemetry, store, chConfig, specs);
   } catch (err) {
     await store.close();
     throw err;
@@ -61,6 +69,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
 
 async function assemble(
   config: SignalhouseConfig,
+  alertingConfig: AlertingConfig,
   logger: Logger,
   telemetry: Telemetry,
   store: Store,
@@ -79,11 +88,12 @@ async function assemble(
   const exporters = new Map<string, Exporter>(specs.map((s) => [s.key, s.factory.create(s.config, s.key, { store, telemetry, logger })]));
   // Rows a crash left in the landing table reach their tables before anything reads them (dedupe's window).
   for (const e of exporters.values()) await e.start();
-  const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry);
-  await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max) });
   const settle = async () => {
     await Promise.all([...exporters.values()].map((e) => e.settle()));
   };
+  const alerting = createAlerting(alertingConfig, { store, settle, registry: telemetry.registry, logger });
+  const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry, alerting.onCommitted);
+  await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max) });
   const tenants = createTenantRegistry(config.tenants);
   // One concurrency cap, byte budget and drain for both listeners.
   const http = config.service.http;
@@ -99,6 +109,7 @@ async function assemble(
     readAfterAck: settle,
     rollups: chConfig.rollups,
     admission,
+    alerting,
     async checkReady() {
       const ping = await store.client.ping();
       if (!ping.success) throw new Error(`storage unreachable: ${ping.error.message}`);
@@ -107,12 +118,14 @@ async function assemble(
   const grpc = grpcListener(server.receivers, analyticsReadMethods(queryOptions), admission, logger);
 
   const { app } = server;
+  alerting.start();
   let closing: Promise<void> | undefined;
   const service: Service = {
     app,
     store,
     telemetry,
     logger,
+    alerting,
     url: '',
     grpcAddress: undefined,
     async listen() {
@@ -128,6 +141,7 @@ async function assemble(
         // RetryInfo, health NOT_SERVING) while the listeners stay open; in-flight ones finish (their replies wait
         // for their commits). Then every landed row moves on to its table, and only then do the listeners close.
         for (const e of exporters.values()) e.flushNow();
+        await alerting.stop();
         grpc?.stopServing();
         // Long-lived connections (WebSocket) drain with the requests in flight: what they read is answered.
         await Promise.all([admission.stopAdmitting(), ...server.receivers.map((r) => r.drain?.())]);
