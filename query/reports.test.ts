@@ -211,6 +211,14 @@ describe('tenant safety and validation', () => {
     const res = await fetch(`${svc.url}/api/v1/analytics/metrics`, { headers: { authorization: 'Bearer rt_acme_test_token' } });
     const body = await res.json();
     expect(body.metrics).toHaveLength(15);
-    expect(body.metrics[0]).toEqual({ name: 'voice.first_response_ms.p50', description: expect.any(String), unit: 'ms', better: 'lower' });
+    expect(body.metrics[0]).toEqual({ name: 'voice.first_response_ms.p50', description: expect.any(String), unit: 'ms', better: 'lower', group: 'voice' });
+    expect(body.groups.map((g: { id: string }) => g.id)).toEqual(['voice', 'ai_tools', 'knowledge_base', 'business', 'system']);
+    // Every metric in a listed group, the groups in the catalog's order.
+    const groupOf = new Map<string, number>(body.groups.map((g: { id: string }, i: number) => [g.id, i]));
+    const order = body.metrics.map((m: { group: string }) => groupOf.get(m.group));
+    expect(order).toEqual([...order].sort((a: number, b: number) => a - b));
+    type Listed = { name: string; group: string };
+    const business = body.metrics.filter((m: Listed) => m.name.startsWith('commerce.') || m.name.startsWith('booking.'));
+    expect(business.map((m: Listed) => m.group)).toEqual(['business', 'business']);
   });
 });

@@ -1,18 +1,21 @@
 /**
  * The query API's routes, for read tokens: the catalog's reports (summary, time series, realtime), funnels,
- * the query and count APIs. The tenant comes from the token; requests are validated with every problem
- * reported; the work is done by reports.ts, funnel.ts and explore.ts, whose SQL binds every value.
+ * breakdowns, people, the query and count APIs. The tenant comes from the token; requests are
+ * validated with every problem reported (request.ts); the work is done by reports.ts, funnel.ts, breakdown.ts,
+ * people.ts and explore.ts, whose SQL binds every value.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { SignalhouseError } from '../core/errors.ts';
 import type { Store } from '../storage/store.ts';
-import { credentialFromAuthorization, type Tenant, type TenantRegistry } from '../core/tenants.ts';
-import { METRICS, METRICS_BY_NAME } from './catalog.ts';
+import type { TenantRegistry } from '../core/tenants.ts';
+import { METRIC_GROUPS, METRICS, METRICS_BY_NAME } from './catalog.ts';
+import { breakdownSchema, runBreakdown } from './breakdown.ts';
 import { exploreSchema, runExplore } from './explore.ts';
-import { timeField } from './fields.ts';
 import { runFunnel } from './funnel.ts';
+import { lookUpPerson, peopleSchema } from './people.ts';
 import { createReports } from './reports.ts';
+import { parseBody, rangeCheck, rangeFields, readTenant } from './request.ts';
 import type { MetricQuery } from './sql.ts';
 
 export interface QueryRoutesOptions {
@@ -33,13 +36,13 @@ const REALTIME_WINDOW_S = 300;
 /** How long a query waits for acknowledged events to become visible before it answers 503. */
 const READ_AFTER_ACK_TIMEOUT_MS = 10_000;
 
+/** The catalog as the listing shows it, built once. */
+const CATALOG_LISTING = METRICS.map((m) => ({ name: m.name, description: m.description, unit: m.unit, better: m.better, group: m.group }));
+
 const metricName = z.string().refine((m) => METRICS_BY_NAME.has(m), { message: 'unknown metric (GET /api/v1/analytics/metrics lists them)' });
-const range = { from: timeField, to: timeField, site_id: z.string().min(1).max(256).optional() };
+const range = rangeFields;
 /** `raw` or `rollup` forces a path (for checks and debugging); `auto` picks the rollup for long ranges. */
 const sourceField = { source: z.enum(['auto', 'raw', 'rollup']).default('auto') };
-const rangeCheck = (b: { from: number; to: number }, ctx: z.RefinementCtx) => {
-  if (b.to <= b.from) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
-};
 
 const timeseriesBody = z
   .strictObject({ metric: metricName, grain: z.enum(Object.keys(GRAINS) as [keyof typeof GRAINS]), ...range, ...sourceField })
@@ -65,23 +68,6 @@ const funnelBody = z
   .superRefine(rangeCheck);
 const summaryBody = z.strictObject({ metrics: z.array(metricName).min(1).optional(), ...range, ...sourceField }).superRefine(rangeCheck);
 
-function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  const r = schema.safeParse(body ?? {});
-  if (!r.success) {
-    const problems = r.error.issues.map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`);
-    throw new SignalhouseError('BAD_REQUEST', problems.join('; '));
-  }
-  return r.data;
-}
-
-function readTenant(tenants: TenantRegistry, request: FastifyRequest): Tenant {
-  const token = credentialFromAuthorization(request.headers.authorization);
-  if (!token) throw new SignalhouseError('UNAUTHENTICATED', 'missing read token: send "Authorization: Bearer <read token>"');
-  const tenant = tenants.byReadToken(token);
-  if (!tenant) throw new SignalhouseError('UNAUTHENTICATED', 'unknown read token');
-  return tenant;
-}
-
 export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions): Promise<void> {
   const { store, tenants } = opts;
   const reports = createReports(store, opts.rollups);
@@ -105,12 +91,12 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
 
   app.get('/api/v1/analytics/metrics', async (request) => {
     readTenant(tenants, request);
-    return { metrics: METRICS.map((m) => ({ name: m.name, description: m.description, unit: m.unit, better: m.better })) };
+    return { metrics: CATALOG_LISTING, groups: METRIC_GROUPS };
   });
 
   app.post('/api/v1/analytics/reports/timeseries', async (request) => {
     const tenant = readTenant(tenants, request);
-    const b = parse(timeseriesBody, request.body);
+    const b = parseBody(timeseriesBody, request.body);
     const q = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id, grainSeconds: GRAINS[b.grain] };
     const points = await reports.timeseries(METRICS_BY_NAME.get(b.metric)!, q, b.source);
     return { metric: b.metric, grain: b.grain, points };
@@ -118,7 +104,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
 
   app.post('/api/v1/analytics/reports/funnel', async (request) => {
     const tenant = readTenant(tenants, request);
-    const b = parse(funnelBody, request.body);
+    const b = parseBody(funnelBody, request.body);
     const q = { tenantId: tenant.id, steps: b.steps, fromMs: b.from, toMs: b.to, windowSeconds: b.window, mode: b.mode, siteId: b.site_id };
     const [total] = await runFunnel(store, q);
     const steps = total?.steps ?? b.steps.map((name) => ({ name, count: 0, conversion_rate: null, median_time_to_convert_s: null }));
@@ -127,10 +113,20 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     return { steps, breakdown: groups.map((g) => ({ value: g.breakdown, steps: g.steps })) };
   });
 
+  // The top values of several fields at once (the dashboard's product analytics), and one person.
+  app.post('/api/v1/analytics/reports/breakdown', async (request) => {
+    const tenant = readTenant(tenants, request);
+    return runBreakdown(store, tenant.id, parseBody(breakdownSchema, request.body));
+  });
+  app.post('/api/v1/analytics/people', async (request) => {
+    const tenant = readTenant(tenants, request);
+    return lookUpPerson(store, tenant.id, parseBody(peopleSchema, request.body));
+  });
+
   // The query API; `/api/analytics/query` is the same handler.
   const explore = async (request: FastifyRequest) => {
     const tenant = readTenant(tenants, request);
-    const b = parse(exploreSchema, request.body);
+    const b = parseBody(exploreSchema, request.body);
     const rawTo = (request.body as { dateRange?: { to?: unknown } }).dateRange?.to;
     return { success: true, data: { rows: await runExplore(store, tenant.id, b, rawTo) } };
   };
@@ -143,7 +139,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     .superRefine(rangeCheck);
   app.post('/api/v1/analytics/counts/events', async (request) => {
     const tenant = readTenant(tenants, request);
-    const b = parse(countsBody, request.body);
+    const b = parseBody(countsBody, request.body);
     const filters = b.event_name ? [{ field: 'event_name', op: 'eq' as const, value: b.event_name }] : [];
     const req = { metrics: ['count' as const], dimensions: b.group_by ? [b.group_by] : [], filters, dateRange: { from: b.from, to: b.to }, limit: 10_000 };
     const rows = await runExplore(store, tenant.id, req, undefined);
@@ -151,7 +147,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
   });
   app.post('/api/v1/analytics/counts/users', async (request) => {
     const tenant = readTenant(tenants, request);
-    const b = parse(countsBody, request.body);
+    const b = parseBody(countsBody, request.body);
     const req = { metrics: ['unique_users' as const], dimensions: [], filters: [], dateRange: { from: b.from, to: b.to }, limit: 1 };
     const rows = await runExplore(store, tenant.id, req, undefined);
     return { unique_users: rows[0]?.unique_users ?? 0 };
@@ -174,7 +170,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
 
   app.post('/api/v1/analytics/reports/summary', async (request) => {
     const tenant = readTenant(tenants, request);
-    const b = parse(summaryBody, request.body);
+    const b = parseBody(summaryBody, request.body);
     const q: MetricQuery = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id };
     const names = b.metrics ?? METRICS.map((m) => m.name);
     const values = await Promise.all(names.map((n) => reports.summary(METRICS_BY_NAME.get(n)!, q, b.source)));
