@@ -1,8 +1,8 @@
 /**
  * The query API's routes, for read tokens: the catalog's reports (summary, time series, realtime), funnels,
- * breakdowns, people, the query and count APIs. The tenant comes from the token; requests are
+ * breakdowns, people, the live stream, the query and count APIs. The tenant comes from the token; requests are
  * validated with every problem reported (request.ts); the work is done by reports.ts, funnel.ts, breakdown.ts,
- * people.ts and explore.ts, whose SQL binds every value.
+ * people.ts, live.ts and explore.ts, whose SQL binds every value.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -13,6 +13,7 @@ import { METRIC_GROUPS, METRICS, METRICS_BY_NAME } from './catalog.ts';
 import { breakdownSchema, runBreakdown } from './breakdown.ts';
 import { exploreSchema, runExplore } from './explore.ts';
 import { runFunnel } from './funnel.ts';
+import { type LiveFeed, liveRoutes } from './live.ts';
 import { lookUpPerson, peopleSchema } from './people.ts';
 import { createReports } from './reports.ts';
 import { parseBody, rangeCheck, rangeFields, readTenant } from './request.ts';
@@ -28,6 +29,8 @@ export interface QueryRoutesOptions {
    * started after a 2xx sees that request's events: landed rows that have not moved on yet move first.
    */
   readAfterAck(): Promise<void>;
+  /** Committed events for the live stream; without it the stream is not served. */
+  live?: LiveFeed;
 }
 
 export const GRAINS = { '1m': 60, '5m': 300, '1h': 3600, '1d': 86_400, '1w': 604_800 } as const;
@@ -122,6 +125,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     const tenant = readTenant(tenants, request);
     return lookUpPerson(store, tenant.id, parseBody(peopleSchema, request.body));
   });
+  if (opts.live) await liveRoutes(app, { live: opts.live, tenants });
 
   // The query API; `/api/analytics/query` is the same handler.
   const explore = async (request: FastifyRequest) => {

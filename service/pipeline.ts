@@ -4,6 +4,7 @@
  * by (receiver, signal) and hand batches to it; the batch comes back with the refusals the reply must name.
  */
 import type { Exporter, Pipeline, Pipelines, Processor, ProcessorRegistry } from '../core/components.ts';
+import type { Batch } from '../core/event.ts';
 import { buildProcessor, createProcessorChain } from '../processors/chain.ts';
 import { ConfigError, type SignalhouseConfig, type Signal } from '../core/config.ts';
 import { SignalhouseError } from '../core/errors.ts';
@@ -14,6 +15,8 @@ export function buildPipelines(
   exporters: ReadonlyMap<string, Exporter>,
   registry: ProcessorRegistry,
   telemetry: Telemetry,
+  /** Called with each batch every exporter has committed, as stored (the live stream); must not throw. */
+  onCommitted?: (batch: Batch) => void,
 ): Pipelines {
   const problems: string[] = [];
   const byReceiver = new Map<string, Pipeline>();
@@ -44,6 +47,7 @@ export function buildPipelines(
         }
         // Also when no events are left: state taken for them (dedupe's pending ids) must settle.
         chain.committed(out);
+        if (onCommitted && out.events.length > 0) onCommitted(out);
         if (out.dependsOn && out.dependsOn.length > 0) {
           try {
             await Promise.all(out.dependsOn);

@@ -11,6 +11,7 @@ import { createReceivers } from '../receiver/receiverhelper/factory.ts';
 import { installCors } from './cors.ts';
 import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
 import type { Store } from '../storage/store.ts';
+import type { LiveFeed } from '../query/live.ts';
 import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
 import { type BodyReservation, createByteBudget, reserveBody } from '../core/byte-budget.ts';
@@ -40,6 +41,8 @@ export interface ServerDeps {
   readAfterAck(): Promise<void>;
   /** Whether the store keeps the rollups (the ClickHouse exporter's `rollups`). */
   rollups: boolean;
+  /** Committed events for the query API's live stream. */
+  live: LiveFeed;
 }
 
 export interface Server {
@@ -168,7 +171,13 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   // The receivers the pipelines name, each in a plugin scope of its own (its body parsers and error handler),
   // then the query API; CORS answers each kind of route as service/cors.ts says.
   for (const receiver of receivers) await corsRoutes.register('ingest', receiver.routes, {});
-  await corsRoutes.register('query', queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: deps.rollups, readAfterAck: deps.readAfterAck });
+  await corsRoutes.register('query', queryRoutes, {
+    store: deps.store,
+    tenants: deps.tenants,
+    rollups: deps.rollups,
+    readAfterAck: deps.readAfterAck,
+    live: deps.live,
+  });
   return {
     app,
     stopAdmitting() {

@@ -14,6 +14,7 @@ import { recentEventIds } from '../storage/events.ts';
 import { migrate } from '../storage/migrate.ts';
 import { openStore, type Store } from '../storage/store.ts';
 import { PROCESSOR_FACTORIES } from '../processors/registry.ts';
+import { createLiveFeed } from '../query/live.ts';
 import { ConfigError, type SignalhouseConfig } from '../core/config.ts';
 import { buildPipelines } from './pipeline.ts';
 import { buildServer } from './server.ts';
@@ -74,7 +75,9 @@ async function assemble(
   const exporters = new Map<string, Exporter>(specs.map((s) => [s.key, s.factory.create(s.config, s.key, { store, telemetry, logger })]));
   // Rows a crash left in the landing table reach their tables before anything reads them (dedupe's window).
   for (const e of exporters.values()) await e.start();
-  const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry);
+  // Committed events for the live stream: each batch once its exporters have committed it, as stored.
+  const live = createLiveFeed();
+  const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry, live.publish);
   await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max) });
   const settle = async () => {
     await Promise.all([...exporters.values()].map((e) => e.settle()));
@@ -88,6 +91,7 @@ async function assemble(
     store,
     readAfterAck: settle,
     rollups: chConfig.rollups,
+    live,
     async checkReady() {
       const ping = await store.client.ping();
       if (!ping.success) throw new Error(`storage unreachable: ${ping.error.message}`);
@@ -114,6 +118,8 @@ async function assemble(
         // open; in-flight requests finish (their replies wait for their commits). Then every landed row moves on
         // to its table, and only then does the listener close.
         for (const e of exporters.values()) e.flushNow();
+        // Live streams never finish by themselves: they end first, so the drain waits only for real requests.
+        live.close();
         await server.stopAdmitting();
         await Promise.all([...exporters.values()].map((e) => e.drain()));
         await app.close();
