@@ -211,7 +211,20 @@ describe('tenant safety and validation', () => {
     const res = await fetch(`${svc.url}/api/v1/analytics/metrics`, { headers: { authorization: 'Bearer rt_acme_test_token' } });
     const body = await res.json();
     expect(body.metrics).toHaveLength(15);
-    expect(body.metrics[0]).toEqual({ name: 'voice.first_response_ms.p50', description: expect.any(String), unit: 'ms', better: 'lower', group: 'voice' });
+    expect(body.metrics[0]).toEqual({
+      name: 'voice.first_response_ms.p50',
+      description: expect.any(String),
+      unit: 'ms',
+      better: 'lower',
+      group: 'voice',
+      events: ['voice.first_response'],
+      spans: null,
+    });
+    expect(body.metrics.find((m: { name: string }) => m.name === 'ai.tool_calls.count')).toMatchObject({
+      events: ['ai.tool_call_completed'],
+      spans: 'execute_tool',
+    });
+    expect(body.metrics.find((m: { name: string }) => m.name === 'system.error_rate')).toMatchObject({ events: [], spans: '*' });
     expect(body.groups.map((g: { id: string }) => g.id)).toEqual(['voice', 'ai_tools', 'knowledge_base', 'business', 'system']);
     // Every metric in a listed group, the groups in the catalog's order.
     const groupOf = new Map<string, number>(body.groups.map((g: { id: string }, i: number) => [g.id, i]));

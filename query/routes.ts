@@ -39,8 +39,16 @@ const REALTIME_WINDOW_S = 300;
 /** How long a query waits for acknowledged events to become visible before it answers 503. */
 const READ_AFTER_ACK_TIMEOUT_MS = 10_000;
 
-/** The catalog as the listing shows it, built once. */
-const CATALOG_LISTING = METRICS.map((m) => ({ name: m.name, description: m.description, unit: m.unit, better: m.better, group: m.group }));
+/** The catalog as the listing shows it, built once: what each metric is, and what to send for it. */
+const CATALOG_LISTING = METRICS.map((m) => ({
+  name: m.name,
+  description: m.description,
+  unit: m.unit,
+  better: m.better,
+  group: m.group,
+  events: m.source.logs ?? [],
+  spans: m.source.spans ?? null,
+}));
 
 const metricName = z.string().refine((m) => METRICS_BY_NAME.has(m), { message: 'unknown metric (GET /api/v1/analytics/metrics lists them)' });
 const range = rangeFields;
