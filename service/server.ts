@@ -9,6 +9,7 @@ import { Transform } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { createReceivers } from '../receiver/receiverhelper/factory.ts';
 import { installCors } from './cors.ts';
+import { dashboardRoutes } from './dashboard.ts';
 import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
 import type { Store } from '../storage/store.ts';
 import type { LiveFeed } from '../query/live.ts';
@@ -43,6 +44,8 @@ export interface ServerDeps {
   rollups: boolean;
   /** Committed events for the query API's live stream. */
   live: LiveFeed;
+  /** Where the dashboard's build is (default dashboard/dist). */
+  dashboardDir?: string;
 }
 
 export interface Server {
@@ -167,6 +170,9 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     reply.header('content-type', telemetry.registry.contentType);
     return telemetry.registry.metrics();
   });
+
+  // The built-in dashboard at `/` (a client of the query API like any other).
+  await app.register(dashboardRoutes, { dir: deps.dashboardDir });
 
   // The receivers the pipelines name, each in a plugin scope of its own (its body parsers and error handler),
   // then the query API; CORS answers each kind of route as service/cors.ts says.
