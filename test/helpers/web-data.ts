@@ -6,7 +6,8 @@
  * query layer: events per value, and people per value (a visitor's user id when identified, else the anonymous id).
  * Another tenant (globex) gets data whose values would show if tenants mixed.
  */
-import { expect } from 'vitest';
+// node:assert rather than vitest's expect: `npm run ui:screenshots` loads this data outside the test runner.
+import assert from 'node:assert/strict';
 import { BASE, HOUR } from './catalog-data.ts';
 import { ACME_KEY, GLOBEX_KEY, type TestService } from './service.ts';
 
@@ -109,8 +110,8 @@ async function segmentBatch(svc: TestService, key: string, batch: unknown[]): Pr
     body: JSON.stringify({ batch }),
     headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
   });
-  expect(res.status, await res.clone().text()).toBe(200);
-  expect(await res.json()).toEqual({ success: true });
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.deepEqual(await res.json(), { success: true });
 }
 
 /** Sends the data set (and globex's) and waits until queries see all of it. */
