@@ -35,6 +35,7 @@ export interface QueryRoutesOptions {
 
 export const GRAINS = { '1m': 60, '5m': 300, '1h': 3600, '1d': 86_400, '1w': 604_800 } as const;
 const MAX_POINTS = 10_000;
+const MAX_OVERVIEW_POINTS = 1000;
 const REALTIME_WINDOW_S = 300;
 /** How long a query waits for acknowledged events to become visible before it answers 503. */
 const READ_AFTER_ACK_TIMEOUT_MS = 10_000;
@@ -55,14 +56,17 @@ const range = rangeFields;
 /** `raw` or `rollup` forces a path (for checks and debugging); `auto` picks the rollup for long ranges. */
 const sourceField = { source: z.enum(['auto', 'raw', 'rollup']).default('auto') };
 
-const timeseriesBody = z
-  .strictObject({ metric: metricName, grain: z.enum(Object.keys(GRAINS) as [keyof typeof GRAINS]), ...range, ...sourceField })
-  .superRefine((b, ctx) => {
-    rangeCheck(b, ctx);
-    const points = Math.ceil((b.to - b.from) / 1000 / GRAINS[b.grain]);
-    if (points > MAX_POINTS)
-      ctx.addIssue({ code: 'custom', path: ['grain'], message: `${points} points requested, at most ${MAX_POINTS}: use a coarser grain` });
-  });
+const grainField = z.enum(Object.keys(GRAINS) as [keyof typeof GRAINS]);
+const pointsCheck = (max: number) => (b: { from: number; to: number; grain: keyof typeof GRAINS }, ctx: z.RefinementCtx) => {
+  rangeCheck(b, ctx);
+  const points = Math.ceil((b.to - b.from) / 1000 / GRAINS[b.grain]);
+  if (points > max) ctx.addIssue({ code: 'custom', path: ['grain'], message: `${points} points requested, at most ${max}: use a coarser grain` });
+};
+const timeseriesBody = z.strictObject({ metric: metricName, grain: grainField, ...range, ...sourceField }).superRefine(pointsCheck(MAX_POINTS));
+/** The SLA overview: every metric's value and sparkline in one request (at most 1,000 points each). */
+const overviewBody = z
+  .strictObject({ metrics: z.array(metricName).min(1).optional(), grain: grainField, ...range, ...sourceField })
+  .superRefine(pointsCheck(MAX_OVERVIEW_POINTS));
 const funnelBody = z
   .strictObject({
     steps: z.array(z.string().min(1).max(256)).min(2).max(10),
@@ -170,7 +174,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     const tenant = readTenant(tenants, request);
     const toMs = Date.now();
     const q: MetricQuery = { tenantId: tenant.id, fromMs: toMs - REALTIME_WINDOW_S * 1000, toMs };
-    const values = await Promise.all(METRICS.map((m) => reports.summary(m, q)));
+    const values = await reports.summaries(METRICS, q);
     const req = { metrics: ['count' as const], dimensions: [], filters: [], dateRange: { from: q.fromMs, to: toMs }, limit: 1 };
     const [events] = await runExplore(store, tenant.id, req, undefined);
     return {
@@ -185,7 +189,25 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     const b = parseBody(summaryBody, request.body);
     const q: MetricQuery = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id };
     const names = b.metrics ?? METRICS.map((m) => m.name);
-    const values = await Promise.all(names.map((n) => reports.summary(METRICS_BY_NAME.get(n)!, q, b.source)));
+    const values = await reports.summaries(
+      names.map((n) => METRICS_BY_NAME.get(n)!),
+      q,
+      b.source,
+    );
     return { metrics: Object.fromEntries(names.map((n, i) => [n, values[i]])) };
+  });
+
+  // The summary and the time series of every metric asked for (all by default), for the SLA overview.
+  app.post('/api/v1/analytics/reports/overview', async (request) => {
+    const tenant = readTenant(tenants, request);
+    const b = parseBody(overviewBody, request.body);
+    // The values are the summary's (no grain: the grain picks the path of the series only).
+    const q: MetricQuery = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id };
+    const metrics = (b.metrics ?? METRICS.map((m) => m.name)).map((n) => METRICS_BY_NAME.get(n)!);
+    const [values, series] = await Promise.all([
+      reports.summaries(metrics, q, b.source),
+      reports.timeseriesOf(metrics, { ...q, grainSeconds: GRAINS[b.grain] }, b.source),
+    ]);
+    return { grain: b.grain, metrics: Object.fromEntries(metrics.map((m, i) => [m.name, { value: values[i], points: series[i] }])) };
   });
 }

@@ -1,6 +1,6 @@
 /**
  * SLA overview: every catalog metric, grouped as the catalog groups them, with its value over the range, a
- * sparkline, which direction is better and — where SLOs are defined (`GET /api/v1/alerts`, when the server has
+ * sparkline (both from `POST /reports/overview`), which direction is better and — where SLOs are defined (`GET /api/v1/alerts`, when the server has
  * alerting) — the SLO's state and error budget.
  */
 import { html } from 'htm/preact';
@@ -95,12 +95,20 @@ export function Overview({ query }: { query: Query }) {
   const grain = grainFor(query, 48);
   const data = useData<OverviewData>(
     async (signal) => {
-      const cat = await loadCatalog();
-      const [summary, ...series] = await Promise.all([
-        post<{ metrics: Record<string, number | null> }>('/api/v1/analytics/reports/summary', rangeBody(query), signal),
-        ...cat.metrics.map((m) => post<{ points: Point[] }>('/api/v1/analytics/reports/timeseries', { ...rangeBody(query), metric: m.name, grain }, signal)),
+      // One request for every metric's value and sparkline: the server answers them in two statements.
+      const [cat, overview] = await Promise.all([
+        loadCatalog(),
+        post<{ metrics: Record<string, { value: number | null; points: Point[] }> }>(
+          '/api/v1/analytics/reports/overview',
+          { ...rangeBody(query), grain },
+          signal,
+        ),
       ]);
-      return { catalog: cat, values: summary.metrics, series: Object.fromEntries(cat.metrics.map((m, i) => [m.name, series[i].points])) };
+      return {
+        catalog: cat,
+        values: Object.fromEntries(cat.metrics.map((m) => [m.name, overview.metrics[m.name]?.value ?? null])),
+        series: Object.fromEntries(cat.metrics.map((m) => [m.name, overview.metrics[m.name]?.points ?? []])),
+      };
     },
     [query.from, query.to, query.site],
   );
