@@ -6,6 +6,8 @@ export default defineConfig({
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     include: ['**/*.test.ts'],
+    // Builds the dashboard once per run (dashboard/dist), so browser tests load the current source.
+    globalSetup: ['test/global-setup.ts'],
     exclude: ['node_modules/**', 'data/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

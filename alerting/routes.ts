@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { TenantRegistry } from '../core/tenants.ts';
-import { readTenant } from '../query/routes.ts';
+import { readTenant } from '../query/request.ts';
 import type { Evaluator } from './evaluator.ts';
 
 export async function alertRulesRoute(app: FastifyInstance, opts: { rules: string }): Promise<void> {

@@ -5,7 +5,8 @@
  * and 90 days, on the raw tables and on the per-minute rollup, and prints p50 / p95. Uses the same SQL builders
  * as the API. (The rollup is filled by its materialized views as the events are generated.) Reports are timed once
  * the bulk load's background merges have settled and each idle day partition has been merged into one part, as
- * ClickHouse does an hour after a day's last write (BENCH_FORCE_MERGE=0: as generated).
+ * ClickHouse does an hour after a day's last write (BENCH_FORCE_MERGE=0: as generated). Then the dashboard's
+ * screens, each timed as one page load (bench/dashboard.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { runFunnel } from '../query/funnel.ts';
 import { grafanaSeriesSql, grafanaStatSql } from '../query/grafana.ts';
 import { params, rollupSummarySql, rollupTimeseriesSql, summarySql, timeseriesSql } from '../query/sql.ts';
 import { expandLikeGrafana } from '../test/helpers/grafana.ts';
+import { dashboardRows, generateWebEvents } from './dashboard.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
@@ -83,6 +85,8 @@ for (let start = 0; stored === 0 && start < EVENTS; start += CHUNK) {
   });
 }
 if (stored === 0) console.log(`generated ${EVENTS.toLocaleString('en-US')} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+// The dashboard's web tenant (page views, identify calls), BENCH_WEB_EVENTS of them (default a tenth of BENCH_EVENTS).
+await generateWebEvents(store, Number(process.env.BENCH_WEB_EVENTS ?? Math.round(EVENTS / 10)), now);
 
 // Time the reports on a settled store, not while the bulk load's merges still take the CPU (up to 20 minutes).
 const settleStart = performance.now();
@@ -197,6 +201,8 @@ for (const days of [1, 30]) {
     ),
   ]);
 }
+
+rows.push(...(await dashboardRows(store, now, time)));
 
 console.log(`| report | range | p50 ms | p95 ms |  (${EVENTS.toLocaleString('en-US')} events over 90 days, ${RUNS} runs)`);
 console.log('|---|---|---:|---:|');

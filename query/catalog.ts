@@ -10,6 +10,16 @@
 
 export type Unit = 'ms' | 'count' | 'ratio' | 'number';
 
+/** How the catalog groups its metrics (the dashboard's SLA overview and Grafana's rows), in display order. */
+export const METRIC_GROUPS = [
+  { id: 'voice', title: 'Voice UX' },
+  { id: 'ai_tools', title: 'AI tools' },
+  { id: 'knowledge_base', title: 'Knowledge base' },
+  { id: 'business', title: 'Business' },
+  { id: 'system', title: 'System' },
+] as const;
+export type MetricGroup = (typeof METRIC_GROUPS)[number]['id'];
+
 export interface Source {
   /** `otel_logs` rows of these events, or `otel_traces` rows of this `gen_ai.operation.name`. */
   readonly logs?: readonly string[];
@@ -34,6 +44,7 @@ export interface MetricDef {
   readonly description: string;
   readonly unit: Unit;
   readonly better: 'lower' | 'higher';
+  readonly group: MetricGroup;
   readonly source: Source;
   /** Aggregate over the source's value columns (ClickHouse SQL). */
   readonly aggregate: string;
@@ -88,11 +99,13 @@ const KB_SEARCHES: Source = {
   },
 };
 
+/** A latency quantile of a voice event's value. */
 const quantile = (name: string, event: string, key: string, level: 0.5 | 0.95 | 0.99, sli: string, description: string): MetricDef => ({
   name,
   description,
   unit: 'ms',
   better: 'lower',
+  group: 'voice',
   source: { logs: [event], columns: { v: { logs: num(key) } } },
   aggregate: rawQuantile(level, 'v'),
   rollup: { events: [event], aggregate: q(level === 0.5 ? 1 : level === 0.95 ? 2 : 3) },
@@ -132,6 +145,7 @@ export const METRICS: readonly MetricDef[] = [
     description: 'Times users interrupted the assistant',
     unit: 'count',
     better: 'lower',
+    group: 'voice',
     source: { logs: ['voice.barge_in'], columns: {} },
     aggregate: 'count()',
     rollup: { events: ['voice.barge_in'], aggregate: 'sum(Events)' },
@@ -149,6 +163,7 @@ export const METRICS: readonly MetricDef[] = [
     description: 'Completed AI tool calls (events and execute_tool spans)',
     unit: 'count',
     better: 'higher',
+    group: 'ai_tools',
     source: TOOL_CALLS,
     aggregate: 'count()',
     rollup: { events: ['ai.tool_call_completed', SPAN('execute_tool')], aggregate: 'sum(Events)' },
@@ -158,6 +173,7 @@ export const METRICS: readonly MetricDef[] = [
     description: 'Share of tool calls that succeeded',
     unit: 'ratio',
     better: 'higher',
+    group: 'ai_tools',
     source: TOOL_CALLS,
     aggregate: 'if(count() = 0, NULL, countIf(ok) / count())',
     rollup: { events: ['ai.tool_call_completed', SPAN('execute_tool')], aggregate: ratio('sum(Ok)', 'sum(Events)') },
@@ -168,6 +184,7 @@ export const METRICS: readonly MetricDef[] = [
     description: 'Share of optimistic navigations whose tool call succeeded',
     unit: 'ratio',
     better: 'higher',
+    group: 'ai_tools',
     source: TOOL_CALLS,
     aggregate: 'if(countIf(optimistic) = 0, NULL, countIf(optimistic AND ok) / countIf(optimistic))',
     rollup: { events: ['ai.tool_call_completed', SPAN('execute_tool')], aggregate: ratio('sum(OptimisticOk)', 'sum(Optimistic)') },
@@ -178,6 +195,7 @@ export const METRICS: readonly MetricDef[] = [
     description: 'Mean number of tools in a completed chain',
     unit: 'number',
     better: 'lower',
+    group: 'ai_tools',
     source: { logs: ['ai.tool_chain_completed'], columns: { v: { logs: num('ai.tool_chain.length') } } },
     aggregate: 'avg(v)',
     rollup: { events: ['ai.tool_chain_completed'], aggregate: ratio('sum(ValueSum)', 'sum(ValueCount)') },
@@ -187,6 +205,7 @@ export const METRICS: readonly MetricDef[] = [
     description: 'Share of knowledge-base searches with at least one result',
     unit: 'ratio',
     better: 'higher',
+    group: 'knowledge_base',
     source: KB_SEARCHES,
     aggregate: 'if(count() = 0, NULL, countIf(results > 0) / count())',
     rollup: { events: ['kb.search', SPAN('retrieval')], aggregate: ratio('sum(Hits)', 'sum(Events)') },
@@ -197,6 +216,7 @@ export const METRICS: readonly MetricDef[] = [
     description: '95th percentile knowledge-base search latency',
     unit: 'ms',
     better: 'lower',
+    group: 'knowledge_base',
     source: KB_SEARCHES,
     aggregate: rawQuantile(0.95, 'latency'),
     rollup: { events: ['kb.search', SPAN('retrieval')], aggregate: q(2) },
@@ -207,6 +227,7 @@ export const METRICS: readonly MetricDef[] = [
     description: 'Mean top score of knowledge-base searches',
     unit: 'number',
     better: 'higher',
+    group: 'knowledge_base',
     source: KB_SEARCHES,
     aggregate: 'avg(top)',
     rollup: { events: ['kb.search', SPAN('retrieval')], aggregate: ratio('sum(TopSum)', 'sum(TopCount)') },
@@ -216,6 +237,7 @@ export const METRICS: readonly MetricDef[] = [
     description: 'Sessions with a checkout / sessions with a product view',
     unit: 'ratio',
     better: 'higher',
+    group: 'business',
     source: {
       logs: ['commerce.view', 'commerce.checkout'],
       columns: { session: { logs: 'SessionId' }, checkout: { logs: "EventName = 'commerce.checkout'" } },
@@ -232,6 +254,7 @@ export const METRICS: readonly MetricDef[] = [
     description: 'Distinct bookings confirmed / distinct bookings held',
     unit: 'ratio',
     better: 'higher',
+    group: 'business',
     source: {
       logs: ['booking.slot_hold', 'booking.confirmed'],
       columns: { booking: { logs: "LogAttributes['booking.id']" }, confirmed: { logs: "EventName = 'booking.confirmed'" } },
@@ -248,6 +271,7 @@ export const METRICS: readonly MetricDef[] = [
     description: 'Spans with status ERROR / all spans',
     unit: 'ratio',
     better: 'lower',
+    group: 'system',
     source: { spans: '*', columns: { error: { spans: "StatusCode = 'STATUS_CODE_ERROR'" } } },
     aggregate: 'if(count() = 0, NULL, countIf(error) / count())',
     rollup: { events: [SPAN('*')], aggregate: ratio('sum(Events) - sum(Ok)', 'sum(Events)') },

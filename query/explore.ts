@@ -15,7 +15,7 @@ const AGGREGATES = { sum: 'sum', avg: 'avg', p50: 'quantileDD(0.005, 0.5)', p95:
  * Request fields naming a column rather than an attribute. Maps, not object literals: a request's name is data,
  * and `constructor` or `__proto__` must find nothing here rather than Object.prototype's members.
  */
-const COLUMNS: ReadonlyMap<string, string> = new Map([
+export const COLUMNS: ReadonlyMap<string, string> = new Map([
   ['event_name', 'e.EventName'],
   ['event_type', 'e.EventName'],
   ['user_id', 'e.UserId'],

@@ -9,7 +9,7 @@
  * format only doubles quotes, and ClickHouse also reads a backslash as an escape.
  */
 import type { Dashboard, Panel, RowPanel, VariableModel } from '@grafana/schema';
-import { METRICS, type MetricDef, type Unit } from './catalog.ts';
+import { METRIC_GROUPS, METRICS, type MetricDef, type Unit } from './catalog.ts';
 import { ROLLUP_LEVELS_SQL, rollupSummarySql, rollupTimeseriesSql } from './sql.ts';
 
 export const GRAFANA_DATASOURCE_TYPE = 'grafana-clickhouse-datasource';
@@ -78,16 +78,6 @@ export function grafanaTenantsSql(db: string): string {
 }
 
 const UNITS: Readonly<Record<Unit, string>> = { ms: 'ms', count: 'short', ratio: 'percentunit', number: 'none' };
-
-/** Dashboard rows by the first word of a metric name; a new prefix gets a row of its own name. */
-const ROW_TITLES: Readonly<Record<string, string>> = {
-  voice: 'Voice UX',
-  ai: 'AI tools',
-  kb: 'Knowledge base',
-  commerce: 'Business',
-  booking: 'Business',
-  system: 'System',
-};
 
 function fieldDefaults(metric: MetricDef) {
   return { unit: UNITS[metric.unit], decimals: metric.unit === 'count' ? 0 : undefined, ...(metric.unit === 'ratio' ? { min: 0, max: 1 } : {}) };
@@ -167,11 +157,11 @@ function variables(db: string): VariableModel[] {
 
 /** The dashboard: per row of the catalog, the range values as stats on top, then one time series per metric. */
 export function grafanaDashboard(db = 'signalhouse'): Dashboard {
+  // The catalog's groups, in its order.
   const rows = new Map<string, MetricDef[]>();
-  for (const metric of METRICS) {
-    const prefix = metric.name.split('.')[0];
-    const title = ROW_TITLES[prefix] ?? prefix;
-    rows.set(title, [...(rows.get(title) ?? []), metric]);
+  for (const group of METRIC_GROUPS) {
+    const metrics = METRICS.filter((m) => m.group === group.id);
+    if (metrics.length > 0) rows.set(group.title, metrics);
   }
   const panels: Array<Panel | RowPanel> = [];
   let id = 0;

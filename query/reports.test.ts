@@ -172,6 +172,44 @@ describe('timeseries', () => {
   });
 });
 
+describe('overview', () => {
+  it("gives every metric's summary and time series, as the summary and timeseries reports do, on every path", async () => {
+    const long = { from: new Date(BASE - 20 * HOUR).toISOString(), to: new Date(BASE + 6 * HOUR).toISOString() };
+    for (const [range, grain] of [
+      [{ from: FROM, to: TO }, '1h'],
+      [{ from: FROM, to: TO, site_id: 'site-a' }, '5m'],
+      [long, '1h'],
+    ] as const) {
+      for (const source of [undefined, 'raw', 'rollup'] as const) {
+        const label = `${JSON.stringify(range)} ${grain} ${source}`;
+        const withSource = source ? { source } : {};
+        const overview = await report('overview', { ...range, grain, ...withSource });
+        expect(overview.status, label).toBe(200);
+        const summary = await report('summary', { ...range, ...withSource });
+        const names = Object.keys(summary.body.metrics);
+        expect(Object.keys(overview.body.metrics), label).toEqual(names);
+        for (const name of names) expect(overview.body.metrics[name].value, `${label} ${name}`).toBe(summary.body.metrics[name]);
+        // Every series on the automatic path; on the forced ones, a quantile, a rate and a count.
+        for (const name of source ? ['voice.first_response_ms.p95', 'ai.tool_calls.success_rate', 'voice.barge_in_count'] : names) {
+          const series = await report('timeseries', { ...range, grain, metric: name, ...withSource });
+          expect(overview.body.metrics[name].points, `${label} ${name}`).toEqual(series.body.points);
+        }
+      }
+    }
+  });
+
+  it('answers only the metrics asked for, and refuses too many points', async () => {
+    const { body } = await report('overview', { from: FROM, to: TO, grain: '1h', metrics: ['voice.barge_in_count'] });
+    expect(body).toEqual({
+      grain: '1h',
+      metrics: { 'voice.barge_in_count': { value: 7, points: [5, null, 2, null].map((value, h) => ({ t: new Date(BASE + h * HOUR).toISOString(), value })) } },
+    });
+    const many = await report('overview', { from: new Date(BASE - 30 * HOUR).toISOString(), to: TO, grain: '1m' });
+    expect(many.status).toBe(400);
+    expect(many.body.message).toBe('grain: 2040 points requested, at most 1000: use a coarser grain');
+  });
+});
+
 describe('tenant safety and validation', () => {
   it("never shows another tenant's rows", async () => {
     const acme = await report('summary', { from: FROM, to: TO, metrics: ['voice.first_response_ms.p99'] });
@@ -211,6 +249,27 @@ describe('tenant safety and validation', () => {
     const res = await fetch(`${svc.url}/api/v1/analytics/metrics`, { headers: { authorization: 'Bearer rt_acme_test_token' } });
     const body = await res.json();
     expect(body.metrics).toHaveLength(15);
-    expect(body.metrics[0]).toEqual({ name: 'voice.first_response_ms.p50', description: expect.any(String), unit: 'ms', better: 'lower' });
+    expect(body.metrics[0]).toEqual({
+      name: 'voice.first_response_ms.p50',
+      description: expect.any(String),
+      unit: 'ms',
+      better: 'lower',
+      group: 'voice',
+      events: ['voice.first_response'],
+      spans: null,
+    });
+    expect(body.metrics.find((m: { name: string }) => m.name === 'ai.tool_calls.count')).toMatchObject({
+      events: ['ai.tool_call_completed'],
+      spans: 'execute_tool',
+    });
+    expect(body.metrics.find((m: { name: string }) => m.name === 'system.error_rate')).toMatchObject({ events: [], spans: '*' });
+    expect(body.groups.map((g: { id: string }) => g.id)).toEqual(['voice', 'ai_tools', 'knowledge_base', 'business', 'system']);
+    // Every metric in a listed group, the groups in the catalog's order.
+    const groupOf = new Map<string, number>(body.groups.map((g: { id: string }, i: number) => [g.id, i]));
+    const order = body.metrics.map((m: { group: string }) => groupOf.get(m.group));
+    expect(order).toEqual([...order].sort((a: number, b: number) => a - b));
+    type Listed = { name: string; group: string };
+    const business = body.metrics.filter((m: Listed) => m.name.startsWith('commerce.') || m.name.startsWith('booking.'));
+    expect(business.map((m: Listed) => m.group)).toEqual(['business', 'business']);
   });
 });

@@ -15,7 +15,10 @@ export function buildPipelines(
   exporters: ReadonlyMap<string, Exporter>,
   registry: ProcessorRegistry,
   telemetry: Telemetry,
-  /** Sees every batch's stored events once they are committed (the SLI metrics: after dedupe, retries never count). */
+  /**
+   * Sees every batch's stored events once every exporter has committed them (the SLI metrics: after dedupe, retries
+   * never count; the live stream: as stored); must not throw.
+   */
   onCommitted?: (batch: Batch) => void,
 ): Pipelines {
   const problems: string[] = [];

@@ -12,8 +12,10 @@ import type { Alerting } from '../alerting/alerting.ts';
 import { alertRulesRoute, alertStateRoutes } from '../alerting/routes.ts';
 import { createReceivers } from '../receiver/receiverhelper/factory.ts';
 import { installCors } from './cors.ts';
+import { dashboardRoutes } from './dashboard.ts';
 import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
 import type { Store } from '../storage/store.ts';
+import type { LiveFeed } from '../query/live.ts';
 import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
 import { type BodyReservation, reserveBody } from '../core/byte-budget.ts';
@@ -48,6 +50,10 @@ export interface ServerDeps {
   admission: Admission;
   /** The rule file and the built-in evaluator's state, served by the alerting routes. */
   alerting: Alerting;
+  /** Committed events for the query API's live stream. */
+  live: LiveFeed;
+  /** Where the dashboard's build is (default dashboard/dist). */
+  dashboardDir?: string;
 }
 
 export interface Server {
@@ -181,6 +187,9 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
 
   await app.register(alertRulesRoute, { rules: deps.alerting.rules });
 
+  // The built-in dashboard at `/` (a client of the query API like any other).
+  await app.register(dashboardRoutes, { dir: deps.dashboardDir });
+
   // The receivers the pipelines name, each in a plugin scope of its own (its body parsers and error handler),
   // then the query API and the alert state; CORS answers each kind of route as service/cors.ts says. Ingest and
   // query latency are measured per kind (the operational alerts read them).
@@ -192,6 +201,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     tenants: deps.tenants,
     rollups: deps.rollups,
     readAfterAck: deps.readAfterAck,
+    live: deps.live,
   });
   await corsRoutes.register('query', timed(queryTimer, alertStateRoutes), { evaluator: deps.alerting.evaluator, tenants: deps.tenants });
   return { app, receivers };

@@ -9,6 +9,7 @@ import pino, { type Logger } from 'pino';
 import { type Alerting, createAlerting } from '../alerting/alerting.ts';
 import { type AlertingConfig, parseAlertingConfig } from '../alerting/config.ts';
 import type { Exporter, GrpcMethod, Receiver } from '../core/components.ts';
+import type { Batch } from '../core/event.ts';
 import type { ClickHouseExporterConfig } from '../exporters/clickhouse/config.ts';
 import { storeOptions } from '../exporters/clickhouse/config.ts';
 import { EXPORTER_FACTORIES, resolveExporters } from '../exporters/registry.ts';
@@ -16,6 +17,7 @@ import { recentEventIds } from '../storage/events.ts';
 import { migrate } from '../storage/migrate.ts';
 import { openStore, type Store } from '../storage/store.ts';
 import { PROCESSOR_FACTORIES } from '../processors/registry.ts';
+import { createLiveFeed } from '../query/live.ts';
 import { ConfigError, type SignalhouseConfig } from '../core/config.ts';
 import { analyticsReadMethods } from '../query/grpc.ts';
 import { type Admission, createAdmission } from './admission.ts';
@@ -92,7 +94,14 @@ async function assemble(
     await Promise.all([...exporters.values()].map((e) => e.settle()));
   };
   const alerting = createAlerting(alertingConfig, { store, settle, registry: telemetry.registry, logger });
-  const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry, alerting.onCommitted);
+  // Committed events, as stored, for the SLI metrics and the live stream.
+  const live = createLiveFeed();
+  const observeSlis = alerting.onCommitted;
+  const onCommitted = (batch: Batch) => {
+    observeSlis?.(batch);
+    live.publish(batch);
+  };
+  const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry, onCommitted);
   await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max) });
   const tenants = createTenantRegistry(config.tenants);
   // One concurrency cap, byte budget and drain for both listeners.
@@ -110,6 +119,7 @@ async function assemble(
     rollups: chConfig.rollups,
     admission,
     alerting,
+    live,
     async checkReady() {
       const ping = await store.client.ping();
       if (!ping.success) throw new Error(`storage unreachable: ${ping.error.message}`);
@@ -143,6 +153,8 @@ async function assemble(
         for (const e of exporters.values()) e.flushNow();
         await alerting.stop();
         grpc?.stopServing();
+        // Live streams never finish by themselves: they end first, so the drain waits only for real requests.
+        live.close();
         // Long-lived connections (WebSocket) drain with the requests in flight: what they read is answered.
         await Promise.all([admission.stopAdmitting(), ...server.receivers.map((r) => r.drain?.())]);
         await Promise.all([...exporters.values()].map((e) => e.drain()));

@@ -3,7 +3,8 @@
  * spans) with the values each metric must give: every catalog metric has data, two sites, and another tenant
  * (globex) whose values would show if tenants mixed. Used by the report API's and the Grafana dashboard's tests.
  */
-import { expect } from 'vitest';
+// node:assert rather than vitest's expect: `npm run ui:screenshots` loads this data outside the test runner.
+import assert from 'node:assert/strict';
 import { ACME_KEY, GLOBEX_KEY, type TestService } from './service.ts';
 
 export const HOUR = 3_600_000;
@@ -37,7 +38,7 @@ export async function ingest(svc: TestService, key: string, events: Ev[]): Promi
       headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
     });
     const body = await res.json();
-    expect(body.rejected, JSON.stringify(body.results.filter((r: { status: string }) => r.status === 'rejected').slice(0, 3))).toBe(0);
+    assert.equal(body.rejected, 0, JSON.stringify(body.results.filter((r: { status: string }) => r.status === 'rejected').slice(0, 3)));
   }
 }
 
@@ -68,7 +69,7 @@ async function spans(svc: TestService, key: string, list: Array<{ op?: string; e
     body: JSON.stringify(body),
     headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
   });
-  expect(res.status).toBe(200);
+  assert.equal(res.status, 200);
 }
 
 /** POSTs a report request with a read token (acme's by default). */
