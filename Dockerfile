@@ -2,6 +2,8 @@
 FROM node:20-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The web tracker is built by npm's prepare step (esbuild; served at /sdk/signalhouse.js): its sources first.
+COPY sdk/browser ./sdk/browser
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY . .
 ENV HOST=0.0.0.0 PORT=4318 SIGNALHOUSE_DATA_DIR=/data

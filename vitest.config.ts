@@ -7,6 +7,8 @@ export default defineConfig({
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     include: ['**/*.test.ts'],
     exclude: ['node_modules/**', 'data/**'],
+    // The browser tests load the tracker's built scripts: build them first.
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },
