@@ -38,7 +38,7 @@ describe('config', () => {
     const cfg = parseConfig({}, {});
     expect(Object.keys(cfg.service.pipelines)).toEqual(['logs', 'traces']);
     expect(cfg.service.pipelines.logs).toEqual({
-      receivers: ['otlp', 'segment', 'posthog', 'envelope'],
+      receivers: ['otlp', 'segment', 'posthog', 'envelope', 'tracker'],
       processors: ['consent', 'validate', 'enrich', 'redact', 'dedupe'],
       exporters: ['clickhouse'],
     });

@@ -7,7 +7,14 @@ import { envelopeReceiverFactory } from './envelope/factory.ts';
 import { otlpReceiverFactory } from './otlp/factory.ts';
 import { posthogReceiverFactory } from './posthog/factory.ts';
 import { segmentReceiverFactory } from './segment/factory.ts';
+import { trackerReceiverFactory } from './tracker/factory.ts';
 
-const factories: ReceiverFactory[] = [otlpReceiverFactory, segmentReceiverFactory, posthogReceiverFactory, envelopeReceiverFactory] as ReceiverFactory[];
+const factories: ReceiverFactory[] = [
+  otlpReceiverFactory,
+  segmentReceiverFactory,
+  posthogReceiverFactory,
+  envelopeReceiverFactory,
+  trackerReceiverFactory,
+] as ReceiverFactory[];
 
 export const RECEIVER_FACTORIES: ReceiverRegistry = new Map(factories.map((f) => [f.type, f]));

@@ -9,6 +9,7 @@ import { Transform } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { createReceivers } from '../receiver/receiverhelper/factory.ts';
 import { installCors } from './cors.ts';
+import { sdkRoutes } from './sdk.ts';
 import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
 import type { Store } from '../storage/store.ts';
 import { queryRoutes } from '../query/routes.ts';
@@ -169,6 +170,8 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   // then the query API; CORS answers each kind of route as service/cors.ts says.
   for (const receiver of receivers) await corsRoutes.register('ingest', receiver.routes, {});
   await corsRoutes.register('query', queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: deps.rollups, readAfterAck: deps.readAfterAck });
+  // The web tracker's scripts, for pages on any origin (their own CORS headers: a static `*`).
+  await sdkRoutes(app);
   return {
     app,
     stopAdmitting() {
