@@ -63,7 +63,8 @@ describe('opt-in', () => {
     const anon = (await page.evaluate(() => (window as unknown as Api).signalhouse.ids().anonymousId))!;
     const rows = await waitForRows(svc, 'AnonymousId = {a:String}', { a: anon }, 3);
     expect(rows.map((r) => r.EventName).sort()).toEqual(['optin.still.waiting', 'optin.waiting', 'page']);
-    expect((await stored(page)).local).toEqual(['sh_c', 'sh_id', 'sh_s']);
+    // The queue is gone once its events are delivered.
+    await expect.poll(async () => (await stored(page)).local).toEqual(['sh_c', 'sh_id', 'sh_s']);
 
     // The next page asks no more.
     await page.reload();

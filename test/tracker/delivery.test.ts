@@ -7,7 +7,7 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type BrowserSite, startBrowserSite } from '../helpers/browser.ts';
-import { startTestService, type TestService } from '../helpers/service.ts';
+import { ACME_KEY, startTestService, type TestService } from '../helpers/service.ts';
 import { openTrackerPage, requestsTo, sentEvents, trackerHtml, waitForRows } from '../helpers/tracker.ts';
 
 let svc: TestService;
@@ -37,7 +37,9 @@ const track = (page: Page, name: string, n: number, pad = 0) =>
     },
     [name, n, pad] as const,
   );
-const queued = (page: Page) => page.evaluate(() => (JSON.parse(localStorage.getItem('sh_q') ?? '[]') as unknown[]).length);
+/** Stops the page's clock (a little ahead of now, so that a loaded machine cannot make it a time in the past). */
+const pause = async (page: Page) => page.clock.pauseAt((await page.evaluate(() => Date.now())) + 2000);
+const queued = (page: Page) => page.evaluate((key) => (JSON.parse(localStorage.getItem(`sh_q:${key}`) ?? '[]') as unknown[]).length, ACME_KEY);
 
 /** Every event of the person stored exactly once: as many rows as distinct ids, and the names expected. */
 async function storedOnce(anon: string, names: Record<string, number>) {
@@ -108,7 +110,7 @@ describe('page hide', () => {
     const anon = await anonymousId(page);
     await waitForRows(svc, 'AnonymousId = {a:String}', { a: anon }, 1);
     // The clock stands still: the batch timer cannot send them, only hiding the page can.
-    await page.clock.pauseAt((await page.evaluate(() => Date.now())) + 100);
+    await pause(page);
     await track(page, 'tab.hidden', 3);
     await page.evaluate(() => {
       Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
@@ -135,24 +137,30 @@ describe('overload', () => {
         body: '{"error":"OVERLOADED"}',
       });
     });
+    // Counts the tracker's sends, and notes when the first reply reached it (the tracker sees it right after).
     await context.addInitScript(() => {
-      const w = window as unknown as { sends: number };
+      const w = window as unknown as { sends: number; replyAt?: number };
       w.sends = 0;
       const original = window.fetch;
       window.fetch = (input, init) => {
-        if (String(input).endsWith('/sh/v1/batch')) w.sends++;
-        return original(input, init);
+        if (!String(input).endsWith('/sh/v1/batch')) return original(input, init);
+        w.sends++;
+        return original(input, init).then((r) => {
+          w.replyAt ??= Date.now();
+          return r;
+        });
       };
     });
     const page = await context.newPage();
     await page.clock.install();
     site.serve('/overload', { type: 'text/html', body: trackerHtml(svc, { head: "signalhouse.track('overload.event')" }) });
     await page.goto(`${site.origin}/overload`);
-    await expect.poll(() => served).toBe(1);
-    await page.clock.pauseAt((await page.evaluate(() => Date.now())) + 100);
+    const replyAt = await (await page.waitForFunction(() => (window as unknown as { replyAt?: number }).replyAt)).jsonValue();
+    // 10 s after the 503 the clock stops; the retry is due 30 to 31 s after it.
+    await page.clock.pauseAt(replyAt! + 10_000);
     const sends = () => page.evaluate(() => (window as unknown as { sends: number }).sends);
     expect(await sends()).toBe(1);
-    await page.clock.runFor(29_000);
+    await page.clock.runFor(19_000);
     expect(await sends()).toBe(1);
     await page.clock.runFor(2_500);
     expect(await sends()).toBe(2);
@@ -175,7 +183,7 @@ describe('batches', () => {
         .filter((r) => r.method() === 'POST')
         .map((r) => (JSON.parse(r.postData()!).events as Array<{ event?: string; type: string }>).map((e) => e.event ?? e.type));
     await expect.poll(batches).toEqual([['page']]);
-    await page.clock.pauseAt((await page.evaluate(() => Date.now())) + 100);
+    await pause(page);
     const anon = await anonymousId(page);
 
     await track(page, 'small', 3);

@@ -120,8 +120,11 @@ describe('pageviews', () => {
     });
     const anon = await anonymousId(page);
     const rows = await waitForRows(svc, "AnonymousId = {a:String} AND EventName = 'page'", { a: anon }, 6);
-    expect(rows.map((r) => r.LogAttributes['page.title'])).toEqual(['Home', 'A', 'A, sorted', 'B', 'Back to A', 'Reviews']);
-    const urls = sentEvents(requests).map((e) => String(e.url).slice(site.origin.length));
+    // Navigations in one millisecond: the stored rows are compared as a set, the order on the wire below.
+    expect(rows.map((r) => r.LogAttributes['page.title']).sort()).toEqual(['A', 'A, sorted', 'B', 'Back to A', 'Home', 'Reviews']);
+    const sent = sentEvents(requests);
+    expect(sent.map((e) => e.title)).toEqual(['Home', 'A', 'A, sorted', 'B', 'Back to A', 'Reviews']);
+    const urls = sent.map((e) => String(e.url).slice(site.origin.length));
     expect(urls).toEqual(['/', '/a', '/a?sort=price', '/b', '/a?sort=price', '/a?sort=price#reviews']);
     // Each SPA pageview's referrer is the page before it.
     expect(sentEvents(requests).map((e) => String(e.referrer).slice(site.origin.length))).toEqual(['', '/', '/a', '/a?sort=price', '/b', '/a?sort=price']);

@@ -1,7 +1,7 @@
 /**
  * Where the tracker keeps its state: localStorage (the default), first-party cookies for the ids (so that
  * subdomains can share them), or memory only (the cookieless mode: nothing outlives the page). Storage that
- * throws (disabled, full, a sandboxed frame) is replaced by memory rather than failing the page.
+ * throws (disabled, full, a sandboxed frame) is replaced by memory rather than failing the page or losing events.
  */
 export interface KV {
   get(key: string): string | null;
@@ -14,21 +14,27 @@ export function memoryKV(): KV {
   return { get: (k) => m.get(k) ?? null, set: (k, v) => void m.set(k, v), del: (k) => void m.delete(k) };
 }
 
+/** localStorage; a value it cannot take (full, private mode) is kept in memory instead, for this page. */
 export function localKV(): KV {
   try {
     const s = localStorage;
     s.setItem('sh_t', '1');
     s.removeItem('sh_t');
+    const spill = memoryKV();
     return {
-      get: (k) => s.getItem(k),
+      get: (k) => spill.get(k) ?? s.getItem(k),
       set(k, v) {
         try {
           s.setItem(k, v);
+          spill.del(k);
         } catch {
-          // Full: the bounded queue keeps what it held before.
+          spill.set(k, v);
         }
       },
-      del: (k) => s.removeItem(k),
+      del(k) {
+        spill.del(k);
+        s.removeItem(k);
+      },
     };
   } catch {
     return memoryKV();

@@ -16,7 +16,7 @@ import { uuidv7 } from './uuid.ts';
 declare const __VERSION__: string;
 
 const LIBRARY = { name: '@signalhouse/browser', version: __VERSION__ };
-const QUEUE_KEY = 'sh_q';
+const QUEUE_KEY = 'sh_q:';
 const IDS_KEY = 'sh_id';
 const SESSION_KEY = 'sh_s';
 const CONSENT_KEY = 'sh_c';
@@ -89,8 +89,9 @@ export function createTracker(
     kv.set(SESSION_KEY, JSON.stringify(s));
     queue.add({ messageId: uuidv7(t), timestamp: new Date(t).toISOString(), anonymousId: v.a, userId: v.u, sessionId: s.i, ...fields } as WireEvent, now());
     if (first) {
+      // At the end of the current script: calls made with it (the snippet's queue) share the request.
       first = false;
-      later(0, true);
+      queueMicrotask(send);
     } else {
       const { n, chars } = queue.sendable(now());
       if (n >= 20 || chars >= BATCH_MAX_CHARS) void send();
@@ -201,7 +202,8 @@ export function createTracker(
       blocked = (o.respectDnt !== false && nav.doNotTrack === '1') || (o.respectGpc !== false && nav.globalPrivacyControl === true);
       const store = o.persistence === 'memory' ? kv : localKV();
       kv = o.persistence === 'cookie' ? cookieKV(o.cookieDomain) : store;
-      queue = createQueue(store, QUEUE_KEY, tab);
+      // One queue per write key: a batch goes out with the key its events were captured for.
+      queue = createQueue(store, QUEUE_KEY + writeKey, tab);
       const stored = kv.get(CONSENT_KEY);
       granted = stored ? stored === '1' : o.consent === 'opt-in' ? undefined : true;
       if (choice !== undefined) setConsent(choice);
@@ -239,7 +241,7 @@ export function createTracker(
         }
       }
       // What earlier pages left in the queue goes now.
-      if (sending()) later(0, true);
+      if (sending()) queueMicrotask(send);
     },
     track(event: string, properties?: Properties) {
       if (event) capture({ type: 'track', event, properties });
