@@ -154,3 +154,26 @@ describe('pageviews', () => {
     expect(rows.filter((r) => r.EventName === 'after.navigation').map((r) => r.LogAttributes['url.path'])).toEqual(['/elsewhere']);
   });
 });
+
+describe('hostile properties', () => {
+  it('drops an event whose properties JSON cannot hold, without throwing into the page, and keeps the others', async () => {
+    const page = await openTrackerPage(site, svc, context, { options: { pageviews: false } });
+    const threw = await page.evaluate(async () => {
+      const sh = (window as unknown as Api).signalhouse;
+      const cyclic: Record<string, unknown> = { a: 1 };
+      cyclic.self = cyclic;
+      try {
+        sh.track('cyclic', cyclic);
+        sh.track('bigint', { n: BigInt(1) });
+        sh.track('fine.after', { ok: true, nested: { deep: [1, 2] }, fn: () => 1 });
+        await sh.flush();
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    expect(threw).toBe(false);
+    const rows = await waitForRows(svc, 'AnonymousId = {a:String}', { a: await anonymousId(page) }, 1);
+    expect(rows.map((r) => [r.EventName, r.LogAttributes.ok, r.LogAttributes.nested])).toEqual([['fine.after', 'true', '{"deep":[1,2]}']]);
+  });
+});

@@ -74,8 +74,13 @@ export function createTracker(
     if (!key || blocked || granted === false) return;
     const t = at ?? now();
     const event: Fields = { url: location.href, title: document.title, ...fields };
-    if (granted) enqueue(event, t);
-    else if (held.length < HELD_MAX) held.push([event, t]);
+    try {
+      if (granted) enqueue(event, t);
+      else if (held.length < HELD_MAX) held.push([JSON.parse(JSON.stringify(event)), t]);
+    } catch (err) {
+      // Properties JSON cannot hold (a cycle, a BigInt): that event is dropped, the page goes on.
+      console.warn('signalhouse: event not captured:', err);
+    }
   }
 
   function enqueue(fields: Fields, t: number) {
