@@ -6,18 +6,12 @@
  */
 import { z } from 'zod';
 import {
-  ATTR_UI_ELEMENT_SELECTOR,
-  ATTR_UI_ELEMENT_TAG,
-  ATTR_UI_FORM_SELECTOR,
-  ATTR_UI_FORM_TAG,
   ATTR_WEB_VITAL_DELTA,
   ATTR_WEB_VITAL_ID,
   ATTR_WEB_VITAL_NAME,
   ATTR_WEB_VITAL_NAVIGATION_TYPE,
   ATTR_WEB_VITAL_RATING,
   ATTR_WEB_VITAL_VALUE,
-  EVENT_UI_CLICK,
-  EVENT_UI_FORM_SUBMIT,
   EVENT_WEB_VITAL,
 } from './browser.ts';
 
@@ -53,17 +47,16 @@ export const EVENT_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   'commerce.checkout': attrs(commerce),
   'booking.slot_hold': attrs({ 'booking.id': text }),
   'booking.confirmed': attrs({ 'booking.id': text }),
-  // The web tracker's modules (semconv/browser.ts).
+  // The web tracker's web vitals (semconv/browser.ts). Optional: OpenTelemetry's own browser instrumentation
+  // sends these fields in the log body, which must not be refused; present attributes are checked.
   [EVENT_WEB_VITAL]: attrs({
-    [ATTR_WEB_VITAL_NAME]: text,
-    [ATTR_WEB_VITAL_VALUE]: number,
+    [ATTR_WEB_VITAL_NAME]: text.optional(),
+    [ATTR_WEB_VITAL_VALUE]: number.optional(),
     [ATTR_WEB_VITAL_DELTA]: number.optional(),
     [ATTR_WEB_VITAL_ID]: text.optional(),
     [ATTR_WEB_VITAL_RATING]: z.enum(['good', 'needs-improvement', 'poor'], { message: 'must be good, needs-improvement or poor' }).optional(),
     [ATTR_WEB_VITAL_NAVIGATION_TYPE]: text.optional(),
   }),
-  [EVENT_UI_CLICK]: attrs({ [ATTR_UI_ELEMENT_TAG]: text, [ATTR_UI_ELEMENT_SELECTOR]: z.string().optional() }),
-  [EVENT_UI_FORM_SUBMIT]: attrs({ [ATTR_UI_FORM_TAG]: text, [ATTR_UI_FORM_SELECTOR]: z.string().optional() }),
 };
 
 /** JSON Schema (draft 2020-12) of every known event's attributes, keyed by event name. */
