@@ -6,9 +6,9 @@ export default defineConfig({
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     include: ['**/*.test.ts'],
-    // Builds the dashboard once per run (dashboard/dist), so browser tests load the current source.
-    globalSetup: ['test/global-setup.ts'],
     exclude: ['node_modules/**', 'data/**'],
+    // Builds the tracker and the dashboard once per run, so browser tests load the current sources.
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

@@ -39,7 +39,7 @@ describe('config', () => {
     const cfg = parseConfig({}, {});
     expect(Object.keys(cfg.service.pipelines)).toEqual(['logs', 'traces']);
     expect(cfg.service.pipelines.logs).toEqual({
-      receivers: ['otlp', 'segment', 'posthog', 'envelope', 'analytics', 'websocket'],
+      receivers: ['otlp', 'segment', 'posthog', 'envelope', 'analytics', 'websocket', 'tracker'],
       processors: ['consent', 'validate', 'enrich', 'redact', 'dedupe'],
       exporters: ['clickhouse'],
     });

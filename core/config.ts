@@ -146,7 +146,7 @@ export const DEMO_TENANT: TenantConfig = Object.freeze({
 /** The pipeline set used when the config declares none: every receiver, every processor, into ClickHouse. */
 const DEFAULT_PIPELINES = {
   logs: {
-    receivers: ['otlp', 'segment', 'posthog', 'envelope', 'analytics', 'websocket'],
+    receivers: ['otlp', 'segment', 'posthog', 'envelope', 'analytics', 'websocket', 'tracker'],
     processors: ['consent', 'validate', 'enrich', 'redact', 'dedupe'],
     exporters: ['clickhouse'],
   },
@@ -222,7 +222,7 @@ function applyDefaults(doc: Record<string, unknown>): Record<string, unknown> {
   const service = { ...((out.service ?? {}) as Record<string, unknown>) };
   if (service.pipelines === undefined) {
     service.pipelines = DEFAULT_PIPELINES;
-    out.receivers = { otlp: {}, segment: {}, posthog: {}, envelope: {}, analytics: {}, websocket: {}, ...receivers };
+    out.receivers = { otlp: {}, segment: {}, posthog: {}, envelope: {}, analytics: {}, websocket: {}, tracker: {}, ...receivers };
     const processors = (out.processors ?? {}) as Record<string, unknown>;
     out.processors = { ...Object.fromEntries(DEFAULT_PROCESSORS.map((p) => [p, {}])), ...processors };
     if (!('clickhouse' in exporters)) out.exporters = { ...exporters, clickhouse: {} };

@@ -108,6 +108,18 @@ const SAMPLES: Record<string, Sample> = {
     authorization: true,
     badOption: { options: { max_in_flight_messages: 0 }, problem: 'receivers.websocket.max_in_flight_messages: Too small' },
   },
+  tracker: {
+    path: '/sh/v1/batch',
+    body: (key) => ({
+      writeKey: key,
+      events: [
+        { type: 'track', event: 'conformance.tracker', anonymousId: 'a', messageId: 'cf-tr-1' },
+        { type: 'track', anonymousId: 'a', messageId: 'cf-tr-2' },
+      ],
+    }),
+    authorization: false,
+    badOption: { options: { max_batch_size: 'huge' }, problem: 'receivers.tracker.max_batch_size: invalid byte size "huge"' },
+  },
 };
 
 /** gRPC codes as the HTTP statuses the counters label failures with. */

@@ -9,6 +9,7 @@ import { otlpReceiverFactory } from './otlp/factory.ts';
 import { posthogReceiverFactory } from './posthog/factory.ts';
 import { segmentReceiverFactory } from './segment/factory.ts';
 import { websocketReceiverFactory } from './websocket/factory.ts';
+import { trackerReceiverFactory } from './tracker/factory.ts';
 
 const factories: ReceiverFactory[] = [
   otlpReceiverFactory,
@@ -17,6 +18,7 @@ const factories: ReceiverFactory[] = [
   envelopeReceiverFactory,
   analyticsReceiverFactory,
   websocketReceiverFactory,
+  trackerReceiverFactory,
 ] as ReceiverFactory[];
 
 export const RECEIVER_FACTORIES: ReceiverRegistry = new Map(factories.map((f) => [f.type, f]));

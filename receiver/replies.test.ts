@@ -59,7 +59,7 @@ interface Receiver {
 
 const now = () => new Date().toISOString();
 const kv = (key: string, v: string) => ({ key, value: { stringValue: v } });
-const receivers: Record<'envelope' | 'segment' | 'posthog' | 'otlp', Receiver> = {
+const receivers: Record<'envelope' | 'segment' | 'posthog' | 'tracker' | 'otlp', Receiver> = {
   envelope: {
     event: (kind, id, name) => {
       const e: Record<string, unknown> = { event_id: id, event_name: name, occurred_at: now(), user_id: 'u' };
@@ -89,6 +89,16 @@ const receivers: Record<'envelope' | 'segment' | 'posthog' | 'otlp', Receiver> =
       return e;
     },
     send: (batch) => post('/batch/', { api_key: ACME_KEY, batch }),
+  },
+  tracker: {
+    event: (kind, id, name) => {
+      const e: Record<string, unknown> = { type: 'track', anonymousId: 'a', event: name, messageId: id };
+      if (kind === 'no_consent') e.properties = { 'consent.analytics': false };
+      if (kind === 'malformed') delete e.event;
+      if (kind === 'invalid') e.event = 'voice.first_response';
+      return e;
+    },
+    send: (events) => post('/sh/v1/batch', { events }),
   },
   otlp: {
     event: (kind, id, name) => {
@@ -167,8 +177,11 @@ function expectedReply(name: keyof typeof receivers, cases: readonly Case[]): { 
         },
       };
     case 'segment':
-      if (everyRejected)
-        return { status: 400, body: { success: false, error: 'BAD_REQUEST', message: 'every message was refused', rejected: indexed('rejected') } };
+    case 'tracker':
+      if (everyRejected) {
+        const message = name === 'segment' ? 'every message was refused' : 'every event was refused';
+        return { status: 400, body: { success: false, error: 'BAD_REQUEST', message, rejected: indexed('rejected') } };
+      }
       return {
         status: 200,
         body: plain ? { success: true } : { success: true, accepted: counts.accepted, dropped: indexed('dropped'), rejected: indexed('rejected') },
@@ -194,6 +207,7 @@ function statedCounts(name: keyof typeof receivers, n: number, body: ReplyBody) 
     case 'envelope':
       return { stated: { accepted: body.accepted, dropped: body.dropped, rejected: body.rejected }, results: tally(body.results) };
     case 'segment':
+    case 'tracker':
     case 'posthog': {
       const dropped = body.dropped?.length ?? 0;
       const rejected = body.rejected?.length ?? 0;
@@ -302,7 +316,7 @@ describe('the envelope reply in full', () => {
 describe('the ingest counters', () => {
   it('count the received as accepted + dropped + rejected, and name the drops in /metrics', async () => {
     const stats = await (await fetch(`${svc.url}/api/v1/analytics/stats`)).json();
-    expect(Object.keys(stats.receivers).sort()).toEqual(['envelope', 'otlp', 'posthog', 'segment']);
+    expect(Object.keys(stats.receivers).sort()).toEqual(['envelope', 'otlp', 'posthog', 'segment', 'tracker']);
     for (const r of [stats, ...Object.values(stats.receivers as Record<string, Counters>)]) expect(r.received).toBe(r.accepted + r.dropped + r.rejected);
     const text = await (await fetch(`${svc.url}/metrics`)).text();
     expect(text).toMatch(/signalhouse_receiver_dropped_records_total\{receiver="envelope",signal="logs",reason="consent"\} [1-9]/);

@@ -13,6 +13,7 @@ import { alertRulesRoute, alertStateRoutes } from '../alerting/routes.ts';
 import { createReceivers } from '../receiver/receiverhelper/factory.ts';
 import { installCors } from './cors.ts';
 import { dashboardRoutes } from './dashboard.ts';
+import { sdkRoutes } from './sdk.ts';
 import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
 import type { Store } from '../storage/store.ts';
 import type { LiveFeed } from '../query/live.ts';
@@ -204,6 +205,8 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     live: deps.live,
   });
   await corsRoutes.register('query', timed(queryTimer, alertStateRoutes), { evaluator: deps.alerting.evaluator, tenants: deps.tenants });
+  // The web tracker's scripts, for pages on any origin (their own CORS headers: a static `*`).
+  await sdkRoutes(app);
   return { app, receivers };
 }
 

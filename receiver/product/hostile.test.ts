@@ -1,5 +1,5 @@
 /**
- * Property-based tests of the product APIs' decoders (envelope, Segment, PostHog) over real HTTP into the real
+ * Property-based tests of the product APIs' decoders (envelope, Segment, PostHog, tracker) over real HTTP into the real
  * store. Random batches with hostile keys and values, some events broken on purpose (too deep, too long, wrong
  * types, not objects): exactly the broken ones are refused by index, and every other event is stored once,
  * field for field as sent. Random bodies, mutated bodies, odd wrappings and headers: never a server error, and
@@ -86,7 +86,7 @@ interface Api {
 }
 
 const rejectedIndexes = (body: Record<string, unknown>) => ((body.rejected as Array<{ index: number }> | undefined) ?? []).map((r) => r.index);
-const APIS: Record<'envelope' | 'segment' | 'posthog', Api> = {
+const APIS: Record<'envelope' | 'segment' | 'posthog' | 'tracker', Api> = {
   envelope: {
     batchPath: '/api/v1/analytics/events/batch',
     wire: (e, id, time) => ({
@@ -127,7 +127,31 @@ const APIS: Record<'envelope' | 'segment' | 'posthog', Api> = {
     identity: (e) => ({ UserId: e.userId, AnonymousId: '', SessionId: e.sessionId, extra: { 'session.id': e.sessionId } }),
     hugeBytes: 0,
   },
+  tracker: {
+    batchPath: '/sh/v1/batch',
+    wire: (e, id, time) => ({
+      type: 'track',
+      timestamp: time,
+      messageId: id,
+      event: e.name,
+      userId: e.userId,
+      anonymousId: e.anonymousId,
+      sessionId: e.sessionId,
+      properties: e.properties,
+    }),
+    batch: (events) => ({ events }),
+    refused: (_status, body) => rejectedIndexes(body),
+    // The request's User-Agent header and address come with every event.
+    identity: (e) => ({
+      UserId: e.userId,
+      AnonymousId: e.anonymousId,
+      SessionId: e.sessionId,
+      extra: { 'user_agent.original': USER_AGENT, 'client.address': '127.0.0.1' },
+    }),
+    hugeBytes: 33 * 1024,
+  },
 };
+const USER_AGENT = 'property-test';
 
 /** The generated event with its break applied: the wire form, and whether it must be refused. */
 function wireEvent(api: Api, e: GenEvent, id: string, timeMs: number): { event: unknown; refused: boolean } {
@@ -159,6 +183,7 @@ describe('product APIs', () => {
           const wire = events.map((e, i) => wireEvent(api, e, `${prefix}-${i}`, now + e.offsetMs));
           const res = await send(`${svc.url}${api.batchPath}`, JSON.stringify(api.batch(wire.map((w) => w.event))), {
             'content-type': 'application/json',
+            'user-agent': USER_AGENT,
             authorization: `Bearer ${ACME_KEY}`,
           });
           const refused = wire.flatMap((w, i) => (w.refused ? [i] : []));
@@ -229,6 +254,7 @@ const PATHS = {
     '/e/?compression=lz64',
     '/e?ver=1.0&_=1',
   ],
+  tracker: ['/sh/v1/batch'],
 };
 const FIELDS = [
   'event_id',
@@ -289,6 +315,7 @@ const PROBES = {
   envelope: { path: '/api/v1/analytics/events', body: (id: string) => ({ event_id: id, event_name: 'probe' }) },
   segment: { path: '/v1/track', body: (id: string) => ({ messageId: id, event: 'probe', userId: 'u' }) },
   posthog: { path: '/capture/', body: (id: string) => ({ uuid: id, event: 'probe', distinct_id: 'u' }) },
+  tracker: { path: '/sh/v1/batch', body: (id: string) => ({ events: [{ type: 'track', messageId: id, event: 'probe', anonymousId: 'a' }] }) },
 };
 
 describe('product APIs: hostile bodies', () => {

@@ -163,11 +163,11 @@ export const FUZZ_KEY = 'wk_fuzz_test_key';
  * what is stored must equal what was sent), no landing slots, and a tenant of its own for mutated bodies.
  */
 export const PROPERTY_SERVICE = {
-  receivers: { otlp: {}, segment: {}, posthog: {}, envelope: {} },
+  receivers: { otlp: {}, segment: {}, posthog: {}, envelope: {}, tracker: {} },
   processors: { validate: {} },
   service: {
     pipelines: {
-      logs: { receivers: ['otlp', 'segment', 'posthog', 'envelope'], processors: ['validate'], exporters: ['clickhouse'] },
+      logs: { receivers: ['otlp', 'segment', 'posthog', 'envelope', 'tracker'], processors: ['validate'], exporters: ['clickhouse'] },
       traces: { receivers: ['otlp'], processors: ['validate'], exporters: ['clickhouse'] },
     },
   },
