@@ -7,7 +7,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { SignalhouseError } from '../core/errors.ts';
 import type { Store } from '../storage/store.ts';
-import { credentialFromAuthorization, type Tenant, type TenantRegistry } from '../core/tenants.ts';
+import type { Authenticator } from '../core/auth.ts';
+import type { Tenant, TenantRegistry } from '../core/tenants.ts';
 import { METRICS, METRICS_BY_NAME } from './catalog.ts';
 import { exploreSchema, runExplore } from './explore.ts';
 import { timeField } from './fields.ts';
@@ -18,6 +19,8 @@ import type { MetricQuery } from './sql.ts';
 export interface QueryRoutesOptions {
   store: Store;
   tenants: TenantRegistry;
+  /** Checks read tokens (and bearer JWTs): other roles are refused with 403. */
+  auth: Authenticator;
   /** Whether the rollup is kept up to date; without it every report reads the raw events. */
   rollups: boolean;
   /**
@@ -74,16 +77,12 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   return r.data;
 }
 
-function readTenant(tenants: TenantRegistry, request: FastifyRequest): Tenant {
-  const token = credentialFromAuthorization(request.headers.authorization);
-  if (!token) throw new SignalhouseError('UNAUTHENTICATED', 'missing read token: send "Authorization: Bearer <read token>"');
-  const tenant = tenants.byReadToken(token);
-  if (!tenant) throw new SignalhouseError('UNAUTHENTICATED', 'unknown read token');
-  return tenant;
+async function readTenant(auth: Authenticator, request: FastifyRequest): Promise<Tenant> {
+  return (await auth.authenticate(request.headers.authorization, 'read')).tenant;
 }
 
 export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions): Promise<void> {
-  const { store, tenants } = opts;
+  const { store, auth } = opts;
   const reports = createReports(store, opts.rollups);
   // Every route of this plugin reads: each waits until what was acknowledged before it started is visible. A
   // move that keeps failing (storage trouble) answers a retryable 503 rather than a result missing those events.
@@ -104,12 +103,12 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
   });
 
   app.get('/api/v1/analytics/metrics', async (request) => {
-    readTenant(tenants, request);
+    await readTenant(auth, request);
     return { metrics: METRICS.map((m) => ({ name: m.name, description: m.description, unit: m.unit, better: m.better })) };
   });
 
   app.post('/api/v1/analytics/reports/timeseries', async (request) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     const b = parse(timeseriesBody, request.body);
     const q = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id, grainSeconds: GRAINS[b.grain] };
     const points = await reports.timeseries(METRICS_BY_NAME.get(b.metric)!, q, b.source);
@@ -117,7 +116,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
   });
 
   app.post('/api/v1/analytics/reports/funnel', async (request) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     const b = parse(funnelBody, request.body);
     const q = { tenantId: tenant.id, steps: b.steps, fromMs: b.from, toMs: b.to, windowSeconds: b.window, mode: b.mode, siteId: b.site_id };
     const [total] = await runFunnel(store, q);
@@ -129,7 +128,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
 
   // The query API; `/api/analytics/query` is the same handler.
   const explore = async (request: FastifyRequest) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     const b = parse(exploreSchema, request.body);
     const rawTo = (request.body as { dateRange?: { to?: unknown } }).dateRange?.to;
     return { success: true, data: { rows: await runExplore(store, tenant.id, b, rawTo) } };
@@ -142,7 +141,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     .strictObject({ group_by: z.enum(['hour', 'day', 'week']).optional(), event_name: z.string().min(1).optional(), ...range })
     .superRefine(rangeCheck);
   app.post('/api/v1/analytics/counts/events', async (request) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     const b = parse(countsBody, request.body);
     const filters = b.event_name ? [{ field: 'event_name', op: 'eq' as const, value: b.event_name }] : [];
     const req = { metrics: ['count' as const], dimensions: b.group_by ? [b.group_by] : [], filters, dateRange: { from: b.from, to: b.to }, limit: 10_000 };
@@ -150,7 +149,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     return b.group_by ? { counts: rows.map((r) => ({ t: r[b.group_by!], count: r.count })) } : { count: rows[0]?.count ?? 0 };
   });
   app.post('/api/v1/analytics/counts/users', async (request) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     const b = parse(countsBody, request.body);
     const req = { metrics: ['unique_users' as const], dimensions: [], filters: [], dateRange: { from: b.from, to: b.to }, limit: 1 };
     const rows = await runExplore(store, tenant.id, req, undefined);
@@ -159,7 +158,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
 
   // The whole catalog over the last five minutes, and the event rate.
   app.get('/api/v1/analytics/metrics/realtime', async (request) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     const toMs = Date.now();
     const q: MetricQuery = { tenantId: tenant.id, fromMs: toMs - REALTIME_WINDOW_S * 1000, toMs };
     const values = await Promise.all(METRICS.map((m) => reports.summary(m, q)));
@@ -173,7 +172,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
   });
 
   app.post('/api/v1/analytics/reports/summary', async (request) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     const b = parse(summaryBody, request.body);
     const q: MetricQuery = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id };
     const names = b.metrics ?? METRICS.map((m) => m.name);

@@ -13,6 +13,7 @@ import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
 import type { Store } from '../storage/store.ts';
 import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
+import type { Authenticator } from '../core/auth.ts';
 import { type BodyReservation, createByteBudget, reserveBody } from '../core/byte-budget.ts';
 import type { SignalhouseConfig } from '../core/config.ts';
 import { errorReply, SignalhouseError } from '../core/errors.ts';
@@ -32,6 +33,8 @@ export interface ServerDeps {
   logger: FastifyBaseLogger;
   pipelines: Pipelines;
   tenants: TenantRegistry;
+  /** Checks the read and admin roles' credentials (tokens, bearer JWTs). */
+  auth: Authenticator;
   telemetry: Telemetry;
   /** Resolves when storage answers and migrations are done; rejects with the reason otherwise. */
   checkReady(): Promise<void>;
@@ -168,7 +171,13 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   // The receivers the pipelines name, each in a plugin scope of its own (its body parsers and error handler),
   // then the query API; CORS answers each kind of route as service/cors.ts says.
   for (const receiver of receivers) await corsRoutes.register('ingest', receiver.routes, {});
-  await corsRoutes.register('query', queryRoutes, { store: deps.store, tenants: deps.tenants, rollups: deps.rollups, readAfterAck: deps.readAfterAck });
+  await corsRoutes.register('query', queryRoutes, {
+    store: deps.store,
+    tenants: deps.tenants,
+    auth: deps.auth,
+    rollups: deps.rollups,
+    readAfterAck: deps.readAfterAck,
+  });
   return {
     app,
     stopAdmitting() {

@@ -19,6 +19,7 @@ import { buildPipelines } from './pipeline.ts';
 import { buildServer } from './server.ts';
 import { createTelemetry, type Telemetry } from '../core/telemetry.ts';
 import { createTenantRegistry } from '../core/tenants.ts';
+import { createAuthenticator } from '../core/auth.ts';
 
 export interface Service {
   readonly app: FastifyInstance;
@@ -79,11 +80,13 @@ async function assemble(
   const settle = async () => {
     await Promise.all([...exporters.values()].map((e) => e.settle()));
   };
+  const tenants = createTenantRegistry(config.tenants);
   const server = await buildServer({
     config,
     logger,
     pipelines,
-    tenants: createTenantRegistry(config.tenants),
+    tenants,
+    auth: createAuthenticator(tenants, config.auth.jwt),
     telemetry,
     store,
     readAfterAck: settle,
