@@ -40,6 +40,11 @@ const tenantSchema = z.strictObject({
   /** Secret, for the admin routes (privacy jobs, the audit log); `sha256:<hex>` entries as for read tokens. */
   admin_tokens: z.array(z.string().min(8, 'tokens must have at least 8 characters')).default([]),
   /**
+   * How long this tenant's events, spans and rollups are kept (e.g. `30d`); absent: the ClickHouse exporter's
+   * `ttl`; 0 keeps them forever. Applied as a per-row TTL (docs/privacy.md, "Retention").
+   */
+  retention: durationMs.optional(),
+  /**
    * Browser origins allowed to send with this tenant's write keys (`https://shop.acme.com`); empty allows any, as
    * write keys are public. Requests without an `Origin` (server SDKs) are not affected.
    */

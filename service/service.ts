@@ -70,6 +70,7 @@ async function assemble(
     rollups: chConfig.rollups,
     fsync: chConfig.fsync,
     embedded: store.kind === 'embedded',
+    tenantRetentionMs: new Map(config.tenants.flatMap((t) => (t.retention === undefined ? [] : [[t.id, t.retention] as const]))),
   });
   if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
   const exporters = new Map<string, Exporter>(specs.map((s) => [s.key, s.factory.create(s.config, s.key, { store, telemetry, logger })]));
