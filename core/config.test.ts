@@ -39,7 +39,7 @@ describe('config', () => {
     expect(Object.keys(cfg.service.pipelines)).toEqual(['logs', 'traces']);
     expect(cfg.service.pipelines.logs).toEqual({
       receivers: ['otlp', 'segment', 'posthog', 'envelope'],
-      processors: ['consent', 'validate', 'enrich', 'redact', 'dedupe'],
+      processors: ['suppress', 'consent', 'validate', 'enrich', 'redact', 'dedupe'],
       exporters: ['clickhouse'],
     });
     expect(clickhouseOf(cfg)).toMatchObject({ endpoint: '', data_dir: './data', database: 'signalhouse', ttl: 90 * 86_400_000 });

@@ -185,10 +185,14 @@ export const DEMO_TENANT: TenantConfig = Object.freeze({
 
 /** The pipeline set used when the config declares none: every receiver, every processor, into ClickHouse. */
 const DEFAULT_PIPELINES = {
-  logs: { receivers: ['otlp', 'segment', 'posthog', 'envelope'], processors: ['consent', 'validate', 'enrich', 'redact', 'dedupe'], exporters: ['clickhouse'] },
-  traces: { receivers: ['otlp'], processors: ['validate', 'redact', 'dedupe'], exporters: ['clickhouse'] },
+  logs: {
+    receivers: ['otlp', 'segment', 'posthog', 'envelope'],
+    processors: ['suppress', 'consent', 'validate', 'enrich', 'redact', 'dedupe'],
+    exporters: ['clickhouse'],
+  },
+  traces: { receivers: ['otlp'], processors: ['suppress', 'validate', 'redact', 'dedupe'], exporters: ['clickhouse'] },
 };
-const DEFAULT_PROCESSORS = ['consent', 'validate', 'enrich', 'redact', 'dedupe'];
+const DEFAULT_PROCESSORS = ['suppress', 'consent', 'validate', 'enrich', 'redact', 'dedupe'];
 
 const ENV_REF = /\$\$|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 

@@ -11,6 +11,8 @@ import { createReceivers } from '../receiver/receiverhelper/factory.ts';
 import { installCors } from './cors.ts';
 import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
 import type { Store } from '../storage/store.ts';
+import type { ErasureRunner } from '../query/privacy/erasure.ts';
+import { privacyRoutes } from '../query/privacy/routes.ts';
 import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
 import type { Authenticator } from '../core/auth.ts';
@@ -35,6 +37,8 @@ export interface ServerDeps {
   tenants: TenantRegistry;
   /** Checks the read and admin roles' credentials (tokens, bearer JWTs). */
   auth: Authenticator;
+  /** The erasure jobs the admin routes start and report. */
+  erasures: ErasureRunner;
   telemetry: Telemetry;
   /** Resolves when storage answers and migrations are done; rejects with the reason otherwise. */
   checkReady(): Promise<void>;
@@ -178,6 +182,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     rollups: deps.rollups,
     readAfterAck: deps.readAfterAck,
   });
+  await corsRoutes.register('query', privacyRoutes, { store: deps.store, auth: deps.auth, erasures: deps.erasures, readAfterAck: deps.readAfterAck });
   return {
     app,
     stopAdmitting() {

@@ -20,6 +20,8 @@ import { buildServer } from './server.ts';
 import { createTelemetry, type Telemetry } from '../core/telemetry.ts';
 import { createTenantRegistry } from '../core/tenants.ts';
 import { createAuthenticator } from '../core/auth.ts';
+import { createSuppressionList } from '../core/suppressions.ts';
+import { createErasureRunner } from '../query/privacy/erasure.ts';
 
 export interface Service {
   readonly app: FastifyInstance;
@@ -76,10 +78,22 @@ async function assemble(
   const exporters = new Map<string, Exporter>(specs.map((s) => [s.key, s.factory.create(s.config, s.key, { store, telemetry, logger })]));
   // Rows a crash left in the landing table reach their tables before anything reads them (dedupe's window).
   for (const e of exporters.values()) await e.start();
-  const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry);
-  await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max) });
-  const settle = async () => {
+  const settleIngest = async () => {
     await Promise.all([...exporters.values()].map((e) => e.settle()));
+  };
+  // The exporters' INSERTs held together (for an erasure's rebuild of rollup minutes).
+  const holdWrites = <T>(fn: () => Promise<T>): Promise<T> =>
+    [...exporters.values()].reduce<() => Promise<T>>((inner, e) => (e.holdWrites ? () => e.holdWrites!(inner) : inner), fn)();
+  const suppressions = createSuppressionList();
+  const erasures = createErasureRunner({ store, suppressions, rollups: chConfig.rollups, settleIngest, holdWrites, logger });
+  // The suppressed ids are loaded before any event can arrive; unfinished erasure jobs resume in the background.
+  await erasures.start();
+  const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry);
+  await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max), suppressions });
+  // Queries see every acknowledged event, and no rollup minute an erasure is rebuilding.
+  const settle = async () => {
+    await settleIngest();
+    await erasures.rebuilt();
   };
   const tenants = createTenantRegistry(config.tenants);
   const server = await buildServer({
@@ -88,6 +102,7 @@ async function assemble(
     pipelines,
     tenants,
     auth: createAuthenticator(tenants, config.auth.jwt),
+    erasures,
     telemetry,
     store,
     readAfterAck: settle,
@@ -119,6 +134,8 @@ async function assemble(
         // to its table, and only then does the listener close.
         for (const e of exporters.values()) e.flushNow();
         await server.stopAdmitting();
+        // An erasure stops after its current step (it resumes at the next start) while the store is still open.
+        await erasures.close();
         await Promise.all([...exporters.values()].map((e) => e.drain()));
         await app.close();
         await store.close();

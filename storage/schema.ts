@@ -5,6 +5,7 @@
  * crash between a statement and its bookkeeping row is harmless; applied versions are recorded in
  * `schema_migrations`. Add a migration by appending an entry; never edit one that has shipped.
  */
+import { auditDdl, privacyJobsDdl } from './governance.ts';
 import { ROLLUP_HOURLY_KEYS, ROLLUP_MERGES, rollupColumnsDdl, rollupViews } from './rollup.ts';
 
 export interface DdlContext {
@@ -329,6 +330,17 @@ export const MIGRATIONS: readonly Migration[] = [
     // A changed retention then re-reads the TTL's columns (time, tenant) of existing parts instead of rewriting
     // them; expired rows go at the next TTL merge or part drop (migrate.ts, applyTtl).
     up: ({ db, onCluster }) => TTL_TABLES.map(({ table }) => `ALTER TABLE ${db}.${table}${onCluster} MODIFY SETTING materialize_ttl_recalculate_only = 1`),
+  },
+  {
+    version: 12,
+    name: 'privacy jobs',
+    // Erasure jobs survive a restart: the job's row says where it was, and the next start resumes it.
+    up: (ctx) => privacyJobsDdl(ctx),
+  },
+  {
+    version: 13,
+    name: 'audit log, with identify and alias calls recorded by a view',
+    up: (ctx) => auditDdl(ctx),
   },
 ];
 
