@@ -5,7 +5,7 @@
  * its SLOs' error ratios and burn rates per window, and its firing and lately resolved alerts.
  */
 import type { FastifyInstance } from 'fastify';
-import type { TenantRegistry } from '../core/tenants.ts';
+import type { Authenticator } from '../core/auth.ts';
 import { readTenant } from '../query/request.ts';
 import type { Evaluator } from './evaluator.ts';
 
@@ -13,6 +13,6 @@ export async function alertRulesRoute(app: FastifyInstance, opts: { rules: strin
   app.get('/api/v1/alerts/rules', async (_request, reply) => reply.type('text/yaml; charset=utf-8').send(opts.rules));
 }
 
-export async function alertStateRoutes(app: FastifyInstance, opts: { evaluator: Evaluator; tenants: TenantRegistry }): Promise<void> {
-  app.get('/api/v1/alerts', async (request) => opts.evaluator.state(readTenant(opts.tenants, request).id));
+export async function alertStateRoutes(app: FastifyInstance, opts: { evaluator: Evaluator; auth: Authenticator }): Promise<void> {
+  app.get('/api/v1/alerts', async (request) => opts.evaluator.state((await readTenant(opts.auth, request)).id));
 }

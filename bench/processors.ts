@@ -13,6 +13,7 @@ import { parseConfig } from '../core/config.ts';
 import { otlpReceiverSchema } from '../receiver/otlp/config.ts';
 import type { LogBatch, LogEvent } from '../core/event.ts';
 import type { Processor } from '../core/components.ts';
+import { createSuppressionList } from '../core/suppressions.ts';
 import { encodeLogBlock } from '../exporters/clickhouse/rows.ts';
 import { buildProcessor } from '../processors/chain.ts';
 import { hashId, hashPrefix, IdWindow } from '../processors/id-window.ts';
@@ -87,7 +88,7 @@ function row(name: string, events: number, ms: number): void {
 }
 
 async function measure(name: string, processors: Processor[], make: () => LogBatch): Promise<void> {
-  for (const p of processors) await p.start?.({ recentEventIds: async () => [] });
+  for (const p of processors) await p.start?.({ recentEventIds: async () => [], suppressions: createSuppressionList() });
   const batches = Array.from({ length: BATCHES }, make);
   const t = performance.now();
   for (const b of batches) {

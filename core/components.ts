@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { ByteBudget } from './byte-budget.ts';
 import type { Signal } from './config.ts';
+import type { SuppressionList } from './suppressions.ts';
 import type { Batch } from './event.ts';
 import type { Telemetry } from './telemetry.ts';
 import type { TenantRegistry } from './tenants.ts';
@@ -30,6 +31,8 @@ export interface Processor {
 export interface ProcessorStartContext {
   /** The distinct (tenant, event id) pairs stored within the last `windowMs`, oldest first, at most `max`. */
   recentEventIds(signal: Signal, windowMs: number, max: number): Promise<Array<{ tenantId: string; eventId: string; atMs: number }>>;
+  /** Ids whose events are not stored (erased with suppression), kept current while the service runs. */
+  readonly suppressions: SuppressionList;
 }
 
 export interface ProcessorFactory<S extends z.ZodType = z.ZodType> {
@@ -67,6 +70,11 @@ export interface Exporter {
   flushNow(): void;
   /** Stops taking new batches, flushes everything queued and waits for it to commit. */
   drain(): Promise<void>;
+  /**
+   * Waits for the INSERTs under way, then runs `fn` while new ones wait (they are held, not refused): for
+   * statements that must not interleave with ingest, such as an erasure's rebuild of rollup minutes.
+   */
+  holdWrites?<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /**

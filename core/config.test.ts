@@ -40,7 +40,7 @@ describe('config', () => {
     expect(Object.keys(cfg.service.pipelines)).toEqual(['logs', 'traces']);
     expect(cfg.service.pipelines.logs).toEqual({
       receivers: ['otlp', 'segment', 'posthog', 'envelope', 'analytics', 'websocket', 'tracker'],
-      processors: ['consent', 'validate', 'enrich', 'redact', 'dedupe'],
+      processors: ['suppress', 'consent', 'validate', 'enrich', 'redact', 'dedupe'],
       exporters: ['clickhouse'],
     });
     expect(clickhouseOf(cfg)).toMatchObject({ endpoint: '', data_dir: './data', database: 'signalhouse', ttl: 90 * 86_400_000 });
@@ -178,7 +178,7 @@ describe('config', () => {
     const good = join(dir, 'good.yaml');
     writeFileSync(
       good,
-      'exporters:\n  clickhouse:\n    ttl: 30d\n    batch: { max_rows: "1000", max_delay: 20ms }\ntenants:\n  - id: acme\n    write_keys: [wk_acme_123]\n    read_tokens: ["sha256:abcdef"]\n',
+      'exporters:\n  clickhouse:\n    ttl: 30d\n    batch: { max_rows: "1000", max_delay: 20ms }\ntenants:\n  - id: acme\n    write_keys: [wk_acme_123]\n    read_tokens: ["sha256:abababababababababababababababababababababababababababababababab"]\n',
     );
     const cfg = loadConfig(good, {});
     expect(clickhouseOf(cfg)).toMatchObject({ ttl: 30 * 86_400_000, batch: { max_rows: 1000, max_delay: 20 } });

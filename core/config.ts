@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { byteSize, intLike, joinHostPort, splitHostPort } from './units.ts';
+import { byteSize, durationMs, intLike, joinHostPort, splitHostPort } from './units.ts';
 
 /** Where the gRPC listener (`receivers.otlp.protocols.grpc.endpoint`) listens by default. */
 export const DEFAULT_GRPC_ENDPOINT = '127.0.0.1:4317';
@@ -40,6 +40,13 @@ const tenantSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, "_", "-", "." (at most 64)'),
   write_keys: z.array(z.string().min(8, 'keys must have at least 8 characters')).default([]),
   read_tokens: z.array(z.string().min(8, 'tokens must have at least 8 characters')).default([]),
+  /** Secret, for the admin routes (privacy jobs, the audit log); `sha256:<hex>` entries as for read tokens. */
+  admin_tokens: z.array(z.string().min(8, 'tokens must have at least 8 characters')).default([]),
+  /**
+   * How long this tenant's events, spans and rollups are kept (e.g. `30d`); absent: the ClickHouse exporter's
+   * `ttl`; 0 keeps them forever. Applied as a per-row TTL (docs/privacy.md, "Retention").
+   */
+  retention: durationMs.optional(),
   /**
    * Browser origins allowed to send with this tenant's write keys (`https://shop.acme.com`); empty allows any, as
    * write keys are public. Requests without an `Origin` (server SDKs) are not affected.
@@ -47,6 +54,38 @@ const tenantSchema = z.strictObject({
   allowed_origins: z.array(origin).default([]),
 });
 export type TenantConfig = z.infer<typeof tenantSchema>;
+
+/** A token's digest as the config may give it: `sha256:` and 64 hex digits. */
+const SHA256_ENTRY = /^sha256:[0-9a-fA-F]{64}$/;
+
+/**
+ * JWT bearer tokens for the read and admin roles (`auth.jwt`), verified with `jose` against a JWKS URL or a
+ * static public key, mapped to a tenant and a role by two claims.
+ */
+const jwtSchema = z
+  .strictObject({
+    /** Where the issuer publishes its signing keys (fetched when needed, cached by kid). */
+    jwks_url: z.url({ protocol: /^https?$/ }).optional(),
+    /** A PEM public key (SPKI), instead of a JWKS. */
+    public_key: z.string().min(1).optional(),
+    /** Expected `iss`. */
+    issuer: z.string().min(1),
+    /** Expected `aud`. */
+    audience: z.string().min(1),
+    /** The claim naming the tenant (a configured tenant id). */
+    tenant_claim: z.string().min(1).default('tenant'),
+    /** The claim naming the role: `read` or `admin` (a string, or an array holding one of them). */
+    role_claim: z.string().min(1).default('role'),
+    /** Accepted signature algorithms; default: those the key type allows. */
+    algorithms: z.array(z.string().min(1)).min(1).optional(),
+    /** Leeway for `exp` / `nbf`. */
+    clock_tolerance: durationMs.default(30_000),
+  })
+  .superRefine((j, ctx) => {
+    if ((j.jwks_url === undefined) === (j.public_key === undefined))
+      ctx.addIssue({ code: 'custom', path: [], message: 'set exactly one of jwks_url and public_key' });
+  });
+export type JwtConfig = z.infer<typeof jwtSchema>;
 
 const configSchema = z
   .strictObject({
@@ -87,6 +126,8 @@ const configSchema = z
     tenants: z.array(tenantSchema).default([]),
     /** SLOs and alerting; validated against the metric catalog and the tenants when the service starts (alerting/config.ts). */
     alerting: z.unknown().optional(),
+    /** Bearer tokens besides the configured ones (JWT). */
+    auth: z.strictObject({ jwt: jwtSchema.optional() }).prefault({}),
   })
   .superRefine((cfg, ctx) => {
     for (const [id, pipeline] of Object.entries(cfg.service.pipelines)) {
@@ -112,8 +153,11 @@ const configSchema = z
       for (const [field, keys] of [
         ['write_keys', t.write_keys],
         ['read_tokens', t.read_tokens],
+        ['admin_tokens', t.admin_tokens],
       ] as const) {
         keys.forEach((k, j) => {
+          if (field !== 'write_keys' && k.startsWith('sha256:') && !SHA256_ENTRY.test(k))
+            ctx.addIssue({ code: 'custom', path: ['tenants', i, field, j], message: 'a digest entry is "sha256:" and 64 hex digits' });
           const owner = keyOwner.get(k);
           if (owner !== undefined) ctx.addIssue({ code: 'custom', path: ['tenants', i, field, j], message: `key already used by tenant "${owner}"` });
           keyOwner.set(k, t.id);
@@ -140,6 +184,7 @@ export const DEMO_TENANT: TenantConfig = Object.freeze({
   id: 'demo',
   write_keys: ['wk_demo_local_only'],
   read_tokens: ['rt_demo_local_only'],
+  admin_tokens: ['at_demo_local_only'],
   allowed_origins: [],
 });
 
@@ -147,12 +192,12 @@ export const DEMO_TENANT: TenantConfig = Object.freeze({
 const DEFAULT_PIPELINES = {
   logs: {
     receivers: ['otlp', 'segment', 'posthog', 'envelope', 'analytics', 'websocket', 'tracker'],
-    processors: ['consent', 'validate', 'enrich', 'redact', 'dedupe'],
+    processors: ['suppress', 'consent', 'validate', 'enrich', 'redact', 'dedupe'],
     exporters: ['clickhouse'],
   },
-  traces: { receivers: ['otlp'], processors: ['validate', 'redact', 'dedupe'], exporters: ['clickhouse'] },
+  traces: { receivers: ['otlp'], processors: ['suppress', 'validate', 'redact', 'dedupe'], exporters: ['clickhouse'] },
 };
-const DEFAULT_PROCESSORS = ['consent', 'validate', 'enrich', 'redact', 'dedupe'];
+const DEFAULT_PROCESSORS = ['suppress', 'consent', 'validate', 'enrich', 'redact', 'dedupe'];
 
 const ENV_REF = /\$\$|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 

@@ -12,6 +12,7 @@ export const ErrorCodes = {
   UNAUTHENTICATED: { statusCode: 401, retryable: false },
   FORBIDDEN_TENANT: { statusCode: 403, retryable: false },
   FORBIDDEN_ORIGIN: { statusCode: 403, retryable: false },
+  FORBIDDEN_ROLE: { statusCode: 403, retryable: false },
   NOT_FOUND: { statusCode: 404, retryable: false },
   PAYLOAD_TOO_LARGE: { statusCode: 413, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, retryable: false },

@@ -1,7 +1,10 @@
 /**
- * Tenants and their keys. Write keys are public (browser-safe) and only allow ingest; read tokens are secret
- * and only allow queries. The tenant always comes from the key, never from the payload. Read tokens are kept
- * as SHA-256 digests, so a config may list `sha256:<hex>` instead of the token itself.
+ * Tenants and their keys, one role each. Write keys are public (browser-safe) and only ingest; read tokens are
+ * secret and only query; admin tokens are secret and only run the admin routes (privacy jobs, the audit log).
+ * The tenant always comes from the key, never from the payload. Secret tokens are kept as SHA-256 digests only,
+ * so a config may list `sha256:<hex>` instead of the token itself; a presented token is hashed and its digest
+ * looked up, so how long the lookup takes depends on the digest, which a guesser cannot steer, not on how much
+ * of a real token a guess matches.
  */
 import { createHash } from 'node:crypto';
 import type { TenantConfig } from './config.ts';
@@ -13,34 +16,69 @@ export interface Tenant {
   readonly allowedOrigins: ReadonlySet<string>;
 }
 
+export type Role = 'write' | 'read' | 'admin';
+
+/** Who a request comes from: the tenant, the role of its credential, and an id naming the credential safely. */
+export interface Principal {
+  readonly tenant: Tenant;
+  readonly role: Role;
+  /**
+   * The credential as the audit log names it, never the secret: `<role>:sha256:<first 12 hex digits of its
+   * digest>`, or `jwt:<issuer>#<subject>` for a bearer JWT.
+   */
+  readonly keyId: string;
+}
+
 export interface TenantRegistry {
   /** The tenant owning `writeKey`, or undefined. */
   byWriteKey(writeKey: string): Tenant | undefined;
   /** The tenant owning `readToken`, or undefined. */
   byReadToken(readToken: string): Tenant | undefined;
+  /** The tenant owning `adminToken`, or undefined. */
+  byAdminToken(adminToken: string): Tenant | undefined;
+  /** Whoever holds `credential`, whatever its role, or undefined. */
+  principal(credential: string): Principal | undefined;
+  byId(id: string): Tenant | undefined;
   readonly tenants: readonly Tenant[];
 }
 
 const sha256Hex = (s: string) => createHash('sha256').update(s).digest('hex');
+const keyIdOf = (role: Role, digest: string) => `${role}:sha256:${digest.slice(0, 12)}`;
 
-export function createTenantRegistry(configs: readonly TenantConfig[]): TenantRegistry {
-  const writeKeys = new Map<string, Tenant>();
-  const readTokenDigests = new Map<string, Tenant>();
+/** A tenant's config as the registry reads it (admin tokens may be left out). */
+export type TenantKeys = Pick<TenantConfig, 'id' | 'write_keys' | 'read_tokens' | 'allowed_origins'> & { readonly admin_tokens?: readonly string[] };
+
+export function createTenantRegistry(configs: readonly TenantKeys[]): TenantRegistry {
+  const writeKeys = new Map<string, Principal>();
+  // Secret tokens of both roles by digest: one hash per lookup.
+  const secretDigests = new Map<string, Principal>();
   const tenants: Tenant[] = [];
   for (const cfg of configs) {
     const tenant: Tenant = Object.freeze({ id: cfg.id, allowedOrigins: new Set(cfg.allowed_origins) });
     tenants.push(tenant);
-    for (const k of cfg.write_keys) writeKeys.set(k, tenant);
-    for (const t of cfg.read_tokens) {
-      const digest = t.startsWith('sha256:') ? t.slice(7).toLowerCase() : sha256Hex(t);
-      readTokenDigests.set(digest, tenant);
+    for (const k of cfg.write_keys) writeKeys.set(k, Object.freeze({ tenant, role: 'write' as const, keyId: keyIdOf('write', sha256Hex(k)) }));
+    for (const [role, tokens] of [
+      ['read', cfg.read_tokens],
+      ['admin', cfg.admin_tokens ?? []],
+    ] as const) {
+      for (const t of tokens) {
+        const digest = t.startsWith('sha256:') ? t.slice(7).toLowerCase() : sha256Hex(t);
+        secretDigests.set(digest, Object.freeze({ tenant, role, keyId: keyIdOf(role, digest) }));
+      }
     }
   }
+  const byId = new Map(tenants.map((t) => [t.id, t]));
+  const secret = (token: string, role: Role) => {
+    const p = secretDigests.get(sha256Hex(token));
+    return p?.role === role ? p.tenant : undefined;
+  };
   return {
     tenants,
-    byWriteKey: (k) => writeKeys.get(k),
-    // Comparing digests, not tokens: lookup time does not depend on how much of a guessed token matches.
-    byReadToken: (t) => readTokenDigests.get(sha256Hex(t)),
+    byWriteKey: (k) => writeKeys.get(k)?.tenant,
+    byReadToken: (t) => secret(t, 'read'),
+    byAdminToken: (t) => secret(t, 'admin'),
+    principal: (c) => writeKeys.get(c) ?? secretDigests.get(sha256Hex(c)),
+    byId: (id) => byId.get(id),
   };
 }
 

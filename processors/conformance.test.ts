@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { Batch, LogEvent } from '../core/event.ts';
 import { testLogEvent } from '../test/helpers/events.ts';
 import type { Processor, ProcessorFactory } from '../core/components.ts';
+import { createSuppressionList } from '../core/suppressions.ts';
 import { createConsent } from './consent.ts';
 import { createDedupe } from './dedupe.ts';
 import { createEnrich } from './enrich.ts';
@@ -170,7 +171,7 @@ function check(outcome: Outcome, out: Batch): void {
 
 describe('processor conformance fixtures', async () => {
   const enrich = createEnrich(defaults('enrich') as never);
-  await enrich.start!({ recentEventIds: async () => [] });
+  await enrich.start!({ recentEventIds: async () => [], suppressions: createSuppressionList() });
   const processors: Record<'consent' | 'validate' | 'enrich' | 'redact', Processor> = {
     consent: createConsent(defaults('consent') as never),
     validate: createValidate(defaults('validate') as never, 'validate', () => NOW),

@@ -7,8 +7,9 @@ import { consentFactory } from './consent.ts';
 import { dedupeFactory } from './dedupe.ts';
 import { enrichFactory } from './enrich.ts';
 import { redactFactory } from './redact.ts';
+import { suppressFactory } from './suppress.ts';
 import { validateFactory } from './validate/index.ts';
 
-const factories: ProcessorFactory[] = [consentFactory, validateFactory, enrichFactory, redactFactory, dedupeFactory] as ProcessorFactory[];
+const factories: ProcessorFactory[] = [suppressFactory, consentFactory, validateFactory, enrichFactory, redactFactory, dedupeFactory] as ProcessorFactory[];
 
 export const PROCESSOR_FACTORIES: ProcessorRegistry = new Map(factories.map((f) => [f.type, f]));

@@ -152,6 +152,6 @@ describe('query API', () => {
       { metrics: ['count'], dateRange: range, tenant: 'globex' },
     ];
     for (const b of bad) expect((await query(b)).status, JSON.stringify(b)).toBe(400);
-    expect((await query({ metrics: ['count'], dateRange: range }, ACME_KEY)).status).toBe(401);
+    expect((await query({ metrics: ['count'], dateRange: range }, ACME_KEY)).status).toBe(403);
   });
 });

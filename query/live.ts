@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Batch, LogEvent } from '../core/event.ts';
 import { SignalhouseError } from '../core/errors.ts';
-import type { TenantRegistry } from '../core/tenants.ts';
+import type { Authenticator } from '../core/auth.ts';
 import { parseBody, readTenant } from './request.ts';
 
 /** Where a subscription writes: an HTTP response (Node's `ServerResponse`), or anything that writes like one. */
@@ -177,9 +177,9 @@ const liveQuery = z.strictObject({ event_name: z.union([eventName.transform((n) 
  * `event: event` per committed event (its JSON as `data`), `event: dropped` (`{"dropped": n}`) after events
  * this subscriber missed, and a comment line as heartbeat.
  */
-export async function liveRoutes(app: FastifyInstance, opts: { live: LiveFeed; tenants: TenantRegistry }): Promise<void> {
+export async function liveRoutes(app: FastifyInstance, opts: { live: LiveFeed; auth: Authenticator }): Promise<void> {
   app.get('/api/v1/analytics/live', async (request, reply) => {
-    const tenant = readTenant(opts.tenants, request);
+    const tenant = await readTenant(opts.auth, request);
     const q = parseBody(liveQuery, request.query);
     const res = reply.raw;
     const subscription = opts.live.subscribe(tenant.id, q.event_name ? new Set(q.event_name) : undefined, res);

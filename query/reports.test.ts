@@ -219,11 +219,13 @@ describe('tenant safety and validation', () => {
     expect(globex.body.metrics['kb.hit_rate']).toBeNull();
   });
 
-  it('requires a read token: write keys, unknown and missing tokens get 401', async () => {
-    for (const token of [ACME_KEY, 'rt_nobody', '']) {
+  it('requires a read token: unknown and missing tokens get 401, a write key 403 (it only ingests)', async () => {
+    for (const token of ['rt_nobody', '']) {
       const res = await report('summary', { from: FROM, to: TO }, token);
       expect(res.status).toBe(401);
     }
+    const write = await report('summary', { from: FROM, to: TO }, ACME_KEY);
+    expect([write.status, write.body]).toEqual([403, { error: 'FORBIDDEN_ROLE', message: 'a write key only ingests: this route needs a read token' }]);
   });
 
   it('refuses hostile and malformed fields with 400, and binds the rest', async () => {

@@ -5,7 +5,8 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { SignalhouseError } from '../core/errors.ts';
-import { credentialFromAuthorization, type Tenant, type TenantRegistry } from '../core/tenants.ts';
+import type { Authenticator } from '../core/auth.ts';
+import type { Tenant } from '../core/tenants.ts';
 import { timeField } from './fields.ts';
 
 /** `from`, `to` (a range `[from, to)`) and an optional site. */
@@ -25,11 +26,7 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
   return r.data;
 }
 
-/** The tenant of the request's read token, or 401 saying what is missing or wrong. */
-export function readTenant(tenants: TenantRegistry, request: FastifyRequest): Tenant {
-  const token = credentialFromAuthorization(request.headers.authorization);
-  if (!token) throw new SignalhouseError('UNAUTHENTICATED', 'missing read token: send "Authorization: Bearer <read token>"');
-  const tenant = tenants.byReadToken(token);
-  if (!tenant) throw new SignalhouseError('UNAUTHENTICATED', 'unknown read token');
-  return tenant;
+/** The tenant of the request's read token (or bearer JWT of the read role); 401 / 403 saying what is wrong. */
+export async function readTenant(auth: Authenticator, request: FastifyRequest): Promise<Tenant> {
+  return (await auth.authenticate(request.headers.authorization, 'read')).tenant;
 }

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { SignalhouseError } from '../core/errors.ts';
 import type { Store } from '../storage/store.ts';
+import type { Authenticator } from '../core/auth.ts';
 import type { TenantRegistry } from '../core/tenants.ts';
 import { METRIC_GROUPS, METRICS, METRICS_BY_NAME } from './catalog.ts';
 import { breakdownSchema, runBreakdown } from './breakdown.ts';
@@ -23,6 +24,8 @@ import type { MetricQuery } from './sql.ts';
 export interface QueryRoutesOptions {
   store: Store;
   tenants: TenantRegistry;
+  /** Checks read tokens (and bearer JWTs): other roles are refused with 403. */
+  auth: Authenticator;
   /** Whether the rollup is kept up to date; without it every report reads the raw events. */
   rollups: boolean;
   /**
@@ -105,19 +108,19 @@ export async function awaitAcknowledged(readAfterAck: () => Promise<void>): Prom
 }
 
 export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions): Promise<void> {
-  const { store, tenants } = opts;
+  const { store, auth } = opts;
   const reports = createReports(store, opts.rollups);
   // Every route of this plugin reads: each waits until what was acknowledged before it started is visible. A
   // move that keeps failing (storage trouble) answers a retryable 503 rather than a result missing those events.
   app.addHook('preHandler', () => awaitAcknowledged(opts.readAfterAck));
 
   app.get('/api/v1/analytics/metrics', async (request) => {
-    readTenant(tenants, request);
+    await readTenant(auth, request);
     return { metrics: CATALOG_LISTING, groups: METRIC_GROUPS };
   });
 
   app.post('/api/v1/analytics/reports/timeseries', async (request) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     const b = parseBody(timeseriesBody, request.body);
     const q = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id, grainSeconds: GRAINS[b.grain] };
     const points = await reports.timeseries(METRICS_BY_NAME.get(b.metric)!, q, b.source);
@@ -125,7 +128,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
   });
 
   app.post('/api/v1/analytics/reports/funnel', async (request) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     const b = parseBody(funnelBody, request.body);
     const q = { tenantId: tenant.id, steps: b.steps, fromMs: b.from, toMs: b.to, windowSeconds: b.window, mode: b.mode, siteId: b.site_id };
     const [total] = await runFunnel(store, q);
@@ -137,18 +140,18 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
 
   // The top values of several fields at once (the dashboard's product analytics), and one person.
   app.post('/api/v1/analytics/reports/breakdown', async (request) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     return runBreakdown(store, tenant.id, parseBody(breakdownSchema, request.body));
   });
   app.post('/api/v1/analytics/people', async (request) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     return lookUpPerson(store, tenant.id, parseBody(peopleSchema, request.body));
   });
-  if (opts.live) await liveRoutes(app, { live: opts.live, tenants });
+  if (opts.live) await liveRoutes(app, { live: opts.live, auth });
 
   // The query API; `/api/analytics/query` is the same handler.
   const explore = async (request: FastifyRequest) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     const b = parseBody(exploreSchema, request.body);
     const rawTo = (request.body as { dateRange?: { to?: unknown } }).dateRange?.to;
     return { success: true, data: { rows: await runExplore(store, tenant.id, b, rawTo) } };
@@ -159,20 +162,20 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
   // The count API (the analytics service's GetEventCount / GetUserCount over HTTP; query/counts.ts counts both).
   const countsBody = z.strictObject({ group_by: z.enum(COUNT_GRAINS).optional(), event_name: z.string().min(1).optional(), ...range }).superRefine(rangeCheck);
   app.post('/api/v1/analytics/counts/events', async (request) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     const b = parseBody(countsBody, request.body);
     const rows = await countEvents(store, tenant.id, { fromMs: b.from, toMs: b.to, eventName: b.event_name, groupBy: b.group_by });
     return b.group_by ? { counts: rows.map((r) => ({ t: r.t, count: r.count })) } : { count: rows[0]?.count ?? 0 };
   });
   app.post('/api/v1/analytics/counts/users', async (request) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     const b = parseBody(countsBody, request.body);
     return { unique_users: await countUsers(store, tenant.id, b.from, b.to) };
   });
 
   // The whole catalog over the last five minutes, and the event rate.
   app.get('/api/v1/analytics/metrics/realtime', async (request) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     const toMs = Date.now();
     const q: MetricQuery = { tenantId: tenant.id, fromMs: toMs - REALTIME_WINDOW_S * 1000, toMs };
     const values = await reports.summaries(METRICS, q);
@@ -186,7 +189,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
   });
 
   app.post('/api/v1/analytics/reports/summary', async (request) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     const b = parseBody(summaryBody, request.body);
     const q: MetricQuery = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id };
     const names = b.metrics ?? METRICS.map((m) => m.name);
@@ -200,7 +203,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
 
   // The summary and the time series of every metric asked for (all by default), for the SLA overview.
   app.post('/api/v1/analytics/reports/overview', async (request) => {
-    const tenant = readTenant(tenants, request);
+    const tenant = await readTenant(auth, request);
     const b = parseBody(overviewBody, request.body);
     // The values are the summary's (no grain: the grain picks the path of the series only).
     const q: MetricQuery = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id };

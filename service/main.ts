@@ -50,6 +50,7 @@ function banner(config: SignalhouseConfig, url: string, grpcAddress: string | un
       `No tenants configured: demo tenant "${t.id}" is ready.`,
       `  write key  (ingest): ${t.write_keys[0]}`,
       `  read token (query):  ${t.read_tokens[0]}`,
+      `  admin token (privacy jobs, audit log): ${t.admin_tokens[0]}`,
       '',
       'Send an event:',
       `  curl -sS ${url}/v1/logs -H 'Authorization: Bearer ${t.write_keys[0]}' -H 'Content-Type: application/json' \\`,

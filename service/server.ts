@@ -17,8 +17,11 @@ import { sdkRoutes } from './sdk.ts';
 import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
 import type { Store } from '../storage/store.ts';
 import type { LiveFeed } from '../query/live.ts';
+import type { ErasureRunner } from '../query/privacy/erasure.ts';
+import { privacyRoutes } from '../query/privacy/routes.ts';
 import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
+import type { Authenticator } from '../core/auth.ts';
 import { type BodyReservation, reserveBody } from '../core/byte-budget.ts';
 import type { SignalhouseConfig } from '../core/config.ts';
 import { errorReply, SignalhouseError } from '../core/errors.ts';
@@ -39,6 +42,10 @@ export interface ServerDeps {
   logger: FastifyBaseLogger;
   pipelines: Pipelines;
   tenants: TenantRegistry;
+  /** Checks the read and admin roles' credentials (tokens, bearer JWTs). */
+  auth: Authenticator;
+  /** The erasure jobs the admin routes start and report. */
+  erasures: ErasureRunner;
   telemetry: Telemetry;
   /** Resolves when storage answers and migrations are done; rejects with the reason otherwise. */
   checkReady(): Promise<void>;
@@ -201,10 +208,12 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     store: deps.store,
     tenants: deps.tenants,
     rollups: deps.rollups,
+    auth: deps.auth,
     readAfterAck: deps.readAfterAck,
     live: deps.live,
   });
-  await corsRoutes.register('query', timed(queryTimer, alertStateRoutes), { evaluator: deps.alerting.evaluator, tenants: deps.tenants });
+  await corsRoutes.register('query', timed(queryTimer, alertStateRoutes), { evaluator: deps.alerting.evaluator, auth: deps.auth });
+  await corsRoutes.register('query', timed(queryTimer, privacyRoutes), { store: deps.store, auth: deps.auth, erasures: deps.erasures, readAfterAck: deps.readAfterAck });
   // The web tracker's scripts, for pages on any origin (their own CORS headers: a static `*`).
   await sdkRoutes(app);
   return { app, receivers };

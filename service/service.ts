@@ -26,6 +26,9 @@ import { buildPipelines } from './pipeline.ts';
 import { buildServer } from './server.ts';
 import { createTelemetry, type Telemetry } from '../core/telemetry.ts';
 import { createTenantRegistry } from '../core/tenants.ts';
+import { createAuthenticator } from '../core/auth.ts';
+import { createSuppressionList } from '../core/suppressions.ts';
+import { createErasureRunner } from '../query/privacy/erasure.ts';
 
 export interface Service {
   readonly app: FastifyInstance;
@@ -85,13 +88,26 @@ async function assemble(
     rollups: chConfig.rollups,
     fsync: chConfig.fsync,
     embedded: store.kind === 'embedded',
+    tenantRetentionMs: new Map(config.tenants.flatMap((t) => (t.retention === undefined ? [] : [[t.id, t.retention] as const]))),
   });
   if (applied.length > 0) logger.info({ versions: applied }, 'schema migrations applied');
   const exporters = new Map<string, Exporter>(specs.map((s) => [s.key, s.factory.create(s.config, s.key, { store, telemetry, logger })]));
   // Rows a crash left in the landing table reach their tables before anything reads them (dedupe's window).
   for (const e of exporters.values()) await e.start();
-  const settle = async () => {
+  const settleIngest = async () => {
     await Promise.all([...exporters.values()].map((e) => e.settle()));
+  };
+  // The exporters' INSERTs held together (for an erasure's rebuild of rollup minutes).
+  const holdWrites = <T>(fn: () => Promise<T>): Promise<T> =>
+    [...exporters.values()].reduce<() => Promise<T>>((inner, e) => (e.holdWrites ? () => e.holdWrites!(inner) : inner), fn)();
+  const suppressions = createSuppressionList();
+  const erasures = createErasureRunner({ store, suppressions, rollups: chConfig.rollups, settleIngest, holdWrites, logger });
+  // The suppressed ids are loaded before any event can arrive; unfinished erasure jobs resume in the background.
+  await erasures.start();
+  // Queries see every acknowledged event, and no rollup minute an erasure is rebuilding.
+  const settle = async () => {
+    await settleIngest();
+    await erasures.rebuilt();
   };
   const alerting = createAlerting(alertingConfig, { store, settle, registry: telemetry.registry, logger });
   // Committed events, as stored, for the SLI metrics and the live stream.
@@ -102,17 +118,20 @@ async function assemble(
     live.publish(batch);
   };
   const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry, onCommitted);
-  await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max) });
+  await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max), suppressions });
   const tenants = createTenantRegistry(config.tenants);
+  const auth = createAuthenticator(tenants, config.auth.jwt);
   // One concurrency cap, byte budget and drain for both listeners.
   const http = config.service.http;
   const admission = createAdmission({ maxConcurrent: http.max_concurrent_requests, maxInFlightBytes: http.max_in_flight_bytes, telemetry });
-  const queryOptions = { store, tenants, rollups: chConfig.rollups, readAfterAck: settle };
+  const queryOptions = { store, tenants, auth, rollups: chConfig.rollups, readAfterAck: settle };
   const server = await buildServer({
     config,
     logger,
     pipelines,
     tenants,
+    auth,
+    erasures,
     telemetry,
     store,
     readAfterAck: settle,
@@ -157,6 +176,8 @@ async function assemble(
         live.close();
         // Long-lived connections (WebSocket) drain with the requests in flight: what they read is answered.
         await Promise.all([admission.stopAdmitting(), ...server.receivers.map((r) => r.drain?.())]);
+        // An erasure stops after its current step (it resumes at the next start) while the store is still open.
+        await erasures.close();
         await Promise.all([...exporters.values()].map((e) => e.drain()));
         await Promise.all([app.close(), grpc?.close()]);
         await store.close();

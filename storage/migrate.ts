@@ -6,12 +6,15 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { rollupViewDdl, rollupViews } from './rollup.ts';
 import { type DdlContext, type Migration, MIGRATIONS, TTL_TABLES } from './schema.ts';
+import { sqlString } from './store.ts';
 
 export interface MigrateOptions {
   database: string;
   cluster: string;
   /** Retention in milliseconds; 0 disables TTL. */
   ttlMs: number;
+  /** Tenants with a retention of their own (`tenants[].retention`), in milliseconds; 0 keeps theirs forever. */
+  tenantRetentionMs?: ReadonlyMap<string, number>;
   /** Keep the rollup's materialized views (default true); false drops them. */
   rollups?: boolean;
   /** fsync every part the ingest tables write (default false). */
@@ -107,20 +110,47 @@ async function tableEngines(client: ClickHouseClient, database: string): Promise
   return new Map((await rs.json<{ name: string; engine_full: string }>()).map((r) => [r.name, r.engine_full]));
 }
 
-/** Sets or removes each table's TTL when it differs from the config (no rewrite of existing parts). */
+/** Where a "keep forever" tenant's rows expire when others' do not: 2100-01-01. */
+const FOREVER = 4_102_444_800;
+
+/**
+ * The TTL expression of a table for the configured retentions, or '' for none. While every tenant keeps its data
+ * as long as the default, it is `time + interval` and whole parts expire at once; when some tenant differs, one
+ * per-row expression picks each row's retention by its tenant (`multiIf(TenantId = 'acme', time + interval, …,
+ * default)`).
+ */
+export function ttlExpression(timeColumn: string, utc: boolean, ttlMs: number, tenants: ReadonlyMap<string, number> = new Map()): string {
+  const until = (ms: number) => (ms > 0 ? `${timeColumn} + ${ttlInterval(ms)}` : `toDateTime(${FOREVER}${utc ? ", 'UTC'" : ''})`);
+  const own = [...tenants].filter(([, ms]) => ms !== ttlMs);
+  if (own.length === 0) return ttlMs > 0 ? until(ttlMs) : '';
+  // Tenant ids are checked by the config schema (letters, digits, "_", "-", "."): a literal is safe here.
+  return `multiIf(${own.map(([id, ms]) => `TenantId = ${sqlString(id)}, ${until(ms)}`).join(', ')}, ${until(ttlMs)})`;
+}
+
+/**
+ * Sets or removes each table's TTL when it differs from the config. Existing parts are not rewritten: tables
+ * recalculate only their TTL information for a new TTL (migration 11, `materialize_ttl_recalculate_only`, which
+ * reads the time and tenant columns), and expired rows go at the next TTL merge. `ttl_only_drop_parts` stays on
+ * while every tenant shares one retention (a part, which holds every tenant's rows of its day, expires whole);
+ * with retentions of their own, TTL merges remove a shorter-lived tenant's rows from parts that stay.
+ */
 async function applyTtl(client: ClickHouseClient, opts: MigrateOptions, ctx: DdlContext, engines: Map<string, string>): Promise<void> {
-  for (const { table, timeColumn } of TTL_TABLES) {
+  const uniform = [...(opts.tenantRetentionMs ?? new Map<string, number>()).values()].every((ms) => ms === opts.ttlMs);
+  for (const { table, timeColumn, utc, dropsParts } of TTL_TABLES) {
     const current = engines.get(table);
     if (current === undefined) continue;
-    const wanted = opts.ttlMs > 0 ? ttlInterval(opts.ttlMs) : '';
-    const hasTtl = / TTL /.test(current);
-    if (wanted && current.includes(wanted)) continue;
-    if (!wanted && !hasTtl) continue;
-    const clause = wanted ? `MODIFY TTL ${timeColumn} + ${wanted}` : 'REMOVE TTL';
-    await client.command({
-      query: `ALTER TABLE ${opts.database}.${table}${ctx.onCluster} ${clause}`,
-      clickhouse_settings: { materialize_ttl_after_modify: 0 },
-    });
+    const at = `ALTER TABLE ${opts.database}.${table}${ctx.onCluster}`;
+    const wanted = ttlExpression(timeColumn, utc, opts.ttlMs, opts.tenantRetentionMs);
+    const currentTtl = / TTL (.+?)(?: SETTINGS |$)/.exec(current)?.[1] ?? '';
+    if (wanted !== currentTtl) {
+      await client.command({
+        query: `${at} ${wanted ? `MODIFY TTL ${wanted}` : 'REMOVE TTL'}`,
+        clickhouse_settings: { materialize_ttl_after_modify: /\bmaterialize_ttl_recalculate_only = 1\b/.test(current) ? 1 : 0 },
+      });
+    }
+    const dropParts = dropsParts && uniform;
+    if (/\bttl_only_drop_parts = 1\b/.test(current) !== dropParts)
+      await client.command({ query: `${at} MODIFY SETTING ttl_only_drop_parts = ${dropParts ? 1 : 0}` });
   }
 }
 

@@ -6,7 +6,19 @@
  */
 
 /** Events the per-minute rollup keeps (those the metric catalog reads). */
-const ROLLUP_EVENTS = `(${['voice.first_response', 'voice.barge_in', 'voice.asr_partial', 'ai.tool_call_completed', 'ai.tool_chain_completed', 'kb.search', 'commerce.view', 'commerce.checkout', 'booking.slot_hold', 'booking.confirmed'].map((e) => `'${e}'`).join(', ')})`;
+export const ROLLUP_EVENT_NAMES: readonly string[] = [
+  'voice.first_response',
+  'voice.barge_in',
+  'voice.asr_partial',
+  'ai.tool_call_completed',
+  'ai.tool_chain_completed',
+  'kb.search',
+  'commerce.view',
+  'commerce.checkout',
+  'booking.slot_hold',
+  'booking.confirmed',
+];
+const ROLLUP_EVENTS = `(${ROLLUP_EVENT_NAMES.map((e) => `'${e}'`).join(', ')})`;
 
 /**
  * The columns of `rollup_1m`: keys, then the value columns (sums and aggregate states). `minute` is the type of

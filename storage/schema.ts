@@ -5,6 +5,7 @@
  * crash between a statement and its bookkeeping row is harmless; applied versions are recorded in
  * `schema_migrations`. Add a migration by appending an entry; never edit one that has shipped.
  */
+import { auditDdl, privacyJobsDdl } from './governance.ts';
 import { ROLLUP_HOURLY_KEYS, ROLLUP_MERGES, rollupColumnsDdl, rollupViews } from './rollup.ts';
 
 export interface DdlContext {
@@ -323,15 +324,35 @@ export const MIGRATIONS: readonly Migration[] = [
           )
         : [],
   },
+  {
+    version: 11,
+    name: 'TTL changes recalculate TTL information only',
+    // A changed retention then re-reads the TTL's columns (time, tenant) of existing parts instead of rewriting
+    // them; expired rows go at the next TTL merge or part drop (migrate.ts, applyTtl).
+    up: ({ db, onCluster }) => TTL_TABLES.map(({ table }) => `ALTER TABLE ${db}.${table}${onCluster} MODIFY SETTING materialize_ttl_recalculate_only = 1`),
+  },
+  {
+    version: 12,
+    name: 'privacy jobs',
+    // Erasure jobs survive a restart: the job's row says where it was, and the next start resumes it.
+    up: (ctx) => privacyJobsDdl(ctx),
+  },
+  {
+    version: 13,
+    name: 'audit log, with identify and alias calls recorded by a view',
+    up: (ctx) => auditDdl(ctx),
+  },
 ];
 
 /**
- * The MergeTree tables ingest writes (events, and the views' tables): their rows expire after the configured TTL
- * (the DateTime expression it applies to) and their parts are fsynced with `fsync`.
+ * The MergeTree tables ingest writes (events, and the views' tables): their rows expire after their tenant's
+ * retention (`timeColumn` is the DateTime expression it applies to, in UTC for `utc`), and their parts are fsynced
+ * with `fsync`. `dropsParts`: created with `ttl_only_drop_parts = 1` (whole parts expire at once), which holds
+ * while every tenant has the same retention.
  */
-export const TTL_TABLES: ReadonlyArray<{ table: string; timeColumn: string }> = [
-  { table: 'otel_logs', timeColumn: 'TimestampTime' },
-  { table: 'otel_traces', timeColumn: 'toDateTime(Timestamp)' },
-  { table: 'otel_traces_trace_id_ts', timeColumn: 'Start' },
-  { table: 'rollup_1m', timeColumn: 'Minute' },
+export const TTL_TABLES: ReadonlyArray<{ table: string; timeColumn: string; utc: boolean; dropsParts: boolean }> = [
+  { table: 'otel_logs', timeColumn: 'TimestampTime', utc: false, dropsParts: true },
+  { table: 'otel_traces', timeColumn: 'toDateTime(Timestamp)', utc: false, dropsParts: true },
+  { table: 'otel_traces_trace_id_ts', timeColumn: 'Start', utc: false, dropsParts: true },
+  { table: 'rollup_1m', timeColumn: 'Minute', utc: true, dropsParts: false },
 ];

@@ -19,6 +19,7 @@ import { SignalhouseError } from '../../core/errors.ts';
 import type { Batch, LogBatch, SpanBatch } from '../../core/event.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
 import { isRetryableStoreError, type Store } from '../../storage/store.ts';
+import { createWriteGate } from '../exporterhelper/gate.ts';
 import { createGroupCommitQueue } from '../exporterhelper/queue.ts';
 import { createRetryPolicy, retryPolicyOf } from '../exporterhelper/retry.ts';
 import type { ExporterHost } from '../host.ts';
@@ -85,16 +86,20 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
   });
 
   const formats: Record<Table, TableFormat> = { otel_logs: LOG_FORMAT, otel_traces: SPAN_FORMAT };
+  // Every INSERT into a table (requests' and landed rows' moves) passes the gate; `holdWrites` closes it.
+  const gate = createWriteGate();
 
   function insert(table: Table, payloads: readonly Buffer[], token: string, extraSettings = ''): Promise<void> {
     const f = formats[table];
-    return store.insertNative({
-      table: `${db}.${table}`,
-      columns: f.columns,
-      structure: f.structure,
-      payloads,
-      settings: `insert_deduplication_token = '${token}'${extraSettings}`,
-    });
+    return gate.pass(() =>
+      store.insertNative({
+        table: `${db}.${table}`,
+        columns: f.columns,
+        structure: f.structure,
+        payloads,
+        settings: `insert_deduplication_token = '${token}'${extraSettings}`,
+      }),
+    );
   }
 
   /** Runs one INSERT (`label`: its table) with the retry policy; resolves with the error its requests get, if any. */
@@ -201,5 +206,6 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
     async settle(): Promise<void> {
       await landing?.settle();
     },
+    holdWrites: (fn) => gate.hold(fn),
   };
 }
