@@ -213,7 +213,12 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     live: deps.live,
   });
   await corsRoutes.register('query', timed(queryTimer, alertStateRoutes), { evaluator: deps.alerting.evaluator, auth: deps.auth });
-  await corsRoutes.register('query', timed(queryTimer, privacyRoutes), { store: deps.store, auth: deps.auth, erasures: deps.erasures, readAfterAck: deps.readAfterAck });
+  await corsRoutes.register('query', timed(queryTimer, privacyRoutes), {
+    store: deps.store,
+    auth: deps.auth,
+    erasures: deps.erasures,
+    readAfterAck: deps.readAfterAck,
+  });
   // The web tracker's scripts, for pages on any origin (their own CORS headers: a static `*`).
   await sdkRoutes(app);
   return { app, receivers };
