@@ -164,12 +164,15 @@ describe('evaluation', () => {
 });
 
 describe('GET /api/v1/alerts', () => {
-  it('needs a read token: 401 without one, with a write key, or with an unknown token', async () => {
-    for (const headers of [{}, { authorization: `Bearer ${ACME_KEY}` }, { authorization: 'Bearer rt_nobody_at_all' }] as Array<Record<string, string>>) {
+  it('needs a read token: 401 without one or with an unknown token, 403 with a write key', async () => {
+    for (const headers of [{}, { authorization: 'Bearer rt_nobody_at_all' }] as Array<Record<string, string>>) {
       const res = await fetch(`${svc.url}/api/v1/alerts`, { headers });
       expect(res.status).toBe(401);
       expect((await res.json()).error).toBe('UNAUTHENTICATED');
     }
+    const writeKey = await fetch(`${svc.url}/api/v1/alerts`, { headers: { authorization: `Bearer ${ACME_KEY}` } });
+    expect(writeKey.status).toBe(403);
+    expect((await writeKey.json()).error).toBe('FORBIDDEN_ROLE');
   });
 
   it('says how the evaluator runs', async () => {

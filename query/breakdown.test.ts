@@ -97,7 +97,7 @@ describe('breakdown', () => {
   });
 
   it('refuses bad requests with every problem by its path, and binds hostile names as data', async () => {
-    expect((await breakdown({ fields: ['url.path'] }, 'wk_acme_test_key')).status).toBe(401);
+    expect((await breakdown({ fields: ['url.path'] }, 'wk_acme_test_key')).status).toBe(403);
     const bad = await breakdown({ fields: [], limit: 1000, event_names: [], extra: 1, to: FROM });
     expect(bad.status).toBe(400);
     for (const path of ['fields', 'limit', 'event_names', '(body)', 'to']) expect(bad.body.message).toContain(`${path}:`);

@@ -105,7 +105,7 @@ describe('GET /api/v1/analytics/live', () => {
   it('refuses a missing or wrong token, a write key, bad parameters, and subscriptions past the cap', async () => {
     expect((await fetch(`${svc.url}/api/v1/analytics/live`)).status).toBe(401);
     expect((await open('', 'rt_wrong_token_000')).status).toBe(401);
-    expect((await open('', ACME_KEY)).status).toBe(401);
+    expect((await open('', ACME_KEY)).status).toBe(403);
     const bad = await fetch(`${svc.url}/api/v1/analytics/live?event_name=&since=1`, { headers: { authorization: 'Bearer rt_acme_test_token' } });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: 'BAD_REQUEST', message: expect.stringMatching(/event_name.*\(body\)|\(body\).*event_name/) });

@@ -82,7 +82,7 @@ describe('people', () => {
   });
 
   it('refuses bad requests by path and binds hostile ids as data', async () => {
-    expect((await lookUp({ id: 'user-1' }, 'wk_acme_test_key')).status).toBe(401);
+    expect((await lookUp({ id: 'user-1' }, 'wk_acme_test_key')).status).toBe(403);
     const bad = await lookUp({ id: '', limit: 0, extra: true });
     expect(bad.status).toBe(400);
     for (const path of ['id', 'limit', '(body)']) expect(bad.body.message).toContain(`${path}:`);

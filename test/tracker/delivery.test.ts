@@ -183,6 +183,8 @@ describe('batches', () => {
         .filter((r) => r.method() === 'POST')
         .map((r) => (JSON.parse(r.postData()!).events as Array<{ event?: string; type: string }>).map((e) => e.event ?? e.type));
     await expect.poll(batches).toEqual([['page']]);
+    // Its reply in: events queued while a request is out follow as soon as it is answered, not after 5 s.
+    await expect.poll(() => queued(page)).toBe(0);
     await pause(page);
     const anon = await anonymousId(page);
 

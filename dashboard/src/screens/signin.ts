@@ -18,7 +18,7 @@ export function SignIn({ notice, onSignedIn }: { notice: string; onSignedIn: () 
       onSignedIn();
     } catch (err) {
       setError(
-        err instanceof ApiError && err.status === 401
+        err instanceof ApiError && (err.status === 401 || err.status === 403)
           ? `This token was refused: ${err.message}. Use a read token from signalhouse.yaml (tenants[].read_tokens); write keys cannot read.`
           : `Could not sign in: ${(err as Error).message}`,
       );
