@@ -1,14 +1,42 @@
 /**
- * What the tracker's browser tests share: a page of the customer's site (another origin than Signalhouse) that
- * loads the tracker from `/sdk/signalhouse.js` with the snippet, the requests the page sends to Signalhouse,
- * and a bounded wait for stored rows.
+ * What the tracker's browser tests share: one service and one Chromium site per file with a fresh browser context
+ * per test, a page of the customer's site (another origin than Signalhouse) that loads the tracker from
+ * `/sdk/signalhouse.js` with the snippet, the requests the page sends to Signalhouse, and a bounded wait for
+ * stored rows.
  */
 import type { BrowserContext, Page, Request } from 'playwright-core';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { snippet } from '../../sdk/browser/src/snippet.ts';
 import type { TrackerOptions } from '../../sdk/browser/src/types.ts';
-import type { BrowserSite } from './browser.ts';
-import { ACME_KEY, type TestService } from './service.ts';
+import { type BrowserSite, startBrowserSite } from './browser.ts';
+import { ACME_KEY, startTestService, type TestService } from './service.ts';
+
+export interface TrackerWorld {
+  readonly svc: TestService;
+  readonly site: BrowserSite;
+  /** A fresh browser context for each test (its own storage, cookies and network routes). */
+  readonly context: BrowserContext;
+}
+
+/** Registers the file's hooks: the service and the site for the whole file, a new browser context per test. */
+export function trackerWorld(): TrackerWorld {
+  const world = {} as { svc: TestService; site: BrowserSite; context: BrowserContext };
+  beforeAll(async () => {
+    world.svc = await startTestService();
+    world.site = await startBrowserSite();
+  }, 120_000);
+  afterAll(async () => {
+    await world.site?.close();
+    await world.svc?.close();
+  });
+  beforeEach(async () => {
+    world.context = await world.site.browser.newContext();
+  });
+  afterEach(async () => {
+    await world.context?.close();
+  });
+  return world;
+}
 
 export interface PageSpec {
   /** Served at this path of the site (default `/`). */

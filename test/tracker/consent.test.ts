@@ -4,29 +4,11 @@
  * remembered; Do-Not-Track and Global Privacy Control send nothing unless configured off. "Nothing sent" is
  * checked both ways: no request left the page for the tracker API, and the server received nothing.
  */
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type BrowserSite, startBrowserSite } from '../helpers/browser.ts';
-import { startTestService, type TestService } from '../helpers/service.ts';
-import { openTrackerPage, requestsTo, sentEvents, waitForRows } from '../helpers/tracker.ts';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { openTrackerPage, requestsTo, sentEvents, trackerWorld, waitForRows } from '../helpers/tracker.ts';
 
-let svc: TestService;
-let site: BrowserSite;
-let context: BrowserContext;
-beforeAll(async () => {
-  svc = await startTestService();
-  site = await startBrowserSite();
-}, 120_000);
-afterAll(async () => {
-  await site?.close();
-  await svc?.close();
-});
-beforeEach(async () => {
-  context = await site.browser.newContext();
-});
-afterEach(async () => {
-  await context?.close();
-});
+const world = trackerWorld();
 
 type Api = { signalhouse: { ids(): { anonymousId?: string }; flush(): Promise<void>; track(e: string): void; consent(yes: boolean): void } };
 const call = (page: Page, script: string) =>
@@ -43,16 +25,16 @@ const stored = (page: Page) =>
     cookies: document.cookie.includes('sh_'),
   }));
 /** Records the tracker API received since start (every receiver's counters, as the stats endpoint sums them). */
-const received = async () => ((await (await fetch(`${svc.url}/api/v1/analytics/stats`)).json()).receivers.tracker?.received ?? 0) as number;
+const received = async () => ((await (await fetch(`${world.svc.url}/api/v1/analytics/stats`)).json()).receivers.tracker?.received ?? 0) as number;
 const batches = (requests: ReturnType<typeof requestsTo>) => requests.filter((r) => r.method() === 'POST');
 const storedNamed = async (name: string) =>
-  Number((await svc.rows<{ n: string }>('SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = {e:String}', { e: name }))[0].n);
+  Number((await world.svc.rows<{ n: string }>('SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = {e:String}', { e: name }))[0].n);
 
 describe('opt-in', () => {
   it('sends and stores nothing before consent, then what was captured meanwhile, and remembers the choice', async () => {
-    const requests = requestsTo(context, svc);
+    const requests = requestsTo(world.context, world.svc);
     const before = await received();
-    const page = await openTrackerPage(site, svc, context, { options: { consent: 'opt-in' }, head: "signalhouse.track('optin.waiting')" });
+    const page = await openTrackerPage(world.site, world.svc, world.context, { options: { consent: 'opt-in' }, head: "signalhouse.track('optin.waiting')" });
     await call(page, "signalhouse.track('optin.still.waiting')");
     expect(batches(requests)).toEqual([]);
     expect(await received()).toBe(before);
@@ -61,7 +43,7 @@ describe('opt-in', () => {
 
     await call(page, 'signalhouse.consent(true)');
     const anon = (await page.evaluate(() => (window as unknown as Api).signalhouse.ids().anonymousId))!;
-    const rows = await waitForRows(svc, 'AnonymousId = {a:String}', { a: anon }, 3);
+    const rows = await waitForRows(world.svc, 'AnonymousId = {a:String}', { a: anon }, 3);
     expect(rows.map((r) => r.EventName).sort()).toEqual(['optin.still.waiting', 'optin.waiting', 'page']);
     // The queue is gone once its events are delivered.
     await expect.poll(async () => (await stored(page)).local).toEqual(['sh_c', 'sh_id', 'sh_s']);
@@ -69,16 +51,16 @@ describe('opt-in', () => {
     // The next page asks no more.
     await page.reload();
     await page.waitForFunction(() => (window as unknown as { signalhouse: { _m?: unknown } }).signalhouse._m !== undefined);
-    await waitForRows(svc, "AnonymousId = {a:String} AND EventName = 'page'", { a: anon }, 2);
+    await waitForRows(world.svc, "AnonymousId = {a:String} AND EventName = 'page'", { a: anon }, 2);
   });
 });
 
 describe('refusal', () => {
   it('stops sending, deletes the queue and the ids, and is remembered on the next page', async () => {
-    const requests = requestsTo(context, svc);
-    const page = await openTrackerPage(site, svc, context);
+    const requests = requestsTo(world.context, world.svc);
+    const page = await openTrackerPage(world.site, world.svc, world.context);
     const anon = (await page.evaluate(() => (window as unknown as Api).signalhouse.ids().anonymousId))!;
-    await waitForRows(svc, 'AnonymousId = {a:String}', { a: anon }, 1);
+    await waitForRows(world.svc, 'AnonymousId = {a:String}', { a: anon }, 1);
     const sentBefore = batches(requests).length;
     const before = await received();
 
@@ -103,10 +85,13 @@ describe('browser privacy signals', () => {
   };
 
   it.each(Object.keys(signals) as Array<keyof typeof signals>)('%s: nothing is sent, stored or kept, consent or not', async (signal) => {
-    await context.addInitScript(signals[signal]);
-    const requests = requestsTo(context, svc);
+    await world.context.addInitScript(signals[signal]);
+    const requests = requestsTo(world.context, world.svc);
     const before = await received();
-    const page = await openTrackerPage(site, svc, context, { head: `signalhouse.track('${signal}.ignored')`, options: { autocapture: true } });
+    const page = await openTrackerPage(world.site, world.svc, world.context, {
+      head: `signalhouse.track('${signal}.ignored')`,
+      options: { autocapture: true },
+    });
     await call(page, `signalhouse.consent(true); signalhouse.track('${signal}.after.consent')`);
     expect(batches(requests)).toEqual([]);
     // Not even the module is fetched.
@@ -118,15 +103,18 @@ describe('browser privacy signals', () => {
   });
 
   it('are ignored when configured off', async () => {
-    await context.addInitScript(signals.dnt);
-    await context.addInitScript(signals.gpc);
-    const page = await openTrackerPage(site, svc, context, { options: { respectDnt: false, respectGpc: false }, head: "signalhouse.track('signals.off')" });
+    await world.context.addInitScript(signals.dnt);
+    await world.context.addInitScript(signals.gpc);
+    const page = await openTrackerPage(world.site, world.svc, world.context, {
+      options: { respectDnt: false, respectGpc: false },
+      head: "signalhouse.track('signals.off')",
+    });
     expect(await page.evaluate(() => [navigator.doNotTrack, (navigator as Navigator & { globalPrivacyControl?: boolean }).globalPrivacyControl])).toEqual([
       '1',
       true,
     ]);
     const anon = (await page.evaluate(() => (window as unknown as Api).signalhouse.ids().anonymousId))!;
-    const rows = await waitForRows(svc, 'AnonymousId = {a:String}', { a: anon }, 2);
+    const rows = await waitForRows(world.svc, 'AnonymousId = {a:String}', { a: anon }, 2);
     expect(rows.map((r) => r.EventName).sort()).toEqual(['page', 'signals.off']);
   });
 });

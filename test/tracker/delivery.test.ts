@@ -4,29 +4,12 @@
  * and the batching (a page's first event at once, then 5 s or 20 events or 48 KB). Every test counts what is
  * stored: each event exactly once, none lost. Time-dependent steps run on Playwright's clock, never on waits.
  */
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type BrowserSite, startBrowserSite } from '../helpers/browser.ts';
-import { ACME_KEY, startTestService, type TestService } from '../helpers/service.ts';
-import { openTrackerPage, requestsTo, sentEvents, trackerHtml, waitForRows } from '../helpers/tracker.ts';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { ACME_KEY } from '../helpers/service.ts';
+import { openTrackerPage, requestsTo, sentEvents, trackerHtml, trackerWorld, waitForRows } from '../helpers/tracker.ts';
 
-let svc: TestService;
-let site: BrowserSite;
-let context: BrowserContext;
-beforeAll(async () => {
-  svc = await startTestService();
-  site = await startBrowserSite();
-}, 120_000);
-afterAll(async () => {
-  await site?.close();
-  await svc?.close();
-});
-beforeEach(async () => {
-  context = await site.browser.newContext();
-});
-afterEach(async () => {
-  await context?.close();
-});
+const world = trackerWorld();
 
 type Api = { signalhouse: { ids(): { anonymousId?: string }; flush(): Promise<void>; track(e: string, p?: object): void } };
 const anonymousId = (page: Page) => page.evaluate(() => (window as unknown as Api).signalhouse.ids().anonymousId!);
@@ -44,7 +27,7 @@ const queued = (page: Page) => page.evaluate((key) => (JSON.parse(localStorage.g
 /** Every event of the person stored exactly once: as many rows as distinct ids, and the names expected. */
 async function storedOnce(anon: string, names: Record<string, number>) {
   const total = Object.values(names).reduce((a, b) => a + b, 0);
-  const rows = await waitForRows(svc, 'AnonymousId = {a:String}', { a: anon }, total);
+  const rows = await waitForRows(world.svc, 'AnonymousId = {a:String}', { a: anon }, total);
   const counts: Record<string, number> = {};
   for (const r of rows) counts[r.EventName] = (counts[r.EventName] ?? 0) + 1;
   expect(counts).toEqual(names);
@@ -53,33 +36,33 @@ async function storedOnce(anon: string, names: Record<string, number>) {
 
 describe('offline', () => {
   it('keeps what is captured while the browser is offline and sends it when it is back, each event once', async () => {
-    const page = await openTrackerPage(site, svc, context);
+    const page = await openTrackerPage(world.site, world.svc, world.context);
     const anon = await anonymousId(page);
     await expect.poll(() => queued(page)).toBe(0);
-    await context.setOffline(true);
+    await world.context.setOffline(true);
     await track(page, 'offline.event', 45);
     await page.evaluate(() => (window as unknown as Api).signalhouse.flush());
     expect(await queued(page)).toBe(45);
-    await context.setOffline(false);
+    await world.context.setOffline(false);
     await storedOnce(anon, { page: 1, 'offline.event': 45 });
     await expect.poll(() => queued(page)).toBe(0);
   });
 
   it('retries aborted requests, and what one page could not send, the next page sends', async () => {
     let aborted = 0;
-    await context.route(`${svc.url}/sh/v1/batch`, (route) => {
+    await world.context.route(`${world.svc.url}/sh/v1/batch`, (route) => {
       aborted++;
       return route.abort('internetdisconnected');
     });
-    const page = await openTrackerPage(site, svc, context, { path: '/first' });
+    const page = await openTrackerPage(world.site, world.svc, world.context, { path: '/first' });
     const anon = await anonymousId(page);
     await track(page, 'aborted.event', 30);
     await expect.poll(() => aborted).toBeGreaterThanOrEqual(2);
     // The user moves on (the page hides: its keepalive sends are aborted too) and the network comes back.
-    site.serve('/second', { type: 'text/html', body: '<!doctype html><title>second</title>' });
-    await page.goto(`${site.origin}/second`);
-    await context.unroute(`${svc.url}/sh/v1/batch`);
-    const next = await openTrackerPage(site, svc, context, { path: '/third' });
+    world.site.serve('/second', { type: 'text/html', body: '<!doctype html><title>second</title>' });
+    await page.goto(`${world.site.origin}/second`);
+    await world.context.unroute(`${world.svc.url}/sh/v1/batch`);
+    const next = await openTrackerPage(world.site, world.svc, world.context, { path: '/third' });
     expect(await anonymousId(next)).toBe(anon);
     await storedOnce(anon, { page: 2, 'aborted.event': 30 });
   });
@@ -87,28 +70,28 @@ describe('offline', () => {
 
 describe('page hide', () => {
   it('sends a batch still waiting for its timer when the page is left, nothing lost', async () => {
-    const requests = requestsTo(context, svc);
-    const page = await openTrackerPage(site, svc, context);
+    const requests = requestsTo(world.context, world.svc);
+    const page = await openTrackerPage(world.site, world.svc, world.context);
     const anon = await anonymousId(page);
-    await waitForRows(svc, 'AnonymousId = {a:String}', { a: anon }, 1);
+    await waitForRows(world.svc, 'AnonymousId = {a:String}', { a: anon }, 1);
     await track(page, 'before.leaving', 7);
     // Within the 5 s batch delay: nothing sent yet.
     expect(sentEvents(requests).filter((e) => e.event === 'before.leaving').length).toBe(0);
     // To a page without the tracker: only the leaving page's keepalive request can deliver them.
-    site.serve('/plain', { type: 'text/html', body: '<!doctype html><title>plain</title>' });
-    await page.goto(`${site.origin}/plain`);
+    world.site.serve('/plain', { type: 'text/html', body: '<!doctype html><title>plain</title>' });
+    await page.goto(`${world.site.origin}/plain`);
     await storedOnce(anon, { page: 1, 'before.leaving': 7 });
   });
 
   it('sends at once when the tab is hidden, and sends nothing twice when the tab comes back', async () => {
-    const requests = requestsTo(context, svc);
-    const page = await context.newPage();
+    const requests = requestsTo(world.context, world.svc);
+    const page = await world.context.newPage();
     await page.clock.install();
-    site.serve('/hidden', { type: 'text/html', body: trackerHtml(svc) });
-    await page.goto(`${site.origin}/hidden`);
+    world.site.serve('/hidden', { type: 'text/html', body: trackerHtml(world.svc) });
+    await page.goto(`${world.site.origin}/hidden`);
     await page.waitForFunction(() => (window as unknown as { signalhouse: { _m?: unknown } }).signalhouse._m !== undefined);
     const anon = await anonymousId(page);
-    await waitForRows(svc, 'AnonymousId = {a:String}', { a: anon }, 1);
+    await waitForRows(world.svc, 'AnonymousId = {a:String}', { a: anon }, 1);
     // The clock stands still: the batch timer cannot send them, only hiding the page can.
     await pause(page);
     await track(page, 'tab.hidden', 3);
@@ -127,18 +110,18 @@ describe('page hide', () => {
 describe('overload', () => {
   it('retries a 503 after its Retry-After, not before, and the retry of a request that was stored is stored once', async () => {
     let served = 0;
-    await context.route(`${svc.url}/sh/v1/batch`, async (route) => {
+    await world.context.route(`${world.svc.url}/sh/v1/batch`, async (route) => {
       if (++served > 1) return route.continue();
       // The first batch reaches the server (and is stored), but the page is told to retry in 30 s.
       await route.fetch();
       await route.fulfill({
         status: 503,
-        headers: { 'retry-after': '30', 'access-control-allow-origin': site.origin, 'access-control-expose-headers': 'retry-after' },
+        headers: { 'retry-after': '30', 'access-control-allow-origin': world.site.origin, 'access-control-expose-headers': 'retry-after' },
         body: '{"error":"OVERLOADED"}',
       });
     });
     // Counts the tracker's sends, and notes when the first reply reached it (the tracker sees it right after).
-    await context.addInitScript(() => {
+    await world.context.addInitScript(() => {
       const w = window as unknown as { sends: number; replyAt?: number };
       w.sends = 0;
       const original = window.fetch;
@@ -151,10 +134,10 @@ describe('overload', () => {
         });
       };
     });
-    const page = await context.newPage();
+    const page = await world.context.newPage();
     await page.clock.install();
-    site.serve('/overload', { type: 'text/html', body: trackerHtml(svc, { head: "signalhouse.track('overload.event')" }) });
-    await page.goto(`${site.origin}/overload`);
+    world.site.serve('/overload', { type: 'text/html', body: trackerHtml(world.svc, { head: "signalhouse.track('overload.event')" }) });
+    await page.goto(`${world.site.origin}/overload`);
     const replyAt = await (await page.waitForFunction(() => (window as unknown as { replyAt?: number }).replyAt)).jsonValue();
     // 10 s after the 503 the clock stops; the retry is due 30 to 31 s after it.
     await page.clock.pauseAt(replyAt! + 10_000);
@@ -172,11 +155,11 @@ describe('overload', () => {
 
 describe('batches', () => {
   it("send the page's first event at once, then after 5 s, at 20 events, or at 48 KB", async () => {
-    const requests = requestsTo(context, svc);
-    const page = await context.newPage();
+    const requests = requestsTo(world.context, world.svc);
+    const page = await world.context.newPage();
     await page.clock.install();
-    site.serve('/batches', { type: 'text/html', body: trackerHtml(svc) });
-    await page.goto(`${site.origin}/batches`);
+    world.site.serve('/batches', { type: 'text/html', body: trackerHtml(world.svc) });
+    await page.goto(`${world.site.origin}/batches`);
     await page.waitForFunction(() => (window as unknown as { signalhouse: { _m?: unknown } }).signalhouse._m !== undefined);
     const batches = () =>
       requests

@@ -4,29 +4,11 @@
  * minutes idle (on Playwright's clock); the funnel report follows the person across identify; ids in cookies,
  * or nowhere at all in the cookieless mode.
  */
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type BrowserSite, startBrowserSite } from '../helpers/browser.ts';
-import { startTestService, type TestService } from '../helpers/service.ts';
-import { openTrackerPage, trackerHtml, waitForRows } from '../helpers/tracker.ts';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { openTrackerPage, trackerHtml, trackerWorld, waitForRows } from '../helpers/tracker.ts';
 
-let svc: TestService;
-let site: BrowserSite;
-let context: BrowserContext;
-beforeAll(async () => {
-  svc = await startTestService();
-  site = await startBrowserSite();
-}, 120_000);
-afterAll(async () => {
-  await site?.close();
-  await svc?.close();
-});
-beforeEach(async () => {
-  context = await site.browser.newContext();
-});
-afterEach(async () => {
-  await context?.close();
-});
+const world = trackerWorld();
 
 interface Ids {
   anonymousId?: string;
@@ -47,7 +29,7 @@ const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 
 describe('ids', () => {
   it('carries session, anonymous and user ids on every event, across page loads, until reset', async () => {
-    const page = await openTrackerPage(site, svc, context, { options: { pageviews: false } });
+    const page = await openTrackerPage(world.site, world.svc, world.context, { options: { pageviews: false } });
     const first = await run(page, "signalhouse.track('id.before'); signalhouse.identify('user-42', {plan: 'pro'}); signalhouse.track('id.after')");
     expect(first).toEqual({ anonymousId: expect.stringMatching(UUID_V7), userId: 'user-42', sessionId: expect.stringMatching(UUID_V7) });
     await page.reload();
@@ -59,7 +41,7 @@ describe('ids', () => {
     expect(after.anonymousId).not.toBe(first.anonymousId);
     expect(after.sessionId).not.toBe(first.sessionId);
 
-    const rows = await waitForRows(svc, 'AnonymousId IN ({a:String}, {b:String})', { a: first.anonymousId, b: after.anonymousId }, 5);
+    const rows = await waitForRows(world.svc, 'AnonymousId IN ({a:String}, {b:String})', { a: first.anonymousId, b: after.anonymousId }, 5);
     const ids = (r: (typeof rows)[number]) => [r.EventName, r.AnonymousId, r.UserId, r.SessionId];
     expect(rows.map(ids).sort()).toEqual(
       [
@@ -70,22 +52,22 @@ describe('ids', () => {
         ['id.reset', after.anonymousId, '', after.sessionId],
       ].sort(),
     );
-    const links = await svc.rows("SELECT AnonymousId FROM signalhouse.identity_links WHERE TenantId = 'acme' AND UserId = 'user-42'");
+    const links = await world.svc.rows("SELECT AnonymousId FROM signalhouse.identity_links WHERE TenantId = 'acme' AND UserId = 'user-42'");
     expect(links).toEqual([{ AnonymousId: first.anonymousId }]);
   });
 
   it('links a previous id to the user with alias', async () => {
-    const page = await openTrackerPage(site, svc, context, { options: { pageviews: false } });
+    const page = await openTrackerPage(world.site, world.svc, world.context, { options: { pageviews: false } });
     const ids = await run(page, "signalhouse.alias('alias-user')");
-    const links = await svc.rows("SELECT AnonymousId FROM signalhouse.identity_links WHERE TenantId = 'acme' AND UserId = 'alias-user'");
+    const links = await world.svc.rows("SELECT AnonymousId FROM signalhouse.identity_links WHERE TenantId = 'acme' AND UserId = 'alias-user'");
     expect(links).toEqual([{ AnonymousId: ids.anonymousId }]);
   });
 
   it('starts a new session after 30 minutes without an event', async () => {
-    const page = await context.newPage();
+    const page = await world.context.newPage();
     await page.clock.install();
-    site.serve('/session', { type: 'text/html', body: trackerHtml(svc, { options: { pageviews: false } }) });
-    await page.goto(`${site.origin}/session`);
+    world.site.serve('/session', { type: 'text/html', body: trackerHtml(world.svc, { options: { pageviews: false } }) });
+    await page.goto(`${world.site.origin}/session`);
     await loaded(page);
     const a = await run(page, "signalhouse.track('session.a')");
     await page.clock.fastForward('29:00');
@@ -95,7 +77,7 @@ describe('ids', () => {
     expect(b.sessionId).toBe(a.sessionId);
     expect(c.sessionId).not.toBe(a.sessionId);
     expect(c.anonymousId).toBe(a.anonymousId);
-    const rows = await waitForRows(svc, 'AnonymousId = {a:String}', { a: a.anonymousId }, 3);
+    const rows = await waitForRows(world.svc, 'AnonymousId = {a:String}', { a: a.anonymousId }, 3);
     expect(rows.map((r) => [r.EventName, r.SessionId])).toEqual([
       ['session.a', a.sessionId],
       ['session.b', a.sessionId],
@@ -106,11 +88,11 @@ describe('ids', () => {
 
 describe('funnels', () => {
   it('follow the person across identify: anonymous steps and the identified step count as one person', async () => {
-    const page = await openTrackerPage(site, svc, context, { options: { pageviews: false } });
+    const page = await openTrackerPage(world.site, world.svc, world.context, { options: { pageviews: false } });
     const ids = await run(page, "signalhouse.track('funnel.viewed'); signalhouse.track('funnel.started')");
     await run(page, "signalhouse.identify('funnel-user'); signalhouse.track('funnel.completed')");
-    await waitForRows(svc, 'AnonymousId = {a:String}', { a: ids.anonymousId }, 4);
-    const res = await fetch(`${svc.url}/api/v1/analytics/reports/funnel`, {
+    await waitForRows(world.svc, 'AnonymousId = {a:String}', { a: ids.anonymousId }, 4);
+    const res = await fetch(`${world.svc.url}/api/v1/analytics/reports/funnel`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer rt_acme_test_token' },
       body: JSON.stringify({ steps: ['funnel.viewed', 'funnel.started', 'funnel.completed'], from: Date.now() - 3_600_000, to: Date.now() + 60_000 }),
@@ -127,18 +109,18 @@ describe('funnels', () => {
 
 describe('persistence', () => {
   it('keeps the ids in first-party cookies with persistence: cookie', async () => {
-    const page = await openTrackerPage(site, svc, context, { options: { persistence: 'cookie', pageviews: false } });
+    const page = await openTrackerPage(world.site, world.svc, world.context, { options: { persistence: 'cookie', pageviews: false } });
     const ids = await run(page, "signalhouse.track('cookie.event')");
-    const cookies = Object.fromEntries((await context.cookies(site.origin)).map((c) => [c.name, c]));
+    const cookies = Object.fromEntries((await world.context.cookies(world.site.origin)).map((c) => [c.name, c]));
     expect(JSON.parse(decodeURIComponent(cookies.sh_id.value))).toEqual({ a: ids.anonymousId });
     expect(cookies.sh_id).toMatchObject({ sameSite: 'Lax', path: '/' });
     expect(cookies.sh_s).toBeDefined();
     expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k === 'sh_id' || k === 'sh_s'))).toEqual([]);
-    await waitForRows(svc, "AnonymousId = {a:String} AND EventName = 'cookie.event'", { a: ids.anonymousId }, 1);
+    await waitForRows(world.svc, "AnonymousId = {a:String} AND EventName = 'cookie.event'", { a: ids.anonymousId }, 1);
   });
 
   it('stores nothing in the browser in the cookieless mode: a new anonymous id on every page load', async () => {
-    const page = await openTrackerPage(site, svc, context, { options: { persistence: 'memory' } });
+    const page = await openTrackerPage(world.site, world.svc, world.context, { options: { persistence: 'memory' } });
     const first = await run(page, "signalhouse.track('memory.event')");
     expect(await page.evaluate(() => [Object.keys(localStorage).length, document.cookie])).toEqual([0, '']);
     await page.reload();
@@ -146,7 +128,7 @@ describe('persistence', () => {
     const second = await run(page, '');
     expect(second.anonymousId).not.toBe(first.anonymousId);
     expect(await page.evaluate(() => [Object.keys(localStorage).length, document.cookie])).toEqual([0, '']);
-    const rows = await waitForRows(svc, 'AnonymousId IN ({a:String}, {b:String})', { a: first.anonymousId, b: second.anonymousId }, 3);
+    const rows = await waitForRows(world.svc, 'AnonymousId IN ({a:String}, {b:String})', { a: first.anonymousId, b: second.anonymousId }, 3);
     expect(rows.map((r) => r.EventName).sort()).toEqual(['memory.event', 'page', 'page']);
   });
 });

@@ -3,8 +3,8 @@
  * autocapture (clicks and form submits, never field values), uncaught errors, web vitals; each file fetched only
  * when its option is on; and no URL the tracker requests matches the generic rules of common ad-block lists.
  */
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import {
   ATTR_EXCEPTION_MESSAGE,
   ATTR_EXCEPTION_STACKTRACE,
@@ -26,27 +26,10 @@ import {
   EVENT_UI_FORM_SUBMIT,
   EVENT_WEB_VITAL,
 } from '../../semconv/browser.ts';
-import { type BrowserSite, startBrowserSite } from '../helpers/browser.ts';
-import { startTestService, type TestService } from '../helpers/service.ts';
-import { openTrackerPage, requestsTo, type TrackerRow, waitForRows } from '../helpers/tracker.ts';
 
-let svc: TestService;
-let site: BrowserSite;
-let context: BrowserContext;
-beforeAll(async () => {
-  svc = await startTestService();
-  site = await startBrowserSite();
-}, 120_000);
-afterAll(async () => {
-  await site?.close();
-  await svc?.close();
-});
-beforeEach(async () => {
-  context = await site.browser.newContext();
-});
-afterEach(async () => {
-  await context?.close();
-});
+import { openTrackerPage, requestsTo, type TrackerRow, trackerWorld, waitForRows } from '../helpers/tracker.ts';
+
+const world = trackerWorld();
 
 type Api = { signalhouse: { ids(): { anonymousId?: string }; flush(): Promise<void> } };
 const anonymousId = (page: Page) => page.evaluate(() => (window as unknown as Api).signalhouse.ids().anonymousId!);
@@ -68,23 +51,23 @@ const SHOP = `<main><h1>Checkout</h1>
 
 describe('autocapture', () => {
   it('captures clicks on interactive elements and form submits, never what fields hold', async () => {
-    const page = await openTrackerPage(site, svc, context, { options: { autocapture: true }, body: SHOP });
+    const page = await openTrackerPage(world.site, world.svc, world.context, { options: { autocapture: true }, body: SHOP });
     await moduleLoaded(page, 'autocapture');
     for (const id of ['buy', 'terms', 'promo', 'private', 'plain', 'email', 'submit']) await page.click(`#${id}`);
     await flush(page);
     const anon = await anonymousId(page);
-    const rows = await waitForRows(svc, "AnonymousId = {a:String} AND EventName != 'page'", { a: anon }, 5);
+    const rows = await waitForRows(world.svc, "AnonymousId = {a:String} AND EventName != 'page'", { a: anon }, 5);
     const clicks = named(rows, EVENT_UI_CLICK);
     expect(clicks.map((c) => c[ATTR_UI_ELEMENT_ID])).toEqual(['buy', 'terms', 'submit']);
     expect(clicks[0]).toMatchObject({ [ATTR_UI_ELEMENT_TAG]: 'button', [ATTR_UI_ELEMENT_TEXT]: 'Buy now', 'ui.element.classes': 'btn primary' });
     expect(clicks[0][ATTR_UI_ELEMENT_SELECTOR]).toBe('main > button#buy.btn.primary');
-    expect(clicks[1]).toMatchObject({ [ATTR_UI_ELEMENT_TAG]: 'a', [ATTR_UI_ELEMENT_HREF]: `${site.origin}/terms` });
+    expect(clicks[1]).toMatchObject({ [ATTR_UI_ELEMENT_TAG]: 'a', [ATTR_UI_ELEMENT_HREF]: `${world.site.origin}/terms` });
     expect(named(rows, 'promo.opened').map((p) => p[ATTR_UI_ELEMENT_TAG])).toEqual(['div']);
     const [submit] = named(rows, EVENT_UI_FORM_SUBMIT);
     expect(submit).toMatchObject({
       [ATTR_UI_FORM_ID]: 'signup',
       [ATTR_UI_FORM_NAME]: 'signup',
-      [ATTR_UI_FORM_ACTION]: `${site.origin}/signup`,
+      [ATTR_UI_FORM_ACTION]: `${world.site.origin}/signup`,
       'ui.form.method': 'post',
     });
     expect(JSON.stringify(rows)).not.toMatch(/jane\.secret|hunter2/);
@@ -99,26 +82,29 @@ describe('errors', () => {
       setTimeout(fail); setTimeout(fail);
       Promise.reject(new RangeError('quantity out of range'));
     };`;
-    const page = await openTrackerPage(site, svc, context, { options: { errors: true, pageviews: false }, head });
+    const page = await openTrackerPage(world.site, world.svc, world.context, { options: { errors: true, pageviews: false }, head });
     await moduleLoaded(page, 'errors');
     await page.evaluate(() => (window as unknown as { failLater(): void }).failLater());
     const anon = await anonymousId(page);
     const where = `AnonymousId = {a:String} AND EventName = '${EVENT_EXCEPTION}'`;
-    await waitForRows(svc, where, { a: anon }, 2);
+    await waitForRows(world.svc, where, { a: anon }, 2);
     // Whatever else was captured goes now: the repeated error would be among it.
     await flush(page);
-    const rows = await waitForRows(svc, where, { a: anon }, 2);
+    const rows = await waitForRows(world.svc, where, { a: anon }, 2);
     expect(rows.map((r) => [r.LogAttributes[ATTR_EXCEPTION_TYPE], r.LogAttributes[ATTR_EXCEPTION_MESSAGE]]).sort()).toEqual([
       ['RangeError', 'quantity out of range'],
       ['TypeError', 'price is not a number'],
     ]);
-    for (const r of rows) expect(r.LogAttributes[ATTR_EXCEPTION_STACKTRACE]).toContain(site.origin);
+    for (const r of rows) expect(r.LogAttributes[ATTR_EXCEPTION_STACKTRACE]).toContain(world.site.origin);
   });
 });
 
 describe('web vitals', () => {
   it('reports FCP, TTFB and LCP as browser.web_vital events with the OpenTelemetry attributes', async () => {
-    const page = await openTrackerPage(site, svc, context, { options: { webVitals: true }, body: '<main><h1>Vitals</h1><p>Some text to paint.</p></main>' });
+    const page = await openTrackerPage(world.site, world.svc, world.context, {
+      options: { webVitals: true },
+      body: '<main><h1>Vitals</h1><p>Some text to paint.</p></main>',
+    });
     await moduleLoaded(page, 'vitals');
     // LCP is final at the first input; the rest report when the page is hidden.
     await page.click('h1');
@@ -127,7 +113,7 @@ describe('web vitals', () => {
       document.dispatchEvent(new Event('visibilitychange'));
     });
     const anon = await anonymousId(page);
-    const rows = await waitForRows(svc, `AnonymousId = {a:String} AND EventName = '${EVENT_WEB_VITAL}'`, { a: anon }, 3);
+    const rows = await waitForRows(world.svc, `AnonymousId = {a:String} AND EventName = '${EVENT_WEB_VITAL}'`, { a: anon }, 3);
     const names = rows.map((r) => r.LogAttributes[ATTR_WEB_VITAL_NAME]);
     expect(names).toEqual(expect.arrayContaining(['fcp', 'lcp', 'ttfb']));
     for (const r of rows) {
@@ -144,16 +130,20 @@ describe('loading and URLs', () => {
     /[/._-](track|tracking|tracker|beacon|analytics|collect|pixel|events?|log|logs|stats?|hits?|pageviews?|metrics|telemetry|rum|impressions?|web-vitals)([/._?-]|$)|analytics\.js/i;
 
   it('fetches a module only when enabled, and requests no URL a common ad-block rule matches', async () => {
-    const plain = requestsTo(context, svc);
-    const page = await openTrackerPage(site, svc, context, { path: '/plain', body: SHOP });
+    const plain = requestsTo(world.context, world.svc);
+    const page = await openTrackerPage(world.site, world.svc, world.context, { path: '/plain', body: SHOP });
     await page.click('#buy');
     await flush(page);
     expect([...new Set(plain.map((r) => new URL(r.url()).pathname))].sort()).toEqual(['/sdk/signalhouse.js', '/sh/v1/batch']);
 
-    const everything = await context.browser()!.newContext();
+    const everything = await world.context.browser()!.newContext();
     try {
-      const all = requestsTo(everything, svc);
-      const full = await openTrackerPage(site, svc, everything, { path: '/full', options: { autocapture: true, errors: true, webVitals: true }, body: SHOP });
+      const all = requestsTo(everything, world.svc);
+      const full = await openTrackerPage(world.site, world.svc, everything, {
+        path: '/full',
+        options: { autocapture: true, errors: true, webVitals: true },
+        body: SHOP,
+      });
       for (const name of ['autocapture', 'errors', 'vitals']) await moduleLoaded(full, name);
       await full.click('#buy');
       await flush(full);

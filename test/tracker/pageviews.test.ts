@@ -5,44 +5,26 @@
  * properties and the page's URL, title and referrer; the ES module build; and no URL an ad-block list matches.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import type { BrowserContext } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type BrowserSite, startBrowserSite } from '../helpers/browser.ts';
-import { startTestService, type TestService } from '../helpers/service.ts';
-import { openTrackerPage, requestsTo, sentEvents, waitForRows } from '../helpers/tracker.ts';
+
+import { describe, expect, it } from 'vitest';
+import { openTrackerPage, requestsTo, sentEvents, trackerWorld, waitForRows } from '../helpers/tracker.ts';
 
 const ESM_DIST = new URL('../../sdk/browser/dist/esm/', import.meta.url);
 
-let svc: TestService;
-let site: BrowserSite;
-let context: BrowserContext;
-beforeAll(async () => {
-  svc = await startTestService();
-  site = await startBrowserSite();
-}, 120_000);
-afterAll(async () => {
-  await site?.close();
-  await svc?.close();
-});
-beforeEach(async () => {
-  context = await site.browser.newContext();
-});
-afterEach(async () => {
-  await context?.close();
-});
+const world = trackerWorld();
 
 type Api = { signalhouse: { ids(): { anonymousId?: string }; flush(): Promise<void>; track(e: string, p?: object): void; page(n?: string, p?: object): void } };
 const anonymousId = (page: import('playwright-core').Page) => page.evaluate(() => (window as unknown as Api).signalhouse.ids().anonymousId!);
 
 describe('loading', () => {
   it('loads from /sdk/signalhouse.js on another origin, runs the calls queued before it loaded, and captures the pageview', async () => {
-    const requests = requestsTo(context, svc);
-    const page = await openTrackerPage(site, svc, context, {
+    const requests = requestsTo(world.context, world.svc);
+    const page = await openTrackerPage(world.site, world.svc, world.context, {
       title: 'Pricing',
       head: "signalhouse.track('plan.viewed', {plan: 'pro', seats: 3}); signalhouse.identify('early-user', {plan: 'pro'});",
     });
     const anon = await anonymousId(page);
-    const rows = await waitForRows(svc, 'AnonymousId = {a:String}', { a: anon }, 3);
+    const rows = await waitForRows(world.svc, 'AnonymousId = {a:String}', { a: anon }, 3);
     // Calls made in the same millisecond keep their time; their order within it is not the table's to say.
     const byName = Object.fromEntries(rows.map((r) => [r.EventName, r]));
     expect(rows.map((r) => [r.EventName, r.UserId]).sort()).toEqual([
@@ -60,32 +42,32 @@ describe('loading', () => {
     expect(byName['plan.viewed'].LogAttributes).toMatchObject({ plan: 'pro', seats: '3', 'page.title': 'Pricing' });
     expect(byName.identify.LogAttributes).toMatchObject({ 'traits.plan': 'pro' });
     // The script came from the server's origin to the site's page, and so did the batch.
-    const script = requests.find((r) => r.url() === `${svc.url}/sdk/signalhouse.js`);
-    expect(script?.headers().referer).toBe(`${site.origin}/`);
+    const script = requests.find((r) => r.url() === `${world.svc.url}/sdk/signalhouse.js`);
+    expect(script?.headers().referer).toBe(`${world.site.origin}/`);
     expect(requests.filter((r) => r.method() === 'POST').every((r) => r.headers()['content-type']?.startsWith('text/plain'))).toBe(true);
   });
 
   it('works as an ES module, with its modules split off and loaded only when enabled', async () => {
     // What a bundler would serve from the site: the ESM build (web-vitals is the user's dependency, not needed here).
-    for (const f of readdirSync(ESM_DIST)) site.serve(`/app/${f}`, { type: 'text/javascript', body: readFileSync(new URL(f, ESM_DIST)) });
-    site.serve('/esm', {
+    for (const f of readdirSync(ESM_DIST)) world.site.serve(`/app/${f}`, { type: 'text/javascript', body: readFileSync(new URL(f, ESM_DIST)) });
+    world.site.serve('/esm', {
       type: 'text/html',
       body: `<!doctype html><title>ESM</title><button id="buy">Buy</button><script type="module">
         import { signalhouse } from '/app/index.js';
-        signalhouse.init('wk_acme_test_key', { host: ${JSON.stringify(svc.url)}, pageviews: false, autocapture: true });
+        signalhouse.init('wk_acme_test_key', { host: ${JSON.stringify(world.svc.url)}, pageviews: false, autocapture: true });
         signalhouse.track('esm.loaded', { via: 'import' });
         window.esmIds = signalhouse.ids();
       </script>`,
     });
     const requests: string[] = [];
-    context.on('request', (r) => requests.push(new URL(r.url()).pathname));
-    const page = await context.newPage();
-    await page.goto(`${site.origin}/esm`);
+    world.context.on('request', (r) => requests.push(new URL(r.url()).pathname));
+    const page = await world.context.newPage();
+    await page.goto(`${world.site.origin}/esm`);
     await page.waitForFunction(() => (window as unknown as { esmIds?: unknown }).esmIds !== undefined);
     await expect.poll(() => requests.some((p) => p.startsWith('/app/autocapture-'))).toBe(true);
     await page.click('#buy');
     const anon = await page.evaluate(() => (window as unknown as { esmIds: { anonymousId: string } }).esmIds.anonymousId);
-    const rows = await waitForRows(svc, 'AnonymousId = {a:String}', { a: anon }, 2);
+    const rows = await waitForRows(world.svc, 'AnonymousId = {a:String}', { a: anon }, 2);
     expect(rows.map((r) => r.EventName)).toEqual(['esm.loaded', 'ui.click']);
     expect(requests.some((p) => p.startsWith('/app/errors-') || p.startsWith('/app/vitals-'))).toBe(false);
   });
@@ -93,8 +75,8 @@ describe('loading', () => {
 
 describe('pageviews', () => {
   it('counts every SPA navigation exactly once: pushState, replaceState, popstate, hashchange', async () => {
-    const requests = requestsTo(context, svc);
-    const page = await openTrackerPage(site, svc, context, { title: 'Home' });
+    const requests = requestsTo(world.context, world.svc);
+    const page = await openTrackerPage(world.site, world.svc, world.context, { title: 'Home' });
     await page.evaluate(async () => {
       const go = (title: string, navigate: () => void) => {
         document.title = title;
@@ -119,19 +101,26 @@ describe('pageviews', () => {
       await (window as unknown as Api).signalhouse.flush();
     });
     const anon = await anonymousId(page);
-    const rows = await waitForRows(svc, "AnonymousId = {a:String} AND EventName = 'page'", { a: anon }, 6);
+    const rows = await waitForRows(world.svc, "AnonymousId = {a:String} AND EventName = 'page'", { a: anon }, 6);
     // Navigations in one millisecond: the stored rows are compared as a set, the order on the wire below.
     expect(rows.map((r) => r.LogAttributes['page.title']).sort()).toEqual(['A', 'A, sorted', 'B', 'Back to A', 'Home', 'Reviews']);
     const sent = sentEvents(requests);
     expect(sent.map((e) => e.title)).toEqual(['Home', 'A', 'A, sorted', 'B', 'Back to A', 'Reviews']);
-    const urls = sent.map((e) => String(e.url).slice(site.origin.length));
+    const urls = sent.map((e) => String(e.url).slice(world.site.origin.length));
     expect(urls).toEqual(['/', '/a', '/a?sort=price', '/b', '/a?sort=price', '/a?sort=price#reviews']);
     // Each SPA pageview's referrer is the page before it.
-    expect(sentEvents(requests).map((e) => String(e.referrer).slice(site.origin.length))).toEqual(['', '/', '/a', '/a?sort=price', '/b', '/a?sort=price']);
+    expect(sentEvents(requests).map((e) => String(e.referrer).slice(world.site.origin.length))).toEqual([
+      '',
+      '/',
+      '/a',
+      '/a?sort=price',
+      '/b',
+      '/a?sort=price',
+    ]);
   });
 
   it('records page() calls with a name and properties; with pageviews off, navigations capture nothing by themselves', async () => {
-    const page = await openTrackerPage(site, svc, context, {
+    const page = await openTrackerPage(world.site, world.svc, world.context, {
       options: { pageviews: false },
       head: "signalhouse.page('Pricing', {variant: 'b'}); signalhouse.page({section: 'faq'});",
     });
@@ -142,7 +131,7 @@ describe('pageviews', () => {
       await (window as unknown as Api).signalhouse.flush();
     });
     const anon = await anonymousId(page);
-    const rows = await waitForRows(svc, 'AnonymousId = {a:String}', { a: anon }, 3);
+    const rows = await waitForRows(world.svc, 'AnonymousId = {a:String}', { a: anon }, 3);
     expect(rows.length).toBe(3);
     const pages = rows
       .filter((r) => r.EventName === 'page')
@@ -157,7 +146,7 @@ describe('pageviews', () => {
 
 describe('hostile properties', () => {
   it('drops an event whose properties JSON cannot hold, without throwing into the page, and keeps the others', async () => {
-    const page = await openTrackerPage(site, svc, context, { options: { pageviews: false } });
+    const page = await openTrackerPage(world.site, world.svc, world.context, { options: { pageviews: false } });
     const threw = await page.evaluate(async () => {
       const sh = (window as unknown as Api).signalhouse;
       const cyclic: Record<string, unknown> = { a: 1 };
@@ -173,7 +162,7 @@ describe('hostile properties', () => {
       }
     });
     expect(threw).toBe(false);
-    const rows = await waitForRows(svc, 'AnonymousId = {a:String}', { a: await anonymousId(page) }, 1);
+    const rows = await waitForRows(world.svc, 'AnonymousId = {a:String}', { a: await anonymousId(page) }, 1);
     expect(rows.map((r) => [r.EventName, r.LogAttributes.ok, r.LogAttributes.nested])).toEqual([['fine.after', 'true', '{"deep":[1,2]}']]);
   });
 });
