@@ -175,6 +175,21 @@ export function optionalString(value: unknown, field: string): string {
   throw new RecordRejected('invalid_field', `${field} must be a string`);
 }
 
+/** The person a Segment-Spec call (Segment API, tracker API) names: `userId`, `anonymousId`, at least one. */
+export function specPerson(msg: Json, type: string): { userId: string; anonymousId: string } {
+  const userId = optionalString(msg.userId, 'userId');
+  const anonymousId = optionalString(msg.anonymousId, 'anonymousId');
+  if (!userId && !anonymousId) throw new RecordRejected('invalid_field', `${type}: userId or anonymousId is required`);
+  return { userId, anonymousId };
+}
+
+/** A Segment-Spec `track` call: its `event` names it, its properties become attributes under their own keys. */
+export function specTrack(attributes: Attributes, msg: Json, limits: RecordLimits): string {
+  if (typeof msg.event !== 'string' || msg.event === '') throw new RecordRejected('invalid_field', 'track: event must be a non-empty string');
+  putAll(attributes, msg.properties, limits);
+  return msg.event;
+}
+
 /**
  * The serialized size of one event, for the per-event limit. JSON.stringify throws a RangeError when the event
  * nests deeper than the engine's stack allows (thousands of levels, far past `max_value_depth`): such an event

@@ -15,6 +15,8 @@ import {
   optionalString,
   parseTime,
   productEvent,
+  specPerson,
+  specTrack,
   type ProductContext,
   type ProductFieldNames,
   putAll,
@@ -34,18 +36,14 @@ export function segmentEvent(msg: unknown, typeFromPath: SegmentType | undefined
   checkEventSize(msg, ctx);
   const type = (typeFromPath ?? msg.type) as SegmentType;
   if (!SEGMENT_TYPES.includes(type)) throw new RecordRejected('invalid_field', `type must be one of ${SEGMENT_TYPES.join(', ')}`);
-  const userId = optionalString(msg.userId, 'userId');
-  const anonymousId = optionalString(msg.anonymousId, 'anonymousId');
-  if (!userId && !anonymousId) throw new RecordRejected('invalid_field', `${type}: userId or anonymousId is required`);
+  const { userId, anonymousId } = specPerson(msg, type);
 
   const attributes = newAttributes();
   const { limits } = ctx;
   let eventName: string = type;
   switch (type) {
     case 'track':
-      if (typeof msg.event !== 'string' || msg.event === '') throw new RecordRejected('invalid_field', 'track: event must be a non-empty string');
-      eventName = msg.event;
-      putAll(attributes, msg.properties, limits);
+      eventName = specTrack(attributes, msg, limits);
       break;
     case 'page':
       putValue(attributes, 'page.name', msg.name, limits);

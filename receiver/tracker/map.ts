@@ -18,6 +18,8 @@ import {
   type ProductContext,
   type ProductFieldNames,
   productEvent,
+  specPerson,
+  specTrack,
   putAll,
   putValue,
 } from '../product/common.ts';
@@ -37,18 +39,14 @@ export function trackerEvent(msg: unknown, ctx: TrackerContext): LogEvent {
   checkEventSize(msg, ctx);
   const type = msg.type as TrackerType;
   if (!TRACKER_TYPES.includes(type)) throw new RecordRejected('invalid_field', `type must be one of ${TRACKER_TYPES.join(', ')}`);
-  const userId = optionalString(msg.userId, 'userId');
-  const anonymousId = optionalString(msg.anonymousId, 'anonymousId');
-  if (!userId && !anonymousId) throw new RecordRejected('invalid_field', `${type}: userId or anonymousId is required`);
+  const { userId, anonymousId } = specPerson(msg, type);
 
   const attributes: Attributes = newAttributes();
   const { limits } = ctx;
   let eventName: string = type;
   switch (type) {
     case 'track':
-      if (typeof msg.event !== 'string' || msg.event === '') throw new RecordRejected('invalid_field', 'track: event must be a non-empty string');
-      eventName = msg.event;
-      putAll(attributes, msg.properties, limits);
+      eventName = specTrack(attributes, msg, limits);
       break;
     case 'page':
       putValue(attributes, 'page.name', msg.name, limits);
