@@ -5,6 +5,8 @@
  */
 
 const TOKEN_KEY = 'signalhouse.read_token';
+/** Flags are managed with an admin token (each token does one job), kept beside the read token for this tab. */
+const ADMIN_TOKEN_KEY = 'signalhouse.admin_token';
 
 export class ApiError extends Error {
   constructor(
@@ -21,9 +23,15 @@ const signedOutListeners = new Set<(reason: string) => void>();
 
 export const currentToken = () => token;
 
+let admin: string | null = sessionStorage.getItem(ADMIN_TOKEN_KEY);
+
+export const currentAdminToken = () => admin;
+
 export function signOut(reason = ''): void {
   token = null;
+  admin = null;
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(ADMIN_TOKEN_KEY);
   for (const l of signedOutListeners) l(reason);
 }
 
@@ -47,7 +55,9 @@ async function errorOf(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, message);
 }
 
-async function request<T>(method: 'GET' | 'POST', path: string, body: unknown, withToken: string | null, signal?: AbortSignal): Promise<T> {
+type Method = 'GET' | 'POST' | 'PATCH';
+
+async function request<T>(method: Method, path: string, body: unknown, withToken: string | null, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (withToken) headers.authorization = `Bearer ${withToken}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -61,6 +71,7 @@ async function request<T>(method: 'GET' | 'POST', path: string, body: unknown, w
   if (!res.ok) {
     const err = await errorOf(res);
     if (res.status === 401 && withToken === token && token !== null) signOut(`Signed out: ${err.message}.`);
+    if (res.status === 401 && withToken === admin && admin !== null) forgetAdminToken();
     throw err;
   }
   return (await res.json()) as T;
@@ -68,6 +79,21 @@ async function request<T>(method: 'GET' | 'POST', path: string, body: unknown, w
 
 export const get = <T>(path: string, signal?: AbortSignal) => request<T>('GET', path, undefined, token, signal);
 export const post = <T>(path: string, body: unknown, signal?: AbortSignal) => request<T>('POST', path, body, token, signal);
+
+/** A request with the admin token (flags and their changes). */
+export const adminRequest = <T>(method: Method, path: string, body?: unknown, signal?: AbortSignal) => request<T>(method, path, body, admin, signal);
+
+/** Checks an admin token against the flags API; keeps it for this tab when accepted. */
+export async function adminSignIn(candidate: string): Promise<void> {
+  await request('GET', '/api/feature-flags/flags', undefined, candidate);
+  admin = candidate;
+  sessionStorage.setItem(ADMIN_TOKEN_KEY, candidate);
+}
+
+export function forgetAdminToken(): void {
+  admin = null;
+  sessionStorage.removeItem(ADMIN_TOKEN_KEY);
+}
 
 /** Checks `candidate` against the API (the metric catalog is any read token's); keeps it when accepted. */
 export async function signIn(candidate: string): Promise<void> {
@@ -167,4 +193,76 @@ export interface Person {
   last_identified: string | null;
   identify_calls: number;
   events: PersonEvent[];
+}
+export interface FlagCondition {
+  properties: Array<{ key: string; operator?: string; value?: unknown; type?: string }>;
+  rolloutPercentage?: number | null;
+  variant?: string | null;
+}
+export interface FlagVariant {
+  key: string;
+  name?: string;
+  rolloutPercentage: number;
+  payload?: unknown;
+}
+export interface Flag {
+  key: string;
+  name: string;
+  type: 'boolean' | 'multivariate';
+  isEnabled: boolean;
+  value?: unknown;
+  rolloutPercentage: number;
+  conditions: FlagCondition[];
+  variants: FlagVariant[];
+  version: number;
+  createdAt: string;
+  createdBy: string;
+  updatedAt: string;
+  updatedBy: string;
+  source: 'api' | 'config';
+}
+export interface FlagVersion {
+  version: number;
+  changedBy: string;
+  changedAt: string;
+  requestId: string;
+  deleted: boolean;
+  definition: Partial<Flag>;
+}
+export interface AbTest {
+  id: string;
+  name: string;
+  status: string;
+  flagKey: string;
+  variants: Array<{ id: string; name: string; allocation: number; isControl?: boolean }>;
+  metrics: Array<{ id: string; name: string; type: string; isPrimary?: boolean }>;
+}
+export type Interval = [number, number];
+export interface VariantResult {
+  id: string;
+  name: string;
+  isControl: boolean;
+  exposures: number;
+  conversions?: number;
+  rate?: number;
+  rateCi95?: Interval;
+  mean?: number;
+  stddev?: number;
+  lift?: {
+    relative: number;
+    ci95: Interval;
+    sequentialCi95: Interval;
+    pValue: number;
+    chanceToBeatControl: number;
+    cuped?: { relative: number; ci95: Interval; varianceReduction: number };
+  };
+}
+export interface ExperimentResults {
+  id: string;
+  name: string;
+  status: string;
+  flagKey: string;
+  exposures: number;
+  srm: { observed: Record<string, number>; expected: Record<string, number>; chiSquare: number; pValue: number; mismatch: boolean };
+  metrics: Array<{ id: string; name: string; type: string; isPrimary: boolean; variants: VariantResult[] }>;
 }

@@ -6,7 +6,9 @@ import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
 import { type BreakdownResult, currentToken, onSignedOut, post, signOut } from './api.ts';
 import { useData } from './components.ts';
+import { Experiments } from './screens/experiments.ts';
 import { Explorer } from './screens/explorer.ts';
+import { Flags } from './screens/flags.ts';
 import { Funnels } from './screens/funnels.ts';
 import { Live } from './screens/live.ts';
 import { Overview } from './screens/overview.ts';
@@ -22,6 +24,8 @@ const SCREENS = [
   { id: 'product', title: 'Product analytics', view: Product },
   { id: 'live', title: 'Live events', view: Live },
   { id: 'people', title: 'People', view: People },
+  { id: 'flags', title: 'Feature flags', view: Flags },
+  { id: 'experiments', title: 'Experiments', view: Experiments },
 ] as const;
 
 /** `datetime-local` text in UTC for an epoch-ms time, and back. */
