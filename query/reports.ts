@@ -8,7 +8,17 @@
 import { SignalhouseError } from '../core/errors.ts';
 import { readRows, type Store } from '../storage/store.ts';
 import { EXACT_QUANTILE_MAX_VALUES, type MetricDef } from './catalog.ts';
-import { chooseSource, type MetricQuery, params, rollupSummaryCountedSql, rollupSummarySql, rollupTimeseriesSql, summarySql, timeseriesSql } from './sql.ts';
+import {
+  chooseSource,
+  type MetricQuery,
+  params,
+  rollupOverviewSql,
+  rollupSummaryCountedSql,
+  rollupSummarySql,
+  rollupTimeseriesSql,
+  summarySql,
+  timeseriesSql,
+} from './sql.ts';
 
 export type RequestedSource = 'auto' | 'raw' | 'rollup';
 export type Points = Array<{ t: string; value: number | null }>;
@@ -38,6 +48,20 @@ export interface Reports {
   /** Each metric's points: one per bucket of `q.grainSeconds` from the range's start, null where a bucket holds no data. */
   timeseriesOf(metrics: readonly MetricDef[], q: MetricQuery & { grainSeconds: number }, source: RequestedSource): Promise<Points[]>;
   timeseries(metric: MetricDef, q: MetricQuery & { grainSeconds: number }, source: RequestedSource): Promise<Points>;
+  /** Each metric's summary and time series, as `summaries` and `timeseriesOf` answer them (the SLA overview). */
+  overview(
+    metrics: readonly MetricDef[],
+    q: MetricQuery & { grainSeconds: number },
+    source: RequestedSource,
+  ): Promise<{ values: Array<number | null>; series: Points[] }>;
+}
+
+/** Every bucket of the range in order, null where the query found no value. */
+function pointsOf(byBucket: ReadonlyMap<number, number | null>, q: MetricQuery & { grainSeconds: number }): Points {
+  const step = q.grainSeconds * 1000;
+  const points: Points = [];
+  for (let t = Math.floor(q.fromMs / step) * step; t < q.toMs; t += step) points.push({ t: new Date(t).toISOString(), value: byBucket.get(t) ?? null });
+  return points;
 }
 
 /** `rollups`: whether the rollup is kept up to date; without it every report reads the raw events. */
@@ -105,15 +129,36 @@ export function createReports(store: Store, rollups: boolean): Reports {
           found[Number(r.m)].set(Number(r.bucket), numberOrNull(r.value));
         }
       }
-      const step = q.grainSeconds * 1000;
-      return found.map((byBucket) => {
-        const points: Points = [];
-        for (let t = Math.floor(q.fromMs / step) * step; t < q.toMs; t += step) points.push({ t: new Date(t).toISOString(), value: byBucket.get(t) ?? null });
-        return points;
-      });
+      return found.map((byBucket) => pointsOf(byBucket, q));
     },
     async timeseries(metric, q, source) {
       return (await reports.timeseriesOf([metric], q, source))[0];
+    },
+    async overview(metrics, q, source) {
+      const { grainSeconds, ...range } = q;
+      // Where both the values and the series come from the rollup, one scan serves them all; else each its way.
+      if (metrics.length === 0 || pick(source, range) !== 'rollup' || pick(source, q) !== 'rollup') {
+        const [values, series] = await Promise.all([reports.summaries(metrics, range, source), reports.timeseriesOf(metrics, q, source)]);
+        return { values, series };
+      }
+      const found = metrics.map(() => new Map<number, number | null>());
+      const totals: Array<{ value: number | null; n: number | null }> = metrics.map(() => ({ value: null, n: null }));
+      for (const r of await readRows<Record<string, unknown>>(store, rollupOverviewSql(db, metrics, q.siteId !== undefined), params(q))) {
+        for (let i = 0; i < metrics.length; i++) {
+          if (Number(r.total) === 1) totals[i] = { value: numberOrNull(r[`v${i}`]), n: numberOrNull(r[`n${i}`]) };
+          else if (Number(r[`r${i}`]) > 0) found[i].set(Number(r.bucket), numberOrNull(r[`v${i}`]));
+        }
+      }
+      // As `summaries` does: a quantile over few values is answered exactly from the raw events.
+      const few = metrics.map((_, i) => i).filter((i) => source === 'auto' && isQuantile(metrics[i]) && (totals[i].n ?? 0) <= EXACT_QUANTILE_MAX_VALUES);
+      const exact = await values(
+        few.map((i) => summarySql(db, metrics[i], q.siteId !== undefined)),
+        range,
+      );
+      few.forEach((i, k) => {
+        totals[i] = exact[k];
+      });
+      return { values: totals.map((t) => t.value), series: found.map((byBucket) => pointsOf(byBucket, q)) };
     },
   };
   return reports;

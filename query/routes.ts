@@ -208,10 +208,7 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     // The values are the summary's (no grain: the grain picks the path of the series only).
     const q: MetricQuery = { tenantId: tenant.id, fromMs: b.from, toMs: b.to, siteId: b.site_id };
     const metrics = (b.metrics ?? METRICS.map((m) => m.name)).map((n) => METRICS_BY_NAME.get(n)!);
-    const [values, series] = await Promise.all([
-      reports.summaries(metrics, q, b.source),
-      reports.timeseriesOf(metrics, { ...q, grainSeconds: GRAINS[b.grain] }, b.source),
-    ]);
+    const { values, series } = await reports.overview(metrics, { ...q, grainSeconds: GRAINS[b.grain] }, b.source);
     return { grain: b.grain, metrics: Object.fromEntries(metrics.map((m, i) => [m.name, { value: values[i], points: series[i] }])) };
   });
 }

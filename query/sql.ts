@@ -155,3 +155,69 @@ export function chooseSource(requested: 'auto' | QuerySource, q: MetricQuery): Q
   if (requested !== 'auto') return requested;
   return q.toMs - q.fromMs >= 6 * 3_600_000 || (q.grainSeconds ?? 0) >= 3600 ? 'rollup' : 'raw';
 }
+
+/**
+ * A metric's rollup aggregate restricted to rows matching `cond`: every aggregate call gains the `-If` combinator
+ * (`sum(x)` → `sumIf(x, cond)`, `f(p)(x)` → `fIf(p)(x, cond)`, `fIf(x, c)` → `fIf(x, (c) AND cond)`), so that one
+ * scan over the rollup can serve several metrics. The catalog's rollup aggregates use only these calls; any other
+ * shape throws (the catalog test builds every metric's).
+ */
+export function conditionedAggregate(aggregate: string, cond: string): string {
+  const calls: string[] = [];
+  // Each call becomes a placeholder first, so that what is left can be checked for columns read outside one.
+  const marked = aggregate.replace(CONDITIONABLE_CALL, (_all, fn: string, first: string, second: string | undefined, args: string | undefined) => {
+    let call: string;
+    if (fn === 'quantilesDDMerge') {
+      if (second === undefined) throw new Error(`rollup aggregate without parameters: ${aggregate}`);
+      call = `quantilesDDMergeIf(${first})(${args}, ${cond})`;
+    } else if (second !== undefined) throw new Error(`unexpected parametric call in rollup aggregate: ${aggregate}`);
+    else if (fn === 'sum') call = `sumIf(${first}, ${cond})`;
+    else {
+      const comma = first.indexOf(',');
+      call = `uniqExactMergeIf(${first.slice(0, comma)}, (${first.slice(comma + 1).trim()}) AND ${cond})`;
+    }
+    calls.push(call);
+    return `@@call${calls.length - 1}@@`;
+  });
+  for (const { name, used } of ROLLUP_VALUE_COLUMNS) {
+    if (used.test(marked)) throw new Error(`rollup aggregate reads ${name} outside a call that can be conditioned: ${aggregate}`);
+  }
+  return marked.replace(/@@call(\d+)@@/g, (_m, i: string) => calls[Number(i)]);
+}
+const CONDITIONABLE_CALL = /\b(sum|quantilesDDMerge|uniqExactMergeIf)\(([^()]*)\)(\(([^()]*)\))?/g;
+
+/** The rollup condition of a metric's rows (its events; `$span:*` for every span). */
+function rollupEventCondition(metric: MetricDef): string {
+  const names = metric.rollup.events.filter((e) => e !== '$span:*');
+  const conds = [];
+  if (names.length > 0) conds.push(`EventName IN (${names.map(quote).join(', ')})`);
+  if (metric.rollup.events.includes('$span:*')) conds.push("startsWith(EventName, '$span:')");
+  return `(${conds.join(' OR ')})`;
+}
+
+/**
+ * Several metrics' summaries and time series from ONE scan of the rollup: the rows of every metric's events, each
+ * metric's aggregate restricted to its own rows (`conditionedAggregate`), grouped by bucket and over the whole
+ * range at once (`GROUPING SETS`). Answers rows `(total, bucket, v0…vN, n0…nN, r0…rN)`: `total` = 1 for the range's
+ * row, `nI` counts metric I's values (so a caller can answer few of them exactly) and `rI` its rollup rows (a bucket
+ * without any has no value for it, as in `rollupTimeseriesSql`). Identical aggregates (p50, p95
+ * and p99 of one value) are computed once by ClickHouse.
+ */
+export function rollupOverviewSql(db: string, metrics: readonly MetricDef[], siteFilter: boolean): string {
+  const all: MetricDef = {
+    ...metrics[0],
+    rollup: {
+      events: [...new Set(metrics.flatMap((m) => m.rollup.events))],
+      aggregate: `${metrics.map((m) => m.rollup.aggregate).join(', ')}, sum(ValueCount)`,
+    },
+  };
+  const values = metrics.map((m, i) => {
+    const cond = rollupEventCondition(m);
+    return `${conditionedAggregate(m.rollup.aggregate, cond)} AS v${i}, sumIf(ValueCount, ${cond}) AS n${i}, countIf(${cond}) AS r${i}`;
+  });
+  return (
+    // grouping() is 1 where the key is aggregated away (the SQL standard's sense, ClickHouse's default): the range's row.
+    'SELECT grouping(bucket) = 1 AS total, toUnixTimestamp(toStartOfInterval(Time, toIntervalSecond({grain:UInt32}))) * 1000 AS bucket, ' +
+    `${values.join(', ')} FROM (${rollupRows(db, all, siteFilter)}) GROUP BY GROUPING SETS ((bucket), ()) SETTINGS group_by_use_nulls = 0`
+  );
+}
