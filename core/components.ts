@@ -12,6 +12,7 @@ import type { SuppressionList } from './suppressions.ts';
 import type { Batch } from './event.ts';
 import type { Telemetry } from './telemetry.ts';
 import type { Principal, Role, TenantRegistry } from './tenants.ts';
+import type { TlsMaterial } from './tls.ts';
 
 export interface Processor {
   readonly name: string;
@@ -192,6 +193,8 @@ export interface GrpcListenerSettings {
   readonly port: number;
   /** Largest request message, counted after decompression. */
   readonly maxReceiveMessageBytes: number;
+  /** Certificate, key and client CA for TLS (mutual with a client CA); undefined: plaintext. */
+  readonly tls: TlsMaterial | undefined;
   /** HTTP/2 streams per connection; undefined: the library's default. */
   readonly maxConcurrentStreams: number | undefined;
   /** Keepalive and connection lifetimes in milliseconds; undefined: the library's defaults. */

@@ -23,6 +23,7 @@ import type { GrpcCall, GrpcListenerSettings, GrpcMethod } from '../core/compone
 import { type ErrorReply, errorReply, SignalhouseError } from '../core/errors.ts';
 import { grpcStatusOf } from '../core/grpc-status.ts';
 import { credentialFromAuthorization, type Principal, type TenantRegistry } from '../core/tenants.ts';
+import type { TlsMaterial } from '../core/tls.ts';
 import { joinHostPort } from '../core/units.ts';
 import type { Admission } from './admission.ts';
 import { createGrpcHealth } from './grpc-health.ts';
@@ -152,6 +153,13 @@ function admissionInterceptor(byPath: ReadonlyMap<string, GrpcMethod>, admission
   };
 }
 
+/** Plaintext, TLS, or mutual TLS with a client CA (clients without a certificate it signed are refused). */
+function serverCredentials(tls: TlsMaterial | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  const identity = [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }];
+  return grpc.ServerCredentials.createSsl(tls.clientCa === undefined ? null : Buffer.from(tls.clientCa), identity, tls.clientCa !== undefined);
+}
+
 export function buildGrpcListener(deps: GrpcListenerDeps): GrpcListener {
   const { settings, methods, admission, logger } = deps;
   const authenticate = callAuthenticator(deps.tenants, deps.auth);
@@ -177,7 +185,7 @@ export function buildGrpcListener(deps: GrpcListenerDeps): GrpcListener {
     address: '',
     listen() {
       return new Promise<string>((resolve, reject) => {
-        server.bindAsync(joinHostPort(settings.host, settings.port), grpc.ServerCredentials.createInsecure(), (err, port) => {
+        server.bindAsync(joinHostPort(settings.host, settings.port), serverCredentials(settings.tls), (err, port) => {
           if (err) return reject(err);
           (listener as { address: string }).address = joinHostPort(settings.host, port);
           resolve(listener.address);
