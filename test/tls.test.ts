@@ -1,7 +1,8 @@
 /**
  * TLS on both listeners (`service.http.tls`, `receivers.otlp.protocols.grpc.tls`) from a certificate made in the
  * test: the official OpenTelemetry gRPC exporters with TLS credentials send logs and traces (stored rows checked
- * field by field, test/helpers/otel-sdk-export.ts); fetch (undici) with the CA ingests and reads over HTTPS; a
+ * field by field, test/helpers/otel-sdk-export.ts); fetch (undici) with the CA ingests over HTTPS and WebSocket
+ * ingest answers over `wss://`; a
  * client that does not trust the CA, or speaks plaintext, gets no answer from either listener.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestCerts } from './helpers/certs.ts';
 import { authMetadata, healthCheckRequest, unary } from './helpers/grpc.ts';
 import { describeSdkExporters } from './helpers/otel-sdk-export.ts';
+import { connectWs } from './helpers/websocket.ts';
 import { ACME_KEY, startTestService, type TestService } from './helpers/service.ts';
 
 const certs = makeTestCerts();
@@ -62,6 +64,15 @@ describe('HTTPS', () => {
     expect(res.status).toBe(200);
     expect(await svc.rows("SELECT EventName FROM signalhouse.otel_logs WHERE ServiceName = 'https-json'")).toEqual([{ EventName: 'tls.ok' }]);
     expect((await fetch(`${svc.url}/health`, { dispatcher: trusting })).status).toBe(200);
+  });
+
+  it('takes WebSocket ingest over wss:// and acknowledges after the commit', async () => {
+    const client = await connectWs(svc.url, { key: ACME_KEY, client: { ca: certs.ca } });
+    expect(client.socket.url).toMatch(/^wss:\/\//);
+    client.send({ type: 'event', id: 'wss-1', event: { event_id: 'wss-event', event_name: 'tls.ws' } });
+    expect(await client.answer('wss-1')).toMatchObject({ type: 'ack', id: 'wss-1' });
+    client.socket.close();
+    expect(await svc.rows("SELECT EventName FROM signalhouse.otel_logs WHERE EventId = 'wss-event'")).toEqual([{ EventName: 'tls.ws' }]);
   });
 
   it('gives a client that does not trust the CA, or sends plaintext, no answer', async () => {
