@@ -49,9 +49,9 @@ export interface GrpcListenerDeps {
 }
 
 /** Authenticates a call for its method's role: who is calling, or a thrown 401 / 403. */
-export type CallAuthenticator = (method: GrpcMethod, authorization: string | undefined) => Promise<Principal | undefined>;
+type CallAuthenticator = (method: GrpcMethod, authorization: string | undefined) => Promise<Principal | undefined>;
 
-export function callAuthenticator(tenants: TenantRegistry, auth: Authenticator): CallAuthenticator {
+function callAuthenticator(tenants: TenantRegistry, auth: Authenticator): CallAuthenticator {
   return async (method, authorization) => {
     const role = method.role;
     if (role === undefined) return undefined;
@@ -156,8 +156,8 @@ function admissionInterceptor(byPath: ReadonlyMap<string, GrpcMethod>, admission
 /** Plaintext, TLS, or mutual TLS with a client CA (clients without a certificate it signed are refused). */
 function serverCredentials(tls: TlsMaterial | undefined): grpc.ServerCredentials {
   if (!tls) return grpc.ServerCredentials.createInsecure();
-  const identity = [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }];
-  return grpc.ServerCredentials.createSsl(tls.clientCa === undefined ? null : Buffer.from(tls.clientCa), identity, tls.clientCa !== undefined);
+  const keyPairs = [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }];
+  return grpc.ServerCredentials.createSsl(tls.clientCa === undefined ? null : Buffer.from(tls.clientCa), keyPairs, tls.clientCa !== undefined);
 }
 
 export function buildGrpcListener(deps: GrpcListenerDeps): GrpcListener {
