@@ -1,34 +1,75 @@
 /**
  * `bench:ingest`'s OTLP/gRPC scenarios: `LogsService/Export` calls with the same protobuf payloads as the
- * OTLP/HTTP ones (fresh event ids per call), from `@grpc/grpc-js` clients in this process. `driveGrpc` keeps
- * BENCH_CONNECTIONS calls in flight over BENCH_GRPC_CHANNELS channels (HTTP/2 connections, default 4) for the
- * scenario's duration, as autocannon does for HTTP; `driveGrpcSteady` starts calls at a steady rate whether or
- * not earlier ones were answered (the open-loop generator's rule: latency from each call's scheduled start).
+ * OTLP/HTTP ones (fresh event ids per call), from this process. `driveGrpc` keeps BENCH_CONNECTIONS calls in
+ * flight over BENCH_GRPC_CHANNELS HTTP/2 connections (default 4) for the scenario's duration, as autocannon does
+ * for HTTP; `driveGrpcSteady` starts calls at a steady rate whether or not earlier ones were answered (the
+ * open-loop generator's rule: latency from each call's scheduled start).
+ *
+ * The client is the lean node:http2 one (grpc-h2.ts: pre-framed messages, status from the trailers); with
+ * BENCH_GRPC_CLIENT=grpc-js, `@grpc/grpc-js` clients instead, which cost about twice the server's CPU per call,
+ * to compare with figures taken that way.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
+import { grpcFrame, h2GrpcClient } from './grpc-h2.ts';
 import { CONNECTIONS, cpuDelta, DURATION, KEY, percentile, type Row, threadCpu } from './harness.ts';
 import { uniqueBodies } from './payloads.ts';
 
 const PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
 const CHANNELS = Number(process.env.BENCH_GRPC_CHANNELS ?? 4);
+const CLIENT = process.env.BENCH_GRPC_CLIENT ?? 'h2';
+if (CLIENT !== 'h2' && CLIENT !== 'grpc-js') throw new Error(`BENCH_GRPC_CLIENT is h2 or grpc-js, not ${CLIENT}`);
 const identity = (b: Buffer) => b;
 
-function clients(address: string, n: number): grpc.Client[] {
-  // Distinct channels: grpc-js would otherwise share one connection between clients of the same target.
-  return Array.from({ length: n }, () => new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+/** Export calls over CHANNELS connections: the next body (fresh event ids) and one call with it. */
+interface Caller {
+  nextBody(): Buffer;
+  call(body: Buffer): Promise<number>;
+  close(): Promise<void>;
 }
 
-function exportCall(client: grpc.Client, body: Buffer, metadata: grpc.Metadata): Promise<number> {
-  return new Promise((resolve) => {
-    client.makeUnaryRequest(PATH, identity, identity, body, metadata, (err) => resolve(err ? err.code : grpc.status.OK));
-  });
+function h2Caller(address: string, templates: Buffer | readonly Buffer[]): Caller {
+  // Framed once: each call's body is the framed template with its fresh ids, sent as is.
+  const framed = (Buffer.isBuffer(templates) ? [templates] : templates).map(grpcFrame);
+  const client = h2GrpcClient(address, PATH, `Bearer ${KEY}`, CHANNELS);
+  return { nextBody: uniqueBodies(framed), call: (frame) => client.call(frame), close: () => client.close() };
 }
+
+function grpcJsCaller(address: string, templates: Buffer | readonly Buffer[]): Caller {
+  // Distinct channels: grpc-js would otherwise share one connection between clients of the same target.
+  const channels = Array.from({ length: CHANNELS }, () => new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', `Bearer ${KEY}`);
+  let next = 0;
+  return {
+    nextBody: uniqueBodies(templates),
+    call: (body) =>
+      new Promise((resolve) => {
+        channels[next++ % channels.length].makeUnaryRequest(PATH, identity, identity, body, metadata, (err) => resolve(err ? err.code : grpc.status.OK));
+      }),
+    close: async () => {
+      for (const c of channels) c.close();
+    },
+  };
+}
+
+const caller = (address: string, templates: Buffer | readonly Buffer[]) => (CLIENT === 'h2' ? h2Caller : grpcJsCaller)(address, templates);
+/** Names the client in the scenario when it is not the default one. */
+const clientNote = CLIENT === 'h2' ? '' : ` [${CLIENT} client]`;
 
 interface Tally {
   ok: number;
   failed: number;
+  errors: number;
   latencies: number[];
+}
+
+function count(t: Tally, code: number, latency: number): void {
+  if (code === grpc.status.OK) {
+    t.ok++;
+    t.latencies.push(latency);
+  } else if (code < 0) t.errors++;
+  else t.failed++;
 }
 
 function row(scenario: string, perRequest: number, t: Tally, seconds: number, cpu: Row['cpu'], inFlightMax: number): Row {
@@ -42,9 +83,9 @@ function row(scenario: string, perRequest: number, t: Tally, seconds: number, cp
     p50: percentile(t.latencies, 0.5),
     p95: percentile(t.latencies, 0.95),
     p99: percentile(t.latencies, 0.99),
-    // Calls answered with a status other than OK (what non-2xx is for HTTP); none fail at the transport here.
+    // Calls answered with a status other than OK (what non-2xx is for HTTP), and calls that got no status.
     non2xx: t.failed,
-    errors: 0,
+    errors: t.errors,
     inFlightMax,
     cpu,
   };
@@ -58,69 +99,65 @@ function cpuPerEvent(pid: number, before: Map<string, number>, genBefore: NodeJS
 
 /** Saturation: BENCH_CONNECTIONS calls in flight for BENCH_DURATION seconds. */
 export async function driveGrpc(address: string, scenario: string, templates: Buffer | readonly Buffer[], perRequest: number, pid: number): Promise<Row> {
-  const nextBody = uniqueBodies(templates);
-  const channels = clients(address, CHANNELS);
-  const metadata = new grpc.Metadata();
-  metadata.set('authorization', `Bearer ${KEY}`);
-  const tally: Tally = { ok: 0, failed: 0, latencies: [] };
+  const calls = caller(address, templates);
+  const tally: Tally = { ok: 0, failed: 0, errors: 0, latencies: [] };
   const cpuBefore = threadCpu(pid);
   const genBefore = process.cpuUsage();
   const start = performance.now();
   const stopAt = start + DURATION * 1000;
-  const worker = async (w: number) => {
+  const worker = async () => {
     while (performance.now() < stopAt) {
+      const body = calls.nextBody();
       const t0 = performance.now();
-      const code = await exportCall(channels[w % channels.length], nextBody(), metadata);
-      if (code === grpc.status.OK) {
-        tally.ok++;
-        tally.latencies.push(performance.now() - t0);
-      } else tally.failed++;
+      const code = await calls.call(body);
+      count(tally, code, performance.now() - t0);
     }
   };
-  await Promise.all(Array.from({ length: CONNECTIONS }, (_, w) => worker(w)));
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
   const seconds = (performance.now() - start) / 1000;
   const cpu = cpuPerEvent(pid, cpuBefore, genBefore, tally.ok * perRequest);
-  for (const c of channels) c.close();
+  await calls.close();
   // Every call is awaited: what was acknowledged is counted exactly.
-  return row(`OTLP/gRPC ${scenario}`, perRequest, tally, seconds, cpu, 0);
+  return row(`OTLP/gRPC ${scenario}${clientNote}`, perRequest, tally, seconds, cpu, 0);
 }
 
 /** A steady `rate` of calls for BENCH_DURATION seconds, latency from each call's scheduled start. */
 export async function driveGrpcSteady(address: string, scenario: string, template: Buffer, perRequest: number, rate: number, pid: number): Promise<Row> {
-  const nextBody = uniqueBodies(template);
-  const channels = clients(address, CHANNELS);
-  const metadata = new grpc.Metadata();
-  metadata.set('authorization', `Bearer ${KEY}`);
-  const tally: Tally = { ok: 0, failed: 0, latencies: [] };
+  const calls = caller(address, template);
+  const tally: Tally = { ok: 0, failed: 0, errors: 0, latencies: [] };
   const lags: number[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
   const cpuBefore = threadCpu(pid);
   const genBefore = process.cpuUsage();
-  const fire = async (due: number, i: number) => {
-    const body = nextBody();
+  const fire = async (due: number) => {
+    const body = calls.nextBody();
     lags.push(performance.now() - due);
     maxInFlight = Math.max(maxInFlight, ++inFlight);
-    const code = await exportCall(channels[i % channels.length], body, metadata);
+    const code = await calls.call(body);
     inFlight--;
-    if (code === grpc.status.OK) {
-      tally.ok++;
-      tally.latencies.push(performance.now() - due);
-    } else tally.failed++;
+    count(tally, code, performance.now() - due);
   };
   const interval = 1000 / rate;
   const total = Math.round(rate * DURATION);
   const start = performance.now() + 20;
-  const calls: Array<Promise<void>> = [];
+  const pending: Array<Promise<void>> = [];
   for (let i = 0; i < total; ) {
-    for (const now = performance.now(); i < total && start + i * interval <= now; i++) calls.push(fire(start + i * interval, i));
+    for (const now = performance.now(); i < total && start + i * interval <= now; i++) pending.push(fire(start + i * interval));
     if (i < total) await sleep(Math.max(0, start + i * interval - performance.now()));
   }
-  await Promise.all(calls);
+  await Promise.all(pending);
   const seconds = (performance.now() - start) / 1000;
   const cpu = cpuPerEvent(pid, cpuBefore, genBefore, tally.ok * perRequest);
-  for (const c of channels) c.close();
+  await calls.close();
   lags.sort((a, b) => a - b);
   const lagP99 = lags[Math.floor(lags.length * 0.99)] ?? 0;
-  return row(`OTLP/gRPC ${scenario} (generator late by p99 ${lagP99.toFixed(1)} ms; ${maxInFlight} in flight at most)`, perRequest, tally, seconds, cpu, 0);
+  return row(
+    `OTLP/gRPC ${scenario}${clientNote} (generator late by p99 ${lagP99.toFixed(1)} ms; ${maxInFlight} in flight at most)`,
+    perRequest,
+    tally,
+    seconds,
+    cpu,
+    0,
+  );
 }

@@ -9,8 +9,8 @@
  * one that parses and echoes them back; it prints the ratio to each. Then, for the latency targets,
  * single-event requests at a steady 1,000 req/s and 100-event requests at a steady 200 req/s from an open-loop
  * generator (open-loop.ts), and the same rates as autocannon sends them (in bursts at the top of each second).
- * OTLP/gRPC beside them (grpc-load.ts): protobuf 500 records a call with BENCH_CONNECTIONS calls in flight, and
- * single-record calls at a steady 1,000 calls/s, on the same payloads. At the end the server is stopped with
+ * OTLP/gRPC beside them (grpc-load.ts, a lean node:http2 client): protobuf 500 records a call with
+ * BENCH_CONNECTIONS calls in flight, and single-record calls at a steady 1,000 calls/s, on the same payloads. At the end the server is stopped with
  * SIGTERM and the stored rows are counted: every acknowledged event must be there. Then protobuf 500/req again on a server without processors, and last the large-body scenario on a
  * fresh server (large-body.ts): concurrent OTLP/JSON bodies near the receiver's body limit, peak and settled RSS.
  * Every request carries fresh event ids (dedupe is on), written into a template payload per request. Latency
@@ -25,7 +25,8 @@
  * e.g. `landing: { max_rows: 0 }`), BENCH_NODE_FLAGS (server node flags), BENCH_BARE=0 (no bare servers),
  * BENCH_SLI=0 (SLI observation off), BENCH_LARGE_MB (large bodies' size, default 15 MB, at most the body limit),
  * BENCH_LARGE_CONNECTIONS (default 12), BENCH_SETTLE seconds idle before the settled RSS (default 12),
- * BENCH_GRPC_CHANNELS (gRPC connections the calls share, default 4).
+ * BENCH_GRPC_CHANNELS (gRPC connections the calls share, default 4), BENCH_GRPC_CLIENT=grpc-js (the gRPC
+ * scenarios from @grpc/grpc-js clients instead of the node:http2 one, for comparison).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -193,7 +194,7 @@ function report(rows: Row[]): void {
     if (lines.length)
       console.log(`\nsignalhouse / ${target} of the same payload (events/s)${mode === 'parse' ? ': parse only, reply {}' : ''}:\n${lines.join('\n')}`);
   }
-  const grpc = rows.find((r) => r.scenario === 'OTLP/gRPC protobuf 500/call');
+  const grpc = rows.find((r) => r.scenario.startsWith('OTLP/gRPC protobuf 500/call'));
   const http = rows.find((r) => r.target === 'signalhouse' && r.scenario === 'protobuf 500/req');
   if (grpc && http) console.log(`\nOTLP/gRPC / OTLP/HTTP, protobuf 500 records (events/s): ${((100 * grpc.eventsPerSec) / http.eventsPerSec).toFixed(0)}%`);
   console.log('\nCPU per acknowledged event (µs), by thread kind; load generator = this process:');

@@ -11,7 +11,8 @@ import type { Signal } from './config.ts';
 import type { SuppressionList } from './suppressions.ts';
 import type { Batch } from './event.ts';
 import type { Telemetry } from './telemetry.ts';
-import type { TenantRegistry } from './tenants.ts';
+import type { Principal, Role, TenantRegistry } from './tenants.ts';
+import type { TlsMaterial } from './tls.ts';
 
 export interface Processor {
   readonly name: string;
@@ -156,6 +157,8 @@ declare module 'fastify' {
 
 /** What a gRPC method sees of its call besides the request message. */
 export interface GrpcCall {
+  /** Who is calling, authenticated by the listener for the method's `role`; undefined for a method without one. */
+  readonly principal: Principal | undefined;
   /** The first value of a (lower-case) metadata key, e.g. `authorization`. */
   metadata(key: string): string | undefined;
   /** Adds a trailer to a successful reply (e.g. what became of an event that was accepted but not stored). */
@@ -171,6 +174,12 @@ export interface GrpcCall {
 export interface GrpcMethod {
   /** `/package.Service/Method`. */
   readonly path: string;
+  /**
+   * The role its `authorization` metadata must hold, checked by the listener before `handle` runs, as HTTP
+   * checks it: a write key (ingest), a read token or an admin token (also a bearer JWT granting that role);
+   * undefined: no key (health).
+   */
+  readonly role?: Role;
   /** The encoded response message; a thrown SignalhouseError fails the call with its status. */
   handle(request: Buffer, call: GrpcCall): Promise<Uint8Array>;
   /** Counts a call that failed, by the HTTP status of its error (as the receivers count failed requests). */
@@ -184,6 +193,8 @@ export interface GrpcListenerSettings {
   readonly port: number;
   /** Largest request message, counted after decompression. */
   readonly maxReceiveMessageBytes: number;
+  /** Certificate, key and client CA for TLS (mutual with a client CA); undefined: plaintext. */
+  readonly tls: TlsMaterial | undefined;
   /** HTTP/2 streams per connection; undefined: the library's default. */
   readonly maxConcurrentStreams: number | undefined;
   /** Keepalive and connection lifetimes in milliseconds; undefined: the library's defaults. */

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { tlsSchema } from './tls.ts';
 import { byteSize, durationMs, intLike, joinHostPort, splitHostPort } from './units.ts';
 
 /** Where the gRPC listener (`receivers.otlp.protocols.grpc.endpoint`) listens by default. */
@@ -117,6 +118,8 @@ const configSchema = z
              * CORS for any origin, checked per tenant (`tenants[].allowed_origins`).
              */
             query_allowed_origins: z.array(origin).default([]),
+            /** Serve HTTPS from these files (core/tls.ts); absent: plain HTTP. */
+            tls: tlsSchema.optional(),
           })
           .prefault({}),
         log_level: z.enum(LOG_LEVELS).default('info'),

@@ -1,6 +1,7 @@
 /**
  * The read side of the analytics service (`analytics.v1.AnalyticsService`) over gRPC: `GetEventCount` and
- * `GetUserCount`, for read tokens (`authorization: Bearer <read token>` metadata). They count exactly as the
+ * `GetUserCount`, for read tokens and bearer JWTs granting `read` (`authorization: Bearer <token>` metadata,
+ * checked by the listener with the query API's Authenticator). They count exactly as the
  * HTTP count API (query/counts.ts), after the same read-after-ack wait. Times are Unix seconds; a range is
  * `start_time` inclusive to `end_time` exclusive. The write side (`TrackEvent`, `IdentifyUser`, `HealthCheck`)
  * is the analytics receiver's (receiver/analytics/); the service assembles both on one listener.
@@ -13,7 +14,6 @@
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { GrpcCall, GrpcMethod } from '../core/components.ts';
 import { SignalhouseError } from '../core/errors.ts';
-import { credentialFromAuthorization, type Tenant, type TenantRegistry } from '../core/tenants.ts';
 import { COUNT_GRAINS, type CountGrain, countEvents, countUsers } from './counts.ts';
 import { MAX_TIME_MS, MIN_TIME_MS } from './fields.ts';
 import { awaitAcknowledged, type QueryRoutesOptions } from './routes.ts';
@@ -65,24 +65,18 @@ function range(fields: Fields, startNo: number, endNo: number): { fromMs: number
   return { fromMs, toMs };
 }
 
-function readTenant(tenants: TenantRegistry, call: GrpcCall): Tenant {
-  const token = credentialFromAuthorization(call.metadata('authorization'));
-  if (!token) throw new SignalhouseError('UNAUTHENTICATED', 'missing read token: send the metadata "authorization: Bearer <read token>"');
-  const tenant = tenants.byReadToken(token);
-  if (!tenant) throw new SignalhouseError('UNAUTHENTICATED', 'unknown read token');
-  return tenant;
-}
-
 /** A bucket's start as the query API writes it (UTC date, or date and hour) in Unix seconds. */
 const bucketSeconds = (t: string) => Math.floor(Date.parse(t) / 1000);
 
 export function analyticsReadMethods(opts: QueryRoutesOptions): GrpcMethod[] {
-  const { store, tenants } = opts;
+  const { store } = opts;
+  const tenantOf = (call: GrpcCall) => call.principal!.tenant;
   return [
     {
       path: `/${ANALYTICS_SERVICE}/GetEventCount`,
+      role: 'read',
       async handle(request, call) {
-        const tenant = readTenant(tenants, call);
+        const tenant = tenantOf(call);
         const fields = decodeFields(request, 'GetEventCountRequest', [1, 4], [2, 3]);
         const { fromMs, toMs } = range(fields, 2, 3);
         const eventName = (fields.get(1) as string | undefined) ?? '';
@@ -119,8 +113,9 @@ export function analyticsReadMethods(opts: QueryRoutesOptions): GrpcMethod[] {
     },
     {
       path: `/${ANALYTICS_SERVICE}/GetUserCount`,
+      role: 'read',
       async handle(request, call) {
-        const tenant = readTenant(tenants, call);
+        const tenant = tenantOf(call);
         const { fromMs, toMs } = range(decodeFields(request, 'GetUserCountRequest', [], [1, 2]), 1, 2);
         await awaitAcknowledged(opts.readAfterAck);
         const users = await countUsers(store, tenant.id, fromMs, toMs);

@@ -9,13 +9,21 @@
  * ends. A refusal (overload, shutdown) is UNAVAILABLE with a `google.rpc.RetryInfo`. Every error a method throws
  * becomes a status through the one mapping (errorReply, then core/grpc-status.ts): code, message (a concealed
  * 5xx keeps its text for the log, under the `x-request-id` trailer) and `grpc-status-details-bin`.
+ *
+ * Every method with a role is authenticated here, before its handler runs, by the rules HTTP uses: the
+ * `authorization` metadata's write key for ingest (a read token or JWT there is an unknown write key, as on the
+ * HTTP ingest routes), else the shared Authenticator (read and admin tokens, bearer JWTs; another role's
+ * credential PERMISSION_DENIED, an unknown one UNAUTHENTICATED).
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import type { Authenticator } from '../core/auth.ts';
 import { type BodyReservation, reserveBody } from '../core/byte-budget.ts';
 import type { GrpcCall, GrpcListenerSettings, GrpcMethod } from '../core/components.ts';
-import { type ErrorReply, errorReply } from '../core/errors.ts';
+import { type ErrorReply, errorReply, SignalhouseError } from '../core/errors.ts';
 import { grpcStatusOf } from '../core/grpc-status.ts';
+import { credentialFromAuthorization, type Principal, type TenantRegistry } from '../core/tenants.ts';
+import type { TlsMaterial } from '../core/tls.ts';
 import { joinHostPort } from '../core/units.ts';
 import type { Admission } from './admission.ts';
 import { createGrpcHealth } from './grpc-health.ts';
@@ -34,7 +42,27 @@ export interface GrpcListenerDeps {
   settings: GrpcListenerSettings;
   methods: readonly GrpcMethod[];
   admission: Admission;
+  tenants: TenantRegistry;
+  /** Read and admin tokens, bearer JWTs: the HTTP routes' Authenticator. */
+  auth: Authenticator;
   logger: Logger;
+}
+
+/** Authenticates a call for its method's role: who is calling, or a thrown 401 / 403. */
+type CallAuthenticator = (method: GrpcMethod, authorization: string | undefined) => Promise<Principal | undefined>;
+
+function callAuthenticator(tenants: TenantRegistry, auth: Authenticator): CallAuthenticator {
+  return async (method, authorization) => {
+    const role = method.role;
+    if (role === undefined) return undefined;
+    const credential = credentialFromAuthorization(authorization);
+    const noun = role === 'write' ? 'write key' : `${role} token`;
+    if (!credential) throw new SignalhouseError('UNAUTHENTICATED', `missing ${noun}: send the metadata "authorization: Bearer <${noun}>"`);
+    if (role !== 'write') return auth.authenticate(authorization, role);
+    const principal = tenants.principal(credential);
+    if (principal?.role !== 'write') throw new SignalhouseError('UNAUTHENTICATED', 'unknown write key');
+    return principal;
+  };
 }
 
 const identity = (b: Buffer) => b;
@@ -61,26 +89,26 @@ export function callStatus(r: ErrorReply): grpc.StatusObject {
   return { code: status.code, details: status.message, metadata };
 }
 
-function unaryHandler(method: GrpcMethod, logger: Logger): grpc.handleUnaryCall<Buffer, Buffer> {
+function unaryHandler(method: GrpcMethod, authenticate: CallAuthenticator, logger: Logger): grpc.handleUnaryCall<Buffer, Buffer> {
   return (call, callback) => {
     let trailers: grpc.Metadata | undefined;
-    const ctx: GrpcCall = {
-      metadata(key) {
-        const v = call.metadata.get(key)[0];
-        return typeof v === 'string' ? v : undefined;
-      },
-      setTrailer(key, value) {
-        (trailers ??= new grpc.Metadata()).set(key, value);
-      },
+    const metadata = (key: string) => {
+      const v = call.metadata.get(key)[0];
+      return typeof v === 'string' ? v : undefined;
     };
-    method.handle(call.request, ctx).then(
-      (response) => callback(null, Buffer.isBuffer(response) ? response : Buffer.from(response.buffer, response.byteOffset, response.byteLength), trailers),
-      (err) => {
-        const r = errorReply(err, logger);
-        method.failed?.(r.err.statusCode);
-        callback(callStatus(r));
-      },
-    );
+    const setTrailer = (key: string, value: string) => {
+      (trailers ??= new grpc.Metadata()).set(key, value);
+    };
+    authenticate(method, metadata('authorization'))
+      .then((principal) => method.handle(call.request, { principal, metadata, setTrailer } satisfies GrpcCall))
+      .then(
+        (response) => callback(null, Buffer.isBuffer(response) ? response : Buffer.from(response.buffer, response.byteOffset, response.byteLength), trailers),
+        (err) => {
+          const r = errorReply(err, logger);
+          method.failed?.(r.err.statusCode);
+          callback(callStatus(r));
+        },
+      );
   };
 }
 
@@ -125,8 +153,16 @@ function admissionInterceptor(byPath: ReadonlyMap<string, GrpcMethod>, admission
   };
 }
 
+/** Plaintext, TLS, or mutual TLS with a client CA (clients without a certificate it signed are refused). */
+function serverCredentials(tls: TlsMaterial | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  const keyPairs = [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }];
+  return grpc.ServerCredentials.createSsl(tls.clientCa === undefined ? null : Buffer.from(tls.clientCa), keyPairs, tls.clientCa !== undefined);
+}
+
 export function buildGrpcListener(deps: GrpcListenerDeps): GrpcListener {
   const { settings, methods, admission, logger } = deps;
+  const authenticate = callAuthenticator(deps.tenants, deps.auth);
   const byPath = new Map(methods.map((m) => [m.path, m]));
   const options: grpc.ServerOptions = {
     'grpc.max_receive_message_length': settings.maxReceiveMessageBytes,
@@ -140,7 +176,7 @@ export function buildGrpcListener(deps: GrpcListenerDeps): GrpcListener {
   if (k.maxConnectionAgeMs !== undefined) options['grpc.max_connection_age_ms'] = k.maxConnectionAgeMs;
   if (k.maxConnectionAgeGraceMs !== undefined) options['grpc.max_connection_age_grace_ms'] = k.maxConnectionAgeGraceMs;
   const server = new grpc.Server(options);
-  for (const method of methods) server.addService({ [method.path]: rawDefinition(method.path) }, { [method.path]: unaryHandler(method, logger) });
+  for (const method of methods) server.addService({ [method.path]: rawDefinition(method.path) }, { [method.path]: unaryHandler(method, authenticate, logger) });
   const services = [...new Set(methods.map((m) => m.path.split('/')[1]))];
   const health = createGrpcHealth(services);
   server.addService(health.definition, health.implementation);
@@ -149,7 +185,7 @@ export function buildGrpcListener(deps: GrpcListenerDeps): GrpcListener {
     address: '',
     listen() {
       return new Promise<string>((resolve, reject) => {
-        server.bindAsync(joinHostPort(settings.host, settings.port), grpc.ServerCredentials.createInsecure(), (err, port) => {
+        server.bindAsync(joinHostPort(settings.host, settings.port), serverCredentials(settings.tls), (err, port) => {
           if (err) return reject(err);
           (listener as { address: string }).address = joinHostPort(settings.host, port);
           resolve(listener.address);

@@ -29,6 +29,7 @@ import type { Pipelines, Receiver } from '../core/components.ts';
 import type { Admission } from './admission.ts';
 import type { Telemetry } from '../core/telemetry.ts';
 import type { TenantRegistry } from '../core/tenants.ts';
+import type { TlsMaterial } from '../core/tls.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -70,6 +71,13 @@ export interface Server {
   readonly receivers: readonly Receiver[];
 }
 
+/** Fastify's `https` option for `service.http.tls` (none: plain HTTP). */
+function httpsOptions(tls: TlsMaterial | undefined) {
+  if (!tls) return {};
+  const mutual = tls.clientCa !== undefined;
+  return { https: { cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: mutual, rejectUnauthorized: mutual } };
+}
+
 export async function buildServer(deps: ServerDeps): Promise<Server> {
   const { config, telemetry } = deps;
   // Every receiver's options are checked by its factory before anything else (ConfigError, every problem by path).
@@ -85,6 +93,8 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     // through the error table; Fastify's own closing 503 has no Retry-After.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // HTTPS with `service.http.tls`; with its client CA, a client without a certificate it signed is refused.
+    ...httpsOptions(config.service.http.tls),
   });
 
   // CORS first: every reply, a refusal at admission included, carries the headers a page needs to read it.

@@ -20,8 +20,8 @@ import { PROCESSOR_FACTORIES } from '../processors/registry.ts';
 import { createLiveFeed } from '../query/live.ts';
 import { ConfigError, type SignalhouseConfig } from '../core/config.ts';
 import { analyticsReadMethods } from '../query/grpc.ts';
-import { type Admission, createAdmission } from './admission.ts';
-import { buildGrpcListener, type GrpcListener } from './grpc.ts';
+import { createAdmission } from './admission.ts';
+import { buildGrpcListener, type GrpcListener, type GrpcListenerDeps } from './grpc.ts';
 import { buildPipelines } from './pipeline.ts';
 import { buildServer } from './server.ts';
 import { createTelemetry, type Telemetry } from '../core/telemetry.ts';
@@ -144,7 +144,7 @@ async function assemble(
       if (!ping.success) throw new Error(`storage unreachable: ${ping.error.message}`);
     },
   });
-  const grpc = grpcListener(server.receivers, analyticsReadMethods(queryOptions), admission, logger);
+  const grpc = grpcListener(server.receivers, analyticsReadMethods(queryOptions), { admission, tenants, auth, logger });
 
   const { app } = server;
   alerting.start();
@@ -193,12 +193,16 @@ async function assemble(
  * serving every receiver's gRPC methods and the query side's; undefined when no receiver configures one
  * (`GRPC_PORT=0`, or `protocols` without `grpc`).
  */
-function grpcListener(receivers: readonly Receiver[], queryMethods: readonly GrpcMethod[], admission: Admission, logger: Logger): GrpcListener | undefined {
+function grpcListener(
+  receivers: readonly Receiver[],
+  queryMethods: readonly GrpcMethod[],
+  deps: Omit<GrpcListenerDeps, 'settings' | 'methods'>,
+): GrpcListener | undefined {
   const settings = receivers.find((r) => r.grpcListener)?.grpcListener;
   if (!settings) {
     if (receivers.some((r) => (r.grpcMethods?.length ?? 0) > 0))
-      logger.info('gRPC listener off (receivers.otlp.protocols.grpc not set): gRPC methods are not served');
+      deps.logger.info('gRPC listener off (receivers.otlp.protocols.grpc not set): gRPC methods are not served');
     return undefined;
   }
-  return buildGrpcListener({ settings, methods: [...receivers.flatMap((r) => r.grpcMethods ?? []), ...queryMethods], admission, logger });
+  return buildGrpcListener({ ...deps, settings, methods: [...receivers.flatMap((r) => r.grpcMethods ?? []), ...queryMethods] });
 }

@@ -7,14 +7,28 @@
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authMetadata, healthCheckRequest, rawClient, statusDetails, unary } from '../../test/helpers/grpc.ts';
-import { ACME_KEY, startTestService, type TestService } from '../../test/helpers/service.ts';
+import { ACME_KEY, startTestService, TENANTS, type TestService } from '../../test/helpers/service.ts';
 
 const READ_TOKEN = 'rt_acme_test_token';
 const GLOBEX_TOKEN = 'rt_globex_test_token';
+const ADMIN_TOKEN = 'at_acme_test_token';
 /** Events per user a minute: one token back every 20 s, far longer than the test takes. */
 const RATE = 3;
+
+/** The identity provider of bearer JWTs (`auth.jwt`, with its static public key). */
+const idp = await generateKeyPair('ES256');
+const impostor = await generateKeyPair('ES256');
+const jwt = (claims: Record<string, unknown>, options: { key?: CryptoKey; expires?: string } = {}) =>
+  new SignJWT(claims)
+    .setProtectedHeader({ alg: 'ES256' })
+    .setIssuer('https://idp.test')
+    .setAudience('signalhouse')
+    .setSubject('dashboards')
+    .setExpirationTime(options.expires ?? '10m')
+    .sign(options.key ?? idp.privateKey);
 
 interface Reply<T> {
   err?: grpc.ServiceError;
@@ -26,7 +40,11 @@ type Method = (req: unknown, metadata: grpc.Metadata, callback: (err: grpc.Servi
 let svc: TestService;
 let client: grpc.Client & Record<string, Method>;
 beforeAll(async () => {
-  svc = await startTestService({ receivers: { analytics: { rate_limit: { events_per_user_per_minute: RATE } } } });
+  svc = await startTestService({
+    receivers: { analytics: { rate_limit: { events_per_user_per_minute: RATE } } },
+    tenants: [{ ...TENANTS[0], admin_tokens: [ADMIN_TOKEN] }, TENANTS[1]],
+    auth: { jwt: { public_key: await exportSPKI(idp.publicKey), issuer: 'https://idp.test', audience: 'signalhouse' } },
+  });
   const definition = protoLoader.loadSync(join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'analytics.proto'), {
     keepCase: true,
     longs: String,
@@ -159,7 +177,6 @@ describe('analytics.v1.AnalyticsService', () => {
     expect(statusDetails(big.err!.metadata)).toBeUndefined(); // permanent: no RetryInfo
     expect((await codeOf('TrackEvent', { event_name: bad })).code).toBe(grpc.status.UNAUTHENTICATED);
     expect((await codeOf('TrackEvent', { event_name: bad }, READ_TOKEN)).code).toBe(grpc.status.UNAUTHENTICATED);
-    expect((await codeOf('GetUserCount', { start_time: now() - 60, end_time: now() }, ACME_KEY)).code).toBe(grpc.status.UNAUTHENTICATED);
     expect((await codeOf('GetEventCount', { start_time: now() - 60, end_time: now() })).code).toBe(grpc.status.UNAUTHENTICATED);
     expect(await codeOf('GetEventCount', { start_time: now(), end_time: now() - 60 }, READ_TOKEN)).toEqual({
       code: grpc.status.INVALID_ARGUMENT,
@@ -252,5 +269,71 @@ describe('GetEventCount and GetUserCount', () => {
     // Another tenant's token counts that tenant's events only.
     expect((await rpc<Counts>('GetEventCount', { event_name: 'grpc.count_a', start_time: start, end_time: end }, GLOBEX_TOKEN)).res).toEqual({ counts: [] });
     expect((await rpc('GetUserCount', { start_time: start, end_time: end }, GLOBEX_TOKEN)).res).toEqual({ unique_users: '0' });
+  });
+});
+
+describe('authentication of every call, by the rules of the HTTP API', () => {
+  const range = () => ({ start_time: now() - 3600, end_time: now() + 60 });
+  const status = async (method: string, req: unknown, key?: string) => {
+    const r = await rpc(method, req, key);
+    return { code: r.err?.code ?? grpc.status.OK, details: r.err?.details ?? '' };
+  };
+
+  it('reads with a read token or a bearer JWT granting read, for the JWT’s tenant', async () => {
+    const tracked = await rpc('TrackEvent', { event_name: 'grpc.jwt_read', user_id: 'jwt-reader', timestamp: now() - 60 }, ACME_KEY);
+    expect(tracked.err).toBeUndefined();
+    const counts = { event_name: 'grpc.jwt_read', ...range() };
+    const expected = { counts: [{ event_name: 'grpc.jwt_read', timestamp: String(counts.start_time), count: '1' }] };
+    expect((await rpc('GetEventCount', counts, READ_TOKEN)).res).toEqual(expected);
+    expect((await rpc('GetEventCount', counts, await jwt({ tenant: 'acme', role: 'read' }))).res).toEqual(expected);
+    expect((await rpc('GetEventCount', counts, await jwt({ tenant: 'acme', role: ['admin', 'read'] }))).res).toEqual(expected);
+    // A JWT for another tenant reads that tenant's events only.
+    expect((await rpc('GetEventCount', counts, await jwt({ tenant: 'globex', role: 'read' }))).res).toEqual({ counts: [] });
+    const users = await rpc<{ unique_users: string }>('GetUserCount', range(), await jwt({ tenant: 'acme', role: 'read' }));
+    expect(users.err).toBeUndefined();
+    expect(Number(users.res!.unique_users)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuses another role’s credential on a read call with PERMISSION_DENIED, an unknown one with UNAUTHENTICATED', async () => {
+    for (const method of ['GetEventCount', 'GetUserCount']) {
+      expect(await status(method, range(), ACME_KEY)).toEqual({
+        code: grpc.status.PERMISSION_DENIED,
+        details: 'a write key only ingests: this route needs a read token',
+      });
+      expect(await status(method, range(), ADMIN_TOKEN)).toEqual({
+        code: grpc.status.PERMISSION_DENIED,
+        details: 'an admin token only runs the admin routes (privacy jobs, the audit log): this route needs a read token',
+      });
+      expect(await status(method, range(), await jwt({ tenant: 'acme', role: 'admin' }))).toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+      expect(await status(method, range(), await jwt({ tenant: 'initech', role: 'read' }))).toEqual({
+        code: grpc.status.PERMISSION_DENIED,
+        details: 'the token\'s "tenant" claim names no configured tenant',
+      });
+      expect(await status(method, range(), 'rt_nobody_has_this')).toEqual({ code: grpc.status.UNAUTHENTICATED, details: 'unknown read token' });
+      expect(await status(method, range())).toEqual({
+        code: grpc.status.UNAUTHENTICATED,
+        details: 'missing read token: send the metadata "authorization: Bearer <read token>"',
+      });
+      const forged = await status(method, range(), await jwt({ tenant: 'acme', role: 'read' }, { key: impostor.privateKey }));
+      expect(forged.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect(forged.details).toMatch(/^invalid bearer token: /);
+      const expired = await status(method, range(), await jwt({ tenant: 'acme', role: 'read' }, { expires: '-1h' }));
+      expect(expired.code).toBe(grpc.status.UNAUTHENTICATED);
+    }
+  });
+
+  it('ingests with a write key only: a read token, an admin token or a JWT is an unknown write key, as over HTTP', async () => {
+    const event = { event_name: 'grpc.auth_refused', user_id: 'nobody' };
+    for (const key of [READ_TOKEN, ADMIN_TOKEN, await jwt({ tenant: 'acme', role: 'read' })]) {
+      expect(await status('TrackEvent', event, key)).toEqual({ code: grpc.status.UNAUTHENTICATED, details: 'unknown write key' });
+      expect(await status('IdentifyUser', { user_id: 'nobody' }, key)).toEqual({ code: grpc.status.UNAUTHENTICATED, details: 'unknown write key' });
+    }
+    expect(await status('TrackEvent', event)).toEqual({
+      code: grpc.status.UNAUTHENTICATED,
+      details: 'missing write key: send the metadata "authorization: Bearer <write key>"',
+    });
+    expect(await status('HealthCheck', {}, 'rt_nobody_has_this')).toEqual({ code: grpc.status.OK, details: '' });
+    const [row] = await svc.rows<{ n: string }>('SELECT count() AS n FROM signalhouse.otel_logs WHERE EventName = {e:String}', { e: 'grpc.auth_refused' });
+    expect(Number(row.n)).toBe(0);
   });
 });

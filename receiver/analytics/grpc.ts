@@ -1,6 +1,6 @@
 /**
  * The analytics service's ingest RPCs (`analytics.v1.AnalyticsService`): `TrackEvent` and `IdentifyUser` with
- * a write key (`authorization: Bearer <write key>` metadata), `HealthCheck` without one. Each call is one event
+ * a write key (`authorization: Bearer <write key>` metadata, checked by the listener), `HealthCheck` without one. Each call is one event
  * through the logs pipeline and its processors, as the envelope API ingests (receiver/product/ingest.ts),
  * answered after the commit. `TrackEvent` is an event named `event_name`; `IdentifyUser` an `identify` event
  * whose properties become `traits.*` (as Segment's identify), so the identity views and the count API's stitched
@@ -16,9 +16,7 @@
 import type { GrpcCall, GrpcMethod, Pipeline } from '../../core/components.ts';
 import { SignalhouseError } from '../../core/errors.ts';
 import { type Attributes, type LogEvent, newAttributes } from '../../core/event.ts';
-import type { TenantRegistry } from '../../core/tenants.ts';
 import { formatDouble, putAttribute, RecordRejected } from '../otlp/common.ts';
-import { grpcWriteTenant } from '../otlp/grpc.ts';
 import { eventTimeNs, productEvent, type ProductContext, type ProductFieldNames, requestContext } from '../product/common.ts';
 import { ingestProductEvents } from '../product/ingest.ts';
 import type { ReceiverCounters } from '../receiverhelper/counters.ts';
@@ -45,7 +43,6 @@ export interface AnalyticsGrpcOptions {
   config: AnalyticsReceiverConfig;
   /** The logs pipeline that names the receiver; without one only HealthCheck is served. */
   pipeline: Pipeline | undefined;
-  tenants: TenantRegistry;
   counters: ReceiverCounters;
 }
 
@@ -66,7 +63,7 @@ function timeOf(timestamp: string, ctx: ProductContext): bigint {
 }
 
 export function analyticsGrpcMethods(opts: AnalyticsGrpcOptions): GrpcMethod[] {
-  const { config, pipeline, tenants, counters } = opts;
+  const { config, pipeline, counters } = opts;
   const failed = (status: number) => counters.failed(status);
   const healthCheck: GrpcMethod = { path: `/${ANALYTICS_SERVICE}/HealthCheck`, failed, handle: async () => encodeHealthCheckResponse('ok') };
   if (!pipeline) return [healthCheck];
@@ -79,7 +76,7 @@ export function analyticsGrpcMethods(opts: AnalyticsGrpcOptions): GrpcMethod[] {
     if (request.length > config.max_event_size) {
       throw new SignalhouseError('PAYLOAD_TOO_LARGE', `payload exceeds maximum size: message of ${request.length} bytes, at most ${config.max_event_size}`);
     }
-    const tenant = grpcWriteTenant(tenants, call);
+    const tenant = call.principal!.tenant;
     if (limiter && userId !== '') {
       const wait = limiter.take(`${tenant.id}\u0000${userId}`);
       if (wait > 0) {
@@ -103,6 +100,7 @@ export function analyticsGrpcMethods(opts: AnalyticsGrpcOptions): GrpcMethod[] {
   return [
     {
       path: `/${ANALYTICS_SERVICE}/TrackEvent`,
+      role: 'write',
       failed,
       async handle(request, call) {
         const m = decodeTrackEvent(request);
@@ -118,6 +116,7 @@ export function analyticsGrpcMethods(opts: AnalyticsGrpcOptions): GrpcMethod[] {
     },
     {
       path: `/${ANALYTICS_SERVICE}/IdentifyUser`,
+      role: 'write',
       failed,
       async handle(request, call) {
         const m = decodeIdentifyUser(request);

@@ -7,18 +7,26 @@
 import { z } from 'zod';
 import type { GrpcListenerSettings } from '../../core/components.ts';
 import { DEFAULT_GRPC_ENDPOINT } from '../../core/config.ts';
+import { tlsSchema } from '../../core/tls.ts';
 import { byteSize, durationMs, endpoint, intLike } from '../../core/units.ts';
 import { limitsSchema } from '../receiverhelper/limits.ts';
 
 const httpSchema = z.strictObject({
   /** Largest accepted body, counted after decompression. */
   max_request_body_size: byteSize.default(16 * 1024 * 1024),
+  /** The HTTP listener is shared by every HTTP API: its TLS is `service.http.tls`. */
+  tls: z
+    .unknown()
+    .refine(() => false, 'the HTTP listener serves every HTTP API: set its TLS in service.http.tls')
+    .optional(),
 });
 
 const grpcSchema = z.strictObject({
   /** `host:port`; `GRPC_PORT` and `HOST` override its parts (core/config.ts). */
   endpoint: endpoint.prefault(DEFAULT_GRPC_ENDPOINT),
   transport: z.literal('tcp').default('tcp'),
+  /** Serve gRPC over TLS from these files (core/tls.ts); absent: plaintext HTTP/2. */
+  tls: tlsSchema.optional(),
   /** Largest request message, counted after decompression (the Collector's default, gRPC's: 4 MiB). */
   max_recv_msg_size_mib: intLike(1, 2047).default(4),
   /** HTTP/2 streams per connection (default: the library's, unlimited). */
@@ -59,6 +67,7 @@ export function grpcListenerSettings(grpc: OtlpGrpcConfig): GrpcListenerSettings
     port: grpc.endpoint.port,
     maxReceiveMessageBytes: grpc.max_recv_msg_size_mib * 1024 * 1024,
     maxConcurrentStreams: grpc.max_concurrent_streams,
+    tls: grpc.tls,
     keepalive: {
       timeMs: sp.time,
       timeoutMs: sp.timeout,

@@ -17,7 +17,7 @@ export const otlpReceiverFactory: ReceiverFactory<typeof otlpReceiverSchema> = {
     return {
       name,
       routes: (app) => otlpRoutes(app, { name, config, pipelines, tenants, counters }),
-      grpcMethods: grpc ? otlpGrpcMethods({ name, config, pipelines, tenants, counters }) : [],
+      grpcMethods: grpc ? otlpGrpcMethods({ name, config, pipelines, counters }) : [],
       grpcListener: grpc ? grpcListenerSettings(grpc) : undefined,
     };
   },

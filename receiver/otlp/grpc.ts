@@ -3,13 +3,11 @@
  * `opentelemetry.proto.collector.trace.v1.TraceService/Export`, on the service's gRPC listener. The request
  * arrives as raw bytes (gzip already undone by the listener, its size limit counted after decompression) and is
  * decoded here by the same protobuf decoder as OTLP/HTTP, so a message that cannot be decoded is
- * INVALID_ARGUMENT. The tenant comes from the `authorization` metadata (`Bearer <write key>`). The reply is sent
+ * INVALID_ARGUMENT. The tenant comes from the `authorization` metadata's write key (checked by the listener). The reply is sent
  * after the commit: OK with the Export*ServiceResponse, its `partial_success` naming what was refused or
  * dropped; failures map to gRPC codes in one place (core/grpc-status.ts).
  */
-import type { GrpcCall, GrpcMethod, Pipelines } from '../../core/components.ts';
-import { SignalhouseError } from '../../core/errors.ts';
-import { credentialFromAuthorization, requireWriteTenant, type Tenant, type TenantRegistry } from '../../core/tenants.ts';
+import type { GrpcMethod, Pipelines } from '../../core/components.ts';
 import type { ReceiverCounters } from '../receiverhelper/counters.ts';
 import type { OtlpReceiverConfig } from './config.ts';
 import { otlpExport } from './export.ts';
@@ -23,19 +21,11 @@ export interface OtlpGrpcOptions {
   name: string;
   config: OtlpReceiverConfig;
   pipelines: Pipelines;
-  tenants: TenantRegistry;
   counters: ReceiverCounters;
 }
 
-/** The tenant of a gRPC call's write key (`authorization: Bearer <write key>` metadata). */
-export function grpcWriteTenant(tenants: TenantRegistry, call: GrpcCall): Tenant {
-  const key = credentialFromAuthorization(call.metadata('authorization'));
-  if (!key) throw new SignalhouseError('UNAUTHENTICATED', 'missing write key: send the metadata "authorization: Bearer <write key>"');
-  return requireWriteTenant(tenants, key, undefined);
-}
-
 export function otlpGrpcMethods(opts: OtlpGrpcOptions): GrpcMethod[] {
-  const { name, config, pipelines, tenants, counters } = opts;
+  const { name, config, pipelines, counters } = opts;
   const methods: GrpcMethod[] = [];
   for (const signal of ['logs', 'traces'] as const) {
     const pipeline = pipelines.find(name, signal);
@@ -43,10 +33,10 @@ export function otlpGrpcMethods(opts: OtlpGrpcOptions): GrpcMethod[] {
     const exportBody = otlpExport(signal, pipeline, counters.signal(signal), config.limits);
     methods.push({
       path: OTLP_GRPC_PATHS[signal],
+      role: 'write',
       failed: (status) => counters.failed(status),
       async handle(request, call) {
-        const tenant = grpcWriteTenant(tenants, call);
-        return (await exportBody(tenant.id, request, 'protobuf')) as Buffer;
+        return (await exportBody(call.principal!.tenant.id, request, 'protobuf')) as Buffer;
       },
     });
   }

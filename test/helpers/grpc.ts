@@ -1,7 +1,7 @@
 /**
  * gRPC clients for tests: unary calls on raw bytes (any path, any message, optionally gzip-compressed) with
  * `@grpc/grpc-js`, a call held open mid-message on a bare HTTP/2 stream (to keep it in flight, or to hang up
- * mid-call), and the decoding of a status's `grpc-status-details-bin` (google.rpc.Status with RetryInfo).
+ * mid-call), one frame sent as given on a bare HTTP/2 stream (a frame no gRPC client would send), and the decoding of a status's `grpc-status-details-bin` (google.rpc.Status with RetryInfo).
  */
 import { connect } from 'node:http2';
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
@@ -138,4 +138,32 @@ export function holdCall(address: string, path: string, message: Buffer, key: st
       session.destroy();
     },
   };
+}
+
+/**
+ * One call on its own HTTP/2 connection whose body is `frame` as given (the 5-byte prefix included), with extra
+ * request headers (e.g. `grpc-encoding`); resolves with its gRPC status.
+ */
+export function frameCall(address: string, path: string, frame: Buffer, headers: Record<string, string>): Promise<{ status: number; message: string }> {
+  const session = connect(`http://${address}`);
+  session.on('error', () => {});
+  const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+  let status = -1;
+  let message = '';
+  const readStatus = (h: Record<string, unknown>) => {
+    if (h['grpc-status'] === undefined) return;
+    status = Number(h['grpc-status']);
+    message = decodeURIComponent(String(h['grpc-message'] ?? ''));
+  };
+  stream.on('response', readStatus);
+  stream.on('trailers', readStatus);
+  stream.on('data', () => {});
+  stream.on('error', () => {});
+  stream.end(frame);
+  return new Promise((resolve) =>
+    stream.on('close', () => {
+      session.close();
+      resolve({ status, message });
+    }),
+  );
 }
