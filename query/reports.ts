@@ -56,6 +56,23 @@ export interface Reports {
   ): Promise<{ values: Array<number | null>; series: Points[] }>;
 }
 
+/** Rollup columns whose states are sets of ids (uniqExact): merging them costs more than everything else together. */
+const SET_COLUMNS = /\b(Sessions|Bookings)\b/g;
+
+/**
+ * The overview's metrics (by index) split into statements that run side by side: one per set column a metric
+ * reads, one for all the rest (sums and sketches). At long ranges a set column's merge takes most of the time, and
+ * a single statement would do them one after the other on one core.
+ */
+function scanGroups(metrics: readonly MetricDef[]): number[][] {
+  const groups = new Map<string, number[]>();
+  metrics.forEach((m, i) => {
+    const key = [...new Set(m.rollup.aggregate.match(SET_COLUMNS) ?? [])].sort().join(',');
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  return [...groups.values()];
+}
+
 /** Every bucket of the range in order, null where the query found no value. */
 function pointsOf(byBucket: ReadonlyMap<number, number | null>, q: MetricQuery & { grainSeconds: number }): Points {
   const step = q.grainSeconds * 1000;
@@ -143,12 +160,21 @@ export function createReports(store: Store, rollups: boolean): Reports {
       }
       const found = metrics.map(() => new Map<number, number | null>());
       const totals: Array<{ value: number | null; n: number | null }> = metrics.map(() => ({ value: null, n: null }));
-      for (const r of await readRows<Record<string, unknown>>(store, rollupOverviewSql(db, metrics, q.siteId !== undefined), params(q))) {
-        for (let i = 0; i < metrics.length; i++) {
-          if (Number(r.total) === 1) totals[i] = { value: numberOrNull(r[`v${i}`]), n: numberOrNull(r[`n${i}`]) };
-          else if (Number(r[`r${i}`]) > 0) found[i].set(Number(r.bucket), numberOrNull(r[`v${i}`]));
-        }
-      }
+      await Promise.all(
+        scanGroups(metrics).map(async (group) => {
+          const sql = rollupOverviewSql(
+            db,
+            group.map((i) => metrics[i]),
+            q.siteId !== undefined,
+          );
+          for (const r of await readRows<Record<string, unknown>>(store, sql, params(q))) {
+            group.forEach((i, k) => {
+              if (Number(r.total) === 1) totals[i] = { value: numberOrNull(r[`v${k}`]), n: numberOrNull(r[`n${k}`]) };
+              else if (Number(r[`r${k}`]) > 0) found[i].set(Number(r.bucket), numberOrNull(r[`v${k}`]));
+            });
+          }
+        }),
+      );
       // As `summaries` does: a quantile over few values is answered exactly from the raw events.
       const few = metrics.map((_, i) => i).filter((i) => source === 'auto' && isQuantile(metrics[i]) && (totals[i].n ?? 0) <= EXACT_QUANTILE_MAX_VALUES);
       const exact = await values(
