@@ -1,0 +1,314 @@
+/**
+ * The experiments API end to end on the embedded store: experiments created and changed over HTTP, exposures and
+ * conversions sent as PostHog events through the PostHog API, results computed in ClickHouse. Planted rates give
+ * the expected counts and a significant lift; events before exposure do not count; a skewed split is flagged;
+ * tenants are isolated; only admin tokens change experiments; hostile bodies get 400 with their paths.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../test/helpers/random.ts';
+import { startTestService, type TestService } from '../../test/helpers/service.ts';
+import { createExperiments } from './service.ts';
+
+const ACME = { write: 'wk_acme_exp', read: 'rt_acme_exp', admin: 'at_acme_exp' };
+const GLOBEX = { write: 'wk_globex_exp', read: 'rt_globex_exp', admin: 'at_globex_exp' };
+const TENANTS = [
+  { id: 'acme', write_keys: [ACME.write], read_tokens: [ACME.read], admin_tokens: [ACME.admin] },
+  { id: 'globex', write_keys: [GLOBEX.write], read_tokens: [GLOBEX.read], admin_tokens: [GLOBEX.admin] },
+];
+const BASE = '/api/feature-flags/ab-tests';
+const HOUR = 3_600_000;
+/** The experiment's start, in the past so that every planted event has a time of its own. */
+const T0 = Date.now() - 6 * HOUR;
+const PERSONS = 2000;
+const RATES = { control: 0.1, treatment: 0.2 };
+
+let svc: TestService;
+beforeAll(async () => {
+  svc = await startTestService({ tenants: TENANTS });
+});
+afterAll(async () => {
+  await svc?.close();
+});
+
+async function api(method: string, path: string, token: string | undefined, payload?: unknown) {
+  const res = await fetch(`${svc.url}${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: payload === undefined ? undefined : typeof payload === 'string' ? payload : JSON.stringify(payload),
+  });
+  const text = await res.text();
+  // biome-ignore lint/suspicious/noExplicitAny: the replies' shapes are what the assertions check.
+  const body: Record<string, any> = text ? JSON.parse(text) : {};
+  return { status: res.status, body, requestId: res.headers.get('x-request-id') };
+}
+
+type PosthogEvent = { event: string; distinct_id: string; timestamp: string; properties?: Record<string, unknown> };
+async function capture(writeKey: string, events: PosthogEvent[]) {
+  for (let i = 0; i < events.length; i += 500) {
+    const res = await fetch(`${svc.url}/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ api_key: writeKey, batch: events.slice(i, i + 500) }),
+    });
+    expect(res.status).toBe(200);
+  }
+}
+const at = (ms: number) => new Date(ms).toISOString();
+const exposure = (flag: string, person: string, variant: string, ms: number): PosthogEvent => ({
+  event: '$feature_flag_called',
+  distinct_id: person,
+  timestamp: at(ms),
+  properties: { $feature_flag: flag, $feature_flag_response: variant },
+});
+
+const definition = (overrides: Record<string, unknown> = {}) => ({
+  name: 'Checkout button',
+  status: 'running',
+  flagKey: 'checkout-button',
+  startAt: at(T0),
+  variants: [
+    { id: 'control', name: 'Control', allocation: 50, config: { color: 'grey' }, isControl: true },
+    { id: 'treatment', name: 'Green button', allocation: 50, config: { color: 'green' } },
+  ],
+  metrics: [
+    { id: 'purchase', name: 'Purchase', type: 'conversion', event: 'purchase', aggregation: 'rate', isPrimary: true },
+    { id: 'revenue', name: 'Revenue per person', type: 'mean', attribute: 'order.value', event: 'purchase', aggregation: 'sum' },
+  ],
+  createdBy: 'admin',
+  ...overrides,
+});
+
+describe('a planted experiment', () => {
+  let id: string;
+  const expected = { control: { conversions: 0, revenue: 0 }, treatment: { conversions: 0, revenue: 0 } };
+  beforeAll(async () => {
+    const created = await api('POST', BASE, ACME.admin, definition());
+    expect(created.status).toBe(201);
+    id = created.body.abTest.id;
+    const random = seededRandom(18);
+    const events: PosthogEvent[] = [];
+    for (let i = 0; i < PERSONS; i++) {
+      const person = `p${i}`;
+      const variant = i % 2 === 0 ? 'control' : 'treatment';
+      const exposedAt = T0 + HOUR + i * 1000;
+      // A purchase before exposure (every third person): it must not count, but it tells CUPED these persons buy
+      // more often.
+      const buyer = i % 3 === 0;
+      if (buyer) events.push({ event: 'purchase', distinct_id: person, timestamp: at(exposedAt - 60_000), properties: { 'order.value': 1000 } });
+      events.push(exposure('checkout-button', person, variant, exposedAt));
+      if (random() < RATES[variant] + (buyer ? 0.4 : 0)) {
+        const value = 10 + (i % 7);
+        expected[variant].conversions++;
+        expected[variant].revenue += value;
+        events.push({ event: 'purchase', distinct_id: person, timestamp: at(exposedAt + 120_000), properties: { 'order.value': value } });
+      }
+    }
+    // Ten persons later see the other variant too: they stay in their first.
+    for (let i = 0; i < 10; i++) events.push(exposure('checkout-button', `p${i}`, i % 2 === 0 ? 'treatment' : 'control', T0 + 3 * HOUR));
+    await capture(ACME.write, events);
+    // Another tenant's events on the same flag key and the same person ids: never counted for acme.
+    const foreign: PosthogEvent[] = [];
+    for (let i = 0; i < 300; i++) {
+      foreign.push(exposure('checkout-button', `p${i}`, 'treatment', T0 + HOUR));
+      foreign.push({ event: 'purchase', distinct_id: `p${i}`, timestamp: at(T0 + 2 * HOUR), properties: { 'order.value': 5 } });
+    }
+    await capture(GLOBEX.write, foreign);
+  });
+
+  it('gives the planted counts per variant and a significant lift', async () => {
+    const r = await api('GET', `${BASE}/${id}/results`, ACME.read);
+    expect(r.status).toBe(200);
+    const res = r.body;
+    expect(res).toMatchObject({ id, name: 'Checkout button', status: 'running', flagKey: 'checkout-button', exposures: PERSONS, multipleVariantExposures: 10 });
+    expect(res.srm).toMatchObject({
+      observed: { control: 1000, treatment: 1000 },
+      expected: { control: 1000, treatment: 1000 },
+      chiSquare: 0,
+      mismatch: false,
+    });
+    const [purchase, revenue] = res.metrics;
+    expect(purchase).toMatchObject({ id: 'purchase', type: 'conversion', isPrimary: true });
+    const [control, treatment] = purchase.variants;
+    expect(control).toMatchObject({ id: 'control', isControl: true, exposures: 1000, conversions: expected.control.conversions });
+    expect(control.rate).toBeCloseTo(expected.control.conversions / 1000, 12);
+    expect(control.rateCi95[0]).toBeLessThan(control.rate);
+    expect(control.lift).toBeUndefined();
+    expect(treatment).toMatchObject({ id: 'treatment', isControl: false, exposures: 1000, conversions: expected.treatment.conversions });
+    const lift = treatment.lift;
+    expect(lift.relative).toBeCloseTo(expected.treatment.conversions / expected.control.conversions - 1, 10);
+    expect(lift.pValue).toBeLessThan(0.001);
+    expect(lift.ci95[0]).toBeGreaterThan(0);
+    expect(lift.sequentialCi95[0]).toBeGreaterThan(0);
+    expect(lift.chanceToBeatControl).toBeGreaterThan(0.999);
+    // The purchases before exposure predict those after: CUPED removes part of the variance and keeps the lift.
+    expect(lift.cuped.varianceReduction).toBeGreaterThan(0.05);
+    expect(lift.cuped.ci95[1] - lift.cuped.ci95[0]).toBeLessThan(lift.ci95[1] - lift.ci95[0]);
+    expect(lift.cuped.ci95[0]).toBeLessThan(lift.relative);
+    expect(lift.cuped.ci95[1]).toBeGreaterThan(lift.relative);
+    // Revenue: the sum of order values after exposure, per person (the 1,000s before exposure left out).
+    const [rc, rt] = revenue.variants;
+    expect(rc.mean).toBeCloseTo(expected.control.revenue / 1000, 10);
+    expect(rt.mean).toBeCloseTo(expected.treatment.revenue / 1000, 10);
+    expect(rt.lift.pValue).toBeLessThan(0.001);
+  });
+
+  it('is read by admin tokens too, and is another tenant’s 404', async () => {
+    expect((await api('GET', `${BASE}/${id}/results`, ACME.admin)).status).toBe(200);
+    expect((await api('GET', `${BASE}/${id}`, ACME.read)).body.abTest.id).toBe(id);
+    for (const path of [`${BASE}/${id}`, `${BASE}/${id}/results`]) expect((await api('GET', path, GLOBEX.read)).status).toBe(404);
+    expect((await api('PATCH', `${BASE}/${id}`, GLOBEX.admin, { status: 'stopped' })).status).toBe(404);
+    expect((await api('GET', BASE, GLOBEX.read)).body.abTests).toEqual([]);
+  });
+
+  it("counts only its own tenant's events: globex's experiment on the same flag key sees globex's", async () => {
+    const g = await api('POST', BASE, GLOBEX.admin, definition());
+    expect(g.status).toBe(201);
+    const r = await api('GET', `${BASE}/${g.body.abTest.id}/results`, GLOBEX.read);
+    expect(r.body.srm.observed).toEqual({ control: 0, treatment: 300 });
+    expect(r.body.metrics[0].variants[1]).toMatchObject({ exposures: 300, conversions: 300 });
+  });
+});
+
+describe('sample-ratio mismatch', () => {
+  it('is flagged for 700 against 300 exposures on a 50/50 split', async () => {
+    const created = await api('POST', BASE, ACME.admin, definition({ name: 'Skewed', flagKey: 'skewed' }));
+    const events = Array.from({ length: 1000 }, (_, i) => exposure('skewed', `s${i}`, i < 700 ? 'control' : 'treatment', T0 + HOUR + i));
+    await capture(ACME.write, events);
+    const r = await api('GET', `${BASE}/${created.body.abTest.id}/results`, ACME.read);
+    expect(r.body.srm).toMatchObject({
+      observed: { control: 700, treatment: 300 },
+      expected: { control: 500, treatment: 500 },
+      chiSquare: 160,
+      mismatch: true,
+    });
+    expect(r.body.srm.pValue).toBeLessThan(0.001);
+  });
+});
+
+describe('changes', () => {
+  it('are versioned, audited, and loaded again from the store', async () => {
+    const created = await api('POST', BASE, ACME.admin, definition({ name: 'Pricing page', flagKey: undefined, status: 'draft', startAt: undefined }));
+    expect(created.status).toBe(201);
+    const e = created.body.abTest;
+    expect(e).toMatchObject({ name: 'Pricing page', flagKey: 'pricing-page', status: 'draft', startAt: null, version: 1 });
+    const started = await api('PATCH', `${BASE}/${e.id}`, ACME.admin, { status: 'running' });
+    expect(started.status).toBe(200);
+    expect(started.body.abTest).toMatchObject({ status: 'running', version: 2 });
+    expect(started.body.abTest.startAt).toEqual(expect.any(String));
+    const stopped = await api('PATCH', `${BASE}/${e.id}`, ACME.admin, { status: 'stopped' });
+    expect(stopped.body.abTest).toMatchObject({ status: 'stopped', version: 3 });
+    expect(stopped.body.abTest.endAt).toEqual(expect.any(String));
+    const running = await api('PATCH', `${BASE}/${e.id}`, ACME.admin, { variants: definition().variants });
+    expect(running.status).toBe(400);
+    expect(running.body.message).toMatch(/^variants: /);
+
+    const versions = await svc.rows<{ Version: number }>('SELECT Version FROM signalhouse.experiment_versions WHERE Id = {id:String} ORDER BY Version', {
+      id: e.id,
+    });
+    expect(versions.map((v) => Number(v.Version))).toEqual([1, 2, 3]);
+    const audit = await svc.rows<{ Action: string; Status: number; RequestId: string; Actor: string }>(
+      "SELECT Action, Status, RequestId, Actor FROM signalhouse.audit_log WHERE TenantId = 'acme' AND Target = {id:String} ORDER BY Timestamp",
+      { id: e.id },
+    );
+    expect(audit.map((a) => [a.Action, Number(a.Status)])).toEqual([
+      ['experiment.create', 201],
+      ['experiment.update', 200],
+      ['experiment.update', 200],
+      ['experiment.update', 400],
+    ]);
+    expect(audit[0].RequestId).toBe(created.requestId);
+
+    const reloaded = createExperiments({ store: svc.service.store });
+    await reloaded.load();
+    expect(reloaded.get('acme', e.id)).toEqual(stopped.body.abTest);
+    expect(() => reloaded.get('globex', e.id)).toThrow(/no experiment/);
+  });
+
+  it('refuse a flag key another experiment has', async () => {
+    const r = await api('POST', BASE, ACME.admin, definition());
+    expect(r.status).toBe(400);
+    expect(r.body.message).toMatch(/^flagKey: "checkout-button" is the flag of experiment/);
+  });
+});
+
+describe('who may', () => {
+  it('change experiments: admin tokens only (write key and read token 403, none 401), refusals audited', async () => {
+    for (const token of [ACME.write, ACME.read]) {
+      expect((await api('POST', BASE, token, definition({ flagKey: 'nope' }))).status).toBe(403);
+    }
+    expect((await api('POST', BASE, undefined, definition({ flagKey: 'nope' }))).status).toBe(401);
+    const [first] = (await api('GET', BASE, ACME.read)).body.abTests;
+    expect((await api('PATCH', `${BASE}/${first.id}`, ACME.read, { status: 'stopped' })).status).toBe(403);
+    expect((await api('GET', `${BASE}/${first.id}/results`, ACME.write)).status).toBe(403);
+    expect((await api('GET', BASE, ACME.read)).body.abTests.map((e: { flagKey: string }) => e.flagKey)).not.toContain('nope');
+    const refused = await svc.rows<{ n: string }>(
+      "SELECT count() AS n FROM signalhouse.audit_log WHERE TenantId = 'acme' AND Action IN ('experiment.create', 'experiment.update') AND Status = 403 AND Role = 'read'",
+    );
+    expect(Number(refused[0].n)).toBe(2);
+  });
+});
+
+describe('hostile bodies', () => {
+  const variants = definition().variants;
+  it.each([
+    [
+      'allocations that do not sum to 100',
+      { variants: [{ ...variants[0], allocation: 60 }, variants[1]] },
+      /^variants: allocations must sum to 100 \(they sum to 110\)/,
+    ],
+    ['two controls', { variants: [variants[0], { ...variants[1], isControl: true }] }, /^variants: exactly one variant must be the control/],
+    ['no control', { variants: [{ ...variants[0], isControl: false }, variants[1]] }, /^variants: exactly one variant must be the control/],
+    ['no primary metric', { metrics: [{ id: 'm', name: 'M', type: 'conversion', event: 'x' }] }, /^metrics: exactly one metric must be primary/],
+    ['duplicate variant ids', { variants: [variants[0], { ...variants[1], id: 'control' }] }, /variants\.1\.id: duplicate id "control"/],
+    ['an unknown metric type', { metrics: [{ id: 'm', name: 'M', type: 'median', isPrimary: true }] }, /^metrics\.0\.type: /],
+    [
+      'a catalog metric without events',
+      { metrics: [{ id: 'm', name: 'M', type: 'catalog', metric: 'system.error_rate', isPrimary: true }] },
+      /^metrics\.0\.metric: /,
+    ],
+    ['an unknown field', { owner: 'x' }, /^\(body\): Unrecognized key/],
+    ['a bad status', { status: 'paused' }, /^status: /],
+    [
+      'a negative allocation',
+      {
+        variants: [
+          { ...variants[0], allocation: -10 },
+          { ...variants[1], allocation: 110 },
+        ],
+      },
+      /^variants\.0\.allocation: /,
+    ],
+    ['a bad flag key', { flagKey: '../x y' }, /^flagKey: /],
+    [
+      'too many variants',
+      { variants: Array.from({ length: 21 }, (_, i) => ({ ...variants[1], id: `v${i}`, isControl: i === 0, allocation: 100 / 21 })) },
+      /^variants: /,
+    ],
+    [
+      'a huge config',
+      { variants: [{ ...variants[0], config: { blob: 'x'.repeat(20_000) } }, variants[1]] },
+      /^variants\.0\.config: must be at most 16384 bytes/,
+    ],
+    ['endAt before startAt', { endAt: at(T0 - HOUR) }, /^endAt: must be after startAt/],
+  ])('%s: 400 with the path', async (_what, overrides, message) => {
+    const r = await api('POST', BASE, ACME.admin, definition({ flagKey: 'hostile', ...overrides }));
+    expect(r.status).toBe(400);
+    expect(r.body.message).toMatch(message);
+  });
+
+  it('refuses prototype keys, a non-object body and a body over the limit without a 500', async () => {
+    const proto = `{"name":"P","variants":[{"id":"a","name":"A","allocation":50,"isControl":true,"config":{"__proto__":{"x":1}}},{"id":"b","name":"B","allocation":50}],"metrics":[{"id":"m","name":"M","type":"conversion","isPrimary":true}]}`;
+    const r = await api('POST', BASE, ACME.admin, proto);
+    expect(r.status).toBe(400);
+    const constructorKey = definition({ flagKey: 'ctor', variants: [{ ...variants[0], config: { constructor: 1 } }, variants[1]] });
+    const c = await api('POST', BASE, ACME.admin, constructorKey);
+    expect(c.status).toBe(400);
+    expect(c.body.message).toMatch(/^variants\.0\.config\.constructor: /);
+    expect((await api('POST', BASE, ACME.admin, '[1,2]')).status).toBe(400);
+    expect((await api('POST', BASE, ACME.admin, 'null')).status).toBe(400);
+    expect((await api('PATCH', `${BASE}/nope`, ACME.admin, { status: 'stopped' })).status).toBe(404);
+    const huge = await api('POST', BASE, ACME.admin, definition({ name: 'x'.repeat(2 * 1024 * 1024) }));
+    expect(huge.status).toBe(413);
+    expect((await api('GET', BASE, ACME.read)).body.abTests.map((e: { flagKey: string }) => e.flagKey)).not.toContain('hostile');
+  });
+});
