@@ -111,33 +111,35 @@ function metricRows(metric: ExperimentMetricQuery): MetricRows {
 export function experimentSql(db: string, metric: ExperimentMetricQuery): string {
   const rows = metricRows(metric);
   const names = Object.keys(rows.columns);
-  const columns = names.map((n) => `, ${rows.columns[n]} AS ${n}`).join('');
-  const y = rows.zeroWhenMissing ? 'coalesce(m.post, 0)' : 'm.post';
-  const x = 'coalesce(m.pre, 0)';
+  const y = rows.zeroWhenMissing ? 'coalesce(post, 0)' : 'post';
+  const x = 'coalesce(pre, 0)';
   const has = `${y} IS NOT NULL`;
+  // Exposures and metric rows are read once each and joined on the person; each joined row's phase says where it
+  // falls: after exposure (1), in the window before it (0), elsewhere or no row at all (-1, kept so that every
+  // exposed person stays, and ignored).
   return `${linksWith(db)}
-    SELECT ex.variant AS variant, count() AS exposed, countIf(ex.variants > 1) AS multiple,
+    SELECT variant, count() AS exposed, countIf(variants > 1) AS multiple,
       countIf(${has}) AS n, sum(${y}) AS sy, sum(${y} * ${y}) AS syy,
       sumIf(${x}, ${has}) AS sx, sumIf(${x} * ${x}, ${has}) AS sxx, sumIf(${x} * ${y}, ${has}) AS sxy,
-      countIf(m.pre IS NOT NULL AND ${has}) AS covariate
-    FROM (${exposuresSql(db)}) AS ex
-    LEFT JOIN (
-      SELECT person, anyIf(value, phase = 1) AS post, anyIf(value, phase = 0) AS pre FROM (
-        SELECT person, phase, CAST(${rows.aggregate} AS Nullable(Float64)) AS value FROM (
-          SELECT r.person AS person, if(r.t >= x2.exposedAt, 1, 0) AS phase${names.map((n) => `, r.${n} AS ${n}`).join('')}
-          FROM (
-            SELECT ${PERSON} AS person, toUnixTimestamp64Milli(e.Timestamp) AS t${columns}
+      countIf(pre IS NOT NULL AND ${has}) AS covariate
+    FROM (
+      SELECT person, any(variant) AS variant, any(variants) AS variants, anyIf(finite, phase = 1) AS post, anyIf(finite, phase = 0) AS pre
+      FROM (
+        SELECT person, variant, variants, phase, CAST(${rows.aggregate} AS Nullable(Float64)) AS value, if(isNaN(value), NULL, value) AS finite
+        FROM (
+          SELECT x.person AS person, x.variant AS variant, x.variants AS variants,
+            multiIf(r.t IS NULL, -1, r.t >= x.exposedAt, 1, r.t >= x.exposedAt - {preWindow:Int64}, 0, -1) AS phase${names.map((n) => `, r.${n} AS ${n}`).join('')}
+          FROM (${exposuresSql(db)}) AS x
+          LEFT JOIN (
+            SELECT ${PERSON} AS person, toUnixTimestamp64Milli(e.Timestamp) AS t${names.map((n) => `, ${rows.columns[n]} AS ${n}`).join('')}
             FROM ${db}.otel_logs AS e
             WHERE e.TenantId = {tenant:String} AND ${rows.where} AND ${range('e.Timestamp', 'scanFrom', 'end')}
-          ) AS r
-          INNER JOIN (${exposuresSql(db)}) AS x2 ON r.person = x2.person
-          WHERE r.t >= x2.exposedAt - {preWindow:Int64}
+          ) AS r ON r.person = x.person
         )
-        GROUP BY person, phase
+        GROUP BY person, variant, variants, phase
       )
-      WHERE isNull(value) OR NOT isNaN(value)
       GROUP BY person
-    ) AS m ON m.person = ex.person
+    )
     GROUP BY variant
     SETTINGS join_use_nulls = 1`;
 }

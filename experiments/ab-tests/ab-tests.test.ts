@@ -21,6 +21,7 @@ const HOUR = 3_600_000;
 const T0 = Date.now() - 6 * HOUR;
 const PERSONS = 2000;
 const RATES = { control: 0.1, treatment: 0.2 };
+const TURN = { 'voice.turn_id': 'turn-1' };
 
 let svc: TestService;
 beforeAll(async () => {
@@ -73,6 +74,8 @@ const definition = (overrides: Record<string, unknown> = {}) => ({
   metrics: [
     { id: 'purchase', name: 'Purchase', type: 'conversion', event: 'purchase', aggregation: 'rate', isPrimary: true },
     { id: 'revenue', name: 'Revenue per person', type: 'mean', attribute: 'order.value', event: 'purchase', aggregation: 'sum' },
+    { id: 'order', name: 'Order value', type: 'mean', attribute: 'order.value', event: 'purchase', aggregation: 'mean' },
+    { id: 'barge-ins', name: 'Barge-ins per person', type: 'catalog', metric: 'voice.barge_in_count' },
   ],
   createdBy: 'admin',
   ...overrides,
@@ -102,6 +105,13 @@ describe('a planted experiment', () => {
         expected[variant].revenue += value;
         events.push({ event: 'purchase', distinct_id: person, timestamp: at(exposedAt + 120_000), properties: { 'order.value': value } });
       }
+      // Every fifth person interrupts the assistant after exposure, once in control and twice in treatment; those in
+      // control did once before exposure too.
+      if (i % 5 === 0) {
+        for (let k = 0; k < (variant === 'control' ? 1 : 2); k++)
+          events.push({ event: 'voice.barge_in', distinct_id: person, timestamp: at(exposedAt + 1000 + k), properties: TURN });
+        if (variant === 'control') events.push({ event: 'voice.barge_in', distinct_id: person, timestamp: at(exposedAt - 1000), properties: TURN });
+      }
     }
     // Ten persons later see the other variant too: they stay in their first.
     for (let i = 0; i < 10; i++) events.push(exposure('checkout-button', `p${i}`, i % 2 === 0 ? 'treatment' : 'control', T0 + 3 * HOUR));
@@ -126,7 +136,7 @@ describe('a planted experiment', () => {
       chiSquare: 0,
       mismatch: false,
     });
-    const [purchase, revenue] = res.metrics;
+    const [purchase, revenue, order, bargeIns] = res.metrics;
     expect(purchase).toMatchObject({ id: 'purchase', type: 'conversion', isPrimary: true });
     const [control, treatment] = purchase.variants;
     expect(control).toMatchObject({ id: 'control', isControl: true, exposures: 1000, conversions: expected.control.conversions });
@@ -150,6 +160,16 @@ describe('a planted experiment', () => {
     expect(rc.mean).toBeCloseTo(expected.control.revenue / 1000, 10);
     expect(rt.mean).toBeCloseTo(expected.treatment.revenue / 1000, 10);
     expect(rt.lift.pValue).toBeLessThan(0.001);
+    // Order value: the mean over the persons who bought after exposure only.
+    const [oc, ot] = order.variants;
+    expect(oc.mean).toBeCloseTo(expected.control.revenue / expected.control.conversions, 10);
+    expect(ot.mean).toBeCloseTo(expected.treatment.revenue / expected.treatment.conversions, 10);
+    // A catalog count per person: 200 persons of each variant interrupt, once (control) or twice (treatment).
+    const [bc, bt] = bargeIns.variants;
+    expect(bargeIns).toMatchObject({ type: 'catalog', isPrimary: false });
+    expect(bc).toMatchObject({ exposures: 1000, mean: 0.2 });
+    expect(bt).toMatchObject({ exposures: 1000, mean: 0.4 });
+    expect(bt.lift.relative).toBeCloseTo(1, 10);
   });
 
   it('is read by admin tokens too, and is another tenant’s 404', async () => {
