@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../test/helpers/random.ts';
 import { startTestService, type TestService } from '../../test/helpers/service.ts';
+import { createSchema, parseBody } from './definition.ts';
+import type { ExperimentFlag } from './flags.ts';
 import { createExperiments } from './service.ts';
 
 const ACME = { write: 'wk_acme_exp', read: 'rt_acme_exp', admin: 'at_acme_exp' };
@@ -244,6 +246,32 @@ describe('changes', () => {
     expect(() => reloaded.get('globex', e.id)).toThrow(/no experiment/);
   });
 
+  it("keep the experiment's flag in step: its variants, allocations and configs, enabled only while running", async () => {
+    const upserts: Array<{ tenantId: string; flag: ExperimentFlag; actor: string; requestId: string }> = [];
+    const withFlags = createExperiments({
+      store: svc.service.store,
+      flags: { upsert: async (tenantId, flag, actor, requestId) => void upserts.push({ tenantId, flag, actor, requestId }) },
+    });
+    const input = parseBody(createSchema, definition({ flagKey: 'flagged', status: 'draft', startAt: undefined }));
+    const created = await withFlags.create('acme', input, 'at_acme#1', 'req-1');
+    await withFlags.update('acme', created.id, { status: 'running' }, 'at_acme#1', 'req-2');
+    await withFlags.update('acme', created.id, { status: 'stopped' }, 'at_acme#2', 'req-3');
+    expect(upserts.map((u) => [u.tenantId, u.flag.isEnabled, u.actor, u.requestId])).toEqual([
+      ['acme', false, 'at_acme#1', 'req-1'],
+      ['acme', true, 'at_acme#1', 'req-2'],
+      ['acme', false, 'at_acme#2', 'req-3'],
+    ]);
+    expect(upserts[1].flag).toEqual({
+      key: 'flagged',
+      name: 'Checkout button',
+      isEnabled: true,
+      variants: [
+        { key: 'control', name: 'Control', rolloutPercentage: 50, payload: { color: 'grey' } },
+        { key: 'treatment', name: 'Green button', rolloutPercentage: 50, payload: { color: 'green' } },
+      ],
+    });
+  });
+
   it('refuse a flag key another experiment has', async () => {
     const r = await api('POST', BASE, ACME.admin, definition());
     expect(r.status).toBe(400);
@@ -314,6 +342,20 @@ describe('hostile bodies', () => {
     const r = await api('POST', BASE, ACME.admin, definition({ flagKey: 'hostile', ...overrides }));
     expect(r.status).toBe(400);
     expect(r.body.message).toMatch(message);
+  });
+
+  it.each([
+    ['a metric list without a primary', { metrics: [{ id: 'm', name: 'M', type: 'conversion', event: 'x' }] }, /^metrics: exactly one metric must be primary/],
+    ['a bad status', { status: 'paused' }, /^status: /],
+    ['a flag key (fixed at creation)', { flagKey: 'other' }, /^\(body\): Unrecognized key/],
+    ['endAt before startAt', { endAt: at(T0 - HOUR) }, /^endAt: must be after startAt/],
+    ['a name of the wrong type', { name: 42 }, /^name: /],
+  ])('PATCH with %s: 400 with the path, nothing changed', async (_what, body, message) => {
+    const [first] = (await api('GET', BASE, ACME.read)).body.abTests;
+    const r = await api('PATCH', `${BASE}/${first.id}`, ACME.admin, body);
+    expect(r.status).toBe(400);
+    expect(r.body.message).toMatch(message);
+    expect((await api('GET', `${BASE}/${first.id}`, ACME.read)).body.abTest).toEqual(first);
   });
 
   it('refuses prototype keys, a non-object body and a body over the limit without a 500', async () => {

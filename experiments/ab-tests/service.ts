@@ -1,8 +1,9 @@
 /**
  * The experiments of every tenant, in memory (the latest version of each, loaded from `experiment_versions` at
- * start) and in the store: each create or change appends a version first, then updates the experiment's flag,
- * and only then is it visible here. Changes of one tenant run one at a time, so versions and flag keys never
- * collide.
+ * start) and in the store: each create or change appends a version first — from then on it is the experiment,
+ * here as after a restart — and then updates the experiment's flag (a failure there fails the call; repeating the
+ * change writes the flag again). Changes of one tenant run one at a time, so versions and flag keys never collide.
+ * One process writes a store's experiments.
  */
 import { randomUUID } from 'node:crypto';
 import { SignalhouseError } from '../../core/errors.ts';
@@ -29,6 +30,9 @@ export interface Experiments {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Experiments are kept in memory: a bound on what one tenant's admin can make it hold. */
+export const MAX_EXPERIMENTS_PER_TENANT = 1000;
 
 export function createExperiments(opts: ExperimentsOptions): Experiments {
   const { store, flags } = opts;
@@ -76,6 +80,8 @@ export function createExperiments(opts: ExperimentsOptions): Experiments {
     get,
     create: (tenantId, input, actor, requestId) =>
       serially(tenantId, async () => {
+        if (tenantMap(tenantId).size >= MAX_EXPERIMENTS_PER_TENANT)
+          throw new SignalhouseError('BAD_REQUEST', `a tenant has at most ${MAX_EXPERIMENTS_PER_TENANT} experiments`);
         const id = randomUUID();
         const flagKey = input.flagKey ?? flagKeyFromName(input.name, id);
         const taken = [...tenantMap(tenantId).values()].find((e) => e.flagKey === flagKey);

@@ -22,5 +22,5 @@ export const chiSquareCdf = (x: number, k: number): number => chisquareCdf(x, k)
 /** P(X ≤ x) for X ~ Beta(a, b). */
 export const betaDistCdf = (x: number, a: number, b: number): number => betaCdf(x, a, b);
 
-/** The two-sided p-value of a standard normal statistic z. */
-export const normalTwoSidedP = (z: number): number => (Number.isFinite(z) ? 2 * (1 - phi(Math.abs(z))) : Number.isNaN(z) ? Number.NaN : 0);
+/** The two-sided p-value of a standard normal statistic z (from the lower tail, so tiny p-values keep their digits). */
+export const normalTwoSidedP = (z: number): number => 2 * phi(-Math.abs(z));

@@ -33,7 +33,7 @@ export function welchTest(control: Summary, treatment: Summary, alpha = 0.05): W
     return { difference, t: difference === 0 ? 0 : Math.sign(difference) * Number.POSITIVE_INFINITY, df: Number.NaN, pValue: p, ci: [difference, difference] };
   }
   const t = difference / se;
-  const pValue = Number.isFinite(df) ? 2 * (1 - studentCdf(Math.abs(t), df)) : normalTwoSidedP(t);
+  const pValue = Number.isFinite(df) ? 2 * studentCdf(-Math.abs(t), df) : normalTwoSidedP(t);
   const q = Number.isFinite(df) ? studentQuantile(1 - alpha / 2, df) : phiInverse(1 - alpha / 2);
   return { difference, t, df, pValue, ci: [difference - q * se, difference + q * se] };
 }

@@ -96,6 +96,45 @@ describe('chance to beat control', () => {
     expect(chanceToBeatRate(c, t)).toBeCloseTo(approx, 2);
     expect(chanceToBeatRate(c, t)).toBe(chanceToBeatRate(c, t));
   });
+  it("matches Evan Miller's closed form for Beta posteriors", () => {
+    // P(p_t > p_c) = Σ_{i=0}^{α_t−1} B(α_c + i, β_c + β_t) / ((β_t + i) B(1 + i, β_t) B(α_c, β_c)), in logs.
+    const lgamma = (x: number): number => {
+      // Lanczos (g = 7, n = 9), |error| < 1e-13 for x > 0.
+      const g = [
+        0.9999999999998099, 676.5203681218851, -1259.1392167224028, 771.3234287776531, -176.6150291621406, 12.507343278686905, -0.13857109526572012,
+        9.984369578019572e-6, 1.5056327351493116e-7,
+      ];
+      if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lgamma(1 - x);
+      const y = x - 1;
+      let a = g[0];
+      for (let i = 1; i < 9; i++) a += g[i] / (y + i);
+      const t = y + 7.5;
+      return 0.5 * Math.log(2 * Math.PI) + (y + 0.5) * Math.log(t) - t + Math.log(a);
+    };
+    const lbeta = (a: number, b: number) => lgamma(a) + lgamma(b) - lgamma(a + b);
+    const exact = (ac: number, bc: number, at: number, bt: number) => {
+      let total = 0;
+      for (let i = 0; i < at; i++) total += Math.exp(lbeta(ac + i, bc + bt) - Math.log(bt + i) - lbeta(1 + i, bt) - lbeta(ac, bc));
+      return total;
+    };
+    for (const [c, t] of [
+      [
+        { n: 100, conversions: 10 },
+        { n: 100, conversions: 15 },
+      ],
+      [
+        { n: 1000, conversions: 120 },
+        { n: 1000, conversions: 100 },
+      ],
+      [
+        { n: 50, conversions: 1 },
+        { n: 60, conversions: 0 },
+      ],
+    ]) {
+      const want = exact(1 + c.conversions, 1 + c.n - c.conversions, 1 + t.conversions, 1 + t.n - t.conversions);
+      expect(chanceToBeatRate(c, t)).toBeCloseTo(want, 5);
+    }
+  });
   it('is Φ(d / se) for means', () => {
     const c = { n: 100, mean: 5, variance: 4 };
     const t = { n: 100, mean: 5.4, variance: 4 };
@@ -195,5 +234,14 @@ describe('comparisons', () => {
     const lift = compareMeans(c, t);
     expect(lift.relative).toBeCloseTo(1 / 3, 12);
     expect(lift.pValue).toBeCloseTo(welchTest(summarize(c), summarize(t)).pValue, 12);
+  });
+});
+
+describe('variant ids named like prototype members', () => {
+  it('are counted like any other', () => {
+    const r = sampleRatioMismatch({ constructor: 5250, toString: 4750 }, { constructor: 50, toString: 50 });
+    expect(r.observed).toEqual({ constructor: 5250, toString: 4750 });
+    expect(r.expected).toEqual({ constructor: 5000, toString: 5000 });
+    expect(r.chiSquare).toBeCloseTo(25, 10);
   });
 });
