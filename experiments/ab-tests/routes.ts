@@ -9,7 +9,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { type Authenticator, RoleRefusal, requireRole } from '../../core/auth.ts';
-import type { SignalhouseError } from '../../core/errors.ts';
 import type { Principal } from '../../core/tenants.ts';
 import { recordAudit } from '../../query/privacy/audit.ts';
 import type { Store } from '../../storage/store.ts';
@@ -68,7 +67,7 @@ export async function experimentRoutes(app: FastifyInstance, opts: ExperimentRou
     try {
       request.principal = await auth.authenticate(request.headers.authorization, 'read');
     } catch (err) {
-      if (!(err instanceof RoleRefusal && err.principal.role === 'admin')) throw err as SignalhouseError;
+      if (!(err instanceof RoleRefusal && err.principal.role === 'admin')) throw err;
       request.principal = err.principal;
     }
   };

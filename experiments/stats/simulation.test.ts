@@ -5,12 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { normalDraws, seededRandom } from '../../test/helpers/random.ts';
-import { compareMeans, compareRates } from './compare.ts';
+import { compareMeans, compareRates, cupedLifts } from './compare.ts';
 import { relativeLift, welchTest } from './means.ts';
 import { type RateCounts, rateSummary, twoProportionZTest } from './rates.ts';
 import { sequentialInterval } from './sequential.ts';
 import { sampleRatioMismatch } from './srm.ts';
-import { type MomentSums, summarize } from './summary.ts';
+import { type CovariateSums, type MomentSums, summarize } from './summary.ts';
 
 const excludesZero = ([lo, hi]: [number, number]) => lo > 0 || hi < 0;
 
@@ -90,6 +90,71 @@ describe('A/A tests looked at after every batch', () => {
     }
     expect(naive / RUNS).toBeGreaterThan(0.1);
     expect(sequential / RUNS).toBeLessThanOrEqual(0.065);
+  });
+});
+
+describe('A/A tests of means looked at after every batch', () => {
+  it('keep the sequential interval within 5% + 1.5%, while the fixed-horizon one inflates', () => {
+    const RUNS = 400;
+    let naive = 0;
+    let sequential = 0;
+    for (let seed = 1; seed <= RUNS; seed++) {
+      const random = seededRandom(70_000 + seed);
+      const normal = normalDraws(random);
+      const value = () => Math.exp(normal());
+      const c = { n: 0, sum: 0, sumSquares: 0 };
+      const t = { n: 0, sum: 0, sumSquares: 0 };
+      let naiveStopped = false;
+      let sequentialStopped = false;
+      for (let look = 0; look < 20; look++) {
+        addValues(c, 100, value);
+        addValues(t, 100, value);
+        const lift = compareMeansFast(c, t);
+        naiveStopped ||= excludesZero(lift.ci);
+        sequentialStopped ||= excludesZero(sequentialInterval(lift.relative, lift.variance, c.n + t.n));
+      }
+      if (naiveStopped) naive++;
+      if (sequentialStopped) sequential++;
+    }
+    expect(naive / RUNS).toBeGreaterThan(0.1);
+    expect(sequential / RUNS).toBeLessThanOrEqual(0.065);
+  });
+});
+
+/** The lift of means without the chance to beat control (the simulations need only the interval). */
+const compareMeansFast = (c: MomentSums, t: MomentSums) => relativeLift(summarize(c), summarize(t));
+
+describe('CUPED in A/A tests', () => {
+  it('keeps the false-positive rate at 5% ± 1.5% with narrower intervals when the covariate predicts the outcome', () => {
+    const RUNS = 1500;
+    let rejected = 0;
+    let reduction = 0;
+    for (let seed = 1; seed <= RUNS; seed++) {
+      const random = seededRandom(80_000 + seed);
+      const normal = normalDraws(random);
+      const variant = (): CovariateSums => {
+        const s = { n: 0, sum: 0, sumSquares: 0, sumX: 0, sumXSquares: 0, sumXY: 0 };
+        for (let i = 0; i < 300; i++) {
+          const x = 10 + 3 * normal();
+          const y = 5 + 0.8 * x + normal();
+          s.n++;
+          s.sum += y;
+          s.sumSquares += y * y;
+          s.sumX += x;
+          s.sumXSquares += x * x;
+          s.sumXY += x * y;
+        }
+        return s;
+      };
+      const lift = cupedLifts([variant(), variant()], 0)![1]!;
+      if (excludesZero(lift.ci95)) rejected++;
+      reduction += lift.varianceReduction / RUNS;
+    }
+    expect(rejected / RUNS).toBeGreaterThan(0.035);
+    expect(rejected / RUNS).toBeLessThan(0.065);
+    // var(y) = 0.64 · 9 + 1 = 6.76, of which 5.76 is x's: CUPED removes ~85% of it.
+    expect(reduction).toBeGreaterThan(0.8);
+    expect(reduction).toBeLessThan(0.9);
   });
 });
 
