@@ -9,6 +9,8 @@ import type { IncomingMessage } from 'node:http';
 import { Transform } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify';
 import type { Alerting } from '../alerting/alerting.ts';
+import { experimentRoutes } from '../experiments/ab-tests/routes.ts';
+import type { Experiments } from '../experiments/ab-tests/service.ts';
 import { alertRulesRoute, alertStateRoutes } from '../alerting/routes.ts';
 import { createReceivers } from '../receiver/receiverhelper/factory.ts';
 import { installCors } from './cors.ts';
@@ -61,6 +63,8 @@ export interface ServerDeps {
   alerting: Alerting;
   /** Committed events for the query API's live stream. */
   live: LiveFeed;
+  /** The A/B experiments the experiments API creates, changes and reports. */
+  experiments: Experiments;
   /** Where the dashboard's build is (default dashboard/dist). */
   dashboardDir?: string;
 }
@@ -227,6 +231,12 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     store: deps.store,
     auth: deps.auth,
     erasures: deps.erasures,
+    readAfterAck: deps.readAfterAck,
+  });
+  await corsRoutes.register('query', timed(queryTimer, experimentRoutes), {
+    store: deps.store,
+    auth: deps.auth,
+    experiments: deps.experiments,
     readAfterAck: deps.readAfterAck,
   });
   // The web tracker's scripts, for pages on any origin (their own CORS headers: a static `*`).

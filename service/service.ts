@@ -29,6 +29,7 @@ import { createTenantRegistry } from '../core/tenants.ts';
 import { createAuthenticator } from '../core/auth.ts';
 import { createSuppressionList } from '../core/suppressions.ts';
 import { createErasureRunner } from '../query/privacy/erasure.ts';
+import { createExperiments } from '../experiments/ab-tests/service.ts';
 
 export interface Service {
   readonly app: FastifyInstance;
@@ -109,6 +110,10 @@ async function assemble(
     await settleIngest();
     await erasures.rebuilt();
   };
+  // Experiments are few: all of them in memory, read once here. No flag store is wired yet, so they write no
+  // flag (experiments/ab-tests/flags.ts).
+  const experiments = createExperiments({ store, flags: undefined });
+  await experiments.load();
   const alerting = createAlerting(alertingConfig, { store, settle, registry: telemetry.registry, logger });
   // Committed events, as stored, for the SLI metrics and the live stream.
   const live = createLiveFeed();
@@ -139,6 +144,7 @@ async function assemble(
     admission,
     alerting,
     live,
+    experiments,
     async checkReady() {
       const ping = await store.client.ping();
       if (!ping.success) throw new Error(`storage unreachable: ${ping.error.message}`);
