@@ -1,0 +1,100 @@
+/**
+ * encrypt: seals traits and the attributes configured as PII (`encryption` in signalhouse.yaml) with AES-256-GCM
+ * under the tenant's data key, or the person's with `per_person_keys` (core/encryption.ts, core/keyring.ts), so
+ * they are stored as `enc:v1:<key id>:<base64>` and only authorised reads see them in clear (docs/privacy.md,
+ * "Encryption at rest"). Without `encryption` configured it passes batches through untouched.
+ *
+ * Last in the chain, after dedupe: dedupe hashes the content of events without an id, and a ciphertext differs at
+ * every retry (a fresh IV), so encrypting first would let retries through; and after redact, which must scan the
+ * plaintext. On the hot path: one map lookup for the tenant's key per batch, a memoized decision per attribute
+ * key, and per person (with person keys) one map lookup per event; a batch naming persons without a cached key
+ * loads (or makes and stores) theirs in one round trip before it is sealed.
+ */
+import { z } from 'zod';
+import type { Processor, ProcessorFactory } from '../core/components.ts';
+import { type DataKey, encryptValue, valueAad } from '../core/encryption.ts';
+import { SignalhouseError } from '../core/errors.ts';
+import type { Attributes, Batch, Identity } from '../core/event.ts';
+import type { Encryption } from '../core/keyring.ts';
+import { memo } from './memo.ts';
+
+/** What to encrypt and with which keys is the service's `encryption` section: the processor has no options. */
+const configSchema = z.strictObject({});
+export type EncryptConfig = z.infer<typeof configSchema>;
+
+type Sealable = Identity & { attributes: Attributes };
+const personOf = (e: Sealable) => (e.userId !== '' ? e.userId : e.anonymousId);
+
+export function createEncrypt(_config: EncryptConfig, name = 'encrypt'): Processor {
+  let enc: Encryption | undefined;
+  const rules = new Map<string, (key: string) => boolean>();
+  const ruleOf = (tenantId: string) => {
+    let rule = rules.get(tenantId);
+    if (!rule) {
+      const e = enc!;
+      rule = memo(10_000, (key: string) => e.isEncrypted(tenantId, key));
+      rules.set(tenantId, rule);
+    }
+    return rule;
+  };
+
+  const holdsPii = (attrs: Attributes, isPii: (k: string) => boolean) => {
+    for (const k in attrs) if (isPii(k)) return true;
+    return false;
+  };
+
+  /** The person's key, loaded again if a full cache dropped it since the batch's load. */
+  async function personKey(e: Encryption, tenantId: string, person: string): Promise<DataKey> {
+    let key = e.personKey(tenantId, person);
+    if (!key) {
+      await e.loadPersonKeys(tenantId, [person]);
+      key = e.personKey(tenantId, person);
+    }
+    if (!key) throw new SignalhouseError('INTERNAL', 'a person key could not be loaded');
+    return key;
+  }
+
+  return {
+    name,
+    async start(ctx) {
+      enc = ctx.encryption;
+    },
+    async process(batch: Batch): Promise<Batch> {
+      if (!enc) return batch;
+      const tenantId = batch.tenantId;
+      const tenantKey = enc.tenantKey(tenantId);
+      // Never stored in clear: a tenant without a key (not configured at start) cannot be written.
+      if (!tenantKey) throw new SignalhouseError('INTERNAL', `tenant "${tenantId}" has no data key`);
+      const isPii = ruleOf(tenantId);
+      const events = batch.events as readonly Sealable[];
+      if (enc.perPersonKeys) {
+        let missing: Set<string> | undefined;
+        for (const e of events) {
+          const person = personOf(e);
+          if (person !== '' && !enc.personKey(tenantId, person) && holdsPii(e.attributes, isPii)) (missing ??= new Set()).add(person);
+        }
+        if (missing) await enc.loadPersonKeys(tenantId, [...missing]);
+      }
+      for (const e of events) {
+        const attrs = e.attributes;
+        let key: DataKey | undefined;
+        for (const k in attrs) {
+          if (!isPii(k)) continue;
+          if (!key) {
+            const person = enc.perPersonKeys ? personOf(e) : '';
+            key = person === '' ? tenantKey : (enc.personKey(tenantId, person) ?? (await personKey(enc, tenantId, person)));
+          }
+          attrs[k] = encryptValue(key, attrs[k], valueAad(tenantId, k, key.id));
+        }
+      }
+      return batch;
+    },
+  };
+}
+
+export const encryptFactory: ProcessorFactory<typeof configSchema> = {
+  type: 'encrypt',
+  signals: ['logs', 'traces'],
+  configSchema,
+  create: createEncrypt,
+};
