@@ -18,6 +18,7 @@ import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
 import type { Store } from '../storage/store.ts';
 import type { LiveFeed } from '../query/live.ts';
 import type { ErasureRunner } from '../query/privacy/erasure.ts';
+import type { Encryption } from '../core/keyring.ts';
 import { privacyRoutes } from '../query/privacy/routes.ts';
 import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
@@ -60,6 +61,8 @@ export interface ServerDeps {
   alerting: Alerting;
   /** Committed events for the query API's live stream. */
   live: LiveFeed;
+  /** With encryption on: the keys authorised reads (exports, the people API for admin tokens) decrypt with. */
+  encryption?: Encryption;
   /** Where the dashboard's build is (default dashboard/dist). */
   dashboardDir?: string;
 }
@@ -211,6 +214,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     auth: deps.auth,
     readAfterAck: deps.readAfterAck,
     live: deps.live,
+    encryption: deps.encryption,
   });
   await corsRoutes.register('query', timed(queryTimer, alertStateRoutes), { evaluator: deps.alerting.evaluator, auth: deps.auth });
   await corsRoutes.register('query', timed(queryTimer, privacyRoutes), {
@@ -218,6 +222,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     auth: deps.auth,
     erasures: deps.erasures,
     readAfterAck: deps.readAfterAck,
+    encryption: deps.encryption,
   });
   // The web tracker's scripts, for pages on any origin (their own CORS headers: a static `*`).
   await sdkRoutes(app);

@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { type Authenticator, RoleRefusal, requireRole } from '../../core/auth.ts';
 import { SignalhouseError } from '../../core/errors.ts';
+import type { Encryption } from '../../core/keyring.ts';
 import type { Principal } from '../../core/tenants.ts';
 import type { Store } from '../../storage/store.ts';
 import { timeField } from '../fields.ts';
@@ -37,6 +38,8 @@ export interface PrivacyRoutesOptions {
   erasures: ErasureRunner;
   /** Resolves when every event acknowledged so far is visible to queries (exports and audit reads wait for it). */
   readAfterAck(): Promise<void>;
+  /** With encryption on: exports show traits and PII attributes decrypted. */
+  encryption?: Encryption;
 }
 
 const READ_AFTER_ACK_TIMEOUT_MS = 10_000;
@@ -164,7 +167,7 @@ export async function privacyRoutes(app: FastifyInstance, opts: PrivacyRoutesOpt
     const person = await resolvePerson(store, principal.tenant.id, personRef(b));
     request.auditTarget = person.userIds[0] !== undefined ? 'user' : 'anonymous';
     reply.type('application/x-ndjson; charset=utf-8');
-    return reply.send(Readable.from(exportPerson(store, principal.tenant.id, person)));
+    return reply.send(Readable.from(exportPerson(store, principal.tenant.id, person, opts.encryption)));
   });
 
   app.get('/api/v1/audit', { config: { audit: 'audit.read' } }, async (request) => {
