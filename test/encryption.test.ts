@@ -28,13 +28,18 @@ const K2 = { id: 'k2', env: 'SH_TEST_MK2' };
 const CIPHERTEXT = /^enc:v1:dk_[A-Za-z0-9_-]+:[A-Za-z0-9+/]+=*$/;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'sh-encryption-'));
-const overrides = (masterKeys: unknown[]) => ({
+const overrides = (masterKeys: unknown[], perPersonKeys: boolean) => ({
   tenants: TENANTS,
-  encryption: { master_keys: masterKeys, pii_attributes: ['user.email'], tenants: { globex: { pii_attributes: ['phone'] } }, per_person_keys: true },
+  encryption: {
+    master_keys: masterKeys,
+    pii_attributes: ['user.email'],
+    tenants: { globex: { pii_attributes: ['phone'] } },
+    per_person_keys: perPersonKeys,
+  },
   // Redact would mask the e-mail addresses: they are to be stored whole, encrypted.
   processors: { redact: { exempt_keys: ['traits.*', 'user.email'] } },
 });
-const start = (masterKeys: unknown[]) => startTestService(overrides(masterKeys), { dataDir });
+const start = (masterKeys: unknown[], perPersonKeys = true) => startTestService(overrides(masterKeys, perPersonKeys), { dataDir });
 
 let svc: TestService;
 afterAll(async () => {
@@ -60,7 +65,7 @@ const call = async (path: string, token: string, body: unknown) => {
     body: JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, text, json: () => JSON.parse(text) };
+  return { status: res.status, text, requestId: res.headers.get('x-request-id'), json: () => JSON.parse(text) };
 };
 // biome-ignore lint/suspicious/noExplicitAny: JSON lines of the export and the people API, read field by field
 type Line = Record<string, any>;
@@ -140,6 +145,10 @@ describe('who reads plaintext', () => {
     expect(admin.status, admin.text).toBe(200);
     expect(Object.fromEntries(admin.json().traits.map((t: Line) => [t.key, t.value]))).toEqual({ email: 'ann@example.com', name: 'Ann Lee 🌷', plan: 'pro' });
     expect(admin.json().events.find((e: Line) => e.event_name === 'signup').attributes['user.email']).toBe('ann@example.com');
+    const audited = await fetch(`${svc.url}/api/v1/audit?action=people.read`, { headers: { authorization: 'Bearer at_acme_enc' } }).then((r) => r.json());
+    expect(audited.entries).toEqual([
+      expect.objectContaining({ action: 'people.read', role: 'admin', target: 'user', status: 200, request_id: admin.requestId, details: { decrypted: true } }),
+    ]);
     const read = await people('rt_acme_enc', 'ann');
     expect(read.status).toBe(200);
     expect(read.text).not.toContain('example.com');
@@ -201,6 +210,19 @@ describe('keys across restarts', () => {
     svc = await start([K2]);
     expect(traitsOf(await exportOf('at_acme_enc', { user_id: 'ann' })).email).toBe('ann@example.com');
     expect(traitsOf(await exportOf('at_acme_enc', { user_id: 'cy' })).email).toBe('cy@example.com');
+  });
+
+  it('seals new values under the tenant key once per-person keys are off, and still reads those sealed under person keys', async () => {
+    await svc.close();
+    svc = await start([K2], false);
+    await send('wk_acme_enc', [{ type: 'identify', messageId: 'id-dee', userId: 'dee', timestamp: at(7), traits: { email: 'dee@example.com' } }]);
+    const [dee] = await svc.rows<{ v: string }>("SELECT LogAttributes['traits.email'] AS v FROM signalhouse.otel_logs WHERE EventId = 'id-dee'");
+    const [tenantKey] = await svc.rows<{ KeyId: string }>("SELECT KeyId FROM signalhouse.tenant_data_keys FINAL WHERE TenantId = 'acme' AND PersonId = ''");
+    expect(dee.v).toMatch(CIPHERTEXT);
+    expect(dee.v.split(':')[2]).toBe(tenantKey.KeyId);
+    expect(await svc.rows("SELECT KeyId FROM signalhouse.tenant_data_keys WHERE PersonId = 'dee'")).toEqual([]);
+    expect(traitsOf(await exportOf('at_acme_enc', { user_id: 'dee' })).email).toBe('dee@example.com');
+    expect(traitsOf(await exportOf('at_acme_enc', { user_id: 'ann' })).email).toBe('ann@example.com');
   });
 
   it('stops the start with a config error for a wrong, unknown, missing or malformed master key', async () => {
