@@ -83,7 +83,9 @@ export async function createEncryption(
   const primary = masterKeys[0];
   const masters = new Map(masterKeys.map((k) => [k.id, k]));
   const tenantKeys = new Map<string, DataKey>();
-  let personCache = new Map<string, DataKey>();
+  // Tenant → person → key: a lookup per event builds no string.
+  let personCache = new Map<string, Map<string, DataKey>>();
+  let personCount = 0;
   let byId = new Map<string, { key: DataKey; personId: string }>();
   const pending = new Map<string, Promise<void>>();
 
@@ -169,9 +171,15 @@ export async function createEncryption(
     const made = personIds.filter((p) => !have.has(p)).map((p) => make(tenantId, p));
     // Stored before any value is sealed under them: an acknowledged value always has its key.
     if (made.length > 0) await store.save(made.map((m) => m.stored));
-    if (personCache.size + fresh.length + made.length > CACHE_LIMIT) personCache = new Map();
+    if (personCount + fresh.length + made.length > CACHE_LIMIT) {
+      personCache = new Map();
+      personCount = 0;
+    }
+    let persons = personCache.get(tenantId);
+    if (!persons) personCache.set(tenantId, (persons = new Map()));
     for (const { stored, key } of [...fresh, ...made]) {
-      personCache.set(cacheKey(tenantId, stored.personId), key);
+      if (!persons.has(stored.personId)) personCount++;
+      persons.set(stored.personId, key);
       remember(stored, key);
     }
   }
@@ -183,7 +191,7 @@ export async function createEncryption(
       return m.exact.has(key) || m.prefixes.some((p) => key.startsWith(p));
     },
     tenantKey: (tenantId) => tenantKeys.get(tenantId),
-    personKey: (tenantId, personId) => personCache.get(cacheKey(tenantId, personId)),
+    personKey: (tenantId, personId) => personCache.get(tenantId)?.get(personId),
     async loadPersonKeys(tenantId, personIds) {
       // One load per person at a time: a second batch for the same new person waits for the first's key.
       const waits: Array<Promise<void>> = [];
@@ -191,7 +199,7 @@ export async function createEncryption(
       for (const p of personIds) {
         const w = pending.get(cacheKey(tenantId, p));
         if (w) waits.push(w);
-        else if (!personCache.has(cacheKey(tenantId, p))) mine.push(p);
+        else if (!personCache.get(tenantId)?.has(p)) mine.push(p);
       }
       if (mine.length > 0) {
         const work = loadPersons(tenantId, mine);
@@ -239,7 +247,8 @@ export async function createEncryption(
       if (personIds.length === 0) return;
       await store.shred(tenantId, personIds);
       const persons = new Set(personIds);
-      for (const p of personIds) personCache.delete(cacheKey(tenantId, p));
+      const cached = personCache.get(tenantId);
+      for (const p of personIds) if (cached?.delete(p)) personCount--;
       const prefix = cacheKey(tenantId, '');
       for (const [k, v] of byId) if (k.startsWith(prefix) && v.personId !== '' && persons.has(v.personId)) byId.delete(k);
     },

@@ -27,12 +27,16 @@ const personOf = (e: Sealable) => (e.userId !== '' ? e.userId : e.anonymousId);
 
 export function createEncrypt(_config: EncryptConfig, name = 'encrypt'): Processor {
   let enc: Encryption | undefined;
-  const rules = new Map<string, (key: string) => boolean>();
-  const ruleOf = (tenantId: string) => {
+  /** Per tenant: whether an attribute key is encrypted, and the AAD of each under the tenant's key (memoized). */
+  const rules = new Map<string, { isPii: (key: string) => boolean; tenantAad: (key: string) => Buffer }>();
+  const ruleOf = (tenantId: string, tenantKey: DataKey) => {
     let rule = rules.get(tenantId);
     if (!rule) {
       const e = enc!;
-      rule = memo(10_000, (key: string) => e.isEncrypted(tenantId, key));
+      rule = {
+        isPii: memo(10_000, (key: string) => e.isEncrypted(tenantId, key)),
+        tenantAad: memo(10_000, (key: string) => valueAad(tenantId, key, tenantKey.id)),
+      };
       rules.set(tenantId, rule);
     }
     return rule;
@@ -65,7 +69,7 @@ export function createEncrypt(_config: EncryptConfig, name = 'encrypt'): Process
       const tenantKey = enc.tenantKey(tenantId);
       // Never stored in clear: a tenant without a key (not configured at start) cannot be written.
       if (!tenantKey) throw new SignalhouseError('INTERNAL', `tenant "${tenantId}" has no data key`);
-      const isPii = ruleOf(tenantId);
+      const { isPii, tenantAad } = ruleOf(tenantId, tenantKey);
       const events = batch.events as readonly Sealable[];
       if (enc.perPersonKeys) {
         let missing: Set<string> | undefined;
@@ -84,7 +88,7 @@ export function createEncrypt(_config: EncryptConfig, name = 'encrypt'): Process
             const person = enc.perPersonKeys ? personOf(e) : '';
             key = person === '' ? tenantKey : (enc.personKey(tenantId, person) ?? (await personKey(enc, tenantId, person)));
           }
-          attrs[k] = encryptValue(key, attrs[k], valueAad(tenantId, k, key.id));
+          attrs[k] = encryptValue(key, attrs[k], key === tenantKey ? tenantAad(k) : valueAad(tenantId, k, key.id));
         }
       }
       return batch;

@@ -117,7 +117,8 @@ async function assemble(
       )
     : undefined;
   const suppressions = createSuppressionList();
-  const shredKeys = encryption?.perPersonKeys ? encryption.shred : undefined;
+  // Also with per-person keys off now: keys made while they were on are shredded all the same.
+  const shredKeys = encryption?.shred;
   const erasures = createErasureRunner({ store, suppressions, rollups: chConfig.rollups, settleIngest, holdWrites, shredKeys, logger });
   // The suppressed ids are loaded before any event can arrive; unfinished erasure jobs resume in the background.
   await erasures.start();

@@ -89,6 +89,34 @@ beforeAll(async () => {
     { type: 'identify', messageId: 'id-bob', userId: 'bob', timestamp: at(3), traits: { email: 'bob@example.com' } },
     { type: 'track', messageId: 'tr-anon', event: 'signup', anonymousId: 'anon-x', timestamp: at(4), properties: { 'user.email': 'x@example.com' } },
   ]);
+  const nanos = (s: number) => String(BigInt(now - 60_000 + s * 1000) * 1_000_000n);
+  const str = (key: string, value: string) => ({ key, value: { stringValue: value } });
+  const span = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', name: 'checkout', kind: 2 };
+  const traces = await fetch(`${svc.url}/v1/traces`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer wk_acme_enc' },
+    body: JSON.stringify({
+      resourceSpans: [
+        {
+          resource: { attributes: [str('service.name', 'shop-api')] },
+          scopeSpans: [
+            {
+              scope: { name: 'test' },
+              spans: [
+                {
+                  ...span,
+                  startTimeUnixNano: nanos(2),
+                  endTimeUnixNano: nanos(3),
+                  attributes: [str('user.id', 'ann'), str('user.email', 'ann@example.com'), str('http.route', '/checkout')],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    }),
+  });
+  expect(traces.status).toBe(200);
   await send('wk_globex_enc', [
     { type: 'track', messageId: 'tr-gx', event: 'call', userId: 'gina', timestamp: at(5), properties: { phone: '+15550100', 'user.email': 'g@example.com' } },
   ]);
@@ -124,6 +152,15 @@ describe('what is stored', () => {
     for (const t of traits) expect(t.Value).toMatch(CIPHERTEXT);
   });
 
+  it('encrypts PII attributes of spans too', async () => {
+    const [row] = await svc.rows<{ user: string; attrs: Record<string, string> }>(
+      "SELECT UserId AS user, SpanAttributes AS attrs FROM signalhouse.otel_traces WHERE TenantId = 'acme'",
+    );
+    expect(row.user).toBe('ann');
+    expect(row.attrs['user.email']).toMatch(CIPHERTEXT);
+    expect(row.attrs['http.route']).toBe('/checkout');
+  });
+
   it("encrypts a tenant's own PII attributes besides the global ones, and only its own", async () => {
     const [gina] = await svc.rows<{ attrs: Record<string, string> }>("SELECT LogAttributes AS attrs FROM signalhouse.otel_logs WHERE TenantId = 'globex'");
     expect(gina.attrs.phone).toMatch(CIPHERTEXT);
@@ -137,6 +174,7 @@ describe('who reads plaintext', () => {
     expect(traitsOf(lines)).toEqual({ email: 'ann@example.com', name: 'Ann Lee 🌷', plan: 'pro' });
     expect(eventOf(lines, 'signup').LogAttributes).toMatchObject({ 'user.email': 'ann@example.com', path: '/pricing' });
     expect(eventOf(lines, 'identify').LogAttributes['traits.email']).toBe('ann@example.com');
+    expect(lines.find((l) => l.type === 'span').SpanAttributes).toMatchObject({ 'user.email': 'ann@example.com', 'http.route': '/checkout' });
     expect(lines.some((l) => 'decryption_errors' in l)).toBe(false);
   });
 
