@@ -47,11 +47,21 @@ export function createEncrypt(_config: EncryptConfig, name = 'encrypt'): Process
     return false;
   };
 
+  /** Loads person keys; storage trouble fails the batch retryably (503, nothing stored, nothing sealed in clear). */
+  async function loadKeys(e: Encryption, tenantId: string, persons: string[]): Promise<void> {
+    try {
+      await e.loadPersonKeys(tenantId, persons);
+    } catch (err) {
+      if (err instanceof SignalhouseError) throw err;
+      throw new SignalhouseError('STORAGE_UNAVAILABLE', 'data keys could not be loaded or stored; retry', { cause: err, retryAfterSeconds: 1 });
+    }
+  }
+
   /** The person's key, loaded again if a full cache dropped it since the batch's load. */
   async function personKey(e: Encryption, tenantId: string, person: string): Promise<DataKey> {
     let key = e.personKey(tenantId, person);
     if (!key) {
-      await e.loadPersonKeys(tenantId, [person]);
+      await loadKeys(e, tenantId, [person]);
       key = e.personKey(tenantId, person);
     }
     if (!key) throw new SignalhouseError('INTERNAL', 'a person key could not be loaded');
@@ -77,7 +87,7 @@ export function createEncrypt(_config: EncryptConfig, name = 'encrypt'): Process
           const person = personOf(e);
           if (person !== '' && !enc.personKey(tenantId, person) && holdsPii(e.attributes, isPii)) (missing ??= new Set()).add(person);
         }
-        if (missing) await enc.loadPersonKeys(tenantId, [...missing]);
+        if (missing) await loadKeys(enc, tenantId, [...missing]);
       }
       for (const e of events) {
         const attrs = e.attributes;

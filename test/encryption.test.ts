@@ -174,7 +174,7 @@ describe('who reads plaintext', () => {
     expect(traitsOf(lines)).toEqual({ email: 'ann@example.com', name: 'Ann Lee 🌷', plan: 'pro' });
     expect(eventOf(lines, 'signup').LogAttributes).toMatchObject({ 'user.email': 'ann@example.com', path: '/pricing' });
     expect(eventOf(lines, 'identify').LogAttributes['traits.email']).toBe('ann@example.com');
-    expect(lines.find((l) => l.type === 'span').SpanAttributes).toMatchObject({ 'user.email': 'ann@example.com', 'http.route': '/checkout' });
+    expect(lines.find((l) => l.type === 'span')?.SpanAttributes).toMatchObject({ 'user.email': 'ann@example.com', 'http.route': '/checkout' });
     expect(lines.some((l) => 'decryption_errors' in l)).toBe(false);
   });
 
