@@ -88,6 +88,11 @@ export async function createEncryption(
   let personCount = 0;
   let byId = new Map<string, { key: DataKey; personId: string }>();
   const pending = new Map<string, Promise<void>>();
+  // Shreds so far, and when each person's keys were shredded: a load that began before a shred of its person
+  // must not put the shredded key back in the cache (new values would be sealed under a key that is gone).
+  let shreds = 0;
+  let shredAt = new Map<string, number>();
+  const shredSince = (tenantId: string, personId: string, epoch: number) => (shredAt.get(cacheKey(tenantId, personId)) ?? 0) > epoch;
 
   const unwrap = (k: StoredDataKey): DataKey => {
     const master = masters.get(k.masterKeyId);
@@ -160,6 +165,7 @@ export async function createEncryption(
   };
 
   async function loadPersons(tenantId: string, personIds: readonly string[]): Promise<void> {
+    const epoch = shreds;
     const found = await store.personKeys(tenantId, personIds);
     const fresh: Array<{ stored: StoredDataKey; key: DataKey }> = [];
     const have = new Set<string>();
@@ -171,6 +177,7 @@ export async function createEncryption(
     const made = personIds.filter((p) => !have.has(p)).map((p) => make(tenantId, p));
     // Stored before any value is sealed under them: an acknowledged value always has its key.
     if (made.length > 0) await store.save(made.map((m) => m.stored));
+    if (shreds !== epoch && personIds.some((p) => shredSince(tenantId, p, epoch))) throw new Error('a person key was shredded while it was loaded');
     if (personCount + fresh.length + made.length > CACHE_LIMIT) {
       personCache = new Map();
       personCount = 0;
@@ -226,7 +233,9 @@ export async function createEncryption(
         }
       }
       if (missing.size > 0) {
+        const epoch = shreds;
         for (const k of await store.byIds(tenantId, [...missing])) {
+          if (k.personId !== '' && shredSince(tenantId, k.personId, epoch)) continue;
           try {
             const key = unwrap(k);
             loaded.set(k.keyId, key);
@@ -246,6 +255,10 @@ export async function createEncryption(
     async shred(tenantId, personIds) {
       if (personIds.length === 0) return;
       await store.shred(tenantId, personIds);
+      // Marked once the keys are gone from the store: every load that began before then is caught at its end.
+      shreds++;
+      if (shredAt.size > CACHE_LIMIT) shredAt = new Map();
+      for (const p of personIds) shredAt.set(cacheKey(tenantId, p), shreds);
       const persons = new Set(personIds);
       const cached = personCache.get(tenantId);
       for (const p of personIds) if (cached?.delete(p)) personCount--;
