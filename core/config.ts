@@ -122,7 +122,10 @@ const encryptionSchema = z
     master_keys: z.array(masterKeySource).min(1).optional(),
     /** Identify traits (attributes `traits.*`). */
     traits: z.boolean().default(true),
-    /** Further attributes encrypted for every tenant: keys, or prefixes ending in `*`. */
+    /**
+     * Further attributes encrypted for every tenant: keys (matched on the whole key or its last dotted part, in
+     * any letter case, as redact's blocked_keys: `email` covers `user.email`), or prefixes ending in `*`.
+     */
     pii_attributes: z.array(attributePattern).default([]),
     /** Per tenant id: attributes encrypted for that tenant besides the global ones. */
     tenants: z.record(z.string(), z.strictObject({ pii_attributes: z.array(attributePattern).default([]) })).default({}),

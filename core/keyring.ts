@@ -49,7 +49,10 @@ export type Decrypt = (attributeKey: string, value: string) => string;
 
 export interface Encryption {
   readonly perPersonKeys: boolean;
-  /** Whether the tenant's attribute `key` is encrypted (memoize per key on hot paths). */
+  /**
+   * Whether the tenant's attribute `key` is encrypted: a configured key, or its last dotted part (any letter
+   * case), or a configured prefix (memoize per key on hot paths).
+   */
   isEncrypted(tenantId: string, key: string): boolean;
   /** The tenant's data key: a map lookup. Undefined for a tenant not configured at start. */
   tenantKey(tenantId: string): DataKey | undefined;
@@ -158,7 +161,10 @@ export async function createEncryption(
     let m = matchers.get(tenantId);
     if (!m) {
       const patterns = [...globalPatterns, ...(config.tenants[tenantId]?.pii_attributes ?? [])];
-      m = { exact: new Set(patterns.filter((p) => !p.endsWith('*'))), prefixes: patterns.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1)) };
+      m = {
+        exact: new Set(patterns.filter((p) => !p.endsWith('*')).map((p) => p.toLowerCase())),
+        prefixes: patterns.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1)),
+      };
       matchers.set(tenantId, m);
     }
     return m;
@@ -193,9 +199,12 @@ export async function createEncryption(
 
   return {
     perPersonKeys: config.per_person_keys,
+    // As redact's blocked_keys: the key or its last dotted part, in any letter case; or a prefix (`traits.*`).
     isEncrypted(tenantId, key) {
       const m = matcherOf(tenantId);
-      return m.exact.has(key) || m.prefixes.some((p) => key.startsWith(p));
+      if (m.prefixes.some((p) => key.startsWith(p))) return true;
+      const lower = key.toLowerCase();
+      return m.exact.has(lower) || m.exact.has(lower.slice(lower.lastIndexOf('.') + 1));
     },
     tenantKey: (tenantId) => tenantKeys.get(tenantId),
     personKey: (tenantId, personId) => personCache.get(tenantId)?.get(personId),

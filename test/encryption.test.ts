@@ -85,7 +85,7 @@ beforeAll(async () => {
   svc = await start([K1]);
   await send('wk_acme_enc', [
     { type: 'identify', messageId: 'id-ann', userId: 'ann', timestamp: at(1), traits: { email: 'ann@example.com', name: 'Ann Lee 🌷', plan: 'pro' } },
-    { type: 'track', messageId: 'tr-ann', event: 'signup', userId: 'ann', timestamp: at(2), properties: { 'user.email': 'ann@example.com', path: '/pricing' } },
+    { type: 'track', messageId: 'tr-ann', event: 'signup', userId: 'ann', timestamp: at(2), properties: { 'user.email': 'ann@example.com', path: '/pricing', phone: 'landline' } },
     { type: 'identify', messageId: 'id-bob', userId: 'bob', timestamp: at(3), traits: { email: 'bob@example.com' } },
     { type: 'track', messageId: 'tr-anon', event: 'signup', anonymousId: 'anon-x', timestamp: at(4), properties: { 'user.email': 'x@example.com' } },
   ]);
@@ -118,7 +118,14 @@ beforeAll(async () => {
   });
   expect(traces.status).toBe(200);
   await send('wk_globex_enc', [
-    { type: 'track', messageId: 'tr-gx', event: 'call', userId: 'gina', timestamp: at(5), properties: { phone: '+15550100', 'user.email': 'g@example.com' } },
+    {
+      type: 'track',
+      messageId: 'tr-gx',
+      event: 'call',
+      userId: 'gina',
+      timestamp: at(5),
+      properties: { phone: '+15550100', 'contact.Phone': '+15550101', 'user.email': 'g@example.com', phone_type: 'mobile' },
+    },
   ]);
 });
 
@@ -131,7 +138,8 @@ describe('what is stored', () => {
     const ann = byId['id-ann'].attrs;
     for (const k of ['traits.email', 'traits.name', 'traits.plan']) expect(ann[k]).toMatch(CIPHERTEXT);
     expect(JSON.stringify(rows)).not.toMatch(/example\.com|Ann Lee|"pro"/);
-    expect(byId['tr-ann']).toMatchObject({ name: 'signup', user: 'ann', attrs: { path: '/pricing' } });
+    // `phone` is PII for globex only.
+    expect(byId['tr-ann']).toMatchObject({ name: 'signup', user: 'ann', attrs: { path: '/pricing', phone: 'landline' } });
     expect(byId['tr-ann'].attrs['user.email']).toMatch(CIPHERTEXT);
     // Ann's values are sealed under her own key, Bob's and the anonymous person's under theirs.
     const keys = await svc.rows<{ PersonId: string; KeyId: string; MasterKeyId: string }>(
@@ -162,8 +170,13 @@ describe('what is stored', () => {
   });
 
   it("encrypts a tenant's own PII attributes besides the global ones, and only its own", async () => {
-    const [gina] = await svc.rows<{ attrs: Record<string, string> }>("SELECT LogAttributes AS attrs FROM signalhouse.otel_logs WHERE TenantId = 'globex'");
+    const [gina] = await svc.rows<{ attrs: Record<string, string> }>(
+      "SELECT LogAttributes AS attrs FROM signalhouse.otel_logs WHERE TenantId = 'globex' AND EventId = 'tr-gx'",
+    );
     expect(gina.attrs.phone).toMatch(CIPHERTEXT);
+    // Matched as redact's blocked_keys are: the key, or its last dotted part in any case.
+    expect(gina.attrs['contact.Phone']).toMatch(CIPHERTEXT);
+    expect(gina.attrs.phone_type).toBe('mobile');
     expect(gina.attrs['user.email']).toMatch(CIPHERTEXT);
   });
 });
