@@ -127,6 +127,11 @@ const encryptionSchema = z
      * any letter case, as redact's blocked_keys: `email` covers `user.email`), or prefixes ending in `*`.
      */
     pii_attributes: z.array(attributePattern).default([]),
+    /**
+     * Encrypted attributes that also get a blind index (`bidx.<key>`, an HMAC of the value): equality filters and
+     * grouping then work, at the cost of showing which rows share a value. Matched as `pii_attributes`.
+     */
+    blind_index: z.array(attributePattern).default([]),
     /** Per tenant id: attributes encrypted for that tenant besides the global ones. */
     tenants: z.record(z.string(), z.strictObject({ pii_attributes: z.array(attributePattern).default([]) })).default({}),
     /** A data key per person (user id, else anonymous id): erasing the person deletes it, shredding what is left. */

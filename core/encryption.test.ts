@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  blindIndex,
   CIPHERTEXT_PREFIX,
+  deriveBlindIndexKey,
   type DataKey,
   DecryptionError,
   decryptValue,
@@ -92,5 +94,24 @@ describe('data key wrapping', () => {
     expect(parseMasterKeyText(raw.toString('base64url'))).toEqual(raw);
     for (const bad of ['', 'short', raw.toString('hex').slice(2), randomBytes(31).toString('base64'), randomBytes(48).toString('base64')])
       expect(parseMasterKeyText(bad), bad).toBeUndefined();
+  });
+});
+
+describe('blind indexes', () => {
+  it('are equal exactly for equal values of one tenant, and differ across tenants and tenant keys', () => {
+    const indexKey = deriveBlindIndexKey(key, 'acme');
+    const otherTenant = deriveBlindIndexKey(key, 'globex');
+    const otherKey = deriveBlindIndexKey({ id: 'dk_2', key: secretKey(randomBytes(32)) }, 'acme');
+    fc.assert(
+      fc.property(anyString, anyString, (a, b) => {
+        const ia = blindIndex(indexKey, a);
+        expect(ia).toMatch(/^bidx:v1:[A-Za-z0-9_-]{22}$/);
+        expect(blindIndex(indexKey, a)).toBe(ia);
+        expect(blindIndex(indexKey, b) === ia).toBe(a === b);
+        expect(blindIndex(otherTenant, a)).not.toBe(ia);
+        expect(blindIndex(otherKey, a)).not.toBe(ia);
+      }),
+      options,
+    );
   });
 });

@@ -6,7 +6,7 @@
  * keys are random 256-bit keys, themselves sealed ("wrapped") under a master key with AAD naming their tenant
  * and id (core/keyring.ts keeps them).
  */
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomFillSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, type KeyObject, randomFillSync } from 'node:crypto';
 
 export const CIPHERTEXT_PREFIX = 'enc:v1:';
 const IV_BYTES = 12;
@@ -136,4 +136,23 @@ export function parseMasterKeyText(text: string): Buffer | undefined {
     return raw.length === KEY_BYTES ? raw : undefined;
   }
   return undefined;
+}
+
+/**
+ * Blind indexes (`encryption.blind_index`): a deterministic HMAC-SHA256 of a value under a key derived from the
+ * tenant's data key, stored beside the ciphertext as `bidx.<attribute>` = `bidx:v1:<22 base64url characters>`
+ * (132 bits), so equal plaintexts of one tenant have equal indexes: equality filters and grouping work on them,
+ * nothing else does. Derived from the tenant's key, they survive master key rotation and do not depend on the
+ * attribute, so one value has one index in every attribute.
+ */
+export const BLIND_INDEX_PREFIX = 'bidx:v1:';
+export const BLIND_INDEX_NAMESPACE = 'bidx.';
+export const blindIndexAttribute = (key: string) => `${BLIND_INDEX_NAMESPACE}${key}`;
+
+export function deriveBlindIndexKey(tenantKey: DataKey, tenantId: string): KeyObject {
+  return secretKey(Buffer.from(hkdfSync('sha256', tenantKey.key.export(), Buffer.alloc(0), `signalhouse blind index v1\0${tenantId}`, KEY_BYTES)));
+}
+
+export function blindIndex(indexKey: KeyObject, value: string): string {
+  return BLIND_INDEX_PREFIX + createHmac('sha256', indexKey).update(value, 'utf8').digest('base64url').slice(0, 22);
 }

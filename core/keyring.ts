@@ -7,11 +7,13 @@
  * keys (`shred`): what is left of their values anywhere (a copy, a backup of the events, a detached part) can no
  * longer be decrypted. Keys are never updated in place: a re-wrap writes a new version of the row.
  */
-import { randomBytes } from 'node:crypto';
+import { type KeyObject, randomBytes } from 'node:crypto';
 import { ConfigError, type EncryptionConfig } from './config.ts';
 import {
+  BLIND_INDEX_NAMESPACE,
   ciphertextKeyId,
   type DataKey,
+  deriveBlindIndexKey,
   DecryptionError,
   decryptValue,
   isCiphertext,
@@ -49,11 +51,17 @@ export type Decrypt = (attributeKey: string, value: string) => string;
 
 export interface Encryption {
   readonly perPersonKeys: boolean;
+  /** Whether any attribute gets a blind index (`encryption.blind_index`). */
+  readonly blindIndexes: boolean;
   /**
    * Whether the tenant's attribute `key` is encrypted: a configured key, or its last dotted part (any letter
    * case), or a configured prefix (memoize per key on hot paths).
    */
   isEncrypted(tenantId: string, key: string): boolean;
+  /** Whether the tenant's (encrypted) attribute `key` also gets a blind index (memoize per key on hot paths). */
+  hasBlindIndex(tenantId: string, key: string): boolean;
+  /** The tenant's blind index key (derived from its data key); undefined as for `tenantKey`. */
+  blindIndexKey(tenantId: string): KeyObject | undefined;
   /** The tenant's data key: a map lookup. Undefined for a tenant not configured at start. */
   tenantKey(tenantId: string): DataKey | undefined;
   /** The person's data key if cached: a map lookup. */
@@ -155,16 +163,26 @@ export async function createEncryption(
     remember(m.stored, m.key);
   }
 
+  const indexKeys = new Map([...tenantKeys].map(([t, k]) => [t, deriveBlindIndexKey(k, t)]));
   const globalPatterns = [...(config.traits ? ['traits.*'] : []), ...config.pii_attributes];
-  const matchers = new Map<string, { exact: Set<string>; prefixes: string[] }>();
+  // As redact's blocked_keys: the key or its last dotted part, in any letter case; or a prefix (`traits.*`).
+  const matcher = (patterns: readonly string[]) => {
+    const exact = new Set(patterns.filter((p) => !p.endsWith('*')).map((p) => p.toLowerCase()));
+    const prefixes = patterns.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1));
+    return (key: string) => {
+      if (key.startsWith(BLIND_INDEX_NAMESPACE)) return false;
+      if (prefixes.some((p) => key.startsWith(p))) return true;
+      const lower = key.toLowerCase();
+      return exact.has(lower) || exact.has(lower.slice(lower.lastIndexOf('.') + 1));
+    };
+  };
+  const matchers = new Map<string, { encrypted: (key: string) => boolean; indexed: (key: string) => boolean }>();
   const matcherOf = (tenantId: string) => {
     let m = matchers.get(tenantId);
     if (!m) {
-      const patterns = [...globalPatterns, ...(config.tenants[tenantId]?.pii_attributes ?? [])];
-      m = {
-        exact: new Set(patterns.filter((p) => !p.endsWith('*')).map((p) => p.toLowerCase())),
-        prefixes: patterns.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1)),
-      };
+      const encrypted = matcher([...globalPatterns, ...(config.tenants[tenantId]?.pii_attributes ?? [])]);
+      const index = matcher(config.blind_index);
+      m = { encrypted, indexed: config.blind_index.length > 0 ? (key) => encrypted(key) && index(key) : () => false };
       matchers.set(tenantId, m);
     }
     return m;
@@ -199,13 +217,10 @@ export async function createEncryption(
 
   return {
     perPersonKeys: config.per_person_keys,
-    // As redact's blocked_keys: the key or its last dotted part, in any letter case; or a prefix (`traits.*`).
-    isEncrypted(tenantId, key) {
-      const m = matcherOf(tenantId);
-      if (m.prefixes.some((p) => key.startsWith(p))) return true;
-      const lower = key.toLowerCase();
-      return m.exact.has(lower) || m.exact.has(lower.slice(lower.lastIndexOf('.') + 1));
-    },
+    blindIndexes: config.blind_index.length > 0,
+    isEncrypted: (tenantId, key) => matcherOf(tenantId).encrypted(key),
+    hasBlindIndex: (tenantId, key) => matcherOf(tenantId).indexed(key),
+    blindIndexKey: (tenantId) => indexKeys.get(tenantId),
     tenantKey: (tenantId) => tenantKeys.get(tenantId),
     personKey: (tenantId, personId) => personCache.get(tenantId)?.get(personId),
     async loadPersonKeys(tenantId, personIds) {

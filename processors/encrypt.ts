@@ -2,7 +2,9 @@
  * encrypt: seals traits and the attributes configured as PII (`encryption` in signalhouse.yaml) with AES-256-GCM
  * under the tenant's data key, or the person's with `per_person_keys` (core/encryption.ts, core/keyring.ts), so
  * they are stored as `enc:v1:<key id>:<base64>` and only authorised reads see them in clear (docs/privacy.md,
- * "Encryption at rest"). Without `encryption` configured it passes batches through untouched.
+ * "Encryption at rest"). With `blind_index`, it also writes `bidx.<key>`, an HMAC of the plaintext (equal values,
+ * equal indexes), and drops what a sender put under `bidx.*`. Without `encryption` configured it passes batches
+ * through untouched.
  *
  * Last in the chain, after dedupe: dedupe hashes the content of events without an id, and a ciphertext differs at
  * every retry (a fresh IV), so encrypting first would let retries through; and after redact, which must scan the
@@ -12,7 +14,7 @@
  */
 import { z } from 'zod';
 import type { Processor, ProcessorFactory } from '../core/components.ts';
-import { type DataKey, encryptValue, valueAad } from '../core/encryption.ts';
+import { BLIND_INDEX_NAMESPACE, blindIndex, blindIndexAttribute, type DataKey, encryptValue, valueAad } from '../core/encryption.ts';
 import { SignalhouseError } from '../core/errors.ts';
 import type { Attributes, Batch, Identity } from '../core/event.ts';
 import type { Encryption } from '../core/keyring.ts';
@@ -28,7 +30,7 @@ const personOf = (e: Sealable) => (e.userId !== '' ? e.userId : e.anonymousId);
 export function createEncrypt(_config: EncryptConfig, name = 'encrypt'): Processor {
   let enc: Encryption | undefined;
   /** Per tenant: whether an attribute key is encrypted, and the AAD of each under the tenant's key (memoized). */
-  const rules = new Map<string, { isPii: (key: string) => boolean; tenantAad: (key: string) => Buffer }>();
+  const rules = new Map<string, { isPii: (key: string) => boolean; tenantAad: (key: string) => Buffer; indexed: ((key: string) => boolean) | undefined }>();
   const ruleOf = (tenantId: string, tenantKey: DataKey) => {
     let rule = rules.get(tenantId);
     if (!rule) {
@@ -36,6 +38,7 @@ export function createEncrypt(_config: EncryptConfig, name = 'encrypt'): Process
       rule = {
         isPii: memo(10_000, (key: string) => e.isEncrypted(tenantId, key)),
         tenantAad: memo(10_000, (key: string) => valueAad(tenantId, key, tenantKey.id)),
+        indexed: e.blindIndexes ? memo(10_000, (key: string) => e.hasBlindIndex(tenantId, key)) : undefined,
       };
       rules.set(tenantId, rule);
     }
@@ -79,7 +82,8 @@ export function createEncrypt(_config: EncryptConfig, name = 'encrypt'): Process
       const tenantKey = enc.tenantKey(tenantId);
       // Never stored in clear: a tenant without a key (not configured at start) cannot be written.
       if (!tenantKey) throw new SignalhouseError('INTERNAL', `tenant "${tenantId}" has no data key`);
-      const { isPii, tenantAad } = ruleOf(tenantId, tenantKey);
+      const { isPii, tenantAad, indexed } = ruleOf(tenantId, tenantKey);
+      const indexKey = indexed && enc.blindIndexKey(tenantId);
       const events = batch.events as readonly Sealable[];
       if (enc.perPersonKeys) {
         let missing: Set<string> | undefined;
@@ -92,14 +96,22 @@ export function createEncrypt(_config: EncryptConfig, name = 'encrypt'): Process
       for (const e of events) {
         const attrs = e.attributes;
         let key: DataKey | undefined;
+        // Blind indexes are written after the loop (keys added while `for…in` runs may or may not be visited).
+        let indexes: string[] | undefined;
         for (const k in attrs) {
+          if (indexKey && k.startsWith(BLIND_INDEX_NAMESPACE)) {
+            delete attrs[k]; // reserved: only this processor writes blind indexes
+            continue;
+          }
           if (!isPii(k)) continue;
+          if (indexKey && indexed!(k)) (indexes ??= []).push(blindIndexAttribute(k), blindIndex(indexKey, attrs[k]));
           if (!key) {
             const person = enc.perPersonKeys ? personOf(e) : '';
             key = person === '' ? tenantKey : (enc.personKey(tenantId, person) ?? (await personKey(enc, tenantId, person)));
           }
           attrs[k] = encryptValue(key, attrs[k], key === tenantKey ? tenantAad(k) : valueAad(tenantId, k, key.id));
         }
+        if (indexes) for (let i = 0; i < indexes.length; i += 2) attrs[indexes[i]] = indexes[i + 1];
       }
       return batch;
     },

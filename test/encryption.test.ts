@@ -33,6 +33,7 @@ const overrides = (masterKeys: unknown[], perPersonKeys: boolean) => ({
   encryption: {
     master_keys: masterKeys,
     pii_attributes: ['user.email'],
+    blind_index: ['email'],
     tenants: { globex: { pii_attributes: ['phone'] } },
     per_person_keys: perPersonKeys,
   },
@@ -85,7 +86,14 @@ beforeAll(async () => {
   svc = await start([K1]);
   await send('wk_acme_enc', [
     { type: 'identify', messageId: 'id-ann', userId: 'ann', timestamp: at(1), traits: { email: 'ann@example.com', name: 'Ann Lee 🌷', plan: 'pro' } },
-    { type: 'track', messageId: 'tr-ann', event: 'signup', userId: 'ann', timestamp: at(2), properties: { 'user.email': 'ann@example.com', path: '/pricing', phone: 'landline' } },
+    {
+      type: 'track',
+      messageId: 'tr-ann',
+      event: 'signup',
+      userId: 'ann',
+      timestamp: at(2),
+      properties: { 'user.email': 'ann@example.com', path: '/pricing', phone: 'landline' },
+    },
     { type: 'identify', messageId: 'id-bob', userId: 'bob', timestamp: at(3), traits: { email: 'bob@example.com' } },
     { type: 'track', messageId: 'tr-anon', event: 'signup', anonymousId: 'anon-x', timestamp: at(4), properties: { 'user.email': 'x@example.com' } },
   ]);
@@ -241,6 +249,54 @@ describe('who reads plaintext', () => {
   });
 });
 
+let annIndex = '';
+const indexOf = (token: string, attribute: string, value: string) => call('/api/v1/privacy/blind-index', token, { attribute, value });
+
+describe('blind indexes', () => {
+  it('gives equal e-mail addresses of a tenant equal indexes, for equality and grouping; only admins compute them', async () => {
+    await send('wk_acme_enc', [
+      { type: 'track', messageId: 'nl-1', event: 'newsletter', userId: 'ann', timestamp: at(8), properties: { 'user.email': 'ann@example.com' } },
+      { type: 'track', messageId: 'nl-2', event: 'newsletter', userId: 'bob', timestamp: at(9), properties: { 'user.email': 'ann@example.com' } },
+      {
+        type: 'track',
+        messageId: 'nl-3',
+        event: 'newsletter',
+        anonymousId: 'anon-x',
+        timestamp: at(10),
+        properties: { 'user.email': 'x@example.com', 'bidx.user.email': 'bidx:v1:forged', 'bidx.other': 'x' },
+      },
+    ]);
+    const ann = await indexOf('at_acme_enc', 'user.email', 'ann@example.com');
+    expect(ann.status, ann.text).toBe(200);
+    expect(ann.json()).toEqual({ attribute: 'bidx.user.email', value: expect.stringMatching(/^bidx:v1:[A-Za-z0-9_-]{22}$/) });
+    annIndex = ann.json().value;
+    const x = (await indexOf('at_acme_enc', 'user.email', 'x@example.com')).json().value;
+    const breakdown = await call('/api/v1/analytics/reports/breakdown', 'rt_acme_enc', {
+      fields: ['bidx.user.email'],
+      event_names: ['newsletter'],
+      from: now - 3_600_000,
+      to: now + 3_600_000,
+    });
+    expect(breakdown.json().breakdowns[0].rows).toEqual([
+      { value: annIndex, events: 2, people: 2 },
+      { value: x, events: 1, people: 1 },
+    ]);
+    // One value has one index in every attribute (the trait too); what a sender put under bidx.* is not kept.
+    const rows = await svc.rows<{ id: string; attrs: Record<string, string> }>(
+      "SELECT EventId AS id, LogAttributes AS attrs FROM signalhouse.otel_logs WHERE EventId IN ('id-ann', 'nl-3') ORDER BY EventId",
+    );
+    expect(rows[0].attrs['bidx.traits.email']).toBe(annIndex);
+    expect(rows[0].attrs['bidx.traits.name']).toBeUndefined();
+    expect(rows[1].attrs['bidx.user.email']).toBe(x);
+    expect(rows[1].attrs['bidx.other']).toBeUndefined();
+    // Per tenant, for admin tokens, for indexed attributes only.
+    expect((await indexOf('at_globex_enc', 'user.email', 'ann@example.com')).json().value).not.toBe(annIndex);
+    expect((await indexOf('rt_acme_enc', 'user.email', 'ann@example.com')).status).toBe(403);
+    const unindexed = await indexOf('at_acme_enc', 'traits.name', 'Ann');
+    expect([unindexed.status, unindexed.json().message]).toEqual([400, 'attribute "traits.name" has no blind index (encryption.blind_index)']);
+  });
+});
+
 describe('keys across restarts', () => {
   it('keeps the data keys over a restart', async () => {
     await svc.close();
@@ -261,6 +317,8 @@ describe('keys across restarts', () => {
     svc = await start([K2]);
     expect(traitsOf(await exportOf('at_acme_enc', { user_id: 'ann' })).email).toBe('ann@example.com');
     expect(traitsOf(await exportOf('at_acme_enc', { user_id: 'cy' })).email).toBe('cy@example.com');
+    // Blind indexes come from the tenant's data key, which a master key rotation does not change.
+    expect((await indexOf('at_acme_enc', 'user.email', 'ann@example.com')).json().value).toBe(annIndex);
   });
 
   it('seals new values under the tenant key once per-person keys are off, and still reads those sealed under person keys', async () => {
