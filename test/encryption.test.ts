@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../core/config.ts';
+import { ConfigError } from '../core/config.ts';
 import { startTestService, type TestService } from './helpers/service.ts';
 
 process.env.SH_TEST_MK1 = randomBytes(32).toString('hex');
@@ -249,53 +249,7 @@ describe('who reads plaintext', () => {
   });
 });
 
-let annIndex = '';
 const indexOf = (token: string, attribute: string, value: string) => call('/api/v1/privacy/blind-index', token, { attribute, value });
-
-describe('blind indexes', () => {
-  it('gives equal e-mail addresses of a tenant equal indexes, for equality and grouping; only admins compute them', async () => {
-    await send('wk_acme_enc', [
-      { type: 'track', messageId: 'nl-1', event: 'newsletter', userId: 'ann', timestamp: at(8), properties: { 'user.email': 'ann@example.com' } },
-      { type: 'track', messageId: 'nl-2', event: 'newsletter', userId: 'bob', timestamp: at(9), properties: { 'user.email': 'ann@example.com' } },
-      {
-        type: 'track',
-        messageId: 'nl-3',
-        event: 'newsletter',
-        anonymousId: 'anon-x',
-        timestamp: at(10),
-        properties: { 'user.email': 'x@example.com', 'bidx.user.email': 'bidx:v1:forged', 'bidx.other': 'x' },
-      },
-    ]);
-    const ann = await indexOf('at_acme_enc', 'user.email', 'ann@example.com');
-    expect(ann.status, ann.text).toBe(200);
-    expect(ann.json()).toEqual({ attribute: 'bidx.user.email', value: expect.stringMatching(/^bidx:v1:[A-Za-z0-9_-]{22}$/) });
-    annIndex = ann.json().value;
-    const x = (await indexOf('at_acme_enc', 'user.email', 'x@example.com')).json().value;
-    const breakdown = await call('/api/v1/analytics/reports/breakdown', 'rt_acme_enc', {
-      fields: ['bidx.user.email'],
-      event_names: ['newsletter'],
-      from: now - 3_600_000,
-      to: now + 3_600_000,
-    });
-    expect(breakdown.json().breakdowns[0].rows).toEqual([
-      { value: annIndex, events: 2, people: 2 },
-      { value: x, events: 1, people: 1 },
-    ]);
-    // One value has one index in every attribute (the trait too); what a sender put under bidx.* is not kept.
-    const rows = await svc.rows<{ id: string; attrs: Record<string, string> }>(
-      "SELECT EventId AS id, LogAttributes AS attrs FROM signalhouse.otel_logs WHERE EventId IN ('id-ann', 'nl-3') ORDER BY EventId",
-    );
-    expect(rows[0].attrs['bidx.traits.email']).toBe(annIndex);
-    expect(rows[0].attrs['bidx.traits.name']).toBeUndefined();
-    expect(rows[1].attrs['bidx.user.email']).toBe(x);
-    expect(rows[1].attrs['bidx.other']).toBeUndefined();
-    // Per tenant, for admin tokens, for indexed attributes only.
-    expect((await indexOf('at_globex_enc', 'user.email', 'ann@example.com')).json().value).not.toBe(annIndex);
-    expect((await indexOf('rt_acme_enc', 'user.email', 'ann@example.com')).status).toBe(403);
-    const unindexed = await indexOf('at_acme_enc', 'traits.name', 'Ann');
-    expect([unindexed.status, unindexed.json().message]).toEqual([400, 'attribute "traits.name" has no blind index (encryption.blind_index)']);
-  });
-});
 
 describe('keys across restarts', () => {
   it('keeps the data keys over a restart', async () => {
@@ -307,6 +261,8 @@ describe('keys across restarts', () => {
   });
 
   it('reads old data after a new master key is added, re-wraps every data key under it, and then needs only it', async () => {
+    const annIndex = (await indexOf('at_acme_enc', 'user.email', 'ann@example.com')).json().value;
+    expect(annIndex).toMatch(/^bidx:v1:/);
     await svc.close();
     svc = await start([K2, K1]);
     expect(traitsOf(await exportOf('at_acme_enc', { user_id: 'ann' })).email).toBe('ann@example.com');
@@ -356,64 +312,5 @@ describe('keys across restarts', () => {
     ]);
     expect((await failure([{ id: 'k2', file: join(dataDir, 'no-such-key') }]))[0]).toBe('encryption.master_keys.0: cannot read master key file: ENOENT');
     svc = await start([K2]);
-  });
-
-  it('refuses an encryption config that would store a pipeline in clear or names no tenant', () => {
-    const problems = (doc: Record<string, unknown>) => {
-      try {
-        parseConfig(doc, {}, 'test');
-      } catch (err) {
-        return (err as ConfigError).problems;
-      }
-      return [];
-    };
-    const pipelines = { logs: { receivers: ['otlp'], processors: ['redact'], exporters: ['clickhouse'] } };
-    expect(
-      problems({
-        receivers: { otlp: {} },
-        processors: { redact: {} },
-        exporters: { clickhouse: {} },
-        service: { pipelines },
-        tenants: TENANTS,
-        encryption: { master_key_env: 'X', tenants: { initech: {} } },
-      }),
-    ).toEqual([
-      'service.pipelines.logs.processors: encryption is on: add an "encrypt" processor (after dedupe)',
-      'encryption.tenants.initech: no tenant "initech" is configured',
-    ]);
-    expect(problems({ tenants: TENANTS, encryption: { master_key_env: 'X', master_key_file: '/k' } })).toEqual([
-      'encryption: set exactly one of master_key_env, master_key_file and master_keys',
-    ]);
-    expect(problems({ tenants: TENANTS, encryption: { master_keys: [K1, { id: 'k1', file: '/k' }], pii_attributes: ['a*b'] } })).toEqual([
-      'encryption.pii_attributes.0: an attribute key, or a key prefix ending in "*" (e.g. "traits.*")',
-      'encryption.master_keys.1.id: duplicate master key id "k1"',
-    ]);
-  });
-});
-
-describe('shredding', () => {
-  it("erasing a person deletes their key: a copy of their rows restored afterwards cannot be decrypted, others' still can", async () => {
-    const kept = await svc.rows<Record<string, unknown>>("SELECT * FROM signalhouse.otel_logs WHERE TenantId = 'acme' AND UserId = 'ann'");
-    expect(kept.length).toBeGreaterThan(0);
-    const created = await call('/api/v1/privacy/erasures', 'at_acme_enc', { user_id: 'ann' });
-    expect(created.status, created.text).toBe(202);
-    const id = created.json().id;
-    let job: Line = {};
-    for (let i = 0; i < 600 && job.status !== 'done'; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      job = (await fetch(`${svc.url}/api/v1/privacy/erasures/${id}`, { headers: { authorization: 'Bearer at_acme_enc' } }).then((r) => r.json())) as Line;
-    }
-    expect(job.status).toBe('done');
-    expect(await svc.rows("SELECT KeyId FROM signalhouse.tenant_data_keys WHERE TenantId = 'acme' AND PersonId = 'ann'")).toEqual([]);
-    // A backup of the events restored after the erasure: the rows are back, their values unreadable.
-    await svc.service.store.client.insert({ table: 'signalhouse.otel_logs', values: kept, format: 'JSONEachRow' });
-    const lines = await exportOf('at_acme_enc', { user_id: 'ann' });
-    const identify = eventOf(lines, 'identify');
-    expect(identify.LogAttributes['traits.email']).toMatch(CIPHERTEXT);
-    expect(identify.decryption_errors['traits.email']).toMatch(/has no data key dk_\S+: it was shredded by an erasure/);
-    expect(eventOf(lines, 'signup').decryption_errors['user.email']).toMatch(/shredded/);
-    expect(lines.filter((l) => l.type === 'trait').every((l) => CIPHERTEXT.test(l.Value) && l.decryption_errors)).toBe(true);
-    expect(JSON.stringify(lines)).not.toContain('ann@example.com');
-    expect(traitsOf(await exportOf('at_acme_enc', { user_id: 'bob' }))).toEqual({ email: 'bob@example.com' });
   });
 });
