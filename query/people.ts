@@ -3,7 +3,8 @@
  * (the user an anonymous id was linked to by identify / alias, the latest link winning, as funnels and unique
  * people count them), the anonymous ids linked to them, their traits (identify calls merged per key, the latest
  * value winning: the `identity_traits` view) and their latest events in the range. Identity is read over all
- * time; events over the range. Every value is a bound parameter.
+ * time; events over the range. Every value is a bound parameter. Encrypted traits and attributes come back as
+ * stored; `decryptPerson` opens them for admin reads (query/decrypt.ts).
  */
 import { z } from 'zod';
 import { SignalhouseError } from '../core/errors.ts';

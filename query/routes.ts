@@ -1,8 +1,9 @@
 /**
  * The query API's routes, for read tokens: the catalog's reports (summary, time series, realtime), funnels,
- * breakdowns, people, the live stream, the query and count APIs. The tenant comes from the token; requests are
- * validated with every problem reported (request.ts); the work is done by reports.ts, funnel.ts, breakdown.ts,
- * people.ts, live.ts and explore.ts, whose SQL binds every value.
+ * breakdowns, people (also for admin tokens, which see encrypted values in clear), the live stream, the query and
+ * count APIs. The tenant comes from the token; requests are validated with every problem reported (request.ts);
+ * the work is done by reports.ts, funnel.ts, breakdown.ts, people.ts, live.ts and explore.ts, whose SQL binds
+ * every value.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -155,16 +156,22 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     if (principal.role !== 'admin') return person;
     const requestId = randomUUID();
     reply.header('x-request-id', requestId);
-    await recordAudit(store, {
-      tenantId: principal.tenant.id,
-      actor: principal.keyId,
-      role: principal.role,
-      action: 'people.read',
-      target: person.user_id !== null ? 'user' : 'anonymous',
-      status: 200,
-      requestId,
-      details: { decrypted: opts.encryption !== undefined },
-    });
+    // Audited before the reply, and no plaintext without the audit row (unlike the admin routes, nothing was
+    // changed yet: the client can simply retry).
+    try {
+      await recordAudit(store, {
+        tenantId: principal.tenant.id,
+        actor: principal.keyId,
+        role: principal.role,
+        action: 'people.read',
+        target: person.user_id !== null ? 'user' : 'anonymous',
+        status: 200,
+        requestId,
+        details: { decrypted: opts.encryption !== undefined },
+      });
+    } catch (err) {
+      throw new SignalhouseError('STORAGE_UNAVAILABLE', 'the audit row of this read could not be written; retry', { cause: err, retryAfterSeconds: 1 });
+    }
     return opts.encryption ? decryptPerson(opts.encryption, principal.tenant.id, person) : person;
   });
   if (opts.live) await liveRoutes(app, { live: opts.live, auth });
