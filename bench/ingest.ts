@@ -11,7 +11,9 @@
  * generator (open-loop.ts), and the same rates as autocannon sends them (in bursts at the top of each second).
  * OTLP/gRPC beside them (grpc-load.ts, a lean node:http2 client): protobuf 500 records a call with
  * BENCH_CONNECTIONS calls in flight, and single-record calls at a steady 1,000 calls/s, on the same payloads. At the end the server is stopped with
- * SIGTERM and the stored rows are counted: every acknowledged event must be there. Then protobuf 500/req again on a server without processors, and last the large-body scenario on a
+ * SIGTERM and the stored rows are counted: every acknowledged event must be there. Then protobuf 500/req again on a server without processors, web protobuf 500/req on a server with encryption at rest
+ * on (`web-encrypted`: the client address, user agent and referrer of every event sealed as PII, against the
+ * default server's web protobuf 500/req, which has it off), and last the large-body scenario on a
  * fresh server (large-body.ts): concurrent OTLP/JSON bodies near the receiver's body limit, peak and settled RSS.
  * Every request carries fresh event ids (dedupe is on), written into a template payload per request. Latency
  * percentiles are exact, from every 2xx response time.
@@ -26,8 +28,10 @@
  * BENCH_SLI=0 (SLI observation off), BENCH_LARGE_MB (large bodies' size, default 15 MB, at most the body limit),
  * BENCH_LARGE_CONNECTIONS (default 12), BENCH_SETTLE seconds idle before the settled RSS (default 12),
  * BENCH_GRPC_CHANNELS (gRPC connections the calls share, default 4), BENCH_GRPC_CLIENT=grpc-js (the gRPC
- * scenarios from @grpc/grpc-js clients instead of the node:http2 one, for comparison).
+ * scenarios from @grpc/grpc-js clients instead of the node:http2 one, for comparison), BENCH_PER_PERSON_KEYS=1
+ * (`web-encrypted` with a data key per visitor, made and stored as each new visitor's first batch is sealed).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +44,18 @@ import { aiPayload, largeWebPayloads, type Payload, webPayloads } from './payloa
 
 const LOAD_NAMES = ['protobuf-100', 'protobuf-500', 'json-100', 'json-500', 'web-protobuf-100', 'web-protobuf-500', 'web-json-100', 'web-json-500'];
 const GRPC_LOAD = 'grpc-protobuf-500';
-const SCENARIO_NAMES = [...LOAD_NAMES, GRPC_LOAD, 'single', 'grpc-single', 'batch-100', 'single-bursts', 'batch-100-bursts', 'no-processors', 'large-body'];
+const SCENARIO_NAMES = [
+  ...LOAD_NAMES,
+  GRPC_LOAD,
+  'single',
+  'grpc-single',
+  'batch-100',
+  'single-bursts',
+  'batch-100-bursts',
+  'no-processors',
+  'web-encrypted',
+  'large-body',
+];
 const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? SCENARIO_NAMES.join(',')).split(',').map((s) => s.trim()));
 for (const s of SCENARIOS) if (!SCENARIO_NAMES.includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIO_NAMES.join(', ')})`);
 const BARE = { echo: 'bare Fastify echo', parse: 'bare Fastify parse' } as const;
@@ -181,6 +196,29 @@ async function defaultServer(dir: string, configPath: string, chosen: readonly L
   return { accepted, slack, stored, rss, inserts };
 }
 
+/**
+ * Web events, protobuf 500/req, on a fresh server with encryption at rest on: three attributes of every event
+ * (client address, user agent, referrer) sealed as PII, under the tenant's key or, with BENCH_PER_PERSON_KEYS=1,
+ * each visitor's own.
+ */
+async function encryptedServer(dir: string): Promise<Row> {
+  const config = join(dir, 'encrypted.yaml');
+  const perPerson = process.env.BENCH_PER_PERSON_KEYS === '1';
+  writeFileSync(
+    config,
+    `${tenantsYaml}exporters: { clickhouse: {} }\nencryption:\n  master_key_env: BENCH_MASTER_KEY\n  pii_attributes: [client.address, user_agent.original, page.referrer]\n  per_person_keys: ${perPerson}\n`,
+  );
+  const server = await startProcess([join(ROOT, 'service', 'main.ts'), '--config', config], {
+    SIGNALHOUSE_DATA_DIR: join(dir, 'data-encrypted'),
+    BENCH_MASTER_KEY: randomBytes(32).toString('base64'),
+  });
+  const templates = webPayloads(500, Math.ceil(16_000 / 500)).map((p) => p.proto);
+  const target = `signalhouse, encryption on${perPerson ? ' (per-person keys)' : ''}`;
+  const row = await drive(target, server.url, 'web protobuf 500/req', templates, 'application/x-protobuf', 500, {}, server.child.pid);
+  await stop(server);
+  return row;
+}
+
 /** The results table, the ratios to both bare servers, and CPU per event by thread kind. */
 function report(rows: Row[]): void {
   console.log(table(rows));
@@ -194,6 +232,12 @@ function report(rows: Row[]): void {
     if (lines.length)
       console.log(`\nsignalhouse / ${target} of the same payload (events/s)${mode === 'parse' ? ': parse only, reply {}' : ''}:\n${lines.join('\n')}`);
   }
+  const encrypted = rows.find((r) => r.target.startsWith('signalhouse, encryption on'));
+  const clear = rows.find((r) => r.target === 'signalhouse' && r.scenario === 'web protobuf 500/req');
+  if (encrypted)
+    console.log(
+      `\nweb protobuf 500/req, encryption on: ${encrypted.eventsPerSec.toLocaleString('en-US')} events/s${clear ? `, ${((100 * encrypted.eventsPerSec) / clear.eventsPerSec).toFixed(0)}% of encryption off (${clear.eventsPerSec.toLocaleString('en-US')} events/s)` : ''}`,
+    );
   const grpc = rows.find((r) => r.scenario.startsWith('OTLP/gRPC protobuf 500/call'));
   const http = rows.find((r) => r.target === 'signalhouse' && r.scenario === 'protobuf 500/req');
   if (grpc && http) console.log(`\nOTLP/gRPC / OTLP/HTTP, protobuf 500 records (events/s): ${((100 * grpc.eventsPerSec) / http.eventsPerSec).toFixed(0)}%`);
@@ -245,6 +289,7 @@ async function main(): Promise<void> {
     rows.push(await drive('signalhouse, no processors', plain.url, 'protobuf 500/req', small[500].proto, 'application/x-protobuf', 500, {}, plain.child.pid));
     await stop(plain);
   }
+  if (SCENARIOS.has('web-encrypted')) rows.push(await encryptedServer(dir));
   const large = SCENARIOS.has('large-body') ? await largeBodyScenario(dir, configPath) : [];
   rmSync(dir, { recursive: true, force: true });
 

@@ -10,6 +10,7 @@ import type { ByteBudget } from './byte-budget.ts';
 import type { Signal } from './config.ts';
 import type { SuppressionList } from './suppressions.ts';
 import type { Batch } from './event.ts';
+import type { Encryption } from './keyring.ts';
 import type { Telemetry } from './telemetry.ts';
 import type { Principal, Role, TenantRegistry } from './tenants.ts';
 import type { TlsMaterial } from './tls.ts';
@@ -34,6 +35,8 @@ export interface ProcessorStartContext {
   recentEventIds(signal: Signal, windowMs: number, max: number): Promise<Array<{ tenantId: string; eventId: string; atMs: number }>>;
   /** Ids whose events are not stored (erased with suppression), kept current while the service runs. */
   readonly suppressions: SuppressionList;
+  /** The data keys and what to encrypt, when `encryption` is configured (core/keyring.ts). */
+  readonly encryption?: Encryption;
 }
 
 export interface ProcessorFactory<S extends z.ZodType = z.ZodType> {

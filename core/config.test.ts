@@ -164,6 +164,46 @@ describe('config', () => {
     ]);
   });
 
+  it('refuses an encryption section that would store a pipeline in clear, names no tenant, or is ambiguous', () => {
+    const tenants = [{ id: 'acme', write_keys: ['wk_acme_12345'] }];
+    expect(
+      problemsOf(() =>
+        parseConfig({
+          receivers: { otlp: {} },
+          processors: { redact: {} },
+          exporters: { clickhouse: {} },
+          service: { pipelines: { logs: { receivers: ['otlp'], processors: ['redact'], exporters: ['clickhouse'] } } },
+          tenants,
+          encryption: { master_key_env: 'X', tenants: { initech: {} } },
+        }),
+      ),
+    ).toEqual([
+      'service.pipelines.logs.processors: encryption is on: add an "encrypt" processor (after dedupe)',
+      'encryption.tenants.initech: no tenant "initech" is configured',
+    ]);
+    expect(problemsOf(() => parseConfig({ tenants, encryption: { master_key_env: 'X', master_key_file: '/k' } }))).toEqual([
+      'encryption: set exactly one of master_key_env, master_key_file and master_keys',
+    ]);
+    const keys = [
+      { id: 'k1', env: 'K1' },
+      { id: 'k1', file: '/k' },
+      { id: 'k2', env: 'K2', file: '/k' },
+    ];
+    expect(problemsOf(() => parseConfig({ tenants, encryption: { master_keys: keys, pii_attributes: ['a*b'] } }))).toEqual([
+      'encryption.master_keys.2: set exactly one of env and file',
+      'encryption.pii_attributes.0: an attribute key, or a key prefix ending in "*" (e.g. "traits.*")',
+      'encryption.master_keys.1.id: duplicate master key id "k1"',
+    ]);
+  });
+
+  it('ends the default pipelines with encrypt when encryption is on', () => {
+    const cfg = parseConfig({ encryption: { master_key_env: 'X' } }, {});
+    expect(cfg.service.pipelines.logs.processors.at(-1)).toBe('encrypt');
+    expect(cfg.service.pipelines.traces.processors).toEqual(['suppress', 'validate', 'redact', 'dedupe', 'encrypt']);
+    expect(cfg.processors.encrypt).toEqual({});
+    expect(parseConfig({}, {}).service.pipelines.logs.processors).not.toContain('encrypt');
+  });
+
   it('freezes the parsed config', () => {
     const cfg = parseConfig({}, {});
     expect(Object.isFrozen(cfg)).toBe(true);

@@ -88,6 +88,67 @@ const jwtSchema = z
   });
 export type JwtConfig = z.infer<typeof jwtSchema>;
 
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** An attribute key, or a prefix of keys ending in `*` (`traits.*`). */
+const attributePattern = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[^*]+\*?$/, 'an attribute key, or a key prefix ending in "*" (e.g. "traits.*")');
+const masterKeySource = z
+  .strictObject({
+    /** Written beside every data key it wraps; never reuse an id for another key. */
+    id: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'letters, digits, "_", "-", "." (at most 32)'),
+    /** An environment variable holding the key: 64 hex digits or base64 of 32 bytes. */
+    env: z.string().regex(ENV_NAME, 'an environment variable name').optional(),
+    /** A file holding the key, as for `env`. */
+    file: z.string().min(1).optional(),
+  })
+  .superRefine((k, ctx) => {
+    if ((k.env === undefined) === (k.file === undefined)) ctx.addIssue({ code: 'custom', path: [], message: 'set exactly one of env and file' });
+  });
+
+/**
+ * Encryption at rest of traits and PII attributes (docs/privacy.md, "Encryption at rest"): where the master keys
+ * come from (`master_key_env`, `master_key_file`, or `master_keys` for rotation: the first encrypts, all
+ * decrypt), what is encrypted, and whether each person gets a key of their own (erasure shreds it).
+ */
+const encryptionSchema = z
+  .strictObject({
+    /** Shorthand for `master_keys: [{ id: default, env: ... }]`. */
+    master_key_env: z.string().regex(ENV_NAME, 'an environment variable name').optional(),
+    /** Shorthand for `master_keys: [{ id: default, file: ... }]`. */
+    master_key_file: z.string().min(1).optional(),
+    /** Newest first: the first wraps new data keys (and re-wraps older ones at start); every one unwraps. */
+    master_keys: z.array(masterKeySource).min(1).optional(),
+    /** Identify traits (attributes `traits.*`). */
+    traits: z.boolean().default(true),
+    /**
+     * Further attributes encrypted for every tenant: keys (matched on the whole key or its last dotted part, in
+     * any letter case, as redact's blocked_keys: `email` covers `user.email`), or prefixes ending in `*`.
+     */
+    pii_attributes: z.array(attributePattern).default([]),
+    /**
+     * Encrypted attributes that also get a blind index (`bidx.<key>`, an HMAC of the value): equality filters and
+     * grouping then work, at the cost of showing which rows share a value. Matched as `pii_attributes`.
+     */
+    blind_index: z.array(attributePattern).default([]),
+    /** Per tenant id: attributes encrypted for that tenant besides the global ones. */
+    tenants: z.record(z.string(), z.strictObject({ pii_attributes: z.array(attributePattern).default([]) })).default({}),
+    /** A data key per person (user id, else anonymous id): erasing the person deletes it, shredding what is left. */
+    per_person_keys: z.boolean().default(false),
+  })
+  .superRefine((e, ctx) => {
+    const sources = [e.master_key_env, e.master_key_file, e.master_keys].filter((s) => s !== undefined).length;
+    if (sources !== 1) ctx.addIssue({ code: 'custom', path: [], message: 'set exactly one of master_key_env, master_key_file and master_keys' });
+    const ids = new Set<string>();
+    e.master_keys?.forEach((k, i) => {
+      if (ids.has(k.id)) ctx.addIssue({ code: 'custom', path: ['master_keys', i, 'id'], message: `duplicate master key id "${k.id}"` });
+      ids.add(k.id);
+    });
+  });
+export type EncryptionConfig = z.infer<typeof encryptionSchema>;
+
 const configSchema = z
   .strictObject({
     /**
@@ -131,6 +192,7 @@ const configSchema = z
     alerting: z.unknown().optional(),
     /** Bearer tokens besides the configured ones (JWT). */
     auth: z.strictObject({ jwt: jwtSchema.optional() }).prefault({}),
+    encryption: encryptionSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     for (const [id, pipeline] of Object.entries(cfg.service.pipelines)) {
@@ -148,6 +210,7 @@ const configSchema = z
           ctx.addIssue({ code: 'custom', path: [...path, 'exporters', i], message: `exporter "${e}" is not configured under exporters` });
       });
     }
+    if (cfg.encryption) checkEncryption(cfg.encryption, cfg.service.pipelines, cfg.tenants, ctx);
     const seenTenants = new Set<string>();
     const keyOwner = new Map<string, string>();
     cfg.tenants.forEach((t, i) => {
@@ -168,6 +231,25 @@ const configSchema = z
       }
     });
   });
+
+/**
+ * With encryption on, every pipeline runs an `encrypt` processor (else its records would be stored in clear), and
+ * `encryption.tenants` names configured tenants (or the demo tenant when none is configured).
+ */
+function checkEncryption(enc: EncryptionConfig, pipelines: Record<string, PipelineConfig>, tenants: ReadonlyArray<{ id: string }>, ctx: z.RefinementCtx): void {
+  for (const [id, pipeline] of Object.entries(pipelines)) {
+    if (!pipeline.processors.some((p) => p.split('/')[0] === 'encrypt'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['service', 'pipelines', id, 'processors'],
+        message: 'encryption is on: add an "encrypt" processor (after dedupe)',
+      });
+  }
+  const known = new Set(tenants.length > 0 ? tenants.map((t) => t.id) : [DEMO_TENANT.id]);
+  for (const id of Object.keys(enc.tenants)) {
+    if (!known.has(id)) ctx.addIssue({ code: 'custom', path: ['encryption', 'tenants', id], message: `no tenant "${id}" is configured` });
+  }
+}
 
 export type SignalhouseConfig = z.infer<typeof configSchema> & {
   /** True when no tenants were configured and the demo tenant was created. */
@@ -269,10 +351,15 @@ function applyDefaults(doc: Record<string, unknown>): Record<string, unknown> {
   const exporters = (out.exporters ?? {}) as Record<string, unknown>;
   const service = { ...((out.service ?? {}) as Record<string, unknown>) };
   if (service.pipelines === undefined) {
-    service.pipelines = DEFAULT_PIPELINES;
+    // With encryption on, last in every chain: dedupe hashes the content of events without an id, which must
+    // still be the plaintext (a ciphertext differs at every retry).
+    const encrypting = out.encryption !== undefined && out.encryption !== null;
+    service.pipelines = encrypting
+      ? Object.fromEntries(Object.entries(DEFAULT_PIPELINES).map(([id, p]) => [id, { ...p, processors: [...p.processors, 'encrypt'] }]))
+      : DEFAULT_PIPELINES;
     out.receivers = { otlp: {}, segment: {}, posthog: {}, envelope: {}, analytics: {}, websocket: {}, tracker: {}, ...receivers };
     const processors = (out.processors ?? {}) as Record<string, unknown>;
-    out.processors = { ...Object.fromEntries(DEFAULT_PROCESSORS.map((p) => [p, {}])), ...processors };
+    out.processors = { ...Object.fromEntries([...DEFAULT_PROCESSORS, ...(encrypting ? ['encrypt'] : [])].map((p) => [p, {}])), ...processors };
     if (!('clickhouse' in exporters)) out.exporters = { ...exporters, clickhouse: {} };
   }
   // `otlp:` with no options parses as null in YAML; treat it as an empty mapping like the Collector does.

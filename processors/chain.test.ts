@@ -5,6 +5,7 @@ import { createTelemetry } from '../core/telemetry.ts';
 import type { Processor, ProcessorFactory } from '../core/components.ts';
 import { testLogEvent } from '../test/helpers/events.ts';
 import { buildProcessor, createProcessorChain } from './chain.ts';
+import { createDedupe, dedupeFactory } from './dedupe.ts';
 
 const event = (eventName: string): LogEvent => testLogEvent({ timeUnixNano: 1n, eventName });
 const logBatch = (...names: string[]): Batch => ({ tenantId: 't', signal: 'logs', events: names.map(event), rejections: [] });
@@ -96,5 +97,30 @@ describe('processor chain', () => {
       'processors.drop/a.prefix: Invalid input: expected string, received number',
       'processors.drop/a: Unrecognized key: "extra"',
     ]);
+  });
+});
+
+describe('a processor that throws', () => {
+  it('releases what the processors before it took from the batch, so the retry is stored, not taken for a duplicate', async () => {
+    let fail = true;
+    const flaky: Processor = {
+      name: 'flaky',
+      async process(b) {
+        if (fail) throw new Error('storage went away');
+        return b;
+      },
+    };
+    const dedupe = createDedupe(dedupeFactory.configSchema.parse({}));
+    const chain = createProcessorChain('logs', [dedupe, flaky], createTelemetry());
+    const send = () => {
+      const b = logBatch('a', 'b');
+      for (const [i, e] of (b.events as LogEvent[]).entries()) e.eventId = `id-${i}`;
+      return chain.run(b);
+    };
+    await expect(send()).rejects.toThrow('storage went away');
+    fail = false;
+    const retry = await send();
+    expect(retry.events.map((e) => (e as LogEvent).eventId)).toEqual(['id-0', 'id-1']);
+    expect(retry.dependsOn ?? []).toEqual([]);
   });
 });

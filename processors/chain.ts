@@ -7,7 +7,9 @@
  * A processor that removes a record says why (core/event.ts): `markDuplicate` (dedupe: accepted, stored
  * already), `dropEvent` (consent: accepted, dropped on purpose) or `refuseEvent` (validate: rejected, with the
  * reason). Replies and ingest counters are built from that, so the chain holds every processor to it: records
- * removed without a word are counted as dropped by that processor (code `filtered`), never left unaccounted.
+ * removed without a word are counted as dropped by that processor (code `filtered`), never left unaccounted. A
+ * processor that throws (the encrypt processor when it cannot store a new data key) fails the batch, and the
+ * chain releases it first, as the pipeline does a batch that fails to commit.
  */
 import type { Signal } from '../core/config.ts';
 import { addDrop, type Batch, type DroppedOutcome, rejectedCount } from '../core/event.ts';
@@ -77,8 +79,16 @@ export function createProcessorChain(pipeline: string, processors: readonly Proc
         const outcomesBefore = current.outcomes?.size ?? 0;
         const input = current;
         const end = c.duration.startTimer();
-        current = await c.processor.process(current);
-        end();
+        try {
+          current = await c.processor.process(current);
+        } catch (err) {
+          // The batch will not be committed: what the processors before took from it (dedupe's pending ids) is
+          // released, or the client's retry would be taken for a duplicate of a batch that never commits.
+          for (const p of processors) p.release?.(current);
+          throw err;
+        } finally {
+          end();
+        }
         const outCount = current.events.length;
         const refused = rejectedCount(current) - refusedBefore;
         if (outCount < inCount) accountFor(input, current, notedBefore, outcomesBefore, c.filtered);

@@ -49,6 +49,18 @@ const configSchema = z.strictObject({
     ]),
   /** When set, only these keys (and the summary attributes) are kept. */
   allowed_keys: z.array(z.string()).default([]),
+  /**
+   * Keys (or prefixes ending in `*`, e.g. `traits.*`) whose values are kept as they are: the attributes the
+   * encrypt processor seals, which are to be stored whole (encrypted) rather than masked.
+   */
+  exempt_keys: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .regex(/^[^*]+\*?$/, 'a key, or a prefix ending in "*"'),
+    )
+    .default([]),
   ip_attributes: z.array(z.string()).default(['client.address']),
   ipv4_prefix: z.number().int().min(0).max(32).default(24),
   ipv6_prefix: z.number().int().min(0).max(128).default(48),
@@ -176,9 +188,12 @@ export function createRedact(config: RedactConfig, name = 'redact'): Processor {
   const reducedUrl = memo(10_000, reduceUrl);
 
   /** What to do with a key, decided once per distinct key. */
-  type KeyRule = 'drop' | 'blocked' | 'ip' | 'url' | 'scan';
+  type KeyRule = 'drop' | 'exempt' | 'blocked' | 'ip' | 'url' | 'scan';
+  const exemptExact = new Set(config.exempt_keys.filter((k) => !k.endsWith('*')));
+  const exemptPrefixes = config.exempt_keys.filter((k) => k.endsWith('*')).map((k) => k.slice(0, -1));
   const keyRule = memo(10_000, (key: string): KeyRule => {
     if (allowed && !allowed.has(key)) return 'drop';
+    if (exemptExact.has(key) || exemptPrefixes.some((p) => key.startsWith(p))) return 'exempt';
     const lower = key.toLowerCase();
     if (blocked.has(lower) || blocked.has(lower.slice(lower.lastIndexOf('.') + 1))) return 'blocked';
     if (ipKeys.has(key)) return 'ip';
@@ -196,6 +211,7 @@ export function createRedact(config: RedactConfig, name = 'redact'): Processor {
         (removed ??= []).push(key);
         continue;
       }
+      if (rule === 'exempt') continue;
       let next: string;
       if (rule === 'blocked') next = replacement(value, 'blocked', tenantId);
       else if (rule === 'ip') next = coarsened(value);

@@ -3,10 +3,13 @@
  * (the user an anonymous id was linked to by identify / alias, the latest link winning, as funnels and unique
  * people count them), the anonymous ids linked to them, their traits (identify calls merged per key, the latest
  * value winning: the `identity_traits` view) and their latest events in the range. Identity is read over all
- * time; events over the range. Every value is a bound parameter.
+ * time; events over the range. Every value is a bound parameter. Encrypted traits and attributes come back as
+ * stored; `decryptPerson` opens them for admin reads (query/decrypt.ts).
  */
 import { z } from 'zod';
 import { SignalhouseError } from '../core/errors.ts';
+import type { Encryption } from '../core/keyring.ts';
+import { type DecryptionErrors, decryptMaps, decryptTraits } from './decrypt.ts';
 import { readRows, type Store } from '../storage/store.ts';
 import { rangeCheck, rangeFields } from './request.ts';
 import { logsRange } from './sql.ts';
@@ -25,6 +28,8 @@ export interface PersonEvent {
   session_id: string;
   site_id: string;
   attributes: Record<string, string>;
+  /** Attributes left encrypted (admin reads), with why. */
+  decryption_errors?: DecryptionErrors;
 }
 
 export interface Person {
@@ -33,7 +38,8 @@ export interface Person {
   user_id: string | null;
   /** Anonymous ids whose latest link names this user (or the id itself when it is anonymous and unlinked). */
   anonymous_ids: string[];
-  traits: Array<{ key: string; value: string; updated_at: string }>;
+  /** `decryption_error`: the value was left encrypted (admin reads), and why. */
+  traits: Array<{ key: string; value: string; updated_at: string; decryption_error?: string }>;
   /** First and last identify call, and how many (null when never identified). */
   first_identified: string | null;
   last_identified: string | null;
@@ -107,4 +113,18 @@ export async function lookUpPerson(store: Store, tenantId: string, req: PeopleRe
     identify_calls: ident ? Number(ident.calls) : 0,
     events: events.map((e) => ({ ...e, time: isoOf(e.time) })),
   };
+}
+
+/** The person with traits and event attributes decrypted (for admin tokens); failures named per value. */
+export async function decryptPerson(enc: Encryption, tenantId: string, person: Person): Promise<Person> {
+  await decryptTraits(enc, tenantId, person.traits);
+  const errors = await decryptMaps(
+    enc,
+    tenantId,
+    person.events.map((e) => e.attributes),
+  );
+  person.events.forEach((e, i) => {
+    if (errors[i]) e.decryption_errors = errors[i];
+  });
+  return person;
 }

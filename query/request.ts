@@ -5,8 +5,8 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { SignalhouseError } from '../core/errors.ts';
-import type { Authenticator } from '../core/auth.ts';
-import type { Tenant } from '../core/tenants.ts';
+import { type Authenticator, RoleRefusal } from '../core/auth.ts';
+import type { Principal, Tenant } from '../core/tenants.ts';
 import { timeField } from './fields.ts';
 
 /** `from`, `to` (a range `[from, to)`) and an optional site. */
@@ -29,4 +29,17 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
 /** The tenant of the request's read token (or bearer JWT of the read role); 401 / 403 saying what is wrong. */
 export async function readTenant(auth: Authenticator, request: FastifyRequest): Promise<Tenant> {
   return (await auth.authenticate(request.headers.authorization, 'read')).tenant;
+}
+
+/**
+ * The caller of a route that serves read tokens and admin tokens alike (the people API: an admin token sees
+ * encrypted values in clear); 401 / 403 as for read routes otherwise.
+ */
+export async function readOrAdmin(auth: Authenticator, request: FastifyRequest): Promise<Principal> {
+  try {
+    return await auth.authenticate(request.headers.authorization, 'read');
+  } catch (err) {
+    if (err instanceof RoleRefusal && err.principal.role === 'admin') return err.principal;
+    throw err;
+  }
 }

@@ -1,14 +1,17 @@
 /**
  * The query API's routes, for read tokens: the catalog's reports (summary, time series, realtime), funnels,
- * breakdowns, people, the live stream, the query and count APIs. The tenant comes from the token; requests are
- * validated with every problem reported (request.ts); the work is done by reports.ts, funnel.ts, breakdown.ts,
- * people.ts, live.ts and explore.ts, whose SQL binds every value.
+ * breakdowns, people (also for admin tokens, which see encrypted values in clear), the live stream, the query and
+ * count APIs. The tenant comes from the token; requests are validated with every problem reported (request.ts);
+ * the work is done by reports.ts, funnel.ts, breakdown.ts, people.ts, live.ts and explore.ts, whose SQL binds
+ * every value.
  */
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { SignalhouseError } from '../core/errors.ts';
 import type { Store } from '../storage/store.ts';
 import type { Authenticator } from '../core/auth.ts';
+import type { Encryption } from '../core/keyring.ts';
 import type { TenantRegistry } from '../core/tenants.ts';
 import { METRIC_GROUPS, METRICS, METRICS_BY_NAME } from './catalog.ts';
 import { breakdownSchema, runBreakdown } from './breakdown.ts';
@@ -16,9 +19,10 @@ import { COUNT_GRAINS, countEvents, countUsers } from './counts.ts';
 import { exploreSchema, runExplore } from './explore.ts';
 import { runFunnel } from './funnel.ts';
 import { type LiveFeed, liveRoutes } from './live.ts';
-import { lookUpPerson, peopleSchema } from './people.ts';
+import { decryptPerson, lookUpPerson, peopleSchema } from './people.ts';
+import { recordAudit } from './privacy/audit.ts';
 import { createReports } from './reports.ts';
-import { parseBody, rangeCheck, rangeFields, readTenant } from './request.ts';
+import { parseBody, rangeCheck, rangeFields, readOrAdmin, readTenant } from './request.ts';
 import type { MetricQuery } from './sql.ts';
 
 export interface QueryRoutesOptions {
@@ -35,6 +39,8 @@ export interface QueryRoutesOptions {
   readAfterAck(): Promise<void>;
   /** Committed events for the live stream; without it the stream is not served. */
   live?: LiveFeed;
+  /** With encryption on: the people API decrypts traits and PII attributes for admin tokens. */
+  encryption?: Encryption;
 }
 
 export const GRAINS = { '1m': 60, '5m': 300, '1h': 3600, '1d': 86_400, '1w': 604_800 } as const;
@@ -143,9 +149,30 @@ export async function queryRoutes(app: FastifyInstance, opts: QueryRoutesOptions
     const tenant = await readTenant(auth, request);
     return runBreakdown(store, tenant.id, parseBody(breakdownSchema, request.body));
   });
-  app.post('/api/v1/analytics/people', async (request) => {
-    const tenant = await readTenant(auth, request);
-    return lookUpPerson(store, tenant.id, parseBody(peopleSchema, request.body));
+  // Read tokens see encrypted values as stored; admin tokens see them in clear, and their reads are audited.
+  app.post('/api/v1/analytics/people', async (request, reply) => {
+    const principal = await readOrAdmin(auth, request);
+    const person = await lookUpPerson(store, principal.tenant.id, parseBody(peopleSchema, request.body));
+    if (principal.role !== 'admin') return person;
+    const requestId = randomUUID();
+    reply.header('x-request-id', requestId);
+    // Audited before the reply, and no plaintext without the audit row (unlike the admin routes, nothing was
+    // changed yet: the client can simply retry).
+    try {
+      await recordAudit(store, {
+        tenantId: principal.tenant.id,
+        actor: principal.keyId,
+        role: principal.role,
+        action: 'people.read',
+        target: person.user_id !== null ? 'user' : 'anonymous',
+        status: 200,
+        requestId,
+        details: { decrypted: opts.encryption !== undefined },
+      });
+    } catch (err) {
+      throw new SignalhouseError('STORAGE_UNAVAILABLE', 'the audit row of this read could not be written; retry', { cause: err, retryAfterSeconds: 1 });
+    }
+    return opts.encryption ? decryptPerson(opts.encryption, principal.tenant.id, person) : person;
   });
   if (opts.live) await liveRoutes(app, { live: opts.live, auth });
 

@@ -20,6 +20,7 @@ import { RECEIVER_FACTORIES } from '../receiver/registry.ts';
 import type { Store } from '../storage/store.ts';
 import type { LiveFeed } from '../query/live.ts';
 import type { ErasureRunner } from '../query/privacy/erasure.ts';
+import type { Encryption } from '../core/keyring.ts';
 import { privacyRoutes } from '../query/privacy/routes.ts';
 import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
@@ -65,6 +66,8 @@ export interface ServerDeps {
   live: LiveFeed;
   /** The A/B experiments the experiments API creates, changes and reports. */
   experiments: Experiments;
+  /** With encryption on: the keys authorised reads (exports, the people API for admin tokens) decrypt with. */
+  encryption?: Encryption;
   /** Where the dashboard's build is (default dashboard/dist). */
   dashboardDir?: string;
 }
@@ -225,6 +228,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     auth: deps.auth,
     readAfterAck: deps.readAfterAck,
     live: deps.live,
+    encryption: deps.encryption,
   });
   await corsRoutes.register('query', timed(queryTimer, alertStateRoutes), { evaluator: deps.alerting.evaluator, auth: deps.auth });
   await corsRoutes.register('query', timed(queryTimer, privacyRoutes), {
@@ -232,6 +236,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     auth: deps.auth,
     erasures: deps.erasures,
     readAfterAck: deps.readAfterAck,
+    encryption: deps.encryption,
   });
   await corsRoutes.register('query', timed(queryTimer, experimentRoutes), {
     store: deps.store,

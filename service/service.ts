@@ -30,6 +30,10 @@ import { createAuthenticator } from '../core/auth.ts';
 import { createSuppressionList } from '../core/suppressions.ts';
 import { createErasureRunner } from '../query/privacy/erasure.ts';
 import { createExperiments } from '../experiments/ab-tests/service.ts';
+import { createEncryption, type Encryption } from '../core/keyring.ts';
+import { resolveMasterKeys } from '../core/master-keys.ts';
+import type { MasterKey } from '../core/encryption.ts';
+import { createDataKeyStore } from '../storage/data-keys.ts';
 
 export interface Service {
   readonly app: FastifyInstance;
@@ -63,10 +67,12 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
   }
   if (problems.length > 0) throw new ConfigError('exporters', problems);
   const chConfig = storeSpecs[0].config as ClickHouseExporterConfig;
+  // The master keys, before anything opens: a missing or malformed one is a config error.
+  const masterKeys = config.encryption ? resolveMasterKeys(config.encryption) : [];
   const store = await openStore(storeOptions(chConfig));
   // Whatever fails from here on (migrations, recovery, a component's options) closes the store again.
   try {
-    return await assemble(config, alertingConfig, logger, telemetry, store, chConfig, specs);
+    return await assemble(config, alertingConfig, logger, telemetry, store, chConfig, specs, masterKeys);
   } catch (err) {
     await store.close();
     throw err;
@@ -81,6 +87,7 @@ async function assemble(
   store: Store,
   chConfig: ClickHouseExporterConfig,
   specs: ReturnType<typeof resolveExporters>,
+  masterKeys: readonly MasterKey[],
 ): Promise<Service> {
   const applied = await migrate(store.client, {
     database: chConfig.database,
@@ -101,8 +108,19 @@ async function assemble(
   // The exporters' INSERTs held together (for an erasure's rebuild of rollup minutes).
   const holdWrites = <T>(fn: () => Promise<T>): Promise<T> =>
     [...exporters.values()].reduce<() => Promise<T>>((inner, e) => (e.holdWrites ? () => e.holdWrites!(inner) : inner), fn)();
+  // The data keys (made for new tenants, re-wrapped under the newest master key) before any event is sealed.
+  const encryption: Encryption | undefined = config.encryption
+    ? await createEncryption(
+        config.encryption,
+        masterKeys,
+        createDataKeyStore(store),
+        config.tenants.map((t) => t.id),
+      )
+    : undefined;
   const suppressions = createSuppressionList();
-  const erasures = createErasureRunner({ store, suppressions, rollups: chConfig.rollups, settleIngest, holdWrites, logger });
+  // Also with per-person keys off now: keys made while they were on are shredded all the same.
+  const shredKeys = encryption?.shred;
+  const erasures = createErasureRunner({ store, suppressions, rollups: chConfig.rollups, settleIngest, holdWrites, shredKeys, logger });
   // The suppressed ids are loaded before any event can arrive; unfinished erasure jobs resume in the background.
   await erasures.start();
   // Queries see every acknowledged event, and no rollup minute an erasure is rebuilding.
@@ -123,7 +141,7 @@ async function assemble(
     live.publish(batch);
   };
   const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry, onCommitted);
-  await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max), suppressions });
+  await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max), suppressions, encryption });
   const tenants = createTenantRegistry(config.tenants);
   const auth = createAuthenticator(tenants, config.auth.jwt);
   // One concurrency cap, byte budget and drain for both listeners.
@@ -145,6 +163,7 @@ async function assemble(
     alerting,
     live,
     experiments,
+    encryption,
     async checkReady() {
       const ping = await store.client.ping();
       if (!ping.success) throw new Error(`storage unreachable: ${ping.error.message}`);

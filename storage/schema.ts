@@ -6,6 +6,7 @@
  * `schema_migrations`. Add a migration by appending an entry; never edit one that has shipped.
  */
 import { experimentVersionsDdl } from './experiments.ts';
+import { dataKeysDdl } from './data-keys.ts';
 import { auditDdl, privacyJobsDdl } from './governance.ts';
 import { ROLLUP_HOURLY_KEYS, ROLLUP_MERGES, rollupColumnsDdl, rollupViews } from './rollup.ts';
 
@@ -347,6 +348,12 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 15,
     name: 'experiment versions',
     up: (ctx) => experimentVersionsDdl(ctx),
+  },
+  {
+    version: 16,
+    name: 'data keys of encryption at rest',
+    // Wrapped per-tenant (and per-person) data keys; the events hold only values sealed under them.
+    up: (ctx) => dataKeysDdl(ctx),
   },
 ];
 

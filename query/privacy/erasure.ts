@@ -13,7 +13,8 @@
  *    (they would see a minute half rebuilt). With `suppress`, steps 2–4 run again for rows that were in flight
  *    when the job started, until none is left.
  * 5. Purge: rewrite the parts that hold deleted rows (APPLY DELETED MASK), so the data is gone from disk too,
- *    and blank the person's ids in the audit log's identify and alias rows.
+ *    and blank the person's ids in the audit log's identify and alias rows. With per-person encryption keys,
+ *    delete the person's keys too: any copy of their encrypted values left elsewhere can no longer be read.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -32,6 +33,8 @@ export interface ErasureRunnerOptions {
   settleIngest(): Promise<void>;
   /** Runs `fn` while ingest INSERTs wait (the exporters' holdWrites). */
   holdWrites<T>(fn: () => Promise<T>): Promise<T>;
+  /** With per-person encryption keys: deletes the persons' keys (core/keyring.ts, `shred`). */
+  shredKeys?(tenantId: string, personIds: readonly string[]): Promise<void>;
   logger?: Logger;
 }
 
@@ -160,6 +163,7 @@ export function createErasureRunner(opts: ErasureRunnerOptions): ErasureRunner {
     await save(job);
     checkStopping();
     await purge(job, person);
+    await opts.shredKeys?.(job.tenantId, [...person.userIds, ...person.anonymousIds]);
     Object.assign(job, { status: 'done', step: 'done', completedAtMs: Date.now() });
     await save(job);
   }

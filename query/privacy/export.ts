@@ -4,10 +4,13 @@
  * then one line per row, its `type` first: `identity` (first and last identify call), `trait` (the latest value
  * of each trait), `link` (anonymous id → user), `event` (otel_logs, every column), `span` (otel_traces) and
  * `audit` (their identify and alias calls in the audit log). Rows are ClickHouse's JSONEachRow output, passed
- * through without being parsed again.
+ * through without being parsed again, except those holding a ciphertext when encryption is on: they are
+ * decrypted (query/decrypt.ts), as an export is for an admin token.
  */
 import { AUDIT_TABLE } from '../../storage/governance.ts';
+import type { Encryption } from '../../core/keyring.ts';
 import type { Store } from '../../storage/store.ts';
+import { decryptExportLine } from '../decrypt.ts';
 import { type Person, PERSON_ROWS, personParams } from './person.ts';
 
 /** What each kind of line reads, in order; `{tenant}`, `{users}`, `{anons}` bound. */
@@ -28,13 +31,13 @@ function sections(db: string): Array<[type: string, sql: string]> {
 }
 
 /** The lines of a person's export. */
-export async function* exportPerson(store: Store, tenantId: string, person: Person): AsyncGenerator<string> {
+export async function* exportPerson(store: Store, tenantId: string, person: Person, encryption?: Encryption): AsyncGenerator<string> {
   yield `${JSON.stringify({ type: 'person', tenant_id: tenantId, user_ids: person.userIds, anonymous_ids: person.anonymousIds, exported_at: new Date().toISOString() })}\n`;
   const params = personParams(tenantId, person);
   for (const [type, sql] of sections(store.database)) {
     const rs = await store.client.query({ query: `SELECT '${type}' AS type, * FROM (${sql})`, query_params: params, format: 'JSONEachRow' });
     for await (const rows of rs.stream()) {
-      for (const row of rows as Array<{ text: string }>) yield `${row.text}\n`;
+      for (const row of rows as Array<{ text: string }>) yield `${encryption ? await decryptExportLine(encryption, tenantId, row.text) : row.text}\n`;
     }
   }
 }

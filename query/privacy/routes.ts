@@ -10,7 +10,9 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { type Authenticator, RoleRefusal, requireRole } from '../../core/auth.ts';
+import { blindIndex, blindIndexAttribute } from '../../core/encryption.ts';
 import { SignalhouseError } from '../../core/errors.ts';
+import type { Encryption } from '../../core/keyring.ts';
 import type { Principal } from '../../core/tenants.ts';
 import type { Store } from '../../storage/store.ts';
 import { timeField } from '../fields.ts';
@@ -37,6 +39,8 @@ export interface PrivacyRoutesOptions {
   erasures: ErasureRunner;
   /** Resolves when every event acknowledged so far is visible to queries (exports and audit reads wait for it). */
   readAfterAck(): Promise<void>;
+  /** With encryption on: exports show traits and PII attributes decrypted. */
+  encryption?: Encryption;
 }
 
 const READ_AFTER_ACK_TIMEOUT_MS = 10_000;
@@ -49,6 +53,11 @@ const onePerson = (b: { user_id?: string; anonymous_id?: string }, ctx: z.Refine
 };
 const erasureBody = z.strictObject({ ...personFields, suppress: z.boolean().default(true) }).superRefine(onePerson);
 const exportBody = z.strictObject(personFields).superRefine(onePerson);
+const blindIndexBody = z.strictObject({
+  attribute: z.string().min(1).max(256),
+  value: z.string().max(65_536),
+  tenant_id: personFields.tenant_id,
+});
 const queryTime = z
   .string()
   .transform((s) => (/^\d+$/.test(s) ? Number(s) : s))
@@ -164,7 +173,20 @@ export async function privacyRoutes(app: FastifyInstance, opts: PrivacyRoutesOpt
     const person = await resolvePerson(store, principal.tenant.id, personRef(b));
     request.auditTarget = person.userIds[0] !== undefined ? 'user' : 'anonymous';
     reply.type('application/x-ndjson; charset=utf-8');
-    return reply.send(Readable.from(exportPerson(store, principal.tenant.id, person)));
+    return reply.send(Readable.from(exportPerson(store, principal.tenant.id, person, opts.encryption)));
+  });
+
+  // The blind index of a value, for equality filters on an encrypted attribute (docs/privacy.md): admin only, as
+  // whoever can compute indexes can test guesses of a value.
+  app.post('/api/v1/privacy/blind-index', { config: { audit: 'privacy.blind_index' } }, async (request) => {
+    const b = parse(blindIndexBody, request.body);
+    const principal = callerOf(request, b.tenant_id);
+    const tenantId = principal.tenant.id;
+    request.auditTarget = b.attribute;
+    const enc = opts.encryption;
+    const key = enc?.hasBlindIndex(tenantId, b.attribute) ? enc.blindIndexKey(tenantId) : undefined;
+    if (!key) throw new SignalhouseError('BAD_REQUEST', `attribute ${JSON.stringify(b.attribute)} has no blind index (encryption.blind_index)`);
+    return { attribute: blindIndexAttribute(b.attribute), value: blindIndex(key, b.value) };
   });
 
   app.get('/api/v1/audit', { config: { audit: 'audit.read' } }, async (request) => {

@@ -34,10 +34,14 @@ export interface TestService {
 
 /**
  * `overrides` is merged into the config document (before validation), e.g. `{ exporters: { clickhouse: {...} } }`.
- * `captureLogs` keeps the service's log lines in `logs` instead of printing them.
+ * `captureLogs` keeps the service's log lines in `logs` instead of printing them. With `dataDir` the service
+ * starts on that directory (a restart of an earlier one) and `close` leaves it in place.
  */
-export async function startTestService(overrides: Record<string, unknown> = {}, options: { captureLogs?: boolean } = {}): Promise<TestService> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'signalhouse-test-'));
+export async function startTestService(
+  overrides: Record<string, unknown> = {},
+  options: { captureLogs?: boolean; dataDir?: string } = {},
+): Promise<TestService> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'signalhouse-test-'));
   const exporterOverrides = ((overrides.exporters as Record<string, unknown> | undefined)?.clickhouse ?? {}) as Record<string, unknown>;
   const receivers = { otlp: {}, ...((overrides.receivers as Record<string, unknown>) ?? {}) };
   const config = parseConfig(
@@ -69,7 +73,7 @@ export async function startTestService(overrides: Record<string, unknown> = {}, 
     },
     async close() {
       await service.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
