@@ -13,6 +13,7 @@
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { GrpcCall, GrpcMethod } from '../core/components.ts';
 import { SignalhouseError } from '../core/errors.ts';
+import { NO_RATE_LIMITS, type RateLimiter } from '../core/rate-limit/limiter.ts';
 import { credentialFromAuthorization, type Tenant, type TenantRegistry } from '../core/tenants.ts';
 import { COUNT_GRAINS, type CountGrain, countEvents, countUsers } from './counts.ts';
 import { MAX_TIME_MS, MIN_TIME_MS } from './fields.ts';
@@ -65,12 +66,14 @@ function range(fields: Fields, startNo: number, endNo: number): { fromMs: number
   return { fromMs, toMs };
 }
 
-function readTenant(tenants: TenantRegistry, call: GrpcCall): Tenant {
+/** The tenant of the call's read token, once the token's rate limits admit the call (RESOURCE_EXHAUSTED otherwise). */
+async function readTenant(tenants: TenantRegistry, rateLimits: RateLimiter, call: GrpcCall): Promise<Tenant> {
   const token = credentialFromAuthorization(call.metadata('authorization'));
   if (!token) throw new SignalhouseError('UNAUTHENTICATED', 'missing read token: send the metadata "authorization: Bearer <read token>"');
-  const tenant = tenants.byReadToken(token);
-  if (!tenant) throw new SignalhouseError('UNAUTHENTICATED', 'unknown read token');
-  return tenant;
+  const principal = tenants.principal(token);
+  if (principal?.role !== 'read') throw new SignalhouseError('UNAUTHENTICATED', 'unknown read token');
+  await rateLimits.admit(principal, 0);
+  return principal.tenant;
 }
 
 /** A bucket's start as the query API writes it (UTC date, or date and hour) in Unix seconds. */
@@ -78,11 +81,12 @@ const bucketSeconds = (t: string) => Math.floor(Date.parse(t) / 1000);
 
 export function analyticsReadMethods(opts: QueryRoutesOptions): GrpcMethod[] {
   const { store, tenants } = opts;
+  const rateLimits = opts.rateLimits ?? NO_RATE_LIMITS;
   return [
     {
       path: `/${ANALYTICS_SERVICE}/GetEventCount`,
       async handle(request, call) {
-        const tenant = readTenant(tenants, call);
+        const tenant = await readTenant(tenants, rateLimits, call);
         const fields = decodeFields(request, 'GetEventCountRequest', [1, 4], [2, 3]);
         const { fromMs, toMs } = range(fields, 2, 3);
         const eventName = (fields.get(1) as string | undefined) ?? '';
@@ -120,7 +124,7 @@ export function analyticsReadMethods(opts: QueryRoutesOptions): GrpcMethod[] {
     {
       path: `/${ANALYTICS_SERVICE}/GetUserCount`,
       async handle(request, call) {
-        const tenant = readTenant(tenants, call);
+        const tenant = await readTenant(tenants, rateLimits, call);
         const { fromMs, toMs } = range(decodeFields(request, 'GetUserCountRequest', [], [1, 2]), 1, 2);
         await awaitAcknowledged(opts.readAfterAck);
         const users = await countUsers(store, tenant.id, fromMs, toMs);

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { SignalhouseError } from '../core/errors.ts';
 import type { Store } from '../storage/store.ts';
 import type { Authenticator } from '../core/auth.ts';
+import type { RateLimiter } from '../core/rate-limit/limiter.ts';
 import type { TenantRegistry } from '../core/tenants.ts';
 import { METRIC_GROUPS, METRICS, METRICS_BY_NAME } from './catalog.ts';
 import { breakdownSchema, runBreakdown } from './breakdown.ts';
@@ -35,6 +36,8 @@ export interface QueryRoutesOptions {
   readAfterAck(): Promise<void>;
   /** Committed events for the live stream; without it the stream is not served. */
   live?: LiveFeed;
+  /** The read tokens' rate limits, for the gRPC read methods (the HTTP routes' authenticator applies them itself). */
+  rateLimits?: RateLimiter;
 }
 
 export const GRAINS = { '1m': 60, '5m': 300, '1h': 3600, '1d': 86_400, '1w': 604_800 } as const;

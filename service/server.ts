@@ -22,6 +22,7 @@ import { privacyRoutes } from '../query/privacy/routes.ts';
 import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
 import type { Authenticator } from '../core/auth.ts';
+import type { RateLimiter } from '../core/rate-limit/limiter.ts';
 import { type BodyReservation, reserveBody } from '../core/byte-budget.ts';
 import type { SignalhouseConfig } from '../core/config.ts';
 import { errorReply, SignalhouseError } from '../core/errors.ts';
@@ -56,6 +57,8 @@ export interface ServerDeps {
   rollups: boolean;
   /** The concurrency cap, byte budget and drain, shared with the gRPC listener. */
   admission: Admission;
+  /** The rate limits per tenant and per key (ingest at each receiver, queries with their token). */
+  rateLimits: RateLimiter;
   /** The rule file and the built-in evaluator's state, served by the alerting routes. */
   alerting: Alerting;
   /** Committed events for the query API's live stream. */
@@ -74,7 +77,16 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   const { config, telemetry } = deps;
   // Every receiver's options are checked by its factory before anything else (ConfigError, every problem by path).
   const { admission } = deps;
-  const receivers = createReceivers(RECEIVER_FACTORIES, config, { pipelines: deps.pipelines, tenants: deps.tenants, telemetry, byteBudget: admission.budget });
+  const { rateLimits } = deps;
+  const receivers = createReceivers(RECEIVER_FACTORIES, config, {
+    pipelines: deps.pipelines,
+    tenants: deps.tenants,
+    telemetry,
+    byteBudget: admission.budget,
+    rateLimits,
+  });
+  // The query, alert-state and admin routes authenticate every request: the token's rate limits apply there.
+  const auth = rateLimits.active ? rateLimitedAuth(deps.auth, rateLimits) : deps.auth;
   const app = Fastify({
     loggerInstance: deps.logger,
     // No per-request log lines on the hot path: requests are counted in /metrics instead.
@@ -208,20 +220,31 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     store: deps.store,
     tenants: deps.tenants,
     rollups: deps.rollups,
-    auth: deps.auth,
+    auth,
     readAfterAck: deps.readAfterAck,
     live: deps.live,
   });
-  await corsRoutes.register('query', timed(queryTimer, alertStateRoutes), { evaluator: deps.alerting.evaluator, auth: deps.auth });
+  await corsRoutes.register('query', timed(queryTimer, alertStateRoutes), { evaluator: deps.alerting.evaluator, auth });
   await corsRoutes.register('query', timed(queryTimer, privacyRoutes), {
     store: deps.store,
-    auth: deps.auth,
+    auth,
     erasures: deps.erasures,
     readAfterAck: deps.readAfterAck,
   });
   // The web tracker's scripts, for pages on any origin (their own CORS headers: a static `*`).
   await sdkRoutes(app);
   return { app, receivers };
+}
+
+/** `auth`, with each principal it returns admitted by the rate limits (a query is a request without events). */
+function rateLimitedAuth(auth: Authenticator, rateLimits: RateLimiter): Authenticator {
+  return {
+    async authenticate(authorization, role) {
+      const principal = await auth.authenticate(authorization, role);
+      await rateLimits.admit(principal, 0);
+      return principal;
+    },
+  };
 }
 
 /** `plugin` with the latency of each of its replies observed by `timer` (seconds, arrival to reply sent). */

@@ -27,6 +27,8 @@ import { buildServer } from './server.ts';
 import { createTelemetry, type Telemetry } from '../core/telemetry.ts';
 import { createTenantRegistry } from '../core/tenants.ts';
 import { createAuthenticator } from '../core/auth.ts';
+import { type BucketStore, createLocalBucketStore, createRateLimiter } from '../core/rate-limit/limiter.ts';
+import { createRedisBucketStore } from '../storage/rate-limit-redis.ts';
 import { createSuppressionList } from '../core/suppressions.ts';
 import { createErasureRunner } from '../query/privacy/erasure.ts';
 
@@ -124,7 +126,8 @@ async function assemble(
   // One concurrency cap, byte budget and drain for both listeners.
   const http = config.service.http;
   const admission = createAdmission({ maxConcurrent: http.max_concurrent_requests, maxInFlightBytes: http.max_in_flight_bytes, telemetry });
-  const queryOptions = { store, tenants, auth, rollups: chConfig.rollups, readAfterAck: settle };
+  const rateLimits = createRateLimiter({ config: config.rate_limits, tenants: config.tenants, telemetry, store: bucketStore(config, telemetry, logger) });
+  const queryOptions = { store, tenants, auth, rollups: chConfig.rollups, readAfterAck: settle, rateLimits };
   const server = await buildServer({
     config,
     logger,
@@ -137,6 +140,7 @@ async function assemble(
     readAfterAck: settle,
     rollups: chConfig.rollups,
     admission,
+    rateLimits,
     alerting,
     live,
     async checkReady() {
@@ -180,12 +184,21 @@ async function assemble(
         await erasures.close();
         await Promise.all([...exporters.values()].map((e) => e.drain()));
         await Promise.all([app.close(), grpc?.close()]);
+        await rateLimits.close();
         await store.close();
       })();
       return closing;
     },
   };
   return service;
+}
+
+/** Where the rate-limit buckets live: Redis (`rate_limits.redis`) with the local buckets as its fallback, or local. */
+function bucketStore(config: SignalhouseConfig, telemetry: Telemetry, logger: Logger): BucketStore {
+  const { redis, max_buckets } = config.rate_limits;
+  const local = createLocalBucketStore(max_buckets);
+  if (!redis) return local;
+  return createRedisBucketStore({ url: redis.url, keyPrefix: redis.key_prefix, timeoutMs: redis.timeout, fallback: local, telemetry, logger });
 }
 
 /**

@@ -77,6 +77,9 @@ export interface RateLimiter {
   close(): Promise<void>;
 }
 
+/** Limits nothing (for components made outside a service, e.g. in tests). */
+export const NO_RATE_LIMITS: RateLimiter = { active: false, admit: () => undefined, close: async () => {} };
+
 const DEFAULT_BURST_SECONDS = 1;
 const NO_BUCKETS: readonly RateBucket[] = [];
 

@@ -9,7 +9,8 @@
  */
 import type { GrpcCall, GrpcMethod, Pipelines } from '../../core/components.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import { credentialFromAuthorization, requireWriteTenant, type Tenant, type TenantRegistry } from '../../core/tenants.ts';
+import type { RateLimiter } from '../../core/rate-limit/limiter.ts';
+import { credentialFromAuthorization, type Principal, requireWritePrincipal, type TenantRegistry } from '../../core/tenants.ts';
 import type { ReceiverCounters } from '../receiverhelper/counters.ts';
 import type { OtlpReceiverConfig } from './config.ts';
 import { otlpExport } from './export.ts';
@@ -25,28 +26,28 @@ export interface OtlpGrpcOptions {
   pipelines: Pipelines;
   tenants: TenantRegistry;
   counters: ReceiverCounters;
+  rateLimits: RateLimiter;
 }
 
-/** The tenant of a gRPC call's write key (`authorization: Bearer <write key>` metadata). */
-export function grpcWriteTenant(tenants: TenantRegistry, call: GrpcCall): Tenant {
+/** Who holds a gRPC call's write key (`authorization: Bearer <write key>` metadata). */
+export function grpcWriter(tenants: TenantRegistry, call: GrpcCall): Principal {
   const key = credentialFromAuthorization(call.metadata('authorization'));
   if (!key) throw new SignalhouseError('UNAUTHENTICATED', 'missing write key: send the metadata "authorization: Bearer <write key>"');
-  return requireWriteTenant(tenants, key, undefined);
+  return requireWritePrincipal(tenants, key, undefined);
 }
 
 export function otlpGrpcMethods(opts: OtlpGrpcOptions): GrpcMethod[] {
-  const { name, config, pipelines, tenants, counters } = opts;
+  const { name, config, pipelines, tenants, counters, rateLimits } = opts;
   const methods: GrpcMethod[] = [];
   for (const signal of ['logs', 'traces'] as const) {
     const pipeline = pipelines.find(name, signal);
     if (!pipeline) continue;
-    const exportBody = otlpExport(signal, pipeline, counters.signal(signal), config.limits);
+    const exportBody = otlpExport(signal, pipeline, counters.signal(signal), config.limits, rateLimits);
     methods.push({
       path: OTLP_GRPC_PATHS[signal],
       failed: (status) => counters.failed(status),
       async handle(request, call) {
-        const tenant = grpcWriteTenant(tenants, call);
-        return (await exportBody(tenant.id, request, 'protobuf')) as Buffer;
+        return (await exportBody(grpcWriter(tenants, call), request, 'protobuf')) as Buffer;
       },
     });
   }
