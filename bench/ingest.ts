@@ -11,7 +11,7 @@
  * generator (open-loop.ts), and the same rates as autocannon sends them (in bursts at the top of each second).
  * OTLP/gRPC beside them (grpc-load.ts): protobuf 500 records a call with BENCH_CONNECTIONS calls in flight, and
  * single-record calls at a steady 1,000 calls/s, on the same payloads. At the end the server is stopped with
- * SIGTERM and the stored rows are counted: every acknowledged event must be there. Then protobuf 500/req again on a server without processors, and last the large-body scenario on a
+ * SIGTERM and the stored rows are counted: every acknowledged event must be there. Then protobuf 500/req again on a server without processors, then with rate limiting off / on locally / on through Redis (rate-limits.ts), and last the large-body scenario on a
  * fresh server (large-body.ts): concurrent OTLP/JSON bodies near the receiver's body limit, peak and settled RSS.
  * Every request carries fresh event ids (dedupe is on), written into a template payload per request. Latency
  * percentiles are exact, from every 2xx response time.
@@ -35,11 +35,23 @@ import { openStore } from '../storage/store.ts';
 import { CONNECTIONS, drive, driveSteady, DURATION, insertStats, KEY, peakRssMb, type Proc, quiet, ROOT, type Row, startProcess, table } from './harness.ts';
 import { driveGrpc, driveGrpcSteady } from './grpc-load.ts';
 import { largeBodies } from './large-body.ts';
+import { rateLimitScenario } from './rate-limits.ts';
 import { aiPayload, largeWebPayloads, type Payload, webPayloads } from './payloads.ts';
 
 const LOAD_NAMES = ['protobuf-100', 'protobuf-500', 'json-100', 'json-500', 'web-protobuf-100', 'web-protobuf-500', 'web-json-100', 'web-json-500'];
 const GRPC_LOAD = 'grpc-protobuf-500';
-const SCENARIO_NAMES = [...LOAD_NAMES, GRPC_LOAD, 'single', 'grpc-single', 'batch-100', 'single-bursts', 'batch-100-bursts', 'no-processors', 'large-body'];
+const SCENARIO_NAMES = [
+  ...LOAD_NAMES,
+  GRPC_LOAD,
+  'single',
+  'grpc-single',
+  'batch-100',
+  'single-bursts',
+  'batch-100-bursts',
+  'no-processors',
+  'rate-limits',
+  'large-body',
+];
 const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? SCENARIO_NAMES.join(',')).split(',').map((s) => s.trim()));
 for (const s of SCENARIOS) if (!SCENARIO_NAMES.includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIO_NAMES.join(', ')})`);
 const BARE = { echo: 'bare Fastify echo', parse: 'bare Fastify parse' } as const;
@@ -244,6 +256,8 @@ async function main(): Promise<void> {
     rows.push(await drive('signalhouse, no processors', plain.url, 'protobuf 500/req', small[500].proto, 'application/x-protobuf', 500, {}, plain.child.pid));
     await stop(plain);
   }
+  // Protobuf 500/req with rate limiting off, on (local) and on (Redis), limits far above the load.
+  if (SCENARIOS.has('rate-limits')) rows.push(...(await rateLimitScenario(dir, small[500].proto)));
   const large = SCENARIOS.has('large-body') ? await largeBodyScenario(dir, configPath) : [];
   rmSync(dir, { recursive: true, force: true });
 
