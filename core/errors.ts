@@ -36,11 +36,7 @@ export class SignalhouseError extends Error {
   /** Headers the reply carries besides `Retry-After` (a rate limit's `X-RateLimit-*`). */
   readonly headers: Readonly<Record<string, string>> | undefined;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    options: { cause?: unknown; retryAfterSeconds?: number; headers?: Readonly<Record<string, string>> } = {},
-  ) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryAfterSeconds?: number; headers?: Readonly<Record<string, string>> } = {}) {
     super(message, { cause: options.cause });
     this.name = 'SignalhouseError';
     this.code = code;

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config.ts';
-import { SignalhouseError } from '../errors.ts';
+import type { SignalhouseError } from '../errors.ts';
 import { createTelemetry } from '../telemetry.ts';
 import { createTenantRegistry, type Principal } from '../tenants.ts';
 import { createLocalBucketStore, createRateLimiter, type RateBucket } from './limiter.ts';
@@ -56,7 +56,13 @@ const config = parseConfig(
         id: 'acme',
         write_keys: ['wk_acme_browser', 'wk_acme_server'],
         read_tokens: ['rt_acme_reader'],
-        rate_limits: { requests_per_second: 3, keys: [{ key: 'wk_acme_server', events_per_second: 1000 }, { key: 'rt_acme_reader', requests_per_second: 1 }] },
+        rate_limits: {
+          requests_per_second: 3,
+          keys: [
+            { key: 'wk_acme_server', events_per_second: 1000 },
+            { key: 'rt_acme_reader', requests_per_second: 1 },
+          ],
+        },
       },
       { id: 'globex', write_keys: ['wk_globex_key'] },
     ],
