@@ -141,7 +141,7 @@ describe('event buckets and per-key overrides', () => {
     expect(await stored('initech', 'small.b')).toBe(0);
   });
 
-  it('limits the Segment, PostHog and tracker APIs at their admission', async () => {
+  it('limits the Segment, PostHog (capture and flags) and tracker APIs at their admission', async () => {
     const segment = () => post('/v1/track', KEYS.segment, { userId: 'u1', event: 'segment.rate' });
     const posthog = () => post('/capture', KEYS.posthog, { event: 'posthog.rate', distinct_id: 'd1' });
     const tracker = () => post(TRACKER_PATH, KEYS.tracker, { events: [{ type: 'track', event: 'tracker.rate', anonymousId: 'a1' }] });
@@ -149,6 +149,8 @@ describe('event buckets and per-key overrides', () => {
       expect((await send()).status).toBe(200);
       expectRefusal(await send(), '1');
     }
+    // PostHog's flags requests take the key's request tokens too.
+    expectRefusal(await post('/flags', KEYS.posthog, { token: KEYS.posthog, distinct_id: 'd1' }), '1');
   });
 
   it('answers OTLP/HTTP protobuf with 429, Retry-After and a google.rpc.Status body', async () => {
@@ -219,8 +221,8 @@ it('counts refusals in /metrics by tenant, kind and bucket', async () => {
   const text = await (await fetch(`${svc.url}/metrics`)).text();
   const count = (labels: string) => Number(new RegExp(`^signalhouse_rate_limited_total\\{${labels}\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 'NaN');
   expect(count('tenant="acme",kind="requests",reason="tenant"')).toBe(floodRefused);
-  // small.b, ws.b; Segment, PostHog, tracker, OTLP/HTTP, OTLP/gRPC, the gRPC read, the query route.
+  // small.b, ws.b; Segment, PostHog capture and flags, tracker, OTLP/HTTP, OTLP/gRPC, the gRPC read, the query route.
   expect(count('tenant="initech",kind="events",reason="key"')).toBe(2);
-  expect(count('tenant="initech",kind="requests",reason="key"')).toBe(7);
+  expect(count('tenant="initech",kind="requests",reason="key"')).toBe(8);
   expect(text).not.toMatch(/^signalhouse_rate_limited_total\{tenant="globex"/m);
 });

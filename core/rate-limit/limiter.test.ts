@@ -150,6 +150,20 @@ describe('the rate limiter', () => {
     expect(err.message).toMatch(/101 events is more than this key's event burst of 100/);
   });
 
+  it("gives each bearer-JWT subject the key default's own buckets, inside its tenant's", () => {
+    const { limiter } = limiterAt({ nowMs: 0 });
+    const tenant = registry.byId('globex')!;
+    const jwt = (sub: string): Principal => ({ tenant, role: 'read', keyId: `jwt:https://idp.example#${sub}` });
+    const take = (p: Principal, events: number) => {
+      const r = limiter.admit(p, events);
+      if (r instanceof Promise) throw new Error('the local store answers at once');
+      return r;
+    };
+    take(jwt('alice'), 100);
+    expect(refusal(() => take(jwt('alice'), 1)).message).toMatch(/this key's 50 events per second/);
+    expect(take(jwt('bob'), 100)).toBeDefined();
+  });
+
   it('does nothing for callers without a limit', () => {
     const plain = parseConfig({ tenants: [{ id: 'acme', write_keys: ['wk_acme_browser'] }] }, {}, 'test');
     const limiter = createRateLimiter({ config: plain.rate_limits, tenants: plain.tenants, telemetry: createTelemetry() });

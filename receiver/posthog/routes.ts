@@ -64,5 +64,5 @@ export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOpt
     app.post(path, capture);
     app.post(`${path}/`, capture);
   }
-  posthogSdkRoutes(app, { config, tenants, flags });
+  posthogSdkRoutes(app, { config, tenants, flags, rateLimits });
 }
