@@ -141,9 +141,11 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
   }
   const active = plans.size > 0 || [...tenantBuckets.values()].some((b) => b.length > 0);
 
+  /** A configured key's plan; a bearer JWT (not configured: its subject is its key) gets its tenant's and the key default's. */
   const planOf = (caller: Principal): readonly RateBucket[] => {
     const plan = plans.get(caller.keyId);
-    if (plan !== undefined || caller.keyId.startsWith('jwt:') === false) return plan ?? NO_BUCKETS;
+    if (plan !== undefined) return plan;
+    if (!caller.keyId.startsWith('jwt:')) return NO_BUCKETS;
     const tenantLevel = tenantBuckets.get(caller.tenant.id) ?? NO_BUCKETS;
     return config.key ? [...tenantLevel, ...bucketsOf(config.key, `{${caller.tenant.id}}:key:${caller.keyId}`, 'key')] : tenantLevel;
   };
