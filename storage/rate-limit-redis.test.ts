@@ -102,3 +102,35 @@ it('decides on the local buckets, counted, when Redis does not answer', async ()
     await store.close!();
   }
 });
+
+it('after Redis fails to answer, decides the next requests locally without asking it', async () => {
+  const telemetry = createTelemetry();
+  const store = createRedisBucketStore({ url, keyPrefix: 'hung:', timeoutMs: 300, fallback: createLocalBucketStore(10), telemetry, logger });
+  const probe = new Redis(url);
+  const scriptCalls = async () => {
+    const stats = await probe.info('commandstats');
+    return [...stats.matchAll(/^cmdstat_eval(?:sha)?:calls=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  };
+  try {
+    const b = bucket('{acme}:requests', 'requests', 100);
+    // Connected and answered once.
+    for (let tries = 0; tries < 100 && (await scriptCalls()) === 0; tries++) {
+      await new Promise((r) => setTimeout(r, 20));
+      await store.take([b], [1]);
+    }
+    const before = await scriptCalls();
+    const fallbacksBefore = (await telemetry.rateLimitFallbacks.get()).values[0]?.value ?? 0;
+    server.kill('SIGSTOP');
+    try {
+      for (let i = 0; i < 5; i++) expect((await store.take([b], [1])).refused).toBe(-1);
+    } finally {
+      server.kill('SIGCONT');
+    }
+    // The first request timed out (Redis runs it once it resumes); the four after it never reached Redis.
+    await expect.poll(scriptCalls).toBe(before + 1);
+    expect((await telemetry.rateLimitFallbacks.get()).values[0].value).toBe(fallbacksBefore + 5);
+  } finally {
+    probe.disconnect();
+    await store.close!();
+  }
+});

@@ -6,8 +6,10 @@
  *
  * Redis never decides whether ingest works: commands are not queued while disconnected and each has a timeout
  * (`rate_limits.redis.timeout`), and a request Redis does not answer is decided by the local buckets instead
- * (`fallback`), counted in `signalhouse_rate_limit_redis_fallbacks_total`. The client reconnects by itself; the
- * first failure and the recovery are logged once each, not per request.
+ * (`fallback`), counted in `signalhouse_rate_limit_redis_fallbacks_total`. After a failure the next second's
+ * requests go straight to the local buckets (a hung Redis costs one timeout a second, not one a request); then
+ * Redis is tried again. The client reconnects by itself; the first failure and the recovery are logged once
+ * each, not per request.
  */
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -69,6 +71,9 @@ export interface RedisBucketStoreOptions {
   logger: Logger;
 }
 
+/** After a failed command, how long requests skip Redis. */
+const SKIP_AFTER_FAILURE_MS = 1000;
+
 type TakeCommand = (numKeys: number, ...keysAndArgs: Array<string | number>) => Promise<[number, string, ...string[]]>;
 
 export function createRedisBucketStore(opts: RedisBucketStoreOptions): BucketStore {
@@ -84,6 +89,8 @@ export function createRedisBucketStore(opts: RedisBucketStoreOptions): BucketSto
   redis.defineCommand('signalhouseTakeTokens', { lua: TAKE_SCRIPT });
   const take = (redis as unknown as { signalhouseTakeTokens: TakeCommand }).signalhouseTakeTokens.bind(redis);
   let healthy = true;
+  /** Until then, requests are decided locally without asking Redis. */
+  let skipUntilMs = 0;
   const unhealthy = (err: unknown) => {
     if (!healthy) return;
     healthy = false;
@@ -98,6 +105,10 @@ export function createRedisBucketStore(opts: RedisBucketStoreOptions): BucketSto
 
   return {
     async take(buckets: readonly RateBucket[], amounts: readonly number[]): Promise<TakeResult> {
+      if (skipUntilMs > 0 && Date.now() < skipUntilMs) {
+        telemetry.rateLimitFallbacks.inc();
+        return fallback.take(buckets, amounts);
+      }
       const args: Array<string | number> = [];
       for (const b of buckets) args.push(keyPrefix + b.id);
       for (let i = 0; i < buckets.length; i++) args.push(buckets[i].ratePerSecond, buckets[i].capacity, amounts[i]);
@@ -106,6 +117,7 @@ export function createRedisBucketStore(opts: RedisBucketStoreOptions): BucketSto
         return { refused: Number(refused), waitSeconds: Number(wait), tokens: tokens.map(Number) };
       } catch (err) {
         unhealthy(err);
+        skipUntilMs = Date.now() + SKIP_AFTER_FAILURE_MS;
         telemetry.rateLimitFallbacks.inc();
         return fallback.take(buckets, amounts);
       }
