@@ -32,6 +32,7 @@ const KEYS = {
   ws: 'wk_initech_ws',
   reader: 'rt_initech_reader',
   grpcReader: 'rt_initech_grpc_reader',
+  admin: 'at_initech_admin',
 };
 const TENANTS = [
   { id: 'acme', write_keys: [KEYS.flood], read_tokens: ['rt_acme_test_token'], rate_limits: { requests_per_second: FLOOD_RATE } },
@@ -40,10 +41,11 @@ const TENANTS = [
     id: 'initech',
     write_keys: [KEYS.small, KEYS.other, KEYS.segment, KEYS.posthog, KEYS.tracker, KEYS.otlp, KEYS.grpc, KEYS.ws],
     read_tokens: [KEYS.reader, KEYS.grpcReader],
+    admin_tokens: [KEYS.admin],
     rate_limits: {
       keys: [
         { key: KEYS.small, ...exactly(10, 'events') },
-        ...[KEYS.segment, KEYS.posthog, KEYS.tracker, KEYS.otlp, KEYS.grpc, KEYS.grpcReader].map((key) => ({ key, ...exactly(1, 'requests') })),
+        ...[KEYS.segment, KEYS.posthog, KEYS.tracker, KEYS.otlp, KEYS.grpc, KEYS.grpcReader, KEYS.admin].map((key) => ({ key, ...exactly(1, 'requests') })),
         { key: KEYS.ws, ...exactly(3, 'events') },
         { key: KEYS.reader, ...exactly(2, 'requests') },
       ],
@@ -207,13 +209,17 @@ describe('event buckets and per-key overrides', () => {
     }
   });
 
-  it("limits the query routes by their read token's own limit", async () => {
+  it("limits the query and admin routes by their token's own limit", async () => {
     const query = () => fetch(`${svc.url}/api/v1/alerts`, { headers: { authorization: `Bearer ${KEYS.reader}` } });
     expect((await query()).status).toBe(200);
     expect((await query()).status).toBe(200);
     const refused = await query();
     expectRefusal(refused, '2');
     expect(await refused.json()).toMatchObject({ error: 'RATE_LIMITED' });
+    // An admin token's own limit, on the admin routes.
+    const audit = () => fetch(`${svc.url}/api/v1/audit`, { headers: { authorization: `Bearer ${KEYS.admin}` } });
+    expect((await audit()).status).toBe(200);
+    expectRefusal(await audit(), '1');
   });
 });
 
@@ -221,8 +227,9 @@ it('counts refusals in /metrics by tenant, kind and bucket', async () => {
   const text = await (await fetch(`${svc.url}/metrics`)).text();
   const count = (labels: string) => Number(new RegExp(`^signalhouse_rate_limited_total\\{${labels}\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 'NaN');
   expect(count('tenant="acme",kind="requests",reason="tenant"')).toBe(floodRefused);
-  // small.b, ws.b; Segment, PostHog capture and flags, tracker, OTLP/HTTP, OTLP/gRPC, the gRPC read, the query route.
+  // small.b, ws.b; Segment, PostHog capture and flags, tracker, OTLP/HTTP, OTLP/gRPC, the gRPC read, the query
+  // and admin routes.
   expect(count('tenant="initech",kind="events",reason="key"')).toBe(2);
-  expect(count('tenant="initech",kind="requests",reason="key"')).toBe(8);
+  expect(count('tenant="initech",kind="requests",reason="key"')).toBe(9);
   expect(text).not.toMatch(/^signalhouse_rate_limited_total\{tenant="globex"/m);
 });
