@@ -11,7 +11,7 @@
  * generator (open-loop.ts), and the same rates as autocannon sends them (in bursts at the top of each second).
  * OTLP/gRPC beside them (grpc-load.ts, a lean node:http2 client): protobuf 500 records a call with
  * BENCH_CONNECTIONS calls in flight, and single-record calls at a steady 1,000 calls/s, on the same payloads. At the end the server is stopped with
- * SIGTERM and the stored rows are counted: every acknowledged event must be there. Then protobuf 500/req again on a server without processors, web protobuf 500/req on a server with encryption at rest
+ * SIGTERM and the stored rows are counted: every acknowledged event must be there. Then protobuf 500/req again on a server without processors, then with rate limiting off / on locally / on through Redis (rate-limits.ts), web protobuf 500/req on a server with encryption at rest
  * on (`web-encrypted`: the client address, user agent and referrer of every event sealed as PII, against the
  * default server's web protobuf 500/req, which has it off), and last the large-body scenario on a
  * fresh server (large-body.ts): concurrent OTLP/JSON bodies near the receiver's body limit, peak and settled RSS.
@@ -40,6 +40,7 @@ import { openStore } from '../storage/store.ts';
 import { CONNECTIONS, drive, driveSteady, DURATION, insertStats, KEY, peakRssMb, type Proc, quiet, ROOT, type Row, startProcess, table } from './harness.ts';
 import { driveGrpc, driveGrpcSteady } from './grpc-load.ts';
 import { largeBodies } from './large-body.ts';
+import { rateLimitScenario } from './rate-limits.ts';
 import { aiPayload, largeWebPayloads, type Payload, webPayloads } from './payloads.ts';
 
 const LOAD_NAMES = ['protobuf-100', 'protobuf-500', 'json-100', 'json-500', 'web-protobuf-100', 'web-protobuf-500', 'web-json-100', 'web-json-500'];
@@ -54,6 +55,7 @@ const SCENARIO_NAMES = [
   'batch-100-bursts',
   'no-processors',
   'web-encrypted',
+  'rate-limits',
   'large-body',
 ];
 const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? SCENARIO_NAMES.join(',')).split(',').map((s) => s.trim()));
@@ -290,6 +292,8 @@ async function main(): Promise<void> {
     await stop(plain);
   }
   if (SCENARIOS.has('web-encrypted')) rows.push(await encryptedServer(dir));
+  // Protobuf 500/req with rate limiting off, on (local) and on (Redis), limits far above the load.
+  if (SCENARIOS.has('rate-limits')) rows.push(...(await rateLimitScenario(dir, small[500].proto)));
   const large = SCENARIOS.has('large-body') ? await largeBodyScenario(dir, configPath) : [];
   rmSync(dir, { recursive: true, force: true });
 

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { ByteBudget } from './byte-budget.ts';
 import type { Signal } from './config.ts';
+import type { RateLimiter } from './rate-limit/limiter.ts';
 import type { SuppressionList } from './suppressions.ts';
 import type { Batch } from './event.ts';
 import type { Encryption } from './keyring.ts';
@@ -128,6 +129,8 @@ export interface ReceiverSettings {
   readonly telemetry: Telemetry;
   /** The server's in-flight byte budget: what a receiver holds of it bounds memory across all receivers. */
   readonly byteBudget: ByteBudget;
+  /** The rate limits per tenant and per key, taken at each request's admission (receiverhelper/rate-limit.ts). */
+  readonly rateLimits: RateLimiter;
 }
 
 export interface Receiver {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { tlsSchema } from './tls.ts';
+import { rateLimitsSchema, tenantRateLimitsSchema } from './rate-limit/config.ts';
 import { byteSize, durationMs, intLike, joinHostPort, splitHostPort } from './units.ts';
 
 /** Where the gRPC listener (`receivers.otlp.protocols.grpc.endpoint`) listens by default. */
@@ -53,6 +54,8 @@ const tenantSchema = z.strictObject({
    * write keys are public. Requests without an `Origin` (server SDKs) are not affected.
    */
   allowed_origins: z.array(origin).default([]),
+  /** This tenant's rate limits over `rate_limits.tenant`, and its keys' over `rate_limits.key` (core/rate-limit/). */
+  rate_limits: tenantRateLimitsSchema.optional(),
 });
 export type TenantConfig = z.infer<typeof tenantSchema>;
 
@@ -193,6 +196,8 @@ const configSchema = z
     /** Bearer tokens besides the configured ones (JWT). */
     auth: z.strictObject({ jwt: jwtSchema.optional() }).prefault({}),
     encryption: encryptionSchema.optional(),
+    /** Token buckets per tenant and per key, local or shared through Redis (core/rate-limit/). Default: none. */
+    rate_limits: rateLimitsSchema,
   })
   .superRefine((cfg, ctx) => {
     for (const [id, pipeline] of Object.entries(cfg.service.pipelines)) {
@@ -229,6 +234,14 @@ const configSchema = z
           keyOwner.set(k, t.id);
         });
       }
+      const own = new Set([...t.write_keys, ...t.read_tokens, ...t.admin_tokens]);
+      const overridden = new Set<string>();
+      t.rate_limits?.keys.forEach((o, j) => {
+        const path = ['tenants', i, 'rate_limits', 'keys', j, 'key'];
+        if (!own.has(o.key)) ctx.addIssue({ code: 'custom', path, message: "not one of this tenant's write_keys, read_tokens or admin_tokens" });
+        else if (overridden.has(o.key)) ctx.addIssue({ code: 'custom', path, message: 'this key already has limits above' });
+        overridden.add(o.key);
+      });
     });
   });
 

@@ -33,14 +33,17 @@ export class SignalhouseError extends Error {
   readonly retryable: boolean;
   /** Seconds a client should wait before retrying (sent as `Retry-After`); only for retryable errors. */
   readonly retryAfterSeconds: number | undefined;
+  /** Headers the reply carries besides `Retry-After` (a rate limit's `X-RateLimit-*`). */
+  readonly headers: Readonly<Record<string, string>> | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryAfterSeconds?: number; headers?: Readonly<Record<string, string>> } = {}) {
     super(message, { cause: options.cause });
     this.name = 'SignalhouseError';
     this.code = code;
     this.statusCode = ErrorCodes[code].statusCode;
     this.retryable = ErrorCodes[code].retryable;
     this.retryAfterSeconds = this.retryable ? (options.retryAfterSeconds ?? 1) : undefined;
+    this.headers = options.headers;
   }
 }
 
@@ -68,7 +71,7 @@ export interface ErrorReply {
   readonly message: string;
   /** Set for a concealed 5xx: the id its full error is logged under, also sent as `X-Request-Id`. */
   readonly requestId: string | undefined;
-  /** `Retry-After` and `X-Request-Id`, where they apply. */
+  /** `Retry-After`, `X-Request-Id` and the error's own headers (`X-RateLimit-*`), where they apply. */
   readonly headers: Readonly<Record<string, string>>;
 }
 
@@ -92,7 +95,7 @@ export function errorReply(error: unknown, log: ErrorLog, describe?: (statusCode
       describe?.(status, message) ??
       new SignalhouseError(status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST', message);
   }
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...err.headers };
   if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
   const concealed = err.statusCode >= 500 ? CONCEALED_MESSAGES[err.code] : undefined;
   if (concealed === undefined) return { err, message: err.message, requestId: undefined, headers };

@@ -51,6 +51,13 @@ export interface Telemetry {
   readonly websocketClosedConnections: Counter<'code'>;
   /** HTTP request latency, from the request's arrival to its reply sent, by kind of route (`ingest`, `query`). */
   readonly requestDuration: Histogram<'kind'>;
+  /**
+   * Requests refused by a rate limit: by tenant, by the kind of tokens that ran short (`requests`, `events`)
+   * and whose bucket it was (`tenant`, `key`).
+   */
+  readonly rateLimited: Counter<'tenant' | 'kind' | 'reason'>;
+  /** Rate-limit decisions made by the local buckets because Redis did not answer in time (or was down). */
+  readonly rateLimitFallbacks: Counter;
 }
 
 const TIME_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -191,6 +198,17 @@ export function createTelemetry(): Telemetry {
       registers,
     }),
     requestDuration: requestDuration(registers),
+    rateLimited: new Counter({
+      name: 'signalhouse_rate_limited_total',
+      help: 'Requests refused by a rate limit, by tenant, kind of tokens (requests, events) and bucket (tenant, key).',
+      labelNames: ['tenant', 'kind', 'reason'],
+      registers,
+    }),
+    rateLimitFallbacks: new Counter({
+      name: 'signalhouse_rate_limit_redis_fallbacks_total',
+      help: 'Rate-limit decisions made by the local buckets because Redis did not answer in time.',
+      registers,
+    }),
   };
 }
 

@@ -32,6 +32,8 @@ export interface Principal {
 export interface TenantRegistry {
   /** The tenant owning `writeKey`, or undefined. */
   byWriteKey(writeKey: string): Tenant | undefined;
+  /** Who holds `writeKey` (its tenant and key id), or undefined. */
+  writePrincipal(writeKey: string): Principal | undefined;
   /** The tenant owning `readToken`, or undefined. */
   byReadToken(readToken: string): Tenant | undefined;
   /** The tenant owning `adminToken`, or undefined. */
@@ -44,6 +46,11 @@ export interface TenantRegistry {
 
 const sha256Hex = (s: string) => createHash('sha256').update(s).digest('hex');
 const keyIdOf = (role: Role, digest: string) => `${role}:sha256:${digest.slice(0, 12)}`;
+
+/** The `keyId` of the principal a config entry (a key or token as listed, `sha256:` entries included) makes. */
+export function configuredKeyId(role: Role, entry: string): string {
+  return keyIdOf(role, role !== 'write' && entry.startsWith('sha256:') ? entry.slice(7).toLowerCase() : sha256Hex(entry));
+}
 
 /** A tenant's config as the registry reads it (admin tokens may be left out). */
 export type TenantKeys = Pick<TenantConfig, 'id' | 'write_keys' | 'read_tokens' | 'allowed_origins'> & { readonly admin_tokens?: readonly string[] };
@@ -75,6 +82,7 @@ export function createTenantRegistry(configs: readonly TenantKeys[]): TenantRegi
   return {
     tenants,
     byWriteKey: (k) => writeKeys.get(k)?.tenant,
+    writePrincipal: (k) => writeKeys.get(k),
     byReadToken: (t) => secret(t, 'read'),
     byAdminToken: (t) => secret(t, 'admin'),
     principal: (c) => writeKeys.get(c) ?? secretDigests.get(sha256Hex(c)),
@@ -104,13 +112,19 @@ export function credentialFromAuthorization(header: string | undefined): string 
  * from a browser page (`origin`, the `Origin` header) must come from one of the tenant's allowed origins (403).
  */
 export function requireWriteTenant(registry: TenantRegistry, writeKey: string | undefined, origin: string | undefined): Tenant {
+  return requireWritePrincipal(registry, writeKey, origin).tenant;
+}
+
+/** As `requireWriteTenant`, with the key's principal (its id names it to the rate limits). */
+export function requireWritePrincipal(registry: TenantRegistry, writeKey: string | undefined, origin: string | undefined): Principal {
   if (!writeKey) {
     throw new SignalhouseError('UNAUTHENTICATED', 'missing write key: send "Authorization: Bearer <write key>"');
   }
-  const tenant = registry.byWriteKey(writeKey);
-  if (!tenant) throw new SignalhouseError('UNAUTHENTICATED', 'unknown write key');
+  const principal = registry.writePrincipal(writeKey);
+  if (!principal) throw new SignalhouseError('UNAUTHENTICATED', 'unknown write key');
+  const { tenant } = principal;
   if (origin !== undefined && tenant.allowedOrigins.size > 0 && !tenant.allowedOrigins.has(origin)) {
     throw new SignalhouseError('FORBIDDEN_ORIGIN', `origin ${JSON.stringify(origin)} may not send with this write key (tenants[].allowed_origins)`);
   }
-  return tenant;
+  return principal;
 }

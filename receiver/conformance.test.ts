@@ -4,6 +4,7 @@
  * and a request through it, accepted or refused as a whole, is counted by the receiver helper's shared counters
  * under the receiver's name (docs/api.md, "Metrics"). A receiver added to the registry needs a sample here.
  */
+import { NO_RATE_LIMITS } from '../core/rate-limit/limiter.ts';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createByteBudget } from '../core/byte-budget.ts';
@@ -177,6 +178,7 @@ describe('receiver factories', () => {
       tenants: createTenantRegistry(config.tenants),
       telemetry,
       byteBudget: createByteBudget(1024 * 1024),
+      rateLimits: NO_RATE_LIMITS,
     });
     const named = parseConfig(
       {

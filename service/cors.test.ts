@@ -92,7 +92,7 @@ describe('preflights', () => {
       headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,content-encoding' },
     });
 
-  it('on ingest paths allow any origin, the headers asked for, for a day, exposing Retry-After and X-Request-Id', async () => {
+  it('on ingest paths allow any origin, the headers asked for, for a day, exposing Retry-After, X-Request-Id and X-RateLimit-*', async () => {
     for (const path of ['/v1/logs', '/v1/traces', '/v1/batch', '/capture', '/api/v1/analytics/events']) {
       const res = await preflight(path, 'https://anywhere.example');
       expect(res.status, path).toBe(204);
@@ -105,7 +105,7 @@ describe('preflights', () => {
       body: logsBody('cors-3', 'cors.plain'),
       headers: { origin: 'https://anywhere.example', 'content-type': 'application/json', authorization: `Bearer ${ACME_KEY}` },
     });
-    expect(post.headers.get('access-control-expose-headers')).toBe('retry-after, x-request-id');
+    expect(post.headers.get('access-control-expose-headers')).toBe('retry-after, x-request-id, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset');
   });
 
   it('on the query API allow only the configured origins, and operational paths none', async () => {

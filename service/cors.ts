@@ -4,7 +4,7 @@
  * (`tenants[].allowed_origins`, checked when the key is read). The query API answers only the origins in
  * `service.http.query_allowed_origins` (none by default: a read token is a secret). Operational paths (health,
  * metrics) answer no CORS at all. Preflights are answered for a day (browsers cap it lower), and a page may read
- * `Retry-After` and `X-Request-Id`, so a tracker can honour the one and report the other.
+ * `Retry-After`, `X-Request-Id` and `X-RateLimit-*`, so a tracker can honour, report and pace by them.
  */
 import cors from '@fastify/cors';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
@@ -16,7 +16,12 @@ export interface CorsRoutes {
   register<O extends object>(kind: CorsKind, plugin: FastifyPluginAsync<O>, options: O): Promise<void>;
 }
 
-const BASE = { methods: ['GET', 'POST', 'OPTIONS'], exposedHeaders: ['retry-after', 'x-request-id'], maxAge: 86_400, credentials: false };
+const BASE = {
+  methods: ['GET', 'POST', 'OPTIONS'],
+  exposedHeaders: ['retry-after', 'x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
+  maxAge: 86_400,
+  credentials: false,
+};
 // Built once: the delegator runs for every request.
 const ALLOW = { ...BASE, origin: true };
 const DENY = { ...BASE, origin: false };

@@ -25,6 +25,7 @@ import { privacyRoutes } from '../query/privacy/routes.ts';
 import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
 import type { Authenticator } from '../core/auth.ts';
+import type { RateLimiter } from '../core/rate-limit/limiter.ts';
 import { type BodyReservation, reserveBody } from '../core/byte-budget.ts';
 import type { SignalhouseConfig } from '../core/config.ts';
 import { errorReply, SignalhouseError } from '../core/errors.ts';
@@ -60,6 +61,8 @@ export interface ServerDeps {
   rollups: boolean;
   /** The concurrency cap, byte budget and drain, shared with the gRPC listener. */
   admission: Admission;
+  /** The rate limits per tenant and per key (ingest at each receiver, queries with their token). */
+  rateLimits: RateLimiter;
   /** The rule file and the built-in evaluator's state, served by the alerting routes. */
   alerting: Alerting;
   /** Committed events for the query API's live stream. */
@@ -89,7 +92,16 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   const { config, telemetry } = deps;
   // Every receiver's options are checked by its factory before anything else (ConfigError, every problem by path).
   const { admission } = deps;
-  const receivers = createReceivers(RECEIVER_FACTORIES, config, { pipelines: deps.pipelines, tenants: deps.tenants, telemetry, byteBudget: admission.budget });
+  const { rateLimits } = deps;
+  const receivers = createReceivers(RECEIVER_FACTORIES, config, {
+    pipelines: deps.pipelines,
+    tenants: deps.tenants,
+    telemetry,
+    byteBudget: admission.budget,
+    rateLimits,
+  });
+  // The query, alert-state and admin routes authenticate every request (deps.auth applies the tokens' rate limits).
+  const { auth } = deps;
   const app = Fastify({
     loggerInstance: deps.logger,
     // No per-request log lines on the hot path: requests are counted in /metrics instead.
@@ -225,22 +237,22 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     store: deps.store,
     tenants: deps.tenants,
     rollups: deps.rollups,
-    auth: deps.auth,
+    auth,
     readAfterAck: deps.readAfterAck,
     live: deps.live,
     encryption: deps.encryption,
   });
-  await corsRoutes.register('query', timed(queryTimer, alertStateRoutes), { evaluator: deps.alerting.evaluator, auth: deps.auth });
+  await corsRoutes.register('query', timed(queryTimer, alertStateRoutes), { evaluator: deps.alerting.evaluator, auth });
   await corsRoutes.register('query', timed(queryTimer, privacyRoutes), {
     store: deps.store,
-    auth: deps.auth,
+    auth,
     erasures: deps.erasures,
     readAfterAck: deps.readAfterAck,
     encryption: deps.encryption,
   });
   await corsRoutes.register('query', timed(queryTimer, experimentRoutes), {
     store: deps.store,
-    auth: deps.auth,
+    auth,
     experiments: deps.experiments,
     readAfterAck: deps.readAfterAck,
   });

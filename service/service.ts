@@ -27,6 +27,9 @@ import { buildServer } from './server.ts';
 import { createTelemetry, type Telemetry } from '../core/telemetry.ts';
 import { createTenantRegistry } from '../core/tenants.ts';
 import { createAuthenticator } from '../core/auth.ts';
+import { rateLimitedAuth } from '../core/rate-limit/auth.ts';
+import { type BucketStore, createLocalBucketStore, createRateLimiter } from '../core/rate-limit/limiter.ts';
+import { createRedisBucketStore } from '../storage/rate-limit-redis.ts';
 import { createSuppressionList } from '../core/suppressions.ts';
 import { createErasureRunner } from '../query/privacy/erasure.ts';
 import { createExperiments } from '../experiments/ab-tests/service.ts';
@@ -143,10 +146,12 @@ async function assemble(
   const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry, onCommitted);
   await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max), suppressions, encryption });
   const tenants = createTenantRegistry(config.tenants);
-  const auth = createAuthenticator(tenants, config.auth.jwt);
   // One concurrency cap, byte budget and drain for both listeners.
   const http = config.service.http;
   const admission = createAdmission({ maxConcurrent: http.max_concurrent_requests, maxInFlightBytes: http.max_in_flight_bytes, telemetry });
+  const rateLimits = createRateLimiter({ config: config.rate_limits, tenants: config.tenants, telemetry, store: bucketStore(config, telemetry, logger) });
+  // One authenticator for both listeners' query, alert-state and admin calls, the tokens' rate limits applied.
+  const auth = rateLimitedAuth(createAuthenticator(tenants, config.auth.jwt), rateLimits);
   const queryOptions = { store, tenants, auth, rollups: chConfig.rollups, readAfterAck: settle };
   const server = await buildServer({
     config,
@@ -160,6 +165,7 @@ async function assemble(
     readAfterAck: settle,
     rollups: chConfig.rollups,
     admission,
+    rateLimits,
     alerting,
     live,
     experiments,
@@ -205,12 +211,21 @@ async function assemble(
         await erasures.close();
         await Promise.all([...exporters.values()].map((e) => e.drain()));
         await Promise.all([app.close(), grpc?.close()]);
+        await rateLimits.close();
         await store.close();
       })();
       return closing;
     },
   };
   return service;
+}
+
+/** Where the rate-limit buckets live: Redis (`rate_limits.redis`) with the local buckets as its fallback, or local. */
+function bucketStore(config: SignalhouseConfig, telemetry: Telemetry, logger: Logger): BucketStore {
+  const { redis, max_buckets } = config.rate_limits;
+  const local = createLocalBucketStore(max_buckets);
+  if (!redis) return local;
+  return createRedisBucketStore({ url: redis.url, keyPrefix: redis.key_prefix, timeoutMs: redis.timeout, fallback: local, telemetry, logger });
 }
 
 /**

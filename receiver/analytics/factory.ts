@@ -10,13 +10,13 @@ import { analyticsGrpcMethods } from './grpc.ts';
 export const analyticsReceiverFactory: ReceiverFactory<typeof analyticsReceiverSchema> = {
   type: 'analytics',
   configSchema: analyticsReceiverSchema,
-  create(config, { name, pipelines, telemetry }) {
+  create(config, { name, pipelines, telemetry, rateLimits }) {
     const counters = receiverCounters(telemetry, name);
     return {
       name,
       // gRPC only: no HTTP routes (the count API serves its reads over HTTP).
       routes: async () => {},
-      grpcMethods: analyticsGrpcMethods({ config, pipeline: pipelines.find(name, 'logs'), counters }),
+      grpcMethods: analyticsGrpcMethods({ config, pipeline: pipelines.find(name, 'logs'), counters, rateLimits }),
     };
   },
 };

@@ -16,7 +16,9 @@
 import type { GrpcCall, GrpcMethod, Pipeline } from '../../core/components.ts';
 import { SignalhouseError } from '../../core/errors.ts';
 import { type Attributes, type LogEvent, newAttributes } from '../../core/event.ts';
+import type { RateLimiter } from '../../core/rate-limit/limiter.ts';
 import { formatDouble, putAttribute, RecordRejected } from '../otlp/common.ts';
+import { admitRequest } from '../receiverhelper/rate-limit.ts';
 import { eventTimeNs, productEvent, type ProductContext, type ProductFieldNames, requestContext } from '../product/common.ts';
 import { ingestProductEvents } from '../product/ingest.ts';
 import type { ReceiverCounters } from '../receiverhelper/counters.ts';
@@ -44,6 +46,8 @@ export interface AnalyticsGrpcOptions {
   /** The logs pipeline that names the receiver; without one only HealthCheck is served. */
   pipeline: Pipeline | undefined;
   counters: ReceiverCounters;
+  /** The per-tenant and per-key limits, before the per-user one. */
+  rateLimits: RateLimiter;
 }
 
 function putProperties(attrs: Attributes, properties: ReadonlyMap<string, PropertyValue>, limits: RecordLimits, prefix: string): void {
@@ -63,7 +67,7 @@ function timeOf(timestamp: string, ctx: ProductContext): bigint {
 }
 
 export function analyticsGrpcMethods(opts: AnalyticsGrpcOptions): GrpcMethod[] {
-  const { config, pipeline, counters } = opts;
+  const { config, pipeline, counters, rateLimits } = opts;
   const failed = (status: number) => counters.failed(status);
   const healthCheck: GrpcMethod = { path: `/${ANALYTICS_SERVICE}/HealthCheck`, failed, handle: async () => encodeHealthCheckResponse('ok') };
   if (!pipeline) return [healthCheck];
@@ -76,7 +80,9 @@ export function analyticsGrpcMethods(opts: AnalyticsGrpcOptions): GrpcMethod[] {
     if (request.length > config.max_event_size) {
       throw new SignalhouseError('PAYLOAD_TOO_LARGE', `payload exceeds maximum size: message of ${request.length} bytes, at most ${config.max_event_size}`);
     }
-    const tenant = call.principal!.tenant;
+    const principal = call.principal!;
+    const { tenant } = principal;
+    await admitRequest(rateLimits, principal, 1);
     if (limiter && userId !== '') {
       const wait = limiter.take(`${tenant.id}\u0000${userId}`);
       if (wait > 0) {

@@ -1,13 +1,9 @@
 /**
  * The analytics service's per-user rate limit: a token bucket per (tenant, user), holding `perMinute` tokens
- * and refilled at `perMinute` a minute, one token per event. Memory is bounded: at most `maxKeys` buckets, the
- * least recently used forgotten first (a Map in use order). A forgotten user starts again with a full bucket,
- * so the bound can only make the limit laxer, and only for users seen less recently than `maxKeys` others.
+ * and refilled at `perMinute` a minute, one token per event, on the shared bucket arithmetic and its bounded
+ * table (core/rate-limit/bucket.ts): at most `maxKeys` buckets, the least recently used forgotten first.
  */
-interface Bucket {
-  tokens: number;
-  atMs: number;
-}
+import { type BucketLimit, createBucketTable, secondsUntil } from '../../core/rate-limit/bucket.ts';
 
 export interface RateLimiter {
   /** Takes a token for `key`: 0 when there was one, else the seconds until there is. */
@@ -16,28 +12,17 @@ export interface RateLimiter {
 }
 
 export function createRateLimiter(perMinute: number, maxKeys: number): RateLimiter {
-  const perMs = perMinute / 60_000;
-  const buckets = new Map<string, Bucket>();
+  const limit: BucketLimit = { ratePerSecond: perMinute / 60, capacity: perMinute };
+  const buckets = createBucketTable(maxKeys);
   return {
     get size() {
       return buckets.size;
     },
     take(key, nowMs = Date.now()) {
-      let b = buckets.get(key);
-      if (b) {
-        buckets.delete(key);
-        b.tokens = Math.min(perMinute, b.tokens + Math.max(0, nowMs - b.atMs) * perMs);
-        b.atMs = nowMs;
-      } else {
-        if (buckets.size >= maxKeys) buckets.delete(buckets.keys().next().value!);
-        b = { tokens: perMinute, atMs: nowMs };
-      }
-      buckets.set(key, b);
-      if (b.tokens >= 1) {
-        b.tokens -= 1;
-        return 0;
-      }
-      return (1 - b.tokens) / perMs / 1000;
+      const b = buckets.get(key, limit, nowMs);
+      const wait = secondsUntil(b, limit, 1);
+      if (wait === 0) b.tokens -= 1;
+      return wait;
     },
   };
 }

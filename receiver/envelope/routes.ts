@@ -5,10 +5,11 @@
  * `/api/analytics/track` and `/api/analytics/track/batch` are the same handlers. An event naming
  * another tenant refuses the whole request (403).
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SignalhouseError } from '../../core/errors.ts';
-import { isObject, readJsonBody, requestContext, tenantOf, type ProductRoutesOptions } from '../product/common.ts';
+import { isObject, type ProductRoutesOptions, readJsonBody, requestContext, writerOf } from '../product/common.ts';
 import { ingestProductEvents } from '../product/ingest.ts';
+import { admitRequest } from '../receiverhelper/rate-limit.ts';
 import { everyMessageRefused, receiverScope } from '../receiverhelper/replies.ts';
 import type { EnvelopeReceiverConfig } from './config.ts';
 import { checkTenant, envelopeEvent } from './map.ts';
@@ -20,33 +21,35 @@ export type EnvelopeRoutesOptions = ProductRoutesOptions<EnvelopeReceiverConfig>
 const RECEIVER = 'envelope';
 
 export async function envelopeRoutes(app: FastifyInstance, opts: EnvelopeRoutesOptions): Promise<void> {
-  const { config, pipeline, tenants, counters } = opts;
+  const { config, pipeline, tenants, counters, rateLimits } = opts;
   receiverScope(app, { counters, wireLimit: config.max_batch_size });
   const records = counters.signal('logs');
 
-  async function ingest(request: FastifyRequest, events: unknown[], body: Record<string, unknown>) {
-    const tenant = tenantOf(tenants, request.headers.authorization, body, request.headers.origin);
+  async function ingest(request: FastifyRequest, reply: FastifyReply, events: unknown[], body: Record<string, unknown>) {
+    const writer = writerOf(tenants, request.headers.authorization, body, request.headers.origin);
+    const { tenant } = writer;
     for (const e of events) checkTenant(e, tenant.id);
+    await admitRequest(rateLimits, writer, events.length, reply);
     const ctx = requestContext(RECEIVER, config, body.sent_at ?? body.sentAt, 'sent_at');
     return ingestProductEvents(records, pipeline, tenant.id, events, (e) => envelopeEvent(e, ctx));
   }
 
-  const single = async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
+  const single = async (request: FastifyRequest, reply: FastifyReply) => {
     const body = await readJsonBody(request, config.max_batch_size);
     if (!isObject(body)) throw new SignalhouseError('BAD_REQUEST', 'body must be a JSON object');
-    const outcome = await ingest(request, [body], body);
+    const outcome = await ingest(request, reply, [body], body);
     const r = outcome.results[0];
     if (everyMessageRefused(1, outcome.rejected)) return reply.code(400).send({ error: 'INVALID_EVENT', message: r.error });
     return reply.code(202).send({ event_id: r.id, status: r.status, duplicate: r.duplicate, reason: r.reason });
   };
 
-  const batch = async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
+  const batch = async (request: FastifyRequest, reply: FastifyReply) => {
     const body = await readJsonBody(request, config.max_batch_size);
     if (!isObject(body) || !Array.isArray(body.events)) throw new SignalhouseError('BAD_REQUEST', 'body must be {"events": [...]}');
     if (body.events.length > config.max_batch_events) {
       throw new SignalhouseError('PAYLOAD_TOO_LARGE', `batch of ${body.events.length} events exceeds ${config.max_batch_events}`);
     }
-    const outcome = await ingest(request, body.events, body);
+    const outcome = await ingest(request, reply, body.events, body);
     return reply.code(200).send(envelopeBatchReply(body.batch_id, outcome));
   };
 

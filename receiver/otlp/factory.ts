@@ -11,13 +11,13 @@ import { otlpRoutes } from './routes.ts';
 export const otlpReceiverFactory: ReceiverFactory<typeof otlpReceiverSchema> = {
   type: 'otlp',
   configSchema: otlpReceiverSchema,
-  create(config, { name, pipelines, tenants, telemetry }) {
+  create(config, { name, pipelines, tenants, telemetry, rateLimits }) {
     const counters = receiverCounters(telemetry, name);
     const grpc = config.protocols.grpc;
     return {
       name,
-      routes: (app) => otlpRoutes(app, { name, config, pipelines, tenants, counters }),
-      grpcMethods: grpc ? otlpGrpcMethods({ name, config, pipelines, counters }) : [],
+      routes: (app) => otlpRoutes(app, { name, config, pipelines, tenants, counters, rateLimits }),
+      grpcMethods: grpc ? otlpGrpcMethods({ name, config, pipelines, counters, rateLimits }) : [],
       grpcListener: grpc ? grpcListenerSettings(grpc) : undefined,
     };
   },

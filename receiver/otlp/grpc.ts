@@ -8,6 +8,7 @@
  * dropped; failures map to gRPC codes in one place (core/grpc-status.ts).
  */
 import type { GrpcMethod, Pipelines } from '../../core/components.ts';
+import type { RateLimiter } from '../../core/rate-limit/limiter.ts';
 import type { ReceiverCounters } from '../receiverhelper/counters.ts';
 import type { OtlpReceiverConfig } from './config.ts';
 import { otlpExport } from './export.ts';
@@ -22,21 +23,22 @@ export interface OtlpGrpcOptions {
   config: OtlpReceiverConfig;
   pipelines: Pipelines;
   counters: ReceiverCounters;
+  rateLimits: RateLimiter;
 }
 
 export function otlpGrpcMethods(opts: OtlpGrpcOptions): GrpcMethod[] {
-  const { name, config, pipelines, counters } = opts;
+  const { name, config, pipelines, counters, rateLimits } = opts;
   const methods: GrpcMethod[] = [];
   for (const signal of ['logs', 'traces'] as const) {
     const pipeline = pipelines.find(name, signal);
     if (!pipeline) continue;
-    const exportBody = otlpExport(signal, pipeline, counters.signal(signal), config.limits);
+    const exportBody = otlpExport(signal, pipeline, counters.signal(signal), config.limits, rateLimits);
     methods.push({
       path: OTLP_GRPC_PATHS[signal],
       role: 'write',
       failed: (status) => counters.failed(status),
       async handle(request, call) {
-        return (await exportBody(call.principal!.tenant.id, request, 'protobuf')) as Buffer;
+        return (await exportBody(call.principal!, request, 'protobuf')) as Buffer;
       },
     });
   }

@@ -8,7 +8,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Pipelines } from '../../core/components.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import { credentialFromAuthorization, requireWriteTenant, type TenantRegistry } from '../../core/tenants.ts';
+import type { RateLimiter } from '../../core/rate-limit/limiter.ts';
+import { credentialFromAuthorization, requireWritePrincipal, type TenantRegistry } from '../../core/tenants.ts';
 import { mediaTypeOf, readBody } from '../receiverhelper/body.ts';
 import type { ReceiverCounters } from '../receiverhelper/counters.ts';
 import { type ErrorWriter, receiverScope } from '../receiverhelper/replies.ts';
@@ -23,6 +24,7 @@ export interface OtlpRoutesOptions {
   pipelines: Pipelines;
   tenants: TenantRegistry;
   counters: ReceiverCounters;
+  rateLimits: RateLimiter;
 }
 
 const MEDIA_TYPES = ['application/x-protobuf', 'application/protobuf', 'application/json'];
@@ -36,7 +38,7 @@ function encodingOf(contentType: string | undefined): Encoding | undefined {
 }
 
 export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions): Promise<void> {
-  const { name, config, pipelines, tenants, counters } = opts;
+  const { name, config, pipelines, tenants, counters, rateLimits } = opts;
   const http = config.protocols.http;
   if (!http) return;
   const bodyLimit = http.max_request_body_size;
@@ -54,13 +56,13 @@ export async function otlpRoutes(app: FastifyInstance, opts: OtlpRoutesOptions):
   for (const signal of ['logs', 'traces'] as const) {
     const pipeline = pipelines.find(name, signal);
     if (!pipeline) continue;
-    const exportBody = otlpExport(signal, pipeline, counters.signal(signal), config.limits);
+    const exportBody = otlpExport(signal, pipeline, counters.signal(signal), config.limits, rateLimits);
 
     app.post(`/v1/${signal}`, async (request: FastifyRequest, reply: FastifyReply) => {
       const encoding = mediaTypeOf(request, MEDIA_TYPES) === 'application/json' ? 'json' : 'protobuf';
-      const tenant = requireWriteTenant(tenants, credentialFromAuthorization(request.headers.authorization), request.headers.origin);
+      const writer = requireWritePrincipal(tenants, credentialFromAuthorization(request.headers.authorization), request.headers.origin);
       const body = await readBody(request, { limit: bodyLimit });
-      const response = await exportBody(tenant.id, body, encoding);
+      const response = await exportBody(writer, body, encoding, reply);
       reply.code(200).header('content-type', CONTENT_TYPES[encoding]);
       return response;
     });

@@ -10,9 +10,10 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SignalhouseError } from '../../core/errors.ts';
-import { credentialFromAuthorization, requireWriteTenant } from '../../core/tenants.ts';
+import { credentialFromAuthorization, requireWritePrincipal } from '../../core/tenants.ts';
 import { isObject, type Json, requestContext, type ProductRoutesOptions } from '../product/common.ts';
 import { ingestProductEvents, listedByIndex } from '../product/ingest.ts';
+import { admitRequest } from '../receiverhelper/rate-limit.ts';
 import { everyMessageRefused, receiverScope } from '../receiverhelper/replies.ts';
 import { decodePosthogBody } from './body.ts';
 import type { PosthogReceiverConfig } from './config.ts';
@@ -26,7 +27,7 @@ export type PosthogRoutesOptions = ProductRoutesOptions<PosthogReceiverConfig>;
 const RECEIVER = 'posthog';
 
 export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOptions, flags: FlagsEvaluator = NO_FLAGS): Promise<void> {
-  const { config, pipeline, tenants, counters } = opts;
+  const { config, pipeline, tenants, counters, rateLimits } = opts;
   receiverScope(app, { counters, wireLimit: config.max_batch_size });
   const records = counters.signal('logs');
 
@@ -47,9 +48,10 @@ export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOpt
     const key =
       credentialFromAuthorization(request.headers.authorization) ??
       [envelope.api_key, envelope.token, first.api_key, firstProps.token].find((k): k is string => typeof k === 'string' && k !== '');
-    const tenant = requireWriteTenant(tenants, key, request.headers.origin);
+    const writer = requireWritePrincipal(tenants, key, request.headers.origin);
+    await admitRequest(rateLimits, writer, events.length, reply);
     const ctx = requestContext(RECEIVER, config, envelope.sent_at, 'sent_at');
-    const outcome = await ingestProductEvents(records, pipeline, tenant.id, events, (e) => posthogEvent(e, ctx));
+    const outcome = await ingestProductEvents(records, pipeline, writer.tenant.id, events, (e) => posthogEvent(e, ctx));
     const { dropped, rejected } = listedByIndex(outcome);
     if (everyMessageRefused(events.length, outcome.rejected)) {
       return reply.code(400).send({ status: 0, error: 'BAD_REQUEST', message: 'every event was refused', rejected });
@@ -62,5 +64,5 @@ export async function posthogRoutes(app: FastifyInstance, opts: PosthogRoutesOpt
     app.post(path, capture);
     app.post(`${path}/`, capture);
   }
-  posthogSdkRoutes(app, { config, tenants, flags });
+  posthogSdkRoutes(app, { config, tenants, flags, rateLimits });
 }

@@ -8,8 +8,10 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SignalhouseError } from '../../core/errors.ts';
-import { credentialFromAuthorization, requireWriteTenant, type TenantRegistry } from '../../core/tenants.ts';
+import type { RateLimiter } from '../../core/rate-limit/limiter.ts';
+import { credentialFromAuthorization, requireWritePrincipal, requireWriteTenant, type TenantRegistry } from '../../core/tenants.ts';
 import { isObject } from '../product/common.ts';
+import { admitRequest } from '../receiverhelper/rate-limit.ts';
 import { decodePosthogBody, singleQueryParam } from './body.ts';
 import type { PosthogReceiverConfig } from './config.ts';
 import { type FlagsEndpoint, type FlagsEvaluator, flagsAnswer, flagsRequest, flagsVersion } from './flags.ts';
@@ -19,13 +21,15 @@ export interface SdkRoutesOptions {
   config: PosthogReceiverConfig;
   tenants: TenantRegistry;
   flags: FlagsEvaluator;
+  /** Flags requests take a request token of their key; the remote config (static, cached by browsers) does not. */
+  rateLimits: RateLimiter;
 }
 
 /** The config changes only with the server's config: browsers may keep it for five minutes. */
 const CONFIG_CACHE = 'public, max-age=300';
 
 export function posthogSdkRoutes(app: FastifyInstance, opts: SdkRoutesOptions): void {
-  const { config, tenants, flags } = opts;
+  const { config, tenants, flags, rateLimits } = opts;
   const base = baseRemoteConfig(config);
   const decideBase = decideConfig(base);
 
@@ -52,7 +56,9 @@ export function posthogSdkRoutes(app: FastifyInstance, opts: SdkRoutesOptions): 
     if (!isObject(body)) throw new SignalhouseError('BAD_REQUEST', 'body must be a JSON object with token and distinct_id');
     const key =
       credentialFromAuthorization(request.headers.authorization) ?? [body.token, body.api_key].find((k): k is string => typeof k === 'string' && k !== '');
-    const tenant = requireWriteTenant(tenants, key, request.headers.origin);
+    const writer = requireWritePrincipal(tenants, key, request.headers.origin);
+    const { tenant } = writer;
+    await admitRequest(rateLimits, writer, 0, reply);
     const evaluated = body.disable_flags === true ? [] : await flags.evaluate(flagsRequest(tenant.id, body));
     const remote = withConfig ? { ...(endpoint === 'decide' ? decideBase : base), hasFeatureFlags: flags.hasFlags(tenant.id) } : undefined;
     return reply.send(flagsAnswer(endpoint, version, evaluated, remote));

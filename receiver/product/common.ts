@@ -6,9 +6,10 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { Pipeline } from '../../core/components.ts';
+import type { RateLimiter } from '../../core/rate-limit/limiter.ts';
 import { SignalhouseError } from '../../core/errors.ts';
 import { type Attributes, type LogEvent, newAttributes, type Resource, type Scope } from '../../core/event.ts';
-import { credentialFromAuthorization, requireWriteTenant, type Tenant, type TenantRegistry } from '../../core/tenants.ts';
+import { credentialFromAuthorization, type Principal, requireWritePrincipal, type TenantRegistry } from '../../core/tenants.ts';
 import { mediaTypeOf, readBody } from '../receiverhelper/body.ts';
 import type { ReceiverCounters } from '../receiverhelper/counters.ts';
 import type { RecordLimits } from '../receiverhelper/limits.ts';
@@ -40,6 +41,7 @@ export interface ProductRoutesOptions<C> {
   pipeline: Pipeline;
   tenants: TenantRegistry;
   counters: ReceiverCounters;
+  rateLimits: RateLimiter;
 }
 
 /** JSON bodies arrive as application/json, or as text/plain from browsers avoiding a CORS preflight. */
@@ -59,21 +61,25 @@ export function parseJson(bytes: Buffer): unknown {
   }
 }
 
-/** The tenant from `Authorization` (Bearer or Basic) or, failing that, `writeKey` / `api_key` in the body. */
-export function tenantOf(registry: TenantRegistry, authorization: string | undefined, body: unknown, origin: string | undefined): Tenant {
+/**
+ * Who sends (the write key's tenant and key id) from `Authorization` (Bearer or Basic) or, failing that,
+ * `writeKey` / `api_key` in the body.
+ */
+export function writerOf(registry: TenantRegistry, authorization: string | undefined, body: unknown, origin: string | undefined): Principal {
   const fromHeader = credentialFromAuthorization(authorization);
   let fromBody: string | undefined;
   if (isObject(body)) {
     const named = body.writeKey ?? body.api_key;
     if (typeof named === 'string' && named !== '') fromBody = named;
   }
-  const tenant = requireWriteTenant(registry, fromHeader ?? fromBody, origin);
+  const writer = requireWritePrincipal(registry, fromHeader ?? fromBody, origin);
+  const { tenant } = writer;
   // A body naming another key than the header is either a mistake or an attempt at another tenant: neither is
   // guessed at (a key of the same tenant is fine).
   if (fromHeader !== undefined && fromBody !== undefined && fromBody !== fromHeader && registry.byWriteKey(fromBody)?.id !== tenant.id) {
     throw new SignalhouseError('FORBIDDEN_TENANT', "the body's write key does not belong to the tenant of the Authorization header");
   }
-  return tenant;
+  return writer;
 }
 
 /** Adds `value` under `key` with the OTLP receiver's text rules; null and undefined are skipped. */

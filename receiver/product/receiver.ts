@@ -10,13 +10,13 @@ export function productReceiver<C>(
   settings: ReceiverSettings,
   routes: (app: FastifyInstance, opts: ProductRoutesOptions<C>) => Promise<void>,
 ): Receiver {
-  const { name, pipelines, tenants, telemetry } = settings;
+  const { name, pipelines, tenants, telemetry, rateLimits } = settings;
   const pipeline = pipelines.find(name, 'logs');
   const counters = receiverCounters(telemetry, name);
   return {
     name,
     async routes(app) {
-      if (pipeline) await routes(app, { config, pipeline, tenants, counters });
+      if (pipeline) await routes(app, { config, pipeline, tenants, counters, rateLimits });
     },
   };
 }

@@ -12,8 +12,9 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SignalhouseError } from '../../core/errors.ts';
-import { isObject, readJsonBody, requestContext, tenantOf, type ProductRoutesOptions } from '../product/common.ts';
+import { isObject, type ProductRoutesOptions, readJsonBody, requestContext, writerOf } from '../product/common.ts';
 import { ingestProductEvents, listedByIndex } from '../product/ingest.ts';
+import { admitRequest } from '../receiverhelper/rate-limit.ts';
 import { everyMessageRefused, receiverScope } from '../receiverhelper/replies.ts';
 import type { SegmentReceiverConfig } from './config.ts';
 import { SEGMENT_TYPES, segmentEvent, type SegmentType } from './map.ts';
@@ -25,21 +26,22 @@ export type SegmentRoutesOptions = ProductRoutesOptions<SegmentReceiverConfig>;
 const RECEIVER = 'segment';
 
 export async function segmentRoutes(app: FastifyInstance, opts: SegmentRoutesOptions): Promise<void> {
-  const { config, pipeline, tenants, counters } = opts;
+  const { config, pipeline, tenants, counters, rateLimits } = opts;
   receiverScope(app, { counters, wireLimit: config.max_batch_size });
   const records = counters.signal('logs');
 
   async function handle(request: FastifyRequest, reply: FastifyReply, type: SegmentType | undefined, okStatus: number) {
     const body = await readJsonBody(request, config.max_batch_size);
     if (!isObject(body)) throw new SignalhouseError('BAD_REQUEST', 'body must be a JSON object');
-    const tenant = tenantOf(tenants, request.headers.authorization, body, request.headers.origin);
+    const writer = writerOf(tenants, request.headers.authorization, body, request.headers.origin);
     let messages: unknown[];
     if (type === undefined) {
       if (!Array.isArray(body.batch)) throw new SignalhouseError('BAD_REQUEST', 'batch must be an array of messages');
       messages = body.batch;
     } else messages = [body];
+    await admitRequest(rateLimits, writer, messages.length, reply);
     const ctx = requestContext(RECEIVER, config, body.sentAt, 'sentAt');
-    const outcome = await ingestProductEvents(records, pipeline, tenant.id, messages, (m) => segmentEvent(m, type, ctx));
+    const outcome = await ingestProductEvents(records, pipeline, writer.tenant.id, messages, (m) => segmentEvent(m, type, ctx));
     const { dropped, rejected } = listedByIndex(outcome);
     if (everyMessageRefused(messages.length, outcome.rejected)) {
       return reply.code(400).send({ success: false, error: 'BAD_REQUEST', message: 'every message was refused', rejected });

@@ -8,8 +8,9 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SignalhouseError } from '../../core/errors.ts';
-import { CONTEXT_ATTRIBUTES, isObject, type ProductRoutesOptions, readJsonBody, requestContext, tenantOf } from '../product/common.ts';
+import { CONTEXT_ATTRIBUTES, isObject, type ProductRoutesOptions, readJsonBody, requestContext, writerOf } from '../product/common.ts';
 import { ingestProductEvents, listedByIndex } from '../product/ingest.ts';
+import { admitRequest } from '../receiverhelper/rate-limit.ts';
 import { everyMessageRefused, receiverScope } from '../receiverhelper/replies.ts';
 import type { TrackerReceiverConfig } from './config.ts';
 import { type TrackerContext, trackerEvent } from './map.ts';
@@ -22,16 +23,17 @@ export const TRACKER_PATH = '/sh/v1/batch';
 const RECEIVER = 'tracker';
 
 export async function trackerRoutes(app: FastifyInstance, opts: TrackerRoutesOptions): Promise<void> {
-  const { config, pipeline, tenants, counters } = opts;
+  const { config, pipeline, tenants, counters, rateLimits } = opts;
   receiverScope(app, { counters, wireLimit: config.max_batch_size });
   const records = counters.signal('logs');
 
   app.post(TRACKER_PATH, async (request: FastifyRequest, reply: FastifyReply) => {
     const body = await readJsonBody(request, config.max_batch_size);
     if (!isObject(body)) throw new SignalhouseError('BAD_REQUEST', 'body must be a JSON object');
-    const tenant = tenantOf(tenants, request.headers.authorization, body, request.headers.origin);
+    const writer = writerOf(tenants, request.headers.authorization, body, request.headers.origin);
     const events = body.events;
     if (!Array.isArray(events)) throw new SignalhouseError('BAD_REQUEST', 'events must be an array of events');
+    await admitRequest(rateLimits, writer, events.length, reply);
     const library = isObject(body.library) ? body.library : {};
     const ctx: TrackerContext = {
       ...requestContext(RECEIVER, config, body.sentAt, 'sentAt'),
@@ -43,7 +45,7 @@ export async function trackerRoutes(app: FastifyInstance, opts: TrackerRoutesOpt
         [CONTEXT_ATTRIBUTES.libraryVersion, library.version],
       ],
     };
-    const outcome = await ingestProductEvents(records, pipeline, tenant.id, events, (e) => trackerEvent(e, ctx));
+    const outcome = await ingestProductEvents(records, pipeline, writer.tenant.id, events, (e) => trackerEvent(e, ctx));
     const { dropped, rejected } = listedByIndex(outcome);
     if (everyMessageRefused(events.length, outcome.rejected)) {
       return reply.code(400).send({ success: false, error: 'BAD_REQUEST', message: 'every event was refused', rejected });

@@ -15,7 +15,9 @@ import type { ByteBudget } from '../../core/byte-budget.ts';
 import type { Pipeline } from '../../core/components.ts';
 import { errorReply, SignalhouseError } from '../../core/errors.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
-import { requireWriteTenant, type TenantRegistry } from '../../core/tenants.ts';
+import type { RateLimiter } from '../../core/rate-limit/limiter.ts';
+import { type Principal, requireWritePrincipal, type TenantRegistry } from '../../core/tenants.ts';
+import { admitRequest } from '../receiverhelper/rate-limit.ts';
 import { checkTenant, type EnvelopeContext, envelopeEvent } from '../envelope/map.ts';
 import { isObject, requestContext } from '../product/common.ts';
 import { ingestProductEvents } from '../product/ingest.ts';
@@ -33,6 +35,8 @@ export interface ConnectionHost {
   readonly config: WebsocketReceiverConfig;
   readonly pipeline: Pipeline;
   readonly tenants: TenantRegistry;
+  /** Each ingest message is one request to the rate limits: a refused one is nacked with its retry time. */
+  readonly rateLimits: RateLimiter;
   readonly counters: ReceiverCounters;
   readonly records: SignalCounters;
   readonly budget: ByteBudget;
@@ -61,7 +65,7 @@ const FIRST_MESSAGE = 'send {"type":"auth","key":"<write key>"} first';
 export function openConnection(socket: WebSocket, request: FastifyRequest, host: ConnectionHost): Connection {
   const { config, telemetry, budget } = host;
   const origin = request.headers.origin;
-  let tenantId: string | undefined;
+  let writer: Principal | undefined;
   let authTimer: NodeJS.Timeout | undefined;
   let closeTimer: NodeJS.Timeout | undefined;
   /** Keepalive ticks since the peer was last heard from: a pong, a message, or an answer the client took. */
@@ -95,7 +99,7 @@ export function openConnection(socket: WebSocket, request: FastifyRequest, host:
 
   function authenticate(key: string | undefined): void {
     try {
-      tenantId = requireWriteTenant(host.tenants, key, origin).id;
+      writer = requireWritePrincipal(host.tenants, key, origin);
     } catch (err) {
       if (!(err instanceof SignalhouseError)) throw err;
       refuseConnection(err);
@@ -171,8 +175,9 @@ export function openConnection(socket: WebSocket, request: FastifyRequest, host:
   }
 
   async function ingest(message: IngestMessage): Promise<string> {
-    const tenant = tenantId!;
+    const tenant = writer!.tenant.id;
     for (const e of message.events) checkTenant(e, tenant);
+    await admitRequest(host.rateLimits, writer!, message.events.length);
     const ctx: EnvelopeContext = requestContext(RECEIVER, config, message.sentAt, 'sent_at');
     ctx.defaultSource = 'voice_ws';
     const outcome = await ingestProductEvents(host.records, host.pipeline, tenant, message.events, (e, index) => {
@@ -208,7 +213,7 @@ export function openConnection(socket: WebSocket, request: FastifyRequest, host:
     const bytes = data as Buffer;
     silentTicks = 0;
     if (socket.readyState !== socket.OPEN) return;
-    if (tenantId === undefined) return onFirstMessage(bytes, isBinary);
+    if (writer === undefined) return onFirstMessage(bytes, isBinary);
     if (isBinary) {
       host.counters.failed(415);
       void finish(CLOSE.UNSUPPORTED_DATA, 'binary frames are not supported: send JSON text', new SignalhouseError('BAD_REQUEST', 'the connection is closing'));

@@ -18,7 +18,7 @@ import { CLOSE, SUBPROTOCOL } from './protocol.ts';
 export const WEBSOCKET_PATH = '/api/v1/analytics/ws';
 
 export function websocketReceiver(config: WebsocketReceiverConfig, settings: ReceiverSettings): Receiver {
-  const { name, pipelines, tenants, telemetry, byteBudget } = settings;
+  const { name, pipelines, tenants, telemetry, byteBudget, rateLimits } = settings;
   const pipeline = pipelines.find(name, 'logs');
   const counters = receiverCounters(telemetry, name);
   const connections = new Set<Connection>();
@@ -31,6 +31,7 @@ export function websocketReceiver(config: WebsocketReceiverConfig, settings: Rec
       config,
       pipeline,
       tenants,
+      rateLimits,
       counters,
       records: counters.signal('logs'),
       budget: byteBudget,
