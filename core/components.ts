@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { ByteBudget } from './byte-budget.ts';
 import type { Signal } from './config.ts';
+import type { FlagsEvaluator } from './flags.ts';
 import type { SuppressionList } from './suppressions.ts';
 import type { Batch } from './event.ts';
 import type { Telemetry } from './telemetry.ts';
@@ -124,6 +125,8 @@ export interface ReceiverSettings {
   readonly telemetry: Telemetry;
   /** The server's in-flight byte budget: what a receiver holds of it bounds memory across all receivers. */
   readonly byteBudget: ByteBudget;
+  /** Feature flags, for the receivers that answer them (the PostHog API's `/flags`); absent: none. */
+  readonly flags?: FlagsEvaluator;
 }
 
 export interface Receiver {

@@ -19,6 +19,10 @@ import type { Store } from '../storage/store.ts';
 import type { LiveFeed } from '../query/live.ts';
 import type { ErasureRunner } from '../query/privacy/erasure.ts';
 import { privacyRoutes } from '../query/privacy/routes.ts';
+import { posthogFlagsEvaluator } from '../experiments/flags/posthog.ts';
+import { flagRoutes } from '../experiments/flags/routes.ts';
+import type { FlagStore } from '../experiments/flags/store.ts';
+import type { FlagCalledRecorder } from '../core/flags.ts';
 import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
 import type { Authenticator } from '../core/auth.ts';
@@ -60,6 +64,10 @@ export interface ServerDeps {
   alerting: Alerting;
   /** Committed events for the query API's live stream. */
   live: LiveFeed;
+  /** The feature flags (the flags API, and what the PostHog API's `/flags` answers). */
+  flags: FlagStore;
+  /** Stores the evaluate API's `$feature_flag_called` events (service/flags.ts). */
+  recordFlagCalled?: FlagCalledRecorder;
   /** Where the dashboard's build is (default dashboard/dist). */
   dashboardDir?: string;
 }
@@ -74,7 +82,13 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   const { config, telemetry } = deps;
   // Every receiver's options are checked by its factory before anything else (ConfigError, every problem by path).
   const { admission } = deps;
-  const receivers = createReceivers(RECEIVER_FACTORIES, config, { pipelines: deps.pipelines, tenants: deps.tenants, telemetry, byteBudget: admission.budget });
+  const receivers = createReceivers(RECEIVER_FACTORIES, config, {
+    pipelines: deps.pipelines,
+    tenants: deps.tenants,
+    telemetry,
+    byteBudget: admission.budget,
+    flags: posthogFlagsEvaluator(deps.flags),
+  });
   const app = Fastify({
     loggerInstance: deps.logger,
     // No per-request log lines on the hot path: requests are counted in /metrics instead.
@@ -218,6 +232,12 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     auth: deps.auth,
     erasures: deps.erasures,
     readAfterAck: deps.readAfterAck,
+  });
+  await corsRoutes.register('query', timed(queryTimer, flagRoutes), {
+    flags: deps.flags,
+    auth: deps.auth,
+    tenants: deps.tenants,
+    recordFlagCalled: deps.recordFlagCalled,
   });
   // The web tracker's scripts, for pages on any origin (their own CORS headers: a static `*`).
   await sdkRoutes(app);

@@ -29,6 +29,9 @@ import { createTenantRegistry } from '../core/tenants.ts';
 import { createAuthenticator } from '../core/auth.ts';
 import { createSuppressionList } from '../core/suppressions.ts';
 import { createErasureRunner } from '../query/privacy/erasure.ts';
+import { parseFlagsConfig } from '../experiments/flags/config.ts';
+import { type ConfigFlag, FlagStore } from '../experiments/flags/store.ts';
+import { flagCalledRecorder } from './flags.ts';
 
 export interface Service {
   readonly app: FastifyInstance;
@@ -53,6 +56,11 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
     config.alerting,
     config.tenants.map((t) => t.id),
   );
+  // The flags declared in the config, against the tenants, before anything opens.
+  const configFlags = parseFlagsConfig(
+    config.flags,
+    config.tenants.map((t) => t.id),
+  );
   // Every exporter's options, validated by its factory; the store is the ClickHouse exporter's (one per process).
   const problems: string[] = [];
   const specs = resolveExporters(EXPORTER_FACTORIES, config.exporters, problems);
@@ -65,7 +73,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
   const store = await openStore(storeOptions(chConfig));
   // Whatever fails from here on (migrations, recovery, a component's options) closes the store again.
   try {
-    return await assemble(config, alertingConfig, logger, telemetry, store, chConfig, specs);
+    return await assemble(config, alertingConfig, configFlags, logger, telemetry, store, chConfig, specs);
   } catch (err) {
     await store.close();
     throw err;
@@ -75,6 +83,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
 async function assemble(
   config: SignalhouseConfig,
   alertingConfig: AlertingConfig,
+  configFlags: readonly ConfigFlag[],
   logger: Logger,
   telemetry: Telemetry,
   store: Store,
@@ -119,6 +128,8 @@ async function assemble(
   };
   const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry, onCommitted);
   await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max), suppressions });
+  // The flags of every tenant, in memory before the first /flags request.
+  const flags = await FlagStore.open(store, configFlags, logger);
   const tenants = createTenantRegistry(config.tenants);
   const auth = createAuthenticator(tenants, config.auth.jwt);
   // One concurrency cap, byte budget and drain for both listeners.
@@ -139,6 +150,8 @@ async function assemble(
     admission,
     alerting,
     live,
+    flags,
+    recordFlagCalled: flagCalledRecorder(config, pipelines, telemetry, logger),
     async checkReady() {
       const ping = await store.client.ping();
       if (!ping.success) throw new Error(`storage unreachable: ${ping.error.message}`);

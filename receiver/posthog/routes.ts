@@ -10,13 +10,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SignalhouseError } from '../../core/errors.ts';
+import { type FlagsEvaluator, NO_FLAGS } from '../../core/flags.ts';
 import { credentialFromAuthorization, requireWriteTenant } from '../../core/tenants.ts';
 import { isObject, type Json, requestContext, type ProductRoutesOptions } from '../product/common.ts';
 import { ingestProductEvents, listedByIndex } from '../product/ingest.ts';
 import { everyMessageRefused, receiverScope } from '../receiverhelper/replies.ts';
 import { decodePosthogBody } from './body.ts';
 import type { PosthogReceiverConfig } from './config.ts';
-import { type FlagsEvaluator, NO_FLAGS } from './flags.ts';
 import { posthogEvent } from './map.ts';
 import { posthogSdkRoutes } from './sdk-routes.ts';
 
