@@ -73,7 +73,8 @@ const RELATIVE_DATE = /^-?([0-9]+)([hdwmy])$/;
 
 /** An absolute date, or a relative one evaluated against now (PostHog's `-7d`). */
 function compileDate(value: unknown, path: string): () => number {
-  if (typeof value !== 'string' && typeof value !== 'number') throw new FilterError(path, 'a date is an ISO 8601 string, epoch milliseconds or a relative date like -7d');
+  if (typeof value !== 'string' && typeof value !== 'number')
+    throw new FilterError(path, 'a date is an ISO 8601 string, epoch milliseconds or a relative date like -7d');
   const rel = typeof value === 'string' ? RELATIVE_DATE.exec(value) : null;
   if (rel) {
     const n = Number(rel[1]);
@@ -124,7 +125,8 @@ export function compileFilter(filter: PropertyFilter, path: string): Matcher {
   if (operator === 'is_set') return (p) => Object.hasOwn(p, key);
   if (operator === 'is_not_set') return (p) => !Object.hasOwn(p, key);
   if (value === undefined) throw new FilterError(`${path}.value`, `operator ${operator} needs a value`);
-  if (Array.isArray(value) && operator !== 'exact' && operator !== 'is_not') throw new FilterError(`${path}.value`, `a list of values is for exact and is_not only`);
+  if (Array.isArray(value) && operator !== 'exact' && operator !== 'is_not')
+    throw new FilterError(`${path}.value`, `a list of values is for exact and is_not only`);
   const test = compileTest(operator, value, `${path}.value`);
   const nullOk = NULL_OK.has(operator);
   return (p) => {

@@ -14,7 +14,11 @@ const section = z.record(z.string(), z.array(z.unknown()).max(10_000)).optional(
 export function parseFlagsConfig(raw: unknown, tenantIds: readonly string[]): ConfigFlag[] {
   const problems: string[] = [];
   const parsed = section.safeParse(raw);
-  if (!parsed.success) throw new ConfigError('flags', parsed.error.issues.map((i) => `flags${i.path.map((p) => `.${String(p)}`).join('')}: ${i.message}`));
+  if (!parsed.success)
+    throw new ConfigError(
+      'flags',
+      parsed.error.issues.map((i) => `flags${i.path.map((p) => `.${String(p)}`).join('')}: ${i.message}`),
+    );
   const out: ConfigFlag[] = [];
   for (const [tenantId, flags] of Object.entries(parsed.data ?? {})) {
     if (!tenantIds.includes(tenantId)) {

@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 
-const LONG_SCALE = 0xfffffffffffffff;
+/** PostHog's 0xFFFFFFFFFFFFFFF as JavaScript reads it (2^60 - 1 rounds to 2^60): the same double its SDKs divide by. */
+const LONG_SCALE = 2 ** 60;
 
 export function bucket(flagKey: string, distinctId: string, salt = ''): number {
   const hex = createHash('sha1').update(`${flagKey}.${distinctId}${salt}`).digest('hex');

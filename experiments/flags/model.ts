@@ -124,7 +124,8 @@ export const flagInputSchema = z
     });
     const valueKeys = f.type === 'multivariate' ? variantKeys : new Set(['true']);
     for (const k of Object.keys(f.payloads ?? {})) {
-      if (!valueKeys.has(k)) issue(['payloads', k], f.type === 'multivariate' ? `no variant "${k}" in variants` : 'a boolean flag has one payload, under "true"');
+      if (!valueKeys.has(k))
+        issue(['payloads', k], f.type === 'multivariate' ? `no variant "${k}" in variants` : 'a boolean flag has one payload, under "true"');
     }
     const checkPayload = (value: unknown, path: (string | number)[]) => {
       if (value === undefined) return;
@@ -132,7 +133,9 @@ export const flagInputSchema = z
       else if (Buffer.byteLength(JSON.stringify(value)) > LIMITS.payloadBytes) issue(path, `a payload is at most ${LIMITS.payloadBytes} bytes of JSON`);
     };
     checkPayload(f.payload, ['payload']);
-    f.variants.forEach((v, i) => checkPayload(v.payload, ['variants', i, 'payload']));
+    f.variants.forEach((v, i) => {
+      checkPayload(v.payload, ['variants', i, 'payload']);
+    });
     for (const [k, v] of Object.entries(f.payloads ?? {})) checkPayload(v, ['payloads', k]);
   });
 export type FlagInput = z.input<typeof flagInputSchema>;
@@ -184,7 +187,12 @@ export function definitionOf(input: z.output<typeof flagInputSchema>): FlagDefin
     isEnabled: input.isEnabled,
     rolloutPercentage: input.rolloutPercentage,
     conditions: input.conditions,
-    variants: input.variants.map((v) => ({ key: v.key, name: v.name ?? v.key, rolloutPercentage: v.rolloutPercentage, ...(payloads[v.key] === undefined ? {} : { payload: payloads[v.key] }) })),
+    variants: input.variants.map((v) => ({
+      key: v.key,
+      name: v.name ?? v.key,
+      rolloutPercentage: v.rolloutPercentage,
+      ...(payloads[v.key] === undefined ? {} : { payload: payloads[v.key] }),
+    })),
     payloads: { ...payloads },
   };
 }

@@ -45,7 +45,8 @@ function localFlag(flag: CompiledFlag, id: number) {
     ensure_experience_continuity: false,
     filters: {
       groups,
-      multivariate: d.type === 'multivariate' ? { variants: d.variants.map((v) => ({ key: v.key, name: v.name, rollout_percentage: v.rolloutPercentage })) } : null,
+      multivariate:
+        d.type === 'multivariate' ? { variants: d.variants.map((v) => ({ key: v.key, name: v.name, rollout_percentage: v.rolloutPercentage })) } : null,
       payloads,
     },
   };

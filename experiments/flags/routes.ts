@@ -82,7 +82,11 @@ export async function flagRoutes(app: FastifyInstance, opts: FlagRoutesOptions):
     return principal;
   }
   const READERS = ['admin', 'read'] as const;
-  const actorOf = (p: Principal, name: unknown): FlagActor => ({ keyId: p.keyId, role: p.role, name: typeof name === 'string' && name !== '' ? name : undefined });
+  const actorOf = (p: Principal, name: unknown): FlagActor => ({
+    keyId: p.keyId,
+    role: p.role,
+    name: typeof name === 'string' && name !== '' ? name : undefined,
+  });
   const notFound = (key: string) => new SignalhouseError('NOT_FOUND', `no flag "${key}"`);
 
   app.post('/api/feature-flags/flags', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
@@ -148,7 +152,7 @@ export async function flagRoutes(app: FastifyInstance, opts: FlagRoutesOptions):
     if (token !== undefined) {
       if (typeof token !== 'string') throw new SignalhouseError('BAD_REQUEST', 'token: one project key');
       if (opts.tenants.byWriteKey(token)?.id !== principal.tenant.id) {
-        throw new SignalhouseError('FORBIDDEN_TENANT', 'token is not a project (write) key of the admin token\'s tenant');
+        throw new SignalhouseError('FORBIDDEN_TENANT', "token is not a project (write) key of the admin token's tenant");
       }
     }
     return localEvaluationDefinitions(flags, principal.tenant.id);

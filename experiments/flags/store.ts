@@ -6,7 +6,7 @@
  * and cannot be changed here (409).
  */
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { SignalhouseError } from '../../core/errors.ts';
 import { recordAudit } from '../../query/privacy/audit.ts';
 import { type FlagVersionRow, insertFlagVersion, readAllFlagVersions, readFlagHistory } from '../../storage/flags.ts';
@@ -35,10 +35,27 @@ export interface ConfigFlag {
 
 /** A definition checked: every problem with its path (400), then compiled (regexes, dates, versions; 400 too). */
 export function checkFlag(input: unknown, pathPrefix = ''): { definition: FlagDefinition; compiled: CompiledFlag } {
+  const deep = pathTooDeep(input, MAX_DEPTH);
+  if (deep) throw new SignalhouseError('BAD_REQUEST', `${[pathPrefix, ...deep].filter(Boolean).join('.')}: nested more than ${MAX_DEPTH} levels`);
   const r = flagInputSchema.safeParse(input);
   if (!r.success) throw new SignalhouseError('BAD_REQUEST', formatIssues(r.error, pathPrefix));
   const definition = definitionOf(r.data);
   return { definition, compiled: compileFlag(definition) };
+}
+
+/** A flag's document is at most this deep (payloads have their own, lower limit); checked before zod, which recurses. */
+const MAX_DEPTH = 32;
+
+/** The path to the first value nested deeper than `max`, found without recursion; undefined when none is. */
+export function pathTooDeep(value: unknown, max: number): string[] | undefined {
+  const stack: Array<{ v: unknown; path: string[] }> = [{ v: value, path: [] }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (path.length >= max) return path;
+    for (const [k, child] of Object.entries(v)) stack.push({ v: child, path: [...path, k] });
+  }
+  return undefined;
 }
 
 export function formatIssues(error: z.ZodError, prefix = ''): string {
@@ -82,8 +99,18 @@ export class FlagStore {
     }
     for (const c of configFlags) {
       const at = Date.now();
-      const row: FlagVersionRow = { tenantId: c.tenantId, key: c.definition.key, version: 0, definition: '', deleted: false, changedBy: 'config', changedAtMs: at, requestId: '' };
-      if (flags.tenant(c.tenantId).has(c.definition.key)) logger?.warn({ tenant: c.tenantId, key: c.definition.key }, 'flag declared in the config hides the stored flag of the same key');
+      const row: FlagVersionRow = {
+        tenantId: c.tenantId,
+        key: c.definition.key,
+        version: 0,
+        definition: '',
+        deleted: false,
+        changedBy: 'config',
+        changedAtMs: at,
+        requestId: '',
+      };
+      if (flags.tenant(c.tenantId).has(c.definition.key))
+        logger?.warn({ tenant: c.tenantId, key: c.definition.key }, 'flag declared in the config hides the stored flag of the same key');
       flags.tenant(c.tenantId).set(c.definition.key, { compiled: compileFlag(c.definition), view: flags.viewOf(c.definition, row, row, 'config') });
     }
     return flags;
@@ -163,7 +190,8 @@ export class FlagStore {
   create(tenantId: string, input: unknown, actor: FlagActor, requestId: string): Promise<FlagView> {
     const { definition, compiled } = checkFlag(input);
     return this.serialized(tenantId, async () => {
-      if (this.writable(tenantId, definition.key)) throw new SignalhouseError('CONFLICT', `flag "${definition.key}" exists: PATCH /api/feature-flags/flags/${definition.key} changes it`);
+      if (this.writable(tenantId, definition.key))
+        throw new SignalhouseError('CONFLICT', `flag "${definition.key}" exists: PATCH /api/feature-flags/flags/${definition.key} changes it`);
       return this.write(tenantId, definition, compiled, actor, requestId, 'flag.create');
     });
   }
@@ -182,7 +210,8 @@ export class FlagStore {
     return this.serialized(tenantId, async () => {
       const current = this.writable(tenantId, key);
       if (!current) throw new SignalhouseError('NOT_FOUND', `no flag "${key}"`);
-      if (patch.key !== undefined && patch.key !== key) throw new SignalhouseError('BAD_REQUEST', 'key: a flag keeps its key (create a new flag for a new key)');
+      if (patch.key !== undefined && patch.key !== key)
+        throw new SignalhouseError('BAD_REQUEST', 'key: a flag keeps its key (create a new flag for a new key)');
       const merged: Record<string, unknown> = { ...inputOf(current.compiled.definition), ...patch, key };
       // A type change drops what belongs to the other type unless the patch gives it anew.
       if (patch.type === 'boolean' && patch.variants === undefined) merged.variants = [];
@@ -223,7 +252,14 @@ export class FlagStore {
     return { tenantId, key, version, definition, deleted, changedBy: actor.name ?? actor.keyId, changedAtMs: Date.now(), requestId };
   }
 
-  private async write(tenantId: string, definition: FlagDefinition, compiled: CompiledFlag, actor: FlagActor, requestId: string, action: string): Promise<FlagView> {
+  private async write(
+    tenantId: string,
+    definition: FlagDefinition,
+    compiled: CompiledFlag,
+    actor: FlagActor,
+    requestId: string,
+    action: string,
+  ): Promise<FlagView> {
     const current = this.tenant(tenantId).get(definition.key);
     const row = this.nextRow(tenantId, definition.key, JSON.stringify(definition), false, actor, requestId);
     await insertFlagVersion(this.store, row);
