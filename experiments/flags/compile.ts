@@ -80,14 +80,21 @@ function compileDate(value: unknown, path: string): () => number {
     const n = Number(rel[1]);
     if (n >= 10_000) throw new FilterError(path, 'a relative date counts back less than 10000 units');
     const unit = rel[2];
+    // Recomputed at most once a second: a relative bound moves by the clock, not per evaluation.
+    let at = 0;
+    let bound = 0;
     return () => {
-      const d = new Date();
+      const now = Date.now();
+      if (now - at < 1000) return bound;
+      at = now;
+      const d = new Date(now);
       if (unit === 'h') d.setUTCHours(d.getUTCHours() - n);
       else if (unit === 'd') d.setUTCDate(d.getUTCDate() - n);
       else if (unit === 'w') d.setUTCDate(d.getUTCDate() - 7 * n);
       else if (unit === 'm') d.setUTCMonth(d.getUTCMonth() - n);
       else d.setUTCFullYear(d.getUTCFullYear() - n);
-      return d.getTime();
+      bound = d.getTime();
+      return bound;
     };
   }
   const ms = new Date(value).getTime();
@@ -181,7 +188,7 @@ function compileTest(operator: PropertyFilter['operator'], value: NonNullable<Pr
       const before = operator === 'is_date_before';
       return (a) => {
         if (typeof a !== 'string' && typeof a !== 'number') return false;
-        const t = new Date(a).getTime();
+        const t = typeof a === 'number' ? a : Date.parse(a);
         if (Number.isNaN(t)) return false;
         return before ? t < bound() : t > bound();
       };
