@@ -53,6 +53,20 @@ const text = (v: unknown): string => (typeof v === 'string' ? v : v === null || 
  * in JavaScript's engine: a flag's regex runs on every request, so they are refused.
  */
 const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]|\((?:[^()\\]|\\.)*\|(?:[^()\\]|\\.)*\)\s*[+*{]/;
+/**
+ * Whether V8's linear-time regex engine is on (`--enable-experimental-regexp-engine`, which `npm start`, the
+ * Docker image and the tests pass): flag regexes then run in time linear in the input, whatever the pattern.
+ * Without it they backtrack, and only the refusals below bound them.
+ */
+const LINEAR_FLAG = 'l';
+export const LINEAR_REGEX = (() => {
+  try {
+    new RegExp('a', LINEAR_FLAG);
+    return true;
+  } catch {
+    return false;
+  }
+})();
 /** Back-references defeat every backtracking bound. */
 const BACKREFERENCE = /\\[1-9]|\\k</;
 
@@ -63,9 +77,15 @@ function compileRegex(pattern: unknown, path: string): RegExp {
     throw new FilterError(path, 'this regex could take exponential time (nested quantifiers or back-references): rewrite it without them');
   }
   try {
-    return new RegExp(pattern);
+    new RegExp(pattern);
   } catch (err) {
     throw new FilterError(path, `invalid regex: ${(err as Error).message}`);
+  }
+  if (!LINEAR_REGEX) return new RegExp(pattern);
+  try {
+    return new RegExp(pattern, LINEAR_FLAG);
+  } catch {
+    throw new FilterError(path, 'this regex cannot run in linear time (lookarounds and back-references cannot): rewrite it without them');
   }
 }
 

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { SignalhouseError } from '../../core/errors.ts';
 import { evaluateFlag } from './evaluate.ts';
 import { checkFlag } from './store.ts';
+import { LINEAR_REGEX } from './compile.ts';
 
 const compiled = (input: unknown) => checkFlag(input).compiled;
 const on = (filter: object, props: Record<string, unknown>) =>
@@ -198,5 +199,18 @@ describe('properties of the evaluator', () => {
       }),
       options,
     );
+  });
+});
+
+describe('regexes run in linear time', () => {
+  it('the tests run with the linear engine, as the service does, and lookarounds are refused with the reason', () => {
+    expect(LINEAR_REGEX).toBe(true);
+    expect(refusal({ key: 'f', conditions: [{ properties: [{ key: 'u', operator: 'regex', value: '(?<=a)b' }] }] })).toContain('cannot run in linear time');
+  });
+
+  it('a pattern that backtracks polynomially answers at once on a long value', () => {
+    const f = { key: 'u', operator: 'regex', value: '^.*.*.*.*=x$' };
+    expect(on(f, { u: `${'='.repeat(20_000)}y` })).toBe(false);
+    expect(on(f, { u: `${'='.repeat(20_000)}x` })).toBe(true);
   });
 });
