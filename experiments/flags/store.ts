@@ -69,6 +69,8 @@ export class FlagStore {
   /** The last version written per tenant and key, deletions included (a key created again goes on counting). */
   private readonly lastVersion = new Map<string, number>();
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** `compiled()`'s lists; a change to a tenant's flags drops its list. */
+  private readonly compiledLists = new Map<string, readonly CompiledFlag[]>();
 
   private constructor(
     private readonly store: Store,
@@ -153,10 +155,14 @@ export class FlagStore {
     return [...(this.tenants.get(tenantId)?.values() ?? [])].map((e) => e.view).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  /** The tenant's flags compiled, for evaluation. */
-  compiled(tenantId: string): IterableIterator<CompiledFlag> | readonly CompiledFlag[] {
-    const m = this.tenants.get(tenantId);
-    return m ? [...m.values()].map((e) => e.compiled) : [];
+  /** The tenant's flags compiled, for evaluation (a list kept per tenant, rebuilt when a flag changes). */
+  compiled(tenantId: string): readonly CompiledFlag[] {
+    let list = this.compiledLists.get(tenantId);
+    if (!list) {
+      list = [...(this.tenants.get(tenantId)?.values() ?? [])].map((e) => e.compiled);
+      this.compiledLists.set(tenantId, list);
+    }
+    return list;
   }
 
   compiledFlag(tenantId: string, key: string): CompiledFlag | undefined {
@@ -230,6 +236,7 @@ export class FlagStore {
       await this.audit(tenantId, key, row, actor, 'flag.delete');
       this.lastVersion.set(`${tenantId}\u0000${key}`, row.version);
       this.tenant(tenantId).delete(key);
+      this.compiledLists.delete(tenantId);
       return true;
     });
   }
@@ -268,6 +275,7 @@ export class FlagStore {
     const created = current ? { ...row, changedAtMs: Date.parse(current.view.createdAt), changedBy: current.view.createdBy } : row;
     const view = this.viewOf(definition, row, created, 'api');
     this.tenant(tenantId).set(definition.key, { compiled, view });
+    this.compiledLists.delete(tenantId);
     return view;
   }
 
