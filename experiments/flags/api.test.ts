@@ -216,6 +216,60 @@ describe('evaluate', () => {
   });
 });
 
+describe('changes at once', () => {
+  it('concurrent PATCHes of one flag each get a version of their own, in order, and the last is the flag', async () => {
+    await call('POST', '/api/feature-flags/flags', ADMIN, { key: 'busy', rolloutPercentage: 0 });
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => call('PATCH', '/api/feature-flags/flags/busy', ADMIN, { rolloutPercentage: i + 1, updatedBy: `u${i}` })),
+    );
+    expect(results.map((r) => r.status)).toEqual(new Array(12).fill(200));
+    expect(results.map((r) => r.json.flag.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 2));
+    const last = results.find((r) => r.json.flag.version === 13)!;
+    expect((await call('GET', '/api/feature-flags/flags/busy', ADMIN)).json.flag).toEqual(last.json.flag);
+  });
+
+  it('a PATCH can turn a boolean flag multivariate, giving its variants', async () => {
+    const res = await call('PATCH', '/api/feature-flags/flags/busy', ADMIN, {
+      type: 'multivariate',
+      variants: [
+        { key: 'a', rolloutPercentage: 50 },
+        { key: 'b', rolloutPercentage: 50 },
+      ],
+    });
+    expect(res.json.flag).toMatchObject({ type: 'multivariate', value: null, variants: [{ key: 'a' }, { key: 'b' }] });
+    expect((await call('PATCH', '/api/feature-flags/flags/busy', ADMIN, { type: 'multivariate', variants: [] })).status).toBe(400);
+  });
+});
+
+describe('the PostHog API answers the flags', () => {
+  const post = async (path: string, body: object) => {
+    const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, json: (await res.json()) as Json };
+  };
+
+  it('/flags?v=2 and /decide?v=3 in their shapes, payloads included; the remote config says the tenant has flags', async () => {
+    const person = { token: WRITE, distinct_id: 'decide-person', person_properties: { plan: 'premium' } };
+    const v2 = await post('/flags/?v=2', person);
+    expect(v2.status).toBe(200);
+    expect(v2.json.featureFlags).toMatchObject({ new_feature: true, 'from-config': true });
+    expect(v2.json.featureFlagPayloads).toMatchObject({ 'from-config': { banner: 'hi' } });
+    expect(v2.json.flags['from-config']).toMatchObject({
+      key: 'from-config',
+      enabled: true,
+      reason: { code: 'condition_match', condition_index: 0 },
+      metadata: { payload: JSON.stringify({ banner: 'hi' }) },
+    });
+    const decide = await post('/decide/?v=3', person);
+    expect(decide.json.featureFlags).toEqual(v2.json.featureFlags);
+    expect(decide.json.featureFlagPayloads).toEqual(v2.json.featureFlagPayloads);
+    expect(decide.json.hasFeatureFlags).toBe(true);
+    const only = await post('/flags/?v=2', { ...person, flag_keys: ['checkout'] });
+    expect(Object.keys(only.json.featureFlags)).toEqual(['checkout']);
+    const config = await (await fetch(`${url}/array/${WRITE}/config`)).json();
+    expect(config).toMatchObject({ hasFeatureFlags: true });
+  });
+});
+
 describe('hostile input: 400s naming their paths, never a 500', () => {
   it.each([
     ['not JSON', '{"key":', 'JSON'],
@@ -268,6 +322,7 @@ describe('after a restart', () => {
     await start();
     expect(await stored()).toEqual(listBefore);
     expect(listBefore.map((f: { key: string; version: number }) => [f.key, f.version])).toEqual([
+      ['busy', 14],
       ['checkout', 1],
       ['new_feature', 2],
       ['short_lived', 3],
