@@ -39,6 +39,8 @@ export interface Service {
   readonly telemetry: Telemetry;
   readonly logger: Logger;
   readonly alerting: Alerting;
+  /** The feature flags of every tenant (experiments/flags). */
+  readonly flags: FlagStore;
   /** The listening address, e.g. http://127.0.0.1:4318 (after `listen`). */
   url: string;
   /** The gRPC listener's `host:port` (after `listen`); undefined when gRPC is off. */
@@ -168,6 +170,7 @@ async function assemble(
     telemetry,
     logger,
     alerting,
+    flags,
     url: '',
     grpcAddress: undefined,
     async listen() {

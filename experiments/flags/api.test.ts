@@ -270,6 +270,37 @@ describe('the PostHog API answers the flags', () => {
   });
 });
 
+describe('the store, for other experiments code', () => {
+  it('put creates or replaces a multivariate flag (versioned and audited as any change); remove deletes it', async () => {
+    const actor = { keyId: 'experiment:exp-1', role: 'internal', name: 'experiment exp-1' };
+    const input = {
+      key: 'exp-1-flag',
+      type: 'multivariate',
+      variants: [
+        { key: 'control', rolloutPercentage: 50 },
+        { key: 'treatment', rolloutPercentage: 50 },
+      ],
+    };
+    const created = await service.flags.put('acme', input, actor, 'req-exp-1');
+    expect(created).toMatchObject({ key: 'exp-1-flag', version: 1, createdBy: 'experiment exp-1', source: 'api' });
+    const replaced = await service.flags.put('acme', { ...input, rolloutPercentage: 20 }, actor, 'req-exp-2');
+    expect(replaced).toMatchObject({ version: 2, rolloutPercentage: 20 });
+    expect(service.flags.get('acme', 'exp-1-flag')).toEqual(replaced);
+    expect(service.flags.list('globex').map((f) => f.key)).not.toContain('exp-1-flag');
+    expect((await call('GET', '/api/feature-flags/flags/exp-1-flag', READ)).json.flag).toEqual(replaced);
+    const audit = await rows<{ Action: string; RequestId: string }>(
+      "SELECT Action, RequestId FROM signalhouse.audit_log WHERE TenantId = 'acme' AND Target = 'exp-1-flag' ORDER BY Timestamp",
+    );
+    expect(audit).toEqual([
+      { Action: 'flag.create', RequestId: 'req-exp-1' },
+      { Action: 'flag.update', RequestId: 'req-exp-2' },
+    ]);
+    expect(await service.flags.remove('acme', 'exp-1-flag', actor, 'req-exp-3')).toBe(true);
+    expect(service.flags.get('acme', 'exp-1-flag')).toBeUndefined();
+    await expect(service.flags.put('acme', { key: 'bad', rolloutPercentage: -1 }, actor, 'r')).rejects.toMatchObject({ statusCode: 400 });
+  });
+});
+
 describe('hostile input: 400s naming their paths, never a 500', () => {
   it.each([
     ['not JSON', '{"key":', 'JSON'],

@@ -193,7 +193,7 @@ export class FlagStore {
   }
 
   /** Creates the flag; 409 when the key exists. */
-  create(tenantId: string, input: unknown, actor: FlagActor, requestId: string): Promise<FlagView> {
+  async create(tenantId: string, input: unknown, actor: FlagActor, requestId: string): Promise<FlagView> {
     const { definition, compiled } = checkFlag(input);
     return this.serialized(tenantId, async () => {
       if (this.writable(tenantId, definition.key))
@@ -203,7 +203,7 @@ export class FlagStore {
   }
 
   /** Creates or replaces the flag (for other experiments code, e.g. an experiment's multivariate flag). */
-  put(tenantId: string, input: unknown, actor: FlagActor, requestId: string): Promise<FlagView> {
+  async put(tenantId: string, input: unknown, actor: FlagActor, requestId: string): Promise<FlagView> {
     const { definition, compiled } = checkFlag(input);
     return this.serialized(tenantId, async () => {
       const exists = this.writable(tenantId, definition.key) !== undefined;
