@@ -46,7 +46,16 @@ export function compileFlag(definition: FlagDefinition): CompiledFlag {
 const lower = (v: unknown) => String(v).replace(/[A-Z]/g, (c) => c.toLowerCase());
 const isTruthValue = (v: unknown) => typeof v === 'boolean' || (typeof v === 'string' && (lower(v) === 'true' || lower(v) === 'false'));
 const truth = (v: unknown) => v === true || (typeof v === 'string' && lower(v) === 'true');
-const text = (v: unknown): string => (typeof v === 'string' ? v : v === null || typeof v !== 'object' ? String(v) : JSON.stringify(v));
+/** A property value as text: objects and arrays as JSON (one nested too deep to write out matches no text). */
+const text = (v: unknown): string => {
+  if (typeof v === 'string') return v;
+  if (v === null || typeof v !== 'object') return String(v);
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return '';
+  }
+};
 
 /**
  * Nested quantifiers (`(a+)+`, `(.*)*`, `(a|aa)+`-like groups followed by a quantifier) backtrack exponentially
@@ -125,7 +134,7 @@ function compileDate(value: unknown, path: string): () => number {
 const SEMVER = /^\s*[vV]?\d{1,9}(\.\d{1,9}){0,2}([-+][0-9A-Za-z.+-]*)?\s*$/;
 /** A version as PostHog compares them: major.minor.patch, missing parts 0, pre-release and build ignored. */
 function version(value: unknown): semver.SemVer | null {
-  const s = String(value);
+  const s = text(value);
   if (!SEMVER.test(s)) return null;
   return semver.coerce(s);
 }
@@ -198,8 +207,8 @@ function compileTest(operator: PropertyFilter['operator'], value: NonNullable<Pr
       const cmp = NUMBER_TESTS[operator];
       const asText = String(value);
       return (a) => {
-        const x = typeof a === 'number' ? a : Number.parseFloat(String(a));
-        return Number.isFinite(x) ? cmp(x, n) : cmp(String(a), asText);
+        const x = typeof a === 'number' ? a : Number.parseFloat(text(a));
+        return Number.isFinite(x) ? cmp(x, n) : cmp(text(a), asText);
       };
     }
     case 'is_date_before':

@@ -139,6 +139,21 @@ describe('local evaluation: /flags/definitions with an admin token as the person
   });
 });
 
+describe('hostile person properties on /flags', () => {
+  it('a value nested too deep to write out, prototype names and odd types evaluate (never a 500)', async () => {
+    const deep = `{"email":${'['.repeat(100_000)}${']'.repeat(100_000)},"__proto__":{"plan":"premium"},"constructor":1,"plan":"premium","age":{"toString":1,"valueOf":2},"app_version":{"toString":1}}`;
+    const res = await fetch(`${svc.url}/flags/?v=2`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"token":"${KEY}","distinct_id":"hostile","person_properties":${deep}}`,
+    });
+    expect(res.status).toBe(200);
+    const json = (await res.json()) as { featureFlags: Record<string, unknown> };
+    expect(json.featureFlags['premium-beta']).toBe(false);
+    expect(Object.keys(json.featureFlags).sort()).toEqual(['new-checkout', 'premium-beta', 'pricing-test', 'switched-off']);
+  });
+});
+
 describe('$feature_flag_called', () => {
   it('the events posthog-node captures when it reads a flag are stored as events', async () => {
     const ph = client();
