@@ -118,7 +118,7 @@ describe('create, read, change, delete', () => {
     ]);
     expect(stored[1].RequestId).toBe(res.requestId);
     const audit = await rows<{ Action: string; Actor: string; RequestId: string }>(
-      "SELECT Action, Actor, RequestId FROM signalhouse.audit_log WHERE TenantId = 'acme' AND Target = 'new_feature' ORDER BY Timestamp",
+      "SELECT Action, Actor, RequestId FROM signalhouse.audit_log WHERE TenantId = 'acme' AND Target = 'new_feature' ORDER BY Timestamp, Action",
     );
     expect(audit.map((a) => a.Action)).toEqual(['flag.create', 'flag.update']);
     expect(audit[1]).toMatchObject({ Actor: expect.stringMatching(/^admin:sha256:/), RequestId: res.requestId });
@@ -155,6 +155,17 @@ describe('who may do what', () => {
       expect((await call('DELETE', '/api/feature-flags/flags/new_feature', token)).status).toBe(403);
     }
     expect((await call('GET', '/api/feature-flags/flags', WRITE)).status).toBe(403);
+    const refused = await rows<{ Action: string; Role: string; Status: number }>(
+      "SELECT Action, Role, Status FROM signalhouse.audit_log WHERE TenantId = 'acme' AND Status = 403 AND Action LIKE 'flag.%' ORDER BY Timestamp",
+    );
+    expect(refused.map((r) => `${r.Role} ${r.Action} ${r.Status}`).sort()).toEqual([
+      'read flag.create 403',
+      'read flag.delete 403',
+      'read flag.update 403',
+      'write flag.create 403',
+      'write flag.delete 403',
+      'write flag.update 403',
+    ]);
     expect((await call('GET', '/api/feature-flags/flags', undefined)).status).toBe(401);
     expect((await call('GET', '/api/feature-flags/flags', 'at_unknown_token')).status).toBe(401);
   });
@@ -289,7 +300,7 @@ describe('the store, for other experiments code', () => {
     expect(service.flags.list('globex').map((f) => f.key)).not.toContain('exp-1-flag');
     expect((await call('GET', '/api/feature-flags/flags/exp-1-flag', READ)).json.flag).toEqual(replaced);
     const audit = await rows<{ Action: string; RequestId: string }>(
-      "SELECT Action, RequestId FROM signalhouse.audit_log WHERE TenantId = 'acme' AND Target = 'exp-1-flag' ORDER BY Timestamp",
+      "SELECT Action, RequestId FROM signalhouse.audit_log WHERE TenantId = 'acme' AND Target = 'exp-1-flag' ORDER BY Timestamp, Action",
     );
     expect(audit).toEqual([
       { Action: 'flag.create', RequestId: 'req-exp-1' },

@@ -5,7 +5,7 @@
  * also stores a `$feature_flag_called` event for the person. posthog-node's local evaluation loads the
  * definitions with an admin token as its personal API key (`GET /flags/definitions`,
  * `/api/feature_flag/local_evaluation`). The tenant comes from the credential: another tenant's flags are not
- * found. Every reply carries a request id (`X-Request-Id`), which the version row and the audit row of a change
+ * found; a change refused to a known credential of another role is audited. Every reply carries a request id (`X-Request-Id`), which the version row and the audit row of a change
  * record.
  */
 import { randomUUID } from 'node:crypto';
@@ -68,7 +68,11 @@ export async function flagRoutes(app: FastifyInstance, opts: FlagRoutesOptions):
   const requestId = (reply: { getHeader(name: string): unknown }) => String(reply.getHeader('x-request-id') ?? '');
 
   /** The caller, if its role is one of `roles` (a credential of another role: 403 saying what it is for). */
-  async function caller(request: FastifyRequest, roles: ReadonlyArray<Principal['role']>): Promise<Principal> {
+  async function caller(
+    request: FastifyRequest,
+    roles: ReadonlyArray<Principal['role']>,
+    audited?: { action: string; key: string; requestId: string },
+  ): Promise<Principal> {
     let principal: Principal;
     try {
       principal = await auth.authenticate(request.headers.authorization, 'admin');
@@ -77,6 +81,8 @@ export async function flagRoutes(app: FastifyInstance, opts: FlagRoutesOptions):
       principal = err.principal;
     }
     if (!roles.includes(principal.role)) {
+      if (audited)
+        await flags.auditRefusal(principal.tenant.id, audited.key, { keyId: principal.keyId, role: principal.role }, audited.action, 403, audited.requestId);
       throw new SignalhouseError('FORBIDDEN_ROLE', `a ${principal.role} credential cannot do this: it needs ${roles.map((r) => `a ${r} token`).join(' or ')}`);
     }
     return principal;
@@ -90,8 +96,12 @@ export async function flagRoutes(app: FastifyInstance, opts: FlagRoutesOptions):
   const notFound = (key: string) => new SignalhouseError('NOT_FOUND', `no flag "${key}"`);
 
   app.post('/api/feature-flags/flags', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
-    const principal = await caller(request, ['admin']);
     const body = object(request.body);
+    const principal = await caller(request, ['admin'], {
+      action: 'flag.create',
+      key: typeof body.key === 'string' ? body.key : '',
+      requestId: requestId(reply),
+    });
     const flag = await flags.create(principal.tenant.id, body, actorOf(principal, body.createdBy), requestId(reply));
     return reply.code(201).send({ flag });
   });
@@ -110,8 +120,8 @@ export async function flagRoutes(app: FastifyInstance, opts: FlagRoutesOptions):
   });
 
   app.patch('/api/feature-flags/flags/:key', { bodyLimit: BODY_LIMIT }, async (request, reply) => {
-    const principal = await caller(request, ['admin']);
     const key = keyParam(request);
+    const principal = await caller(request, ['admin'], { action: 'flag.update', key, requestId: requestId(reply) });
     const body = object(request.body);
     const { updatedBy, createdBy: _createdBy, ...patch } = body;
     const flag = await flags.update(principal.tenant.id, key, patch, actorOf(principal, updatedBy), requestId(reply));
@@ -119,8 +129,8 @@ export async function flagRoutes(app: FastifyInstance, opts: FlagRoutesOptions):
   });
 
   app.delete('/api/feature-flags/flags/:key', async (request, reply) => {
-    const principal = await caller(request, ['admin']);
     const key = keyParam(request);
+    const principal = await caller(request, ['admin'], { action: 'flag.delete', key, requestId: requestId(reply) });
     if (!(await flags.remove(principal.tenant.id, key, actorOf(principal, undefined), requestId(reply)))) throw notFound(key);
     return { key, deleted: true };
   });

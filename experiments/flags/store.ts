@@ -279,18 +279,26 @@ export class FlagStore {
     return view;
   }
 
+  /** Audits a change refused to a known credential (`status`: its HTTP status), as the admin routes do. */
+  async auditRefusal(tenantId: string, key: string, actor: FlagActor, action: string, status: number, requestId: string): Promise<void> {
+    await this.recordAuditRow(tenantId, key, actor, action, status, requestId, {});
+  }
+
   private async audit(tenantId: string, key: string, row: FlagVersionRow, actor: FlagActor, action: string): Promise<void> {
+    await this.recordAuditRow(tenantId, key, actor, action, 200, row.requestId, { version: row.version, changedBy: row.changedBy });
+  }
+
+  private async recordAuditRow(
+    tenantId: string,
+    key: string,
+    actor: FlagActor,
+    action: string,
+    status: number,
+    requestId: string,
+    details: Record<string, unknown>,
+  ): Promise<void> {
     try {
-      await recordAudit(this.store, {
-        tenantId,
-        actor: actor.keyId,
-        role: actor.role,
-        action,
-        target: key,
-        status: 200,
-        requestId: row.requestId,
-        details: { version: row.version, changedBy: row.changedBy },
-      });
+      await recordAudit(this.store, { tenantId, actor: actor.keyId, role: actor.role, action, target: key, status, requestId, details });
     } catch (err) {
       // The change is stored (its version row names who and when): failing now would make the client repeat it.
       this.logger?.error({ err, tenant: tenantId, key }, 'audit row not written');
