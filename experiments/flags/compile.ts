@@ -120,8 +120,8 @@ function compileDate(value: unknown, path: string): () => number {
       if (unit === 'h') d.setUTCHours(d.getUTCHours() - n);
       else if (unit === 'd') d.setUTCDate(d.getUTCDate() - n);
       else if (unit === 'w') d.setUTCDate(d.getUTCDate() - 7 * n);
-      else if (unit === 'm') d.setUTCMonth(d.getUTCMonth() - n);
-      else d.setUTCFullYear(d.getUTCFullYear() - n);
+      else if (unit === 'm') monthsBack(d, n);
+      else yearsBack(d, n);
       bound = d.getTime();
       return bound;
     };
@@ -129,6 +129,26 @@ function compileDate(value: unknown, path: string): () => number {
   const ms = new Date(value).getTime();
   if (Number.isNaN(ms)) throw new FilterError(path, `${JSON.stringify(value)} is not a date`);
   return () => ms;
+}
+
+/**
+ * `n` calendar months back as PostHog's SDKs count them (so a relative date means the same here and in
+ * posthog-node's local evaluation): the day is clamped to the last day of every month passed through (31 May - 2m
+ * is 30 March, April having 30 days), where plain `setUTCMonth` would overflow into the next month.
+ */
+export function monthsBack(d: Date, n: number): void {
+  const year = d.getUTCFullYear();
+  const month = d.getUTCMonth();
+  let day = d.getUTCDate();
+  for (let step = 1; step <= n && day > 28; step++) day = Math.min(day, new Date(Date.UTC(year, month - step + 1, 0)).getUTCDate());
+  d.setUTCFullYear(year, month - n, day);
+}
+
+/** `n` years back; 29 February becomes 28 February (PostHog's rule). */
+export function yearsBack(d: Date, n: number): void {
+  const month = d.getUTCMonth();
+  const day = n > 0 && month === 1 && d.getUTCDate() === 29 ? 28 : d.getUTCDate();
+  d.setUTCFullYear(d.getUTCFullYear() - n, month, day);
 }
 
 const SEMVER = /^\s*[vV]?\d{1,9}(\.\d{1,9}){0,2}([-+][0-9A-Za-z.+-]*)?\s*$/;

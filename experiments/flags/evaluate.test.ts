@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { SignalhouseError } from '../../core/errors.ts';
 import { evaluateFlag } from './evaluate.ts';
 import { checkFlag } from './store.ts';
-import { LINEAR_REGEX } from './compile.ts';
+import { LINEAR_REGEX, monthsBack, yearsBack } from './compile.ts';
 
 const compiled = (input: unknown) => checkFlag(input).compiled;
 const on = (filter: object, props: Record<string, unknown>) =>
@@ -221,5 +221,27 @@ describe('regexes run in linear time', () => {
     const f = { key: 'u', operator: 'regex', value: '^.*.*.*.*=x$' };
     expect(on(f, { u: `${'='.repeat(20_000)}y` })).toBe(false);
     expect(on(f, { u: `${'='.repeat(20_000)}x` })).toBe(true);
+  });
+});
+
+describe('relative dates count back as PostHog does', () => {
+  const back = (iso: string, f: (d: Date, n: number) => void, n: number) => {
+    const d = new Date(iso);
+    f(d, n);
+    return d.toISOString().slice(0, 10);
+  };
+  it.each([
+    ['2026-03-31', 1, '2026-02-28'],
+    ['2024-03-31', 1, '2024-02-29'],
+    ['2026-05-31', 2, '2026-03-30'],
+    ['2026-01-15', 3, '2025-10-15'],
+    // Every month passed through clamps the day, February's too (PostHog's rule).
+    ['2026-07-31', 12, '2025-07-28'],
+  ])('%s minus %i months is %s', (from, n, to) => {
+    expect(back(`${from}T12:00:00Z`, monthsBack, n)).toBe(to);
+  });
+  it('29 February minus a year is 28 February', () => {
+    expect(back('2024-02-29T12:00:00Z', yearsBack, 1)).toBe('2023-02-28');
+    expect(back('2024-02-29T12:00:00Z', yearsBack, 4)).toBe('2020-02-28');
   });
 });
