@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { evaluateFlag } from '../experiments/flags/evaluate.ts';
-import { checkFlag } from '../experiments/flags/store.ts';
+import { checkFlag } from '../experiments/flags/check.ts';
 import { ROOT, startProcess } from './harness.ts';
 
 const SMOKE = process.env.BENCH_SMOKE === '1';

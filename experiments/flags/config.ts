@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import { ConfigError } from '../../core/config.ts';
 import { SignalhouseError } from '../../core/errors.ts';
-import { checkFlag, type ConfigFlag } from './store.ts';
+import { checkFlag } from './check.ts';
+import type { ConfigFlag } from './store.ts';
 
 const section = z.record(z.string(), z.array(z.unknown()).max(10_000)).optional();
 

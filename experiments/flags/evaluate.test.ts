@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SignalhouseError } from '../../core/errors.ts';
 import { evaluateFlag } from './evaluate.ts';
-import { checkFlag } from './store.ts';
+import { checkFlag } from './check.ts';
 import { LINEAR_REGEX, monthsBack, yearsBack } from './compile.ts';
 
 const compiled = (input: unknown) => checkFlag(input).compiled;

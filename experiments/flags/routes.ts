@@ -18,7 +18,8 @@ import type { Principal, TenantRegistry } from '../../core/tenants.ts';
 import { evaluateFlag } from './evaluate.ts';
 import { FLAG_KEY } from './model.ts';
 import { localEvaluationDefinitions } from './posthog.ts';
-import { type FlagActor, type FlagStore, formatIssues } from './store.ts';
+import { formatIssues } from './check.ts';
+import type { FlagActor, FlagStore } from './store.ts';
 
 export interface FlagRoutesOptions {
   flags: FlagStore;
