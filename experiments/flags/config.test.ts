@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../core/config.ts';
+import { createService } from '../../service/service.ts';
 import { parseFlagsConfig } from './config.ts';
 
 const problems = (raw: unknown): readonly string[] => {
@@ -50,5 +51,16 @@ describe('flags in signalhouse.yaml', () => {
     ]);
     expect(problems({ acme: 'beta' })).toEqual([expect.stringMatching(/^flags\.acme: /)]);
     expect(problems([1])).toEqual([expect.stringMatching(/^flags: /)]);
+  });
+
+  it('the service does not start with a bad flags section, naming every problem (before the store opens)', async () => {
+    const config = parseConfig(
+      { tenants: [{ id: 'acme', write_keys: ['wk_acme_cfg'], read_tokens: [] }], flags: { acme: [{ key: 'a', rolloutPercentage: 500 }], ghost: [] } },
+      {},
+    );
+    await expect(createService(config)).rejects.toMatchObject({
+      name: 'ConfigError',
+      problems: ['flags.acme.0.rolloutPercentage: a percentage is 0 to 100', 'flags.ghost: no tenant "ghost" is configured'],
+    });
   });
 });
