@@ -129,6 +129,25 @@ describe('local evaluation: /flags/definitions with an admin token as the person
     }
   }, 120_000);
 
+  it('answers a poll with the ETag it gave 304 until a flag changes', async () => {
+    const path = `${svc.url}/flags/definitions?token=${KEY}&send_cohorts`;
+    const first = await fetch(path, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const etag = first.headers.get('etag')!;
+    expect(first.status).toBe(200);
+    expect((await fetch(path, { headers: { authorization: `Bearer ${ADMIN}`, 'if-none-match': etag } })).status).toBe(304);
+    const patch = await fetch(`${svc.url}/api/feature-flags/flags/switched-off`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Still off' }),
+    });
+    expect(patch.status).toBe(200);
+    const after = await fetch(path, { headers: { authorization: `Bearer ${ADMIN}`, 'if-none-match': etag } });
+    expect(after.status).toBe(200);
+    expect(after.headers.get('etag')).not.toBe(etag);
+    const body = (await after.json()) as { flags: Array<{ key: string; name: string }> };
+    expect(body.flags.find((f) => f.key === 'switched-off')?.name).toBe('Still off');
+  });
+
   it('refuses a write key as the personal API key, and a project key of another tenant', async () => {
     const res = await fetch(`${svc.url}/flags/definitions?token=${KEY}&send_cohorts`, { headers: { authorization: `Bearer ${KEY}` } });
     expect(res.status).toBe(403);

@@ -9,7 +9,7 @@
  * record.
  */
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { type Authenticator, RoleRefusal } from '../../core/auth.ts';
 import { SignalhouseError } from '../../core/errors.ts';
@@ -157,7 +157,7 @@ export async function flagRoutes(app: FastifyInstance, opts: FlagRoutesOptions):
   });
 
   // posthog-node's local evaluation: the admin token is its personal API key, `token` the project (write) key.
-  const definitions = async (request: FastifyRequest) => {
+  const definitions = async (request: FastifyRequest, reply: FastifyReply) => {
     const principal = await caller(request, ['admin']);
     const token = (request.query as Record<string, unknown>).token;
     if (token !== undefined) {
@@ -166,6 +166,10 @@ export async function flagRoutes(app: FastifyInstance, opts: FlagRoutesOptions):
         throw new SignalhouseError('FORBIDDEN_TENANT', "token is not a project (write) key of the admin token's tenant");
       }
     }
+    // posthog-node polls with the ETag it was given: unchanged flags are a 304 without a body.
+    const etag = flags.etag(principal.tenant.id);
+    reply.header('etag', etag);
+    if (request.headers['if-none-match'] === etag) return reply.code(304).send();
     return localEvaluationDefinitions(flags, principal.tenant.id);
   };
   app.get('/flags/definitions', definitions);

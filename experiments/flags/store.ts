@@ -40,6 +40,10 @@ export class FlagStore {
   /** The last version written per tenant and key, deletions included (a key created again goes on counting). */
   private readonly lastVersion = new Map<string, number>();
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Counts each tenant's changes since start (the local-evaluation definitions' ETag). */
+  private readonly generations = new Map<string, number>();
+  /** Tells this process's generations from another's (a restart starts counting again). */
+  private readonly startId = Math.random().toString(36).slice(2, 10);
   /** `compiled()`'s lists; a change to a tenant's flags drops its list. */
   private readonly compiledLists = new Map<string, readonly CompiledFlag[]>();
 
@@ -140,6 +144,16 @@ export class FlagStore {
     return this.tenants.get(tenantId)?.get(key)?.compiled;
   }
 
+  /** Names the tenant's flags as they are now: it changes with every change to them. */
+  etag(tenantId: string): string {
+    return `"${this.startId}-${this.generations.get(tenantId) ?? 0}"`;
+  }
+
+  private changed(tenantId: string): void {
+    this.compiledLists.delete(tenantId);
+    this.generations.set(tenantId, (this.generations.get(tenantId) ?? 0) + 1);
+  }
+
   hasFlags(tenantId: string): boolean {
     return (this.tenants.get(tenantId)?.size ?? 0) > 0;
   }
@@ -207,7 +221,7 @@ export class FlagStore {
       await this.audit(tenantId, key, row, actor, 'flag.delete');
       this.lastVersion.set(`${tenantId}\u0000${key}`, row.version);
       this.tenant(tenantId).delete(key);
-      this.compiledLists.delete(tenantId);
+      this.changed(tenantId);
       return true;
     });
   }
@@ -246,7 +260,7 @@ export class FlagStore {
     const created = current ? { ...row, changedAtMs: Date.parse(current.view.createdAt), changedBy: current.view.createdBy } : row;
     const view = this.viewOf(definition, row, created, 'api');
     this.tenant(tenantId).set(definition.key, { compiled, view });
-    this.compiledLists.delete(tenantId);
+    this.changed(tenantId);
     return view;
   }
 
