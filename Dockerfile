@@ -22,4 +22,4 @@ ENV HOST=0.0.0.0 PORT=4318 GRPC_PORT=4317 SIGNALHOUSE_DATA_DIR=/data
 EXPOSE 4318 4317
 VOLUME ["/data"]
 # node itself, not npm: SIGTERM (docker stop) reaches the server, which drains before exiting.
-CMD ["node", "--import", "tsx", "service/main.ts"]
+CMD ["node", "--enable-experimental-regexp-engine", "--import", "tsx", "service/main.ts"]

@@ -29,7 +29,7 @@ export async function startProcess(args: string[], env: Record<string, string>):
   const grpcPort = await freePort();
   // BENCH_NODE_FLAGS: extra node flags for the servers, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', ...args], {
+  const child = spawn(process.execPath, ['--enable-experimental-regexp-engine', ...flags, '--import', 'tsx', ...args], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), GRPC_PORT: String(grpcPort), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import type { ByteBudget } from './byte-budget.ts';
 import type { Signal } from './config.ts';
 import type { RateLimiter } from './rate-limit/limiter.ts';
+import type { FlagsEvaluator } from './flags.ts';
 import type { SuppressionList } from './suppressions.ts';
 import type { Batch } from './event.ts';
 import type { Encryption } from './keyring.ts';
@@ -131,6 +132,8 @@ export interface ReceiverSettings {
   readonly byteBudget: ByteBudget;
   /** The rate limits per tenant and per key, taken at each request's admission (receiverhelper/rate-limit.ts). */
   readonly rateLimits: RateLimiter;
+  /** Feature flags, for the receivers that answer them (the PostHog API's `/flags`); absent: none. */
+  readonly flags?: FlagsEvaluator;
 }
 
 export interface Receiver {

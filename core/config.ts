@@ -193,6 +193,8 @@ const configSchema = z
     tenants: z.array(tenantSchema).default([]),
     /** SLOs and alerting; validated against the metric catalog and the tenants when the service starts (alerting/config.ts). */
     alerting: z.unknown().optional(),
+    /** Feature flags per tenant id; validated when the service starts (experiments/flags/config.ts). */
+    flags: z.unknown().optional(),
     /** Bearer tokens besides the configured ones (JWT). */
     auth: z.strictObject({ jwt: jwtSchema.optional() }).prefault({}),
     encryption: encryptionSchema.optional(),

@@ -14,6 +14,7 @@ export const ErrorCodes = {
   FORBIDDEN_ORIGIN: { statusCode: 403, retryable: false },
   FORBIDDEN_ROLE: { statusCode: 403, retryable: false },
   NOT_FOUND: { statusCode: 404, retryable: false },
+  CONFLICT: { statusCode: 409, retryable: false },
   PAYLOAD_TOO_LARGE: { statusCode: 413, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, retryable: false },
   UPGRADE_REQUIRED: { statusCode: 426, retryable: false },

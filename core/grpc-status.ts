@@ -37,6 +37,8 @@ export const GRPC_CODES: Readonly<Record<ErrorCode, number>> = {
   FORBIDDEN_ORIGIN: GrpcCode.PERMISSION_DENIED,
   FORBIDDEN_ROLE: GrpcCode.PERMISSION_DENIED,
   NOT_FOUND: GrpcCode.NOT_FOUND,
+  // The admin API's (a flag key that exists, a flag declared in the config); never a gRPC call's.
+  CONFLICT: GrpcCode.FAILED_PRECONDITION,
   PAYLOAD_TOO_LARGE: GrpcCode.RESOURCE_EXHAUSTED,
   UNSUPPORTED_MEDIA_TYPE: GrpcCode.INVALID_ARGUMENT,
   // An HTTP-only refusal (a plain GET of the WebSocket route); never a gRPC call's, mapped for completeness.

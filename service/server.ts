@@ -22,6 +22,10 @@ import type { LiveFeed } from '../query/live.ts';
 import type { ErasureRunner } from '../query/privacy/erasure.ts';
 import type { Encryption } from '../core/keyring.ts';
 import { privacyRoutes } from '../query/privacy/routes.ts';
+import { posthogFlagsEvaluator } from '../experiments/flags/posthog.ts';
+import { flagRoutes } from '../experiments/flags/routes.ts';
+import type { FlagStore } from '../experiments/flags/store.ts';
+import type { FlagCalledRecorder } from '../core/flags.ts';
 import { queryRoutes } from '../query/routes.ts';
 import { eventJsonSchemas } from '../semconv/events.ts';
 import type { Authenticator } from '../core/auth.ts';
@@ -71,6 +75,10 @@ export interface ServerDeps {
   experiments: Experiments;
   /** With encryption on: the keys authorised reads (exports, the people API for admin tokens) decrypt with. */
   encryption?: Encryption;
+  /** The feature flags (the flags API, and what the PostHog API's `/flags` answers). */
+  flags: FlagStore;
+  /** Stores the evaluate API's `$feature_flag_called` events (service/flags.ts). */
+  recordFlagCalled?: FlagCalledRecorder;
   /** Where the dashboard's build is (default dashboard/dist). */
   dashboardDir?: string;
 }
@@ -99,6 +107,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     telemetry,
     byteBudget: admission.budget,
     rateLimits,
+    flags: posthogFlagsEvaluator(deps.flags),
   });
   // The query, alert-state and admin routes authenticate every request (deps.auth applies the tokens' rate limits).
   const { auth } = deps;
@@ -255,6 +264,12 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     auth,
     experiments: deps.experiments,
     readAfterAck: deps.readAfterAck,
+  });
+  await corsRoutes.register('query', timed(queryTimer, flagRoutes), {
+    flags: deps.flags,
+    auth: deps.auth,
+    tenants: deps.tenants,
+    recordFlagCalled: deps.recordFlagCalled,
   });
   // The web tracker's scripts, for pages on any origin (their own CORS headers: a static `*`).
   await sdkRoutes(app);

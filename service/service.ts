@@ -37,6 +37,9 @@ import { createEncryption, type Encryption } from '../core/keyring.ts';
 import { resolveMasterKeys } from '../core/master-keys.ts';
 import type { MasterKey } from '../core/encryption.ts';
 import { createDataKeyStore } from '../storage/data-keys.ts';
+import { parseFlagsConfig } from '../experiments/flags/config.ts';
+import { type ConfigFlag, FlagStore } from '../experiments/flags/store.ts';
+import { experimentFlags, flagCalledRecorder } from './flags.ts';
 
 export interface Service {
   readonly app: FastifyInstance;
@@ -44,6 +47,8 @@ export interface Service {
   readonly telemetry: Telemetry;
   readonly logger: Logger;
   readonly alerting: Alerting;
+  /** The feature flags of every tenant (experiments/flags). */
+  readonly flags: FlagStore;
   /** The listening address, e.g. http://127.0.0.1:4318 (after `listen`). */
   url: string;
   /** The gRPC listener's `host:port` (after `listen`); undefined when gRPC is off. */
@@ -61,6 +66,11 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
     config.alerting,
     config.tenants.map((t) => t.id),
   );
+  // The flags declared in the config, against the tenants, before anything opens.
+  const configFlags = parseFlagsConfig(
+    config.flags,
+    config.tenants.map((t) => t.id),
+  );
   // Every exporter's options, validated by its factory; the store is the ClickHouse exporter's (one per process).
   const problems: string[] = [];
   const specs = resolveExporters(EXPORTER_FACTORIES, config.exporters, problems);
@@ -75,7 +85,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
   const store = await openStore(storeOptions(chConfig));
   // Whatever fails from here on (migrations, recovery, a component's options) closes the store again.
   try {
-    return await assemble(config, alertingConfig, logger, telemetry, store, chConfig, specs, masterKeys);
+    return await assemble(config, alertingConfig, configFlags, logger, telemetry, store, chConfig, specs, masterKeys);
   } catch (err) {
     await store.close();
     throw err;
@@ -85,6 +95,7 @@ export async function createService(config: SignalhouseConfig, logger: Logger = 
 async function assemble(
   config: SignalhouseConfig,
   alertingConfig: AlertingConfig,
+  configFlags: readonly ConfigFlag[],
   logger: Logger,
   telemetry: Telemetry,
   store: Store,
@@ -131,10 +142,6 @@ async function assemble(
     await settleIngest();
     await erasures.rebuilt();
   };
-  // Experiments are few: all of them in memory, read once here. No flag store is wired yet, so they write no
-  // flag (experiments/ab-tests/flags.ts).
-  const experiments = createExperiments({ store, flags: undefined });
-  await experiments.load();
   const alerting = createAlerting(alertingConfig, { store, settle, registry: telemetry.registry, logger });
   // Committed events, as stored, for the SLI metrics and the live stream.
   const live = createLiveFeed();
@@ -145,6 +152,11 @@ async function assemble(
   };
   const pipelines = buildPipelines(config, exporters, PROCESSOR_FACTORIES, telemetry, onCommitted);
   await pipelines.start({ recentEventIds: (signal, windowMs, max) => recentEventIds(store, signal, windowMs, max), suppressions, encryption });
+  // The flags of every tenant, in memory before the first /flags request.
+  const flags = await FlagStore.open(store, configFlags, logger);
+  // Experiments are few: all of them in memory, read once here; each keeps its multivariate flag in the store.
+  const experiments = createExperiments({ store, flags: experimentFlags(flags) });
+  await experiments.load();
   const tenants = createTenantRegistry(config.tenants);
   // One concurrency cap, byte budget and drain for both listeners.
   const http = config.service.http;
@@ -170,6 +182,8 @@ async function assemble(
     live,
     experiments,
     encryption,
+    flags,
+    recordFlagCalled: flagCalledRecorder(config, pipelines, telemetry, logger),
     async checkReady() {
       const ping = await store.client.ping();
       if (!ping.success) throw new Error(`storage unreachable: ${ping.error.message}`);
@@ -186,6 +200,7 @@ async function assemble(
     telemetry,
     logger,
     alerting,
+    flags,
     url: '',
     grpcAddress: undefined,
     async listen() {

@@ -5,8 +5,9 @@
  * crash between a statement and its bookkeeping row is harmless; applied versions are recorded in
  * `schema_migrations`. Add a migration by appending an entry; never edit one that has shipped.
  */
-import { experimentVersionsDdl } from './experiments.ts';
 import { dataKeysDdl } from './data-keys.ts';
+import { experimentVersionsDdl } from './experiments.ts';
+import { flagVersionsDdl } from './flags.ts';
 import { auditDdl, privacyJobsDdl } from './governance.ts';
 import { ROLLUP_HOURLY_KEYS, ROLLUP_MERGES, rollupColumnsDdl, rollupViews } from './rollup.ts';
 
@@ -343,6 +344,12 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 13,
     name: 'audit log, with identify and alias calls recorded by a view',
     up: (ctx) => auditDdl(ctx),
+  },
+  {
+    version: 14,
+    name: 'feature flag versions',
+    // Append-only: every change to a flag is a row (storage/flags.ts); the latest row of a key is the flag.
+    up: (ctx) => flagVersionsDdl(ctx),
   },
   {
     version: 15,

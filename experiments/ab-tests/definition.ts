@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { SignalhouseError } from '../../core/errors.ts';
 import { timeField } from '../../query/fields.ts';
 import { PER_PERSON_CATALOG_METRICS } from '../../query/experiments.ts';
+import { flagKey } from '../flags/model.ts';
 
 export const STATUSES = ['draft', 'running', 'stopped'] as const;
 export type ExperimentStatus = (typeof STATUSES)[number];
@@ -28,7 +29,8 @@ const config = z
   .refine((c) => JSON.stringify(c).length <= LIMITS.configBytes, `must be at most ${LIMITS.configBytes} bytes of JSON`);
 
 const variant = z.strictObject({
-  id: key,
+  // The variant ids and the flag key become the experiment's flag: they follow the flag keys' rule.
+  id: flagKey,
   name,
   allocation: z.number().min(0).max(100),
   config: config.default({}),
@@ -97,7 +99,7 @@ export const createSchema = z
   .strictObject({
     name,
     status: z.enum(STATUSES).default('draft'),
-    flagKey: key.optional(),
+    flagKey: flagKey.optional(),
     variants: variantsField,
     metrics: metricsField,
     createdBy: z.string().max(LIMITS.name).optional(),
@@ -157,5 +159,7 @@ export function flagKeyFromName(experimentName: string, id: string): string {
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
     .slice(0, 100);
-  return slug === '' ? `experiment-${id.slice(0, 8)}` : slug;
+  // A flag key starts with a letter.
+  if (slug === '') return `experiment-${id.slice(0, 8)}`;
+  return /^[a-z]/.test(slug) ? slug : `experiment-${slug}`.slice(0, 100);
 }

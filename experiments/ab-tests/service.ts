@@ -54,6 +54,8 @@ export function createExperiments(opts: ExperimentsOptions): Experiments {
     return run;
   };
   const save = async (tenantId: string, e: Experiment, actor: string, requestId: string) => {
+    // The flag first: a flag the store refuses leaves the experiment unchanged.
+    if (flags) await flags.upsert(tenantId, experimentFlag(e), actor, requestId);
     await appendExperimentVersion(store, {
       tenantId,
       id: e.id,
@@ -63,7 +65,6 @@ export function createExperiments(opts: ExperimentsOptions): Experiments {
       requestId,
       changedAtMs: Date.parse(e.updatedAt),
     });
-    if (flags) await flags.upsert(tenantId, experimentFlag(e), actor, requestId);
     tenantMap(tenantId).set(e.id, e);
   };
   const get = (tenantId: string, id: string) => {

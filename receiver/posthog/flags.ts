@@ -1,51 +1,16 @@
 /**
  * Feature flags as posthog-js asks for them: `POST /flags/?v=2` (posthog-js ≥ 1.2xx; `&config=true` from the
  * versions that took their config from it too) and `POST /decide/?v=1…4` (older versions, whose answer also
- * carries the remote config). Flags come from a `FlagsEvaluator`; until Signalhouse has flags, `NO_FLAGS`
- * answers none, and every answer says so in the shape its version reads: `featureFlags` (an array of enabled
+ * carries the remote config). Flags come from the `FlagsEvaluator` the service plugs in (core/flags.ts), and
+ * every answer says so in the shape its version reads: `featureFlags` (an array of enabled
  * keys for `/decide` v1, else key → value), `featureFlagPayloads`, `flags` (key → details, `/flags` v2 and
  * `/decide` v4) and `errorsWhileComputingFlags: false`. A version above the newest known gets the newest shape.
  */
 import { randomUUID } from 'node:crypto';
 import { SignalhouseError } from '../../core/errors.ts';
+import type { FlagEvaluation, FlagsRequest } from '../../core/flags.ts';
 import { type Json, isObject } from '../product/common.ts';
 import type { RemoteConfig } from './remote-config.ts';
-
-/** What a flags request says about the person it evaluates flags for. */
-export interface FlagsRequest {
-  tenantId: string;
-  distinctId: string;
-  /** The anonymous id before an identify, when posthog-js sends one. */
-  anonDistinctId: string;
-  groups: Json;
-  personProperties: Json;
-  groupProperties: Json;
-  /** Only these flags, when posthog-js names them (`flag_keys`). */
-  flagKeys: readonly string[] | undefined;
-}
-
-/** One flag's value for a person. */
-export interface FlagEvaluation {
-  key: string;
-  enabled: boolean;
-  /** The variant of a multivariate flag. */
-  variant?: string;
-  payload?: unknown;
-  reason?: string;
-}
-
-/** Where flags come from: the flags and experiments component plugs one in here. */
-export interface FlagsEvaluator {
-  /** Whether the tenant has any flag (the remote config's `hasFeatureFlags`: posthog-js skips `/flags` without). */
-  hasFlags(tenantId: string): boolean;
-  evaluate(request: FlagsRequest): Promise<readonly FlagEvaluation[]>;
-}
-
-/** No flags, for every tenant. */
-export const NO_FLAGS: FlagsEvaluator = {
-  hasFlags: () => false,
-  evaluate: async () => [],
-};
 
 export type FlagsEndpoint = 'flags' | 'decide';
 const NEWEST: Record<FlagsEndpoint, number> = { flags: 2, decide: 4 };
@@ -98,7 +63,7 @@ export function flagsAnswer(endpoint: FlagsEndpoint, version: number, flags: rea
       key: f.key,
       enabled: f.enabled,
       variant: f.variant,
-      reason: f.reason === undefined ? undefined : { description: f.reason },
+      reason: f.reason === undefined ? undefined : { code: f.reason, description: f.reason, condition_index: f.conditionIndex },
       metadata: { payload: f.payload === undefined ? undefined : JSON.stringify(f.payload) },
     };
   }

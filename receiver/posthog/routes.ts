@@ -10,6 +10,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SignalhouseError } from '../../core/errors.ts';
+import { type FlagsEvaluator, NO_FLAGS } from '../../core/flags.ts';
 import { credentialFromAuthorization, requireWritePrincipal } from '../../core/tenants.ts';
 import { isObject, type Json, requestContext, type ProductRoutesOptions } from '../product/common.ts';
 import { ingestProductEvents, listedByIndex } from '../product/ingest.ts';
@@ -17,7 +18,6 @@ import { admitRequest } from '../receiverhelper/rate-limit.ts';
 import { everyMessageRefused, receiverScope } from '../receiverhelper/replies.ts';
 import { decodePosthogBody } from './body.ts';
 import type { PosthogReceiverConfig } from './config.ts';
-import { type FlagsEvaluator, NO_FLAGS } from './flags.ts';
 import { posthogEvent } from './map.ts';
 import { posthogSdkRoutes } from './sdk-routes.ts';
 

@@ -14,7 +14,8 @@ import { isObject } from '../product/common.ts';
 import { admitRequest } from '../receiverhelper/rate-limit.ts';
 import { decodePosthogBody, singleQueryParam } from './body.ts';
 import type { PosthogReceiverConfig } from './config.ts';
-import { type FlagsEndpoint, type FlagsEvaluator, flagsAnswer, flagsRequest, flagsVersion } from './flags.ts';
+import type { FlagsEvaluator } from '../../core/flags.ts';
+import { type FlagsEndpoint, flagsAnswer, flagsRequest, flagsVersion } from './flags.ts';
 import { baseRemoteConfig, decideConfig, remoteConfigFor, remoteConfigScript } from './remote-config.ts';
 
 export interface SdkRoutesOptions {

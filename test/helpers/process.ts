@@ -1,6 +1,6 @@
 /**
- * Runs Signalhouse as a real child process (`node --import tsx service/main.ts`), for tests that kill it or need
- * their own store directory. Resolves once `/ready` answers.
+ * Runs Signalhouse as a real child process (`node --enable-experimental-regexp-engine --import tsx
+ * service/main.ts`, as `npm start` does), for tests that kill it or need their own store directory. Resolves once `/ready` answers.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -42,7 +42,7 @@ export async function startServerProcess(opts: {
   const configArgs = opts.configPath ? ['--config', opts.configPath] : [];
   const [command, args] = opts.viaNpmStart
     ? ['npm', ['start', '--silent', '--', ...configArgs]]
-    : [process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), ...configArgs]];
+    : [process.execPath, ['--enable-experimental-regexp-engine', '--import', 'tsx', join(ROOT, 'service', 'main.ts'), ...configArgs]];
   const child = spawn(command, args, {
     cwd: ROOT,
     env: {
