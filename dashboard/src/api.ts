@@ -5,7 +5,7 @@
  */
 
 const TOKEN_KEY = 'signalhouse.read_token';
-/** Flags are managed with an admin token (each token does one job), kept beside the read token for this tab. */
+/** Flags are changed with an admin token (each token does one job), kept beside the read token for this tab. */
 const ADMIN_TOKEN_KEY = 'signalhouse.admin_token';
 
 export class ApiError extends Error {
@@ -71,7 +71,8 @@ async function request<T>(method: Method, path: string, body: unknown, withToken
   if (!res.ok) {
     const err = await errorOf(res);
     if (res.status === 401 && withToken === token && token !== null) signOut(`Signed out: ${err.message}.`);
-    if (res.status === 401 && withToken === admin && admin !== null) forgetAdminToken();
+    // An admin token the server refuses (unknown, or not an admin's) is dropped: the screen asks again.
+    if ((res.status === 401 || res.status === 403) && withToken === admin && admin !== null) forgetAdminToken();
     throw err;
   }
   return (await res.json()) as T;
@@ -80,12 +81,11 @@ async function request<T>(method: Method, path: string, body: unknown, withToken
 export const get = <T>(path: string, signal?: AbortSignal) => request<T>('GET', path, undefined, token, signal);
 export const post = <T>(path: string, body: unknown, signal?: AbortSignal) => request<T>('POST', path, body, token, signal);
 
-/** A request with the admin token (flags and their changes). */
+/** A request with the admin token (changes to flags). */
 export const adminRequest = <T>(method: Method, path: string, body?: unknown, signal?: AbortSignal) => request<T>(method, path, body, admin, signal);
 
-/** Checks an admin token against the flags API; keeps it for this tab when accepted. */
-export async function adminSignIn(candidate: string): Promise<void> {
-  await request('GET', '/api/feature-flags/flags', undefined, candidate);
+/** Keeps an admin token for this tab; the first change made with it tells whether the server accepts it. */
+export function keepAdminToken(candidate: string): void {
   admin = candidate;
   sessionStorage.setItem(ADMIN_TOKEN_KEY, candidate);
 }
@@ -237,25 +237,27 @@ export interface AbTest {
   variants: Array<{ id: string; name: string; allocation: number; isControl?: boolean }>;
   metrics: Array<{ id: string; name: string; type: string; isPrimary?: boolean }>;
 }
-export type Interval = [number, number];
+/** Bounds that cannot be computed are null. */
+export type Interval = [number | null, number | null];
+/** Numbers that cannot be computed (no exposures, no variance) are null. */
 export interface VariantResult {
   id: string;
   name: string;
   isControl: boolean;
   exposures: number;
-  conversions?: number;
-  rate?: number;
-  rateCi95?: Interval;
-  mean?: number;
-  stddev?: number;
+  conversions?: number | null;
+  rate?: number | null;
+  rateCi95?: Interval | null;
+  mean?: number | null;
+  stddev?: number | null;
   lift?: {
-    relative: number;
+    relative: number | null;
     ci95: Interval;
     sequentialCi95: Interval;
-    pValue: number;
-    chanceToBeatControl: number;
-    cuped?: { relative: number; ci95: Interval; varianceReduction: number };
-  };
+    pValue: number | null;
+    chanceToBeatControl: number | null;
+    cuped?: { relative: number | null; ci95: Interval; varianceReduction: number | null } | null;
+  } | null;
 }
 export interface ExperimentResults {
   id: string;
@@ -263,6 +265,6 @@ export interface ExperimentResults {
   status: string;
   flagKey: string;
   exposures: number;
-  srm: { observed: Record<string, number>; expected: Record<string, number>; chiSquare: number; pValue: number; mismatch: boolean };
+  srm: { observed: Record<string, number>; expected: Record<string, number>; chiSquare: number | null; pValue: number | null; mismatch: boolean };
   metrics: Array<{ id: string; name: string; type: string; isPrimary: boolean; variants: VariantResult[] }>;
 }

@@ -11,8 +11,11 @@ import { formatCount, formatPercent } from '../format.ts';
 import { link } from '../state.ts';
 
 const number = new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 });
-const signedPercent = (r: number) => `${r >= 0 ? '+' : ''}${formatPercent(r)}`;
-const interval = ([lo, hi]: Interval) => `${signedPercent(lo)} to ${signedPercent(hi)}`;
+const signedPercent = (r: number | null) => (r === null ? '—' : `${r >= 0 ? '+' : ''}${formatPercent(r)}`);
+const interval = ([lo, hi]: Interval) => (lo === null || hi === null ? 'no interval' : `${signedPercent(lo)} to ${signedPercent(hi)}`);
+const known = (i: Interval): i is [number, number] => i[0] !== null && i[1] !== null;
+/** Whether an interval excludes zero: the lift is significant at its level. */
+const excludesZero = (i: Interval) => known(i) && (i[0] > 0 || i[1] < 0);
 const pValue = (p: number) => (p < 0.001 ? '< 0.001' : number.format(p));
 
 /**
@@ -20,6 +23,7 @@ const pValue = (p: number) => (p < 0.001 ? '< 0.001' : number.format(p));
  * dashed one the sequential interval. Decorative: the numbers beside it are the text.
  */
 function LiftPlot({ lift, span }: { lift: NonNullable<VariantResult['lift']>; span: number }) {
+  if (lift.relative === null || !known(lift.ci95) || !known(lift.sequentialCi95)) return null;
   const x = (v: number) => 50 + (Math.max(-span, Math.min(span, v)) / span) * 48;
   const [lo, hi] = lift.ci95;
   const [slo, shi] = lift.sequentialCi95;
@@ -32,9 +36,9 @@ function LiftPlot({ lift, span }: { lift: NonNullable<VariantResult['lift']>; sp
 }
 
 function MetricTable({ metric }: { metric: ExperimentResults['metrics'][number] }) {
-  const rates = metric.variants.some((v) => v.rate !== undefined);
-  const bounds = metric.variants.flatMap((v) => (v.lift ? [...v.lift.ci95, ...v.lift.sequentialCi95].map(Math.abs) : []));
-  const span = Math.max(0.05, ...bounds.filter(Number.isFinite));
+  const rates = metric.variants.some((v) => v.rate != null);
+  const bounds = metric.variants.flatMap((v) => (v.lift ? [...v.lift.ci95, ...v.lift.sequentialCi95] : [])).filter((b): b is number => b !== null);
+  const span = Math.max(0.05, ...bounds.map(Math.abs).filter(Number.isFinite));
   return html`<section class="panel" data-testid="experiment-metric" data-metric=${metric.id}>
     <h3>${metric.name}${metric.isPrimary ? html` <span class="muted small">primary</span>` : ''}</h3>
     <table class="experiment">
@@ -46,14 +50,14 @@ function MetricTable({ metric }: { metric: ExperimentResults['metrics'][number] 
       <tbody>
         ${metric.variants.map(
           (v) => html`<tr data-testid="experiment-variant" data-variant=${v.id} data-exposures=${v.exposures} data-lift=${v.lift?.relative ?? ''}
-              data-significant=${v.lift ? String(v.lift.sequentialCi95[0] > 0 || v.lift.sequentialCi95[1] < 0) : ''}>
+              data-significant=${v.lift ? String(excludesZero(v.lift.sequentialCi95)) : ''}>
             <th scope="row">${v.name || v.id}${v.isControl ? html` <span class="muted small">control</span>` : ''}</th>
             <td class="num">${formatCount(v.exposures)}</td>
             ${
               rates
                 ? html`<td class="num">${formatCount(v.conversions ?? 0)}</td>
                     <td class="num">${formatPercent(v.rate ?? null)}${v.rateCi95 ? html`<span class="muted small"> ${formatPercent(v.rateCi95[0])}–${formatPercent(v.rateCi95[1])}</span>` : ''}</td>`
-                : html`<td class="num">${v.mean === undefined ? '—' : number.format(v.mean)}${v.stddev === undefined ? '' : html`<span class="muted small"> (${number.format(v.stddev)})</span>`}</td>`
+                : html`<td class="num">${v.mean == null ? '—' : number.format(v.mean)}${v.stddev == null ? '' : html`<span class="muted small"> (${number.format(v.stddev)})</span>`}</td>`
             }
             <td>${
               v.lift
@@ -62,13 +66,23 @@ function MetricTable({ metric }: { metric: ExperimentResults['metrics'][number] 
                     ${v.lift.cuped && html`<br /><span class="small">CUPED ${signedPercent(v.lift.cuped.relative)} (${interval(v.lift.cuped.ci95)}), variance −${formatPercent(v.lift.cuped.varianceReduction)}</span>`}`
                 : html`<span class="muted">—</span>`
             }</td>
-            <td class="num">${v.lift ? pValue(v.lift.pValue) : '—'}</td>
-            <td class="num">${v.lift ? formatPercent(v.lift.chanceToBeatControl) : '—'}</td>
+            <td class="num">${v.lift && v.lift.pValue != null ? pValue(v.lift.pValue) : '—'}</td>
+            <td class="num">${v.lift ? formatPercent(v.lift.chanceToBeatControl ?? null) : '—'}</td>
           </tr>`,
         )}
       </tbody>
     </table>
   </section>`;
+}
+
+/** What the SRM check found, in one sentence: the statistic, then each variant's exposures against its expectation. */
+function srmText(srm: ExperimentResults['srm']): string {
+  const test =
+    srm.chiSquare === null ? 'a variant allocated 0% has exposures' : `χ² ${number.format(srm.chiSquare)}, p ${srm.pValue === null ? '—' : pValue(srm.pValue)}`;
+  const counts = Object.entries(srm.observed)
+    .map(([k, n]) => `${k} ${formatCount(n)} (expected ${formatCount(Math.round(srm.expected[k] ?? 0))})`)
+    .join(', ');
+  return `(${test}): exposures ${counts} do not match the allocations`;
 }
 
 function Results({ id }: { id: string }) {
@@ -83,11 +97,8 @@ function Results({ id }: { id: string }) {
       ${
         srm.mismatch &&
         html`<div class="state error" role="alert" data-testid="srm-warning">
-          <strong>Sample ratio mismatch</strong> (χ² ${number.format(srm.chiSquare)}, p ${pValue(srm.pValue)}): exposures
-          ${Object.entries(srm.observed)
-            .map(([k, n]) => `${k} ${formatCount(n)} (expected ${formatCount(Math.round(srm.expected[k] ?? 0))})`)
-            .join(', ')}
-          do not match the allocations. Assignment or exposure logging is broken; do not read the lifts below until it is fixed.
+          <strong>Sample ratio mismatch</strong> ${srmText(srm)}. Assignment or exposure logging is broken; do not read the lifts below until it is
+          fixed.
         </div>`
       }
       ${r.exposures === 0 && html`<${Empty}>No exposures yet: people are exposed when they first evaluate the flag <code>${r.flagKey}</code> (posthog-js sends <code>$feature_flag_called</code>).<//>`}

@@ -1,40 +1,43 @@
 /**
  * Feature flags: the tenant's flags with their state and rollout, and one flag's variants, targeting and change
- * history, with the two changes made most often (turn on or off, change the rollout). Flags are an admin token's
- * job, so this screen asks for one (kept for this tab beside the read token) before it shows anything.
+ * history (read with the read token), with the two changes made most often (turn on or off, change the rollout).
+ * Changes are an admin token's job: the screen asks for one at the first change and keeps it for this tab beside
+ * the read token; a token the server refuses is dropped and asked for again.
  */
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
-import { ApiError, adminRequest, adminSignIn, currentAdminToken, type Flag, type FlagCondition, type FlagVersion, forgetAdminToken } from '../api.ts';
+import { ApiError, adminRequest, currentAdminToken, type Flag, type FlagCondition, type FlagVersion, get, keepAdminToken } from '../api.ts';
 import { Empty, ErrorBox, Loading, useData } from '../components.ts';
 import { formatTime } from '../format.ts';
 import { link } from '../state.ts';
 
-function AdminSignIn({ onSignedIn }: { onSignedIn: () => void }) {
+/** The admin token, asked for where a change is about to be made. */
+function AdminToken({ onKept }: { onKept: () => void }) {
   const [text, setText] = useState('');
-  const [error, setError] = useState('');
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    if (!text.trim()) return setError('Enter an admin token.');
-    try {
-      await adminSignIn(text.trim());
-      setError('');
-      onSignedIn();
-    } catch (err) {
-      setError(
-        err instanceof ApiError && (err.status === 401 || err.status === 403)
-          ? `This token was refused: ${err.message}. Flags need an admin token (tenants[].admin_tokens in signalhouse.yaml).`
-          : `Could not check the token: ${(err as Error).message}`,
-      );
-    }
+    if (!text.trim()) return;
+    keepAdminToken(text.trim());
+    onKept();
   };
-  return html`<form class="panel toolbar" onSubmit=${submit} data-testid="admin-signin">
-    <p>Flags are managed with an admin token. It is kept for this browser tab only.</p>
+  return html`<form class="toolbar" onSubmit=${submit} data-testid="admin-token">
     <label for="admin-token">Admin token</label>
     <input id="admin-token" type="password" autocomplete="off" value=${text} onInput=${(e: Event) => setText((e.target as HTMLInputElement).value)} />
-    <button type="submit">Use token</button>
-    ${error && html`<p class="state error" role="alert" data-testid="admin-signin-error">${error}</p>`}
+    <button type="submit">Use to change flags</button>
+    <span class="muted small">Changes need an admin token (tenants[].admin_tokens); it is kept for this browser tab only.</span>
   </form>`;
+}
+
+/** Why a change failed, saying what to do when it was the token. */
+function changeError(err: Error): Error {
+  if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+    return new ApiError(
+      err.status,
+      err.code,
+      `this token was refused: ${err.message}. Changes need an admin token (tenants[].admin_tokens in signalhouse.yaml)`,
+    );
+  }
+  return err;
 }
 
 const rolloutOf = (f: Flag) => (f.type === 'multivariate' ? f.variants.map((v) => `${v.key} ${v.rolloutPercentage}%`).join(' · ') : `${f.rolloutPercentage}%`);
@@ -81,11 +84,12 @@ function changeText(v: FlagVersion, before: FlagVersion | undefined): string {
 function FlagDetail({ flagKey }: { flagKey: string }) {
   const [revision, setRevision] = useState(0);
   const [problem, setProblem] = useState<Error | null>(null);
+  const [hasAdmin, setHasAdmin] = useState(currentAdminToken() !== null);
   const data = useData(
     (signal) =>
       Promise.all([
-        adminRequest<{ flag: Flag }>('GET', `/api/feature-flags/flags/${encodeURIComponent(flagKey)}`, undefined, signal),
-        adminRequest<{ versions: FlagVersion[] }>('GET', `/api/feature-flags/flags/${encodeURIComponent(flagKey)}/history`, undefined, signal),
+        get<{ flag: Flag }>(`/api/feature-flags/flags/${encodeURIComponent(flagKey)}`, signal),
+        get<{ versions: FlagVersion[] }>(`/api/feature-flags/flags/${encodeURIComponent(flagKey)}/history`, signal),
       ]),
     [flagKey, revision],
   );
@@ -99,7 +103,8 @@ function FlagDetail({ flagKey }: { flagKey: string }) {
       setProblem(null);
       setRevision((n) => n + 1);
     } catch (err) {
-      setProblem(err as Error);
+      setProblem(changeError(err as Error));
+      setHasAdmin(currentAdminToken() !== null);
     }
   };
   const saveRollout = (e: Event) => {
@@ -124,8 +129,10 @@ function FlagDetail({ flagKey }: { flagKey: string }) {
         <dt>Version</dt><dd>${flag.version}, changed ${formatTime(flag.updatedAt)} by ${flag.updatedBy}</dd>
       </dl>
       ${
-        editable
-          ? html`<div class="toolbar">
+        editable && !hasAdmin
+          ? html`<${AdminToken} onKept=${() => setHasAdmin(true)} />`
+          : editable
+            ? html`<div class="toolbar">
               <button type="button" data-testid="flag-toggle" onClick=${() => change({ isEnabled: !flag.isEnabled })}>${flag.isEnabled ? 'Turn off' : 'Turn on'}</button>
               ${
                 flag.type === 'boolean' &&
@@ -137,9 +144,14 @@ function FlagDetail({ flagKey }: { flagKey: string }) {
                 </form>`
               }
             </div>`
-          : html`<p class="muted">Declared in signalhouse.yaml: change it there.</p>`
+            : html`<p class="muted">Declared in signalhouse.yaml: change it there.</p>`
       }
-      ${problem && html`<${ErrorBox} error=${problem} what="the change" />`}
+      ${
+        problem &&
+        html`<div class="state error" role="alert" data-testid="error">
+          <strong>The change was not made:</strong> ${problem.message}${problem instanceof ApiError ? ` (${problem.code}, HTTP ${problem.status})` : ''}
+        </div>`
+      }
       <h3>Change history</h3>
       <table class="history" data-testid="flag-history">
         <thead><tr><th scope="col" class="num">Version</th><th scope="col">When</th><th scope="col">Who</th><th scope="col">Change</th></tr></thead>
@@ -158,21 +170,10 @@ function FlagDetail({ flagKey }: { flagKey: string }) {
 }
 
 export function Flags({ params }: { params: URLSearchParams }) {
-  const [hasToken, setHasToken] = useState(currentAdminToken() !== null);
   const key = params.get('key') ?? '';
-  const flags = useData(
-    (signal) => (hasToken && !key ? adminRequest<{ flags: Flag[] }>('GET', '/api/feature-flags/flags', undefined, signal) : Promise.resolve(null)),
-    [hasToken, key],
-  );
-  if (!hasToken) return html`<${AdminSignIn} onSignedIn=${() => setHasToken(true)} />`;
-  const forget = html`<p class="muted small">
-    <button type="button" class="quiet" onClick=${() => {
-      forgetAdminToken();
-      setHasToken(false);
-    }}>Forget the admin token</button>
-  </p>`;
-  if (key) return html`<${FlagDetail} flagKey=${key} />${forget}`;
-  if (flags.error) return html`<${ErrorBox} error=${flags.error} what="the flags" />${forget}`;
+  const flags = useData((signal) => (key ? Promise.resolve(null) : get<{ flags: Flag[] }>('/api/feature-flags/flags', signal)), [key]);
+  if (key) return html`<${FlagDetail} flagKey=${key} />`;
+  if (flags.error) return html`<${ErrorBox} error=${flags.error} what="the flags" />`;
   if (!flags.data) return html`<${Loading} what="the flags" />`;
-  return html`<${FlagList} flags=${flags.data.flags} />${forget}`;
+  return html`<${FlagList} flags=${flags.data.flags} />`;
 }
