@@ -5,6 +5,7 @@
  * crash between a statement and its bookkeeping row is harmless; applied versions are recorded in
  * `schema_migrations`. Add a migration by appending an entry; never edit one that has shipped.
  */
+import { attributeColumnsDdl } from './attribute-columns.ts';
 import { auditDdl, privacyJobsDdl } from './governance.ts';
 import { ROLLUP_HOURLY_KEYS, ROLLUP_MERGES, rollupColumnsDdl, rollupViews } from './rollup.ts';
 
@@ -341,6 +342,13 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 13,
     name: 'audit log, with identify and alias calls recorded by a view',
     up: (ctx) => auditDdl(ctx),
+  },
+  {
+    version: 17,
+    name: 'otel_logs: enriched attributes as LowCardinality columns',
+    // Breakdowns by country, browser, OS, device, page, referrer and campaign read these instead of the map
+    // (attribute-columns.ts).
+    up: ({ db, onCluster }) => attributeColumnsDdl(db, onCluster),
   },
 ];
 
