@@ -92,7 +92,12 @@ await generateWebEvents(store, Number(process.env.BENCH_WEB_EVENTS ?? Math.round
 const settleStart = performance.now();
 for (let quiet = 0; quiet < 3 && performance.now() - settleStart < 20 * 60_000; ) {
   await new Promise((r) => setTimeout(r, 2000));
-  const rs = await store.client.query({ query: "SELECT count() AS n FROM system.merges WHERE database = 'signalhouse'", format: 'JSONEachRow' });
+  // Mutations too: a migration's background rewrite of the stored parts (e.g. migration 17's columns).
+  const rs = await store.client.query({
+    query:
+      "SELECT (SELECT count() FROM system.merges WHERE database = 'signalhouse') + (SELECT count() FROM system.mutations WHERE database = 'signalhouse' AND NOT is_done) AS n",
+    format: 'JSONEachRow',
+  });
   quiet = Number((await rs.json<{ n: string }>())[0].n) === 0 ? quiet + 1 : 0;
 }
 console.log(`background merges settled after ${((performance.now() - settleStart) / 1000).toFixed(0)} s`);

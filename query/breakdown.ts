@@ -7,6 +7,7 @@
  * per field, and the top `limit` values are kept per field (`LIMIT … BY`).
  */
 import { z } from 'zod';
+import { ATTRIBUTE_COLUMNS } from '../storage/attribute-columns.ts';
 import { readRows, type Store } from '../storage/store.ts';
 import { COLUMNS, linksWith, PERSON } from './explore.ts';
 import { rangeCheck, rangeFields } from './request.ts';
@@ -48,7 +49,17 @@ function where(req: BreakdownRequest): string {
     .join(' AND ');
 }
 
-export function breakdownSql(db: string, req: BreakdownRequest): { rows: string; total: string; params: Record<string, unknown> } {
+/** How a breakdown reads attributes: `columns` from otel_logs' enriched columns where one exists (the product's
+ * path), `map` always from `LogAttributes` (what those columns are materialized from; tests compare the two). */
+export type AttributeSource = 'columns' | 'map';
+
+/**
+ * One statement: the links, then one scan where each event contributes a (field, value) pair per field plus one
+ * pair for the range's total (field `n`, the number of fields). A person is carried through the pairs as the
+ * SipHash-128 of its id (what `uniqExact` keeps of a string: exact up to 128-bit collisions, as before), without
+ * copying each id once per field; `uniqExact` of the hash was 1.5–2x faster than of the id here.
+ */
+export function breakdownSql(db: string, req: BreakdownRequest, attributes: AttributeSource = 'columns'): { sql: string; params: Record<string, unknown> } {
   const params: Record<string, unknown> = {
     tenant: '',
     from: req.from,
@@ -57,26 +68,35 @@ export function breakdownSql(db: string, req: BreakdownRequest): { rows: string;
     site: req.site_id ?? '',
     limit: req.limit,
   };
+  const column = (f: string) => {
+    const enriched = attributes === 'columns' ? ATTRIBUTE_COLUMNS.get(f) : undefined;
+    return COLUMNS.get(f) ?? (enriched && `e.${enriched}`);
+  };
   const pairs = req.fields.map((f, i) => {
     params[`f${i}`] = f;
-    return `(${i}, toString(${COLUMNS.get(f) ?? `e.LogAttributes[{f${i}:String}]`}))`;
+    return `(${i}, toString(${column(f) ?? `e.LogAttributes[{f${i}:String}]`}))`;
   });
-  const rows =
-    `${linksWith(db)} SELECT kv.1 AS field, kv.2 AS value, count() AS events, uniqExactIf(person, person != '') AS people FROM (` +
-    `SELECT ${PERSON} AS person, arrayJoin([${pairs.join(', ')}]) AS kv FROM ${db}.otel_logs AS e WHERE ${where(req)}` +
-    ") WHERE value != '' GROUP BY field, value ORDER BY field, events DESC, value LIMIT {limit:UInt32} BY field";
-  const total = `${linksWith(db)} SELECT count() AS events, uniqExactIf(${PERSON}, ${PERSON} != '') AS people FROM ${db}.otel_logs AS e WHERE ${where(req)}`;
-  return { rows, total, params };
+  const total = req.fields.length;
+  const sql =
+    `${linksWith(db)} SELECT kv.1 AS field, kv.2 AS value, count() AS events, uniqExactIf(person, known) AS people FROM (` +
+    `SELECT ${PERSON} AS id, id != '' AS known, reinterpretAsUInt128(sipHash128(id)) AS person, ` +
+    `arrayJoin([${[...pairs, `(${total}, '')`].join(', ')}]) AS kv FROM ${db}.otel_logs AS e WHERE ${where(req)}` +
+    `) WHERE value != '' OR field = ${total} GROUP BY field, value ORDER BY field, events DESC, value LIMIT {limit:UInt32} BY field`;
+  return { sql, params };
 }
 
-export async function runBreakdown(store: Store, tenantId: string, req: BreakdownRequest): Promise<Breakdown> {
-  const { rows, total, params } = breakdownSql(store.database, req);
+export async function runBreakdown(store: Store, tenantId: string, req: BreakdownRequest, attributes: AttributeSource = 'columns'): Promise<Breakdown> {
+  const { sql, params } = breakdownSql(store.database, req, attributes);
   params.tenant = tenantId;
-  const [found, [t]] = await Promise.all([
-    readRows<{ field: unknown; value: string; events: unknown; people: unknown }>(store, rows, params),
-    readRows<{ events: unknown; people: unknown }>(store, total, params),
-  ]);
+  const found = await readRows<{ field: unknown; value: string; events: unknown; people: unknown }>(store, sql, params);
+  const total = { events: 0, people: 0 };
   const breakdowns = req.fields.map((field) => ({ field, rows: [] as BreakdownRow[] }));
-  for (const r of found) breakdowns[Number(r.field)].rows.push({ value: r.value, events: Number(r.events), people: Number(r.people) });
-  return { total: { events: Number(t?.events ?? 0), people: Number(t?.people ?? 0) }, breakdowns };
+  for (const r of found) {
+    const row = { value: r.value, events: Number(r.events), people: Number(r.people) };
+    if (Number(r.field) === req.fields.length) {
+      total.events = row.events;
+      total.people = row.people;
+    } else breakdowns[Number(r.field)].rows.push(row);
+  }
+  return { total, breakdowns };
 }

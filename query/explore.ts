@@ -61,15 +61,18 @@ export type ExploreRequest = z.infer<typeof exploreSchema>;
  * The tenant's anonymous id → user id links (identify and alias calls; the latest wins), as a scalar `links`
  * tuple of two arrays for PERSON. Same logic as the `identity_links` view, with the tenant inside so the primary
  * index prunes; a scalar computed once instead of a JOIN, which here kept ClickHouse from pruning the events
- * (600 ms vs 45 ms for a day of 10M events).
+ * (600 ms vs 45 ms for a day of 10M events). Calls that carry an anonymous id are read without the attribute map,
+ * only those without one read `alias.previous_id` from it: the map was half of this subquery's time. (The second
+ * branch names it PreviousId: aliased AnonymousId, its WHERE would test the alias instead of the column.)
  */
 export function linksWith(db: string): string {
+  const calls = `FROM ${db}.otel_logs WHERE TenantId = {tenant:String} AND EventName IN ('identify', '$identify', 'alias', '$create_alias') AND UserId != ''`;
   return `WITH (
       SELECT (groupArray(AnonymousId), groupArray(UserId)) FROM (
         SELECT AnonymousId, argMax(UserId, At) AS UserId FROM (
-          SELECT if(AnonymousId != '', AnonymousId, LogAttributes['alias.previous_id']) AS AnonymousId, UserId, Timestamp AS At
-          FROM ${db}.otel_logs
-          WHERE TenantId = {tenant:String} AND EventName IN ('identify', '$identify', 'alias', '$create_alias') AND UserId != ''
+          SELECT AnonymousId, UserId, Timestamp AS At ${calls} AND AnonymousId != ''
+          UNION ALL
+          SELECT LogAttributes['alias.previous_id'] AS PreviousId, UserId, Timestamp AS At ${calls} AND AnonymousId = ''
         ) WHERE AnonymousId != '' GROUP BY AnonymousId
       )
     ) AS links`;

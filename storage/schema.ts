@@ -5,6 +5,7 @@
  * crash between a statement and its bookkeeping row is harmless; applied versions are recorded in
  * `schema_migrations`. Add a migration by appending an entry; never edit one that has shipped.
  */
+import { attributeColumnsDdl } from './attribute-columns.ts';
 import { dataKeysDdl } from './data-keys.ts';
 import { experimentVersionsDdl } from './experiments.ts';
 import { flagVersionsDdl } from './flags.ts';
@@ -361,6 +362,13 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'data keys of encryption at rest',
     // Wrapped per-tenant (and per-person) data keys; the events hold only values sealed under them.
     up: (ctx) => dataKeysDdl(ctx),
+  },
+  {
+    version: 17,
+    name: 'otel_logs: enriched attributes as LowCardinality columns',
+    // Breakdowns by country, browser, OS, device, page, referrer and campaign read these instead of the map
+    // (attribute-columns.ts).
+    up: ({ db, onCluster }) => attributeColumnsDdl(db, onCluster),
   },
 ];
 
