@@ -151,7 +151,9 @@ async function metric(name: string, days: number, rollup: boolean, grain?: numbe
 }
 
 const rows: Array<[string, string, { p50: number; p95: number }]> = [];
-for (const rollup of [false, true]) {
+// BENCH_ONLY=dashboard: the dashboard's screens only (on a kept store, after a change to one of them).
+const reportsToo = process.env.BENCH_ONLY !== 'dashboard';
+for (const rollup of reportsToo ? [false, true] : []) {
   const path = rollup ? 'rollup' : 'raw';
   for (const [days, grain, label] of [
     [1, 3600, '1 day, 1h'],
@@ -165,11 +167,13 @@ for (const rollup of [false, true]) {
     rows.push([`summary commerce.conversion_rate (${path})`, `${days} days`, await metric('commerce.conversion_rate', days, rollup)]);
 }
 // The Grafana dashboard's panels, expanded as Grafana expands them, at the intervals Grafana picks for ~1,000 px.
-for (const [days, intervalMs, label] of [
-  [1, 60_000, '1 day, 1m'],
-  [30, 3_600_000, '30 days, 1h'],
-  [90, 10_800_000, '90 days, 3h'],
-] as const) {
+for (const [days, intervalMs, label] of reportsToo
+  ? ([
+      [1, 60_000, '1 day, 1m'],
+      [30, 3_600_000, '30 days, 1h'],
+      [90, 10_800_000, '90 days, 3h'],
+    ] as const)
+  : []) {
   const view = { tenant: 'bench', fromMs: now - days * DAY, toMs: now, intervalMs };
   const sql = expandLikeGrafana(grafanaSeriesSql('signalhouse', METRICS_BY_NAME.get('voice.first_response_ms.p95')!), view);
   rows.push([
@@ -178,7 +182,7 @@ for (const [days, intervalMs, label] of [
     await time(async () => (await store.client.query({ query: sql, format: 'JSONEachRow' })).json()),
   ]);
 }
-for (const days of [1, 90]) {
+for (const days of reportsToo ? [1, 90] : []) {
   const sql = expandLikeGrafana(grafanaStatSql('signalhouse', METRICS_BY_NAME.get('ai.tool_calls.success_rate')!), {
     tenant: 'bench',
     fromMs: now - days * DAY,
@@ -190,7 +194,7 @@ for (const days of [1, 90]) {
     await time(async () => (await store.client.query({ query: sql, format: 'JSONEachRow' })).json()),
   ]);
 }
-for (const days of [1, 30]) {
+for (const days of reportsToo ? [1, 30] : []) {
   rows.push([
     'funnel view → cart → checkout',
     `${days} days`,
