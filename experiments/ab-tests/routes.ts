@@ -9,9 +9,9 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { type Authenticator, RoleRefusal, requireRole } from '../../core/auth.ts';
-import { SignalhouseError } from '../../core/errors.ts';
 import type { Principal } from '../../core/tenants.ts';
 import { recordAudit } from '../../query/privacy/audit.ts';
+import { awaitAcknowledged } from '../../query/routes.ts';
 import type { Store } from '../../storage/store.ts';
 import { createSchema, parseBody, updateSchema } from './definition.ts';
 import { experimentResults } from './results.ts';
@@ -38,7 +38,6 @@ declare module 'fastify' {
 }
 
 const BASE = '/api/feature-flags/ab-tests';
-const READ_AFTER_ACK_TIMEOUT_MS = 10_000;
 
 export async function experimentRoutes(app: FastifyInstance, opts: ExperimentRoutesOptions): Promise<void> {
   const { experiments, store, auth } = opts;
@@ -83,22 +82,8 @@ export async function experimentRoutes(app: FastifyInstance, opts: ExperimentRou
     return payload;
   });
 
-  /** Every acknowledged event visible, or a retryable 503 after READ_AFTER_ACK_TIMEOUT_MS. */
-  const settled = async () => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new SignalhouseError('STORAGE_UNAVAILABLE', 'acknowledged events are still on their way into their tables; retry', { retryAfterSeconds: 1 })),
-        READ_AFTER_ACK_TIMEOUT_MS,
-      );
-    });
-    try {
-      await Promise.race([opts.readAfterAck(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  /** Every acknowledged event visible, or a retryable 503 (query/routes.ts). */
+  const settled = () => awaitAcknowledged(opts.readAfterAck);
   const requestId = (reply: FastifyReply) => String(reply.getHeader('x-request-id'));
 
   app.post(BASE, { preHandler: admin, config: { experimentAudit: 'experiment.create' } }, async (request, reply) => {

@@ -16,6 +16,7 @@ import type { Encryption } from '../../core/keyring.ts';
 import type { Principal } from '../../core/tenants.ts';
 import type { Store } from '../../storage/store.ts';
 import { timeField } from '../fields.ts';
+import { awaitAcknowledged } from '../routes.ts';
 import { readAudit, recordAudit } from './audit.ts';
 import type { ErasureRunner } from './erasure.ts';
 import { exportPerson } from './export.ts';
@@ -42,8 +43,6 @@ export interface PrivacyRoutesOptions {
   /** With encryption on: exports show traits and PII attributes decrypted. */
   encryption?: Encryption;
 }
-
-const READ_AFTER_ACK_TIMEOUT_MS = 10_000;
 
 const id = z.string().min(1).max(1024);
 const personFields = { user_id: id.optional(), anonymous_id: id.optional(), tenant_id: z.string().min(1).max(64).optional() };
@@ -127,21 +126,8 @@ export async function privacyRoutes(app: FastifyInstance, opts: PrivacyRoutesOpt
     return payload;
   });
 
-  const settled = async () => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new SignalhouseError('STORAGE_UNAVAILABLE', 'acknowledged events are still on their way into their tables; retry', { retryAfterSeconds: 1 })),
-        READ_AFTER_ACK_TIMEOUT_MS,
-      );
-    });
-    try {
-      await Promise.race([opts.readAfterAck(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  /** Every acknowledged event visible, or a retryable 503 (query/routes.ts). */
+  const settled = () => awaitAcknowledged(opts.readAfterAck);
 
   app.post('/api/v1/privacy/erasures', { config: { audit: 'privacy.erasure.create' } }, async (request, reply) => {
     const b = parse(erasureBody, request.body);
