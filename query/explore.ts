@@ -66,16 +66,23 @@ export type ExploreRequest = z.infer<typeof exploreSchema>;
  * branch names it PreviousId: aliased AnonymousId, its WHERE would test the alias instead of the column.)
  */
 export function linksWith(db: string): string {
-  const calls = `FROM ${db}.otel_logs WHERE TenantId = {tenant:String} AND EventName IN ('identify', '$identify', 'alias', '$create_alias') AND UserId != ''`;
   return `WITH (
       SELECT (groupArray(AnonymousId), groupArray(UserId)) FROM (
-        SELECT AnonymousId, argMax(UserId, At) AS UserId FROM (
-          SELECT AnonymousId, UserId, Timestamp AS At ${calls} AND AnonymousId != ''
-          UNION ALL
-          SELECT LogAttributes['alias.previous_id'] AS PreviousId, UserId, Timestamp AS At ${calls} AND AnonymousId = ''
-        ) WHERE AnonymousId != '' GROUP BY AnonymousId
+        SELECT AnonymousId, argMax(UserId, At) AS UserId FROM (${identityLinkRows(db)}) WHERE AnonymousId != '' GROUP BY AnonymousId
       )
     ) AS links`;
+}
+
+/**
+ * The tenant's identify and alias calls as rows (AnonymousId, UserId, At): an identify call's anonymous id, or an
+ * alias call's previous id. Only the calls without an anonymous id read the attribute map (the costly column).
+ */
+export function identityLinkRows(db: string): string {
+  const calls = `FROM ${db}.otel_logs WHERE TenantId = {tenant:String} AND EventName IN ('identify', '$identify', 'alias', '$create_alias') AND UserId != ''`;
+  return (
+    `SELECT AnonymousId, UserId, Timestamp AS At ${calls} AND AnonymousId != '' UNION ALL ` +
+    `SELECT LogAttributes['alias.previous_id'] AS PreviousId, UserId, Timestamp AS At ${calls} AND AnonymousId = ''`
+  );
 }
 
 /** A person: the user id, else the user linked to the anonymous id (identify / alias), else the anonymous id. */

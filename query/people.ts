@@ -11,6 +11,7 @@ import { SignalhouseError } from '../core/errors.ts';
 import type { Encryption } from '../core/keyring.ts';
 import { type DecryptionErrors, decryptMaps, decryptTraits } from './decrypt.ts';
 import { readRows, type Store } from '../storage/store.ts';
+import { identityLinkRows } from './explore.ts';
 import { rangeCheck, rangeFields } from './request.ts';
 import { logsRange } from './sql.ts';
 
@@ -48,11 +49,8 @@ export interface Person {
   events: PersonEvent[];
 }
 
-const IDENTITY_EVENTS = "('identify', '$identify', 'alias', '$create_alias')";
-/** Identify and alias calls of the tenant as (anonymous id, user id, time): what the `identity_links` view reads. */
-const linkRows = (db: string) =>
-  `SELECT if(AnonymousId != '', AnonymousId, LogAttributes['alias.previous_id']) AS Anon, UserId, Timestamp AS At FROM ${db}.otel_logs ` +
-  `WHERE TenantId = {tenant:String} AND EventName IN ${IDENTITY_EVENTS} AND UserId != ''`;
+/** Identify and alias calls of the tenant as (Anon, UserId, At): what the `identity_links` view reads. */
+const linkRows = (db: string) => `SELECT AnonymousId AS Anon, UserId, At FROM (${identityLinkRows(db)})`;
 /** A DateTime64 as epoch milliseconds, for ISO 8601 text (`isoOf`) as the other report endpoints write times. */
 const ms = (column: string) => `toUnixTimestamp64Milli(${column})`;
 const isoOf = (epochMs: unknown) => new Date(Number(epochMs)).toISOString();
