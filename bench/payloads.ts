@@ -15,6 +15,7 @@ import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import type { AnyValueMap } from '@opentelemetry/api-logs';
 import { USER_AGENTS } from './user-agents.ts';
+import { seededRandom } from '../test/helpers/random.ts';
 
 /** Placeholder in every event id; same length as the request counter written over it. */
 export const REQ_MARKER = 'R000000000';
@@ -88,18 +89,6 @@ export function aiPayload(n: number): Payload {
 }
 
 // ---- web events -----------------------------------------------------------------------------------------------
-
-/** mulberry32: a small seeded PRNG, so the payloads are the same bytes every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const HOSTS = ['www.shop.example.com', 'shop.example.com', 'm.shop.example.com', 'blog.example.com', 'help.example.com'];
 const CATEGORIES = ['tents', 'sleeping-bags', 'backpacks', 'jackets', 'boots', 'stoves', 'lamps', 'kids', 'sale', 'new-in'];
@@ -215,9 +204,9 @@ function pageUrl(rand: () => number, page: { host: string; path: string }, v: Vi
 
 /** Templates of web events, `perRequest` each, from one seeded generator; `count` of them, sent in turn. */
 export function webPayloads(perRequest: number, count: number, seed = 1): Payload[] {
-  const rand = prng(seed);
-  const pages = sitePages(prng(7));
-  const people = visitors(prng(11), 20_000);
+  const rand = seededRandom(seed);
+  const pages = sitePages(seededRandom(7));
+  const people = visitors(seededRandom(11), 20_000);
   const now = Date.now();
   const out: Payload[] = [];
   for (let t = 0; t < count; t++) {

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { type Authenticator, RoleRefusal, requireRole } from '../../core/auth.ts';
 import type { Principal } from '../../core/tenants.ts';
-import { recordAudit } from '../../query/privacy/audit.ts';
+import { auditRouteCall } from '../../query/privacy/audit.ts';
 import { awaitAcknowledged } from '../../query/routes.ts';
 import type { Store } from '../../storage/store.ts';
 import { createSchema, parseBody, updateSchema } from './definition.ts';
@@ -43,23 +43,12 @@ export async function experimentRoutes(app: FastifyInstance, opts: ExperimentRou
   const { experiments, store, auth } = opts;
   const now = opts.now ?? Date.now;
 
-  const audit = async (request: FastifyRequest, reply: FastifyReply, principal: Principal, status: number) => {
-    try {
-      await recordAudit(store, {
-        tenantId: principal.tenant.id,
-        actor: principal.keyId,
-        role: principal.role,
-        action: request.routeOptions.config.experimentAudit ?? 'experiment.update',
-        target: request.experimentId || String((request.params as { id?: string }).id ?? ''),
-        status,
-        requestId: String(reply.getHeader('x-request-id') ?? ''),
-        details: { method: request.method, route: request.routeOptions.url },
-      });
-    } catch (err) {
-      // The change has happened: failing its reply would make the client repeat it.
-      request.log.error({ err }, 'audit row not written');
-    }
-  };
+  const audit = (request: FastifyRequest, reply: FastifyReply, principal: Principal, status: number) =>
+    auditRouteCall(store, request, reply, principal, {
+      action: request.routeOptions.config.experimentAudit ?? 'experiment.update',
+      target: request.experimentId || String((request.params as { id?: string }).id ?? ''),
+      status,
+    });
   const admin = requireRole(auth, 'admin', async (request, reply, err) => {
     if (err instanceof RoleRefusal) await audit(request, reply, err.principal, err.statusCode);
   });

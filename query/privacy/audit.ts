@@ -4,6 +4,8 @@
  * the view over otel_logs (storage/governance.ts), with no cost on the ingest path. Rows are only ever
  * appended; the one change made to them is erasure's, which blanks an erased person's ids (erasure.ts).
  */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '../../core/tenants.ts';
 import { AUDIT_TABLE } from '../../storage/governance.ts';
 import { readRows, type Store } from '../../storage/store.ts';
 import { chTime } from './jobs.ts';
@@ -20,6 +22,32 @@ export interface AuditEntry {
   status: number;
   requestId: string;
   details?: Record<string, unknown>;
+}
+
+/**
+ * An admin route's call in the audit log: who (`principal`), the reply's status and request id, the method and
+ * route. Written in the reply's `onSend` (or for a refusal): the call itself has happened, so a failed write is
+ * logged rather than failing the reply, which would make the client repeat it.
+ */
+export async function auditRouteCall(
+  store: Store,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  principal: Principal,
+  call: { action: string; target: string; status: number },
+): Promise<void> {
+  try {
+    await recordAudit(store, {
+      tenantId: principal.tenant.id,
+      actor: principal.keyId,
+      role: principal.role,
+      ...call,
+      requestId: String(reply.getHeader('x-request-id') ?? ''),
+      details: { method: request.method, route: request.routeOptions.url },
+    });
+  } catch (err) {
+    request.log.error({ err }, 'audit row not written');
+  }
 }
 
 export async function recordAudit(store: Store, entry: AuditEntry): Promise<void> {

@@ -16,8 +16,9 @@ import type { Encryption } from '../../core/keyring.ts';
 import type { Principal } from '../../core/tenants.ts';
 import type { Store } from '../../storage/store.ts';
 import { timeField } from '../fields.ts';
+import { parseBody } from '../request.ts';
 import { awaitAcknowledged } from '../routes.ts';
-import { readAudit, recordAudit } from './audit.ts';
+import { auditRouteCall, readAudit } from './audit.ts';
 import type { ErasureRunner } from './erasure.ts';
 import { exportPerson } from './export.ts';
 import { jobView } from './jobs.ts';
@@ -72,12 +73,6 @@ const auditQuery = z
     if (q.from !== undefined && q.to !== undefined && q.to <= q.from) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
   });
 
-function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
-  const r = schema.safeParse(input ?? {});
-  if (!r.success) throw new SignalhouseError('BAD_REQUEST', r.error.issues.map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`).join('; '));
-  return r.data;
-}
-
 /** The caller (set by the admin hook), checked against a tenant the body may name. */
 function callerOf(request: FastifyRequest, tenantId?: string): Principal {
   const principal = request.principal!;
@@ -94,23 +89,8 @@ export async function privacyRoutes(app: FastifyInstance, opts: PrivacyRoutesOpt
   const { store, erasures } = opts;
   app.decorateRequest('auditTarget', '');
 
-  const audit = async (request: FastifyRequest, reply: FastifyReply, principal: Principal, status: number) => {
-    try {
-      await recordAudit(store, {
-        tenantId: principal.tenant.id,
-        actor: principal.keyId,
-        role: principal.role,
-        action: request.routeOptions.config.audit ?? 'admin.call',
-        target: request.auditTarget,
-        status,
-        requestId: String(reply.getHeader('x-request-id') ?? ''),
-        details: { method: request.method, route: request.routeOptions.url },
-      });
-    } catch (err) {
-      // The call itself has happened: failing its reply would make the client repeat it.
-      request.log.error({ err }, 'audit row not written');
-    }
-  };
+  const audit = (request: FastifyRequest, reply: FastifyReply, principal: Principal, status: number) =>
+    auditRouteCall(store, request, reply, principal, { action: request.routeOptions.config.audit ?? 'admin.call', target: request.auditTarget, status });
 
   app.addHook('onRequest', async (_request, reply) => {
     reply.header('x-request-id', randomUUID());
@@ -130,7 +110,7 @@ export async function privacyRoutes(app: FastifyInstance, opts: PrivacyRoutesOpt
   const settled = () => awaitAcknowledged(opts.readAfterAck);
 
   app.post('/api/v1/privacy/erasures', { config: { audit: 'privacy.erasure.create' } }, async (request, reply) => {
-    const b = parse(erasureBody, request.body);
+    const b = parseBody(erasureBody, request.body);
     const principal = callerOf(request, b.tenant_id);
     const job = await erasures.create({
       tenantId: principal.tenant.id,
@@ -153,7 +133,7 @@ export async function privacyRoutes(app: FastifyInstance, opts: PrivacyRoutesOpt
   });
 
   app.post('/api/v1/privacy/exports', { config: { audit: 'privacy.export' } }, async (request, reply) => {
-    const b = parse(exportBody, request.body);
+    const b = parseBody(exportBody, request.body);
     const principal = callerOf(request, b.tenant_id);
     await settled();
     const person = await resolvePerson(store, principal.tenant.id, personRef(b));
@@ -165,7 +145,7 @@ export async function privacyRoutes(app: FastifyInstance, opts: PrivacyRoutesOpt
   // The blind index of a value, for equality filters on an encrypted attribute (docs/privacy.md): admin only, as
   // whoever can compute indexes can test guesses of a value.
   app.post('/api/v1/privacy/blind-index', { config: { audit: 'privacy.blind_index' } }, async (request) => {
-    const b = parse(blindIndexBody, request.body);
+    const b = parseBody(blindIndexBody, request.body);
     const principal = callerOf(request, b.tenant_id);
     const tenantId = principal.tenant.id;
     request.auditTarget = b.attribute;
@@ -176,7 +156,7 @@ export async function privacyRoutes(app: FastifyInstance, opts: PrivacyRoutesOpt
   });
 
   app.get('/api/v1/audit', { config: { audit: 'audit.read' } }, async (request) => {
-    const q = parse(auditQuery, request.query);
+    const q = parseBody(auditQuery, request.query);
     const principal = callerOf(request);
     await settled();
     const toMs = q.to ?? Date.now() + 60_000;
