@@ -22,7 +22,7 @@ import { type BodyReservation, reserveBody } from '../core/byte-budget.ts';
 import type { GrpcCall, GrpcListenerSettings, GrpcMethod } from '../core/components.ts';
 import { type ErrorReply, errorReply, SignalhouseError } from '../core/errors.ts';
 import { grpcStatusOf } from '../core/grpc-status.ts';
-import { credentialFromAuthorization, type Principal, type TenantRegistry } from '../core/tenants.ts';
+import { credentialFromAuthorization, type Principal, requireWritePrincipal, type TenantRegistry } from '../core/tenants.ts';
 import type { TlsMaterial } from '../core/tls.ts';
 import { joinHostPort } from '../core/units.ts';
 import type { Admission } from './admission.ts';
@@ -59,9 +59,7 @@ function callAuthenticator(tenants: TenantRegistry, auth: Authenticator): CallAu
     const noun = role === 'write' ? 'write key' : `${role} token`;
     if (!credential) throw new SignalhouseError('UNAUTHENTICATED', `missing ${noun}: send the metadata "authorization: Bearer <${noun}>"`);
     if (role !== 'write') return auth.authenticate(authorization, role);
-    const principal = tenants.principal(credential);
-    if (principal?.role !== 'write') throw new SignalhouseError('UNAUTHENTICATED', 'unknown write key');
-    return principal;
+    return requireWritePrincipal(tenants, credential, undefined);
   };
 }
 
