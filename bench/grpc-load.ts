@@ -9,9 +9,9 @@
  * BENCH_GRPC_CLIENT=grpc-js, `@grpc/grpc-js` clients instead, which cost about twice the server's CPU per call,
  * to compare with figures taken that way.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { grpcFrame, h2GrpcClient } from './grpc-h2.ts';
+import { steadySchedule, WARMUP_SECONDS } from './open-loop.ts';
 import { CONNECTIONS, cpuDelta, DURATION, KEY, percentile, type Row, threadCpu } from './harness.ts';
 import { uniqueBodies } from './payloads.ts';
 
@@ -124,35 +124,22 @@ export async function driveGrpc(address: string, scenario: string, templates: Bu
 /** A steady `rate` of calls for BENCH_DURATION seconds, latency from each call's scheduled start. */
 export async function driveGrpcSteady(address: string, scenario: string, template: Buffer, perRequest: number, rate: number, pid: number): Promise<Row> {
   const calls = caller(address, template);
+  const warmup: Tally = { ok: 0, failed: 0, errors: 0, latencies: [] };
   const tally: Tally = { ok: 0, failed: 0, errors: 0, latencies: [] };
-  const lags: number[] = [];
-  let inFlight = 0;
-  let maxInFlight = 0;
+  let counted = warmup;
+  const fire = async (due: number) => {
+    const into = counted;
+    const code = await calls.call(calls.nextBody());
+    count(into, code, performance.now() - due);
+  };
+  if (WARMUP_SECONDS > 0) await steadySchedule(rate, WARMUP_SECONDS, fire);
+  counted = tally;
   const cpuBefore = threadCpu(pid);
   const genBefore = process.cpuUsage();
-  const fire = async (due: number) => {
-    const body = calls.nextBody();
-    lags.push(performance.now() - due);
-    maxInFlight = Math.max(maxInFlight, ++inFlight);
-    const code = await calls.call(body);
-    inFlight--;
-    count(tally, code, performance.now() - due);
-  };
-  const interval = 1000 / rate;
-  const total = Math.round(rate * DURATION);
-  const start = performance.now() + 20;
-  const pending: Array<Promise<void>> = [];
-  for (let i = 0; i < total; ) {
-    for (const now = performance.now(); i < total && start + i * interval <= now; i++) pending.push(fire(start + i * interval));
-    if (i < total) await sleep(Math.max(0, start + i * interval - performance.now()));
-  }
-  await Promise.all(pending);
-  const seconds = (performance.now() - start) / 1000;
+  const { seconds, sendLagP99: lagP99, maxInFlight } = await steadySchedule(rate, DURATION, fire);
   const cpu = cpuPerEvent(pid, cpuBefore, genBefore, tally.ok * perRequest);
   await calls.close();
-  lags.sort((a, b) => a - b);
-  const lagP99 = lags[Math.floor(lags.length * 0.99)] ?? 0;
-  return row(
+  const measured = row(
     `OTLP/gRPC ${scenario}${clientNote} (generator late by p99 ${lagP99.toFixed(1)} ms; ${maxInFlight} in flight at most)`,
     perRequest,
     tally,
@@ -160,4 +147,5 @@ export async function driveGrpcSteady(address: string, scenario: string, templat
     cpu,
     0,
   );
+  return { ...measured, warmupOk: warmup.ok };
 }

@@ -94,6 +94,8 @@ export function cpuDelta(before: Map<string, number>, after: Map<string, number>
 export interface Row {
   /** Requests answered 2xx. */
   ok: number;
+  /** Steady scenarios: requests answered 2xx in the warm-up before the measured seconds (counted only as stored). */
+  warmupOk?: number;
   scenario: string;
   target: string;
   eventsPerSec: number;
@@ -125,20 +127,25 @@ export async function driveSteady(
   pid: number,
 ): Promise<Row> {
   const nextBody = uniqueBodies(templates);
-  const cpuBefore = threadCpu(pid);
-  const genBefore = process.cpuUsage();
+  let cpuBefore = threadCpu(pid);
+  let genBefore = process.cpuUsage();
   const r = await openLoop({
     url: `${url}/v1/logs`,
     headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${KEY}` },
     body: nextBody,
     rate,
     seconds: DURATION,
+    onMeasureStart() {
+      cpuBefore = threadCpu(pid);
+      genBefore = process.cpuUsage();
+    },
   });
   const gen = process.cpuUsage(genBefore);
   const events = Math.max(1, r.ok * perRequest);
   const byKind = new Map([...cpuDelta(cpuBefore, threadCpu(pid))].map(([k, v]) => [k, (v * 1e6) / events]));
   return {
     ok: r.ok,
+    warmupOk: r.warmupOk,
     scenario: `${scenario} (generator late by p99 ${r.sendLagP99.toFixed(1)} ms; ${r.maxInFlight} in flight at most)`,
     target: 'signalhouse',
     eventsPerSec: Math.round((r.ok * perRequest) / r.seconds),

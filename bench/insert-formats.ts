@@ -3,7 +3,9 @@
  * the exporter sends (encoded by rows.ts); RowBinary (read through `file()`, what earlier versions sent) and
  * JSONEachRow (sent inline) carry the same rows, written out by ClickHouse itself from the Native insert.
  * Prints wall and CPU time per INSERT (CPU of the whole process: chDB runs inside it). Then one landing-slot
- * INSERT, what a small request's reply waits for, in the Log slots of migration 9 and the File slots of migration 10.
+ * INSERT, what a small request's reply waits for, in the Log slots of migration 9 and the File slots of migration 10;
+ * then one landing row appended to a File slot's file by the process (what the exporter does), and 1,000 rows
+ * as one block or as 1,000 blocks of one INSERT.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -12,7 +14,7 @@ import { join } from 'node:path';
 import type { LogEvent } from '../core/event.ts';
 import { migrate } from '../storage/migrate.ts';
 import { encodeLogBlock, LOG_FORMAT } from '../exporters/clickhouse/rows.ts';
-import { landRow } from '../exporters/clickhouse/landing.ts';
+import { appendLandingRow, LANDING_COLUMNS, type LandingRow, landingRowBytes } from '../exporters/clickhouse/landing.ts';
 import { landingSlotTable, logLandingSlotTable } from '../storage/schema.ts';
 import { openStore, sqlString } from '../storage/store.ts';
 
@@ -111,19 +113,63 @@ for (const n of [1, 100, 1_000, 10_000, 50_000]) {
   }
 }
 
-// What a small request's reply waits for instead (landing.ts): one row holding a one-event Native block, appended
-// to a landing slot. The Log slots of migration 9 against the File slots of migration 10, alternating.
-console.log('\n| landing slot INSERT (one 1-event block) | µs per INSERT | CPU µs per INSERT |');
+// The same 1,000 rows as one Native block or as 1,000 one-row blocks in one INSERT: what a landing generation
+// of single-event commits costs its move unmerged and merged (landing.ts, MERGE_MAX_ROWS).
+console.log('\n| 1,000 rows in one INSERT | ms per INSERT | CPU ms per INSERT |');
+console.log('|---|---:|---:|');
+const thousand = Array.from({ length: 1_000 }, (_, i) => event(i));
+for (let round = 0; round < 2; round++) {
+  for (const [name, payloads] of [
+    ['1,000 one-row blocks', () => thousand.map((e) => encodeLogBlock([{ tenantId: 'bench', events: [e] }]))],
+    ['one 1,000-row block', () => [encodeLogBlock([{ tenantId: 'bench', events: thousand }])]],
+  ] as const) {
+    const blocks = payloads();
+    const m = await measure(5, () =>
+      store.insertNative({
+        table,
+        columns: LOG_FORMAT.columns,
+        structure: LOG_FORMAT.structure,
+        payloads: blocks,
+        settings: `insert_deduplication_token = 'blk-${token++}'`,
+      }),
+    );
+    console.log(`| ${name}, round ${round + 1} | ${m.wall.toFixed(1)} | ${m.cpu.toFixed(1)} |`);
+  }
+}
+
+// What a small request's reply waits for instead (landing.ts): one row holding a one-event Native block, in a
+// landing slot: INSERTed into the Log slots of migration 9 and the File slots of migration 10, and appended to
+// a File slot's file by this process (what the exporter does), alternating.
+console.log('\n| landing slot row (one 1-event block) | µs per row | CPU µs per row |');
 console.log('|---|---:|---:|');
 const block = encodeLogBlock([{ tenantId: 'bench', events: [event(0)] }]);
+const landingRow = (k: number): LandingRow => ({ generation: 'bench', stage: String(k), target: 'otel_logs', block });
+const insertRow = (table: string) => (k: number) =>
+  store.insertTsv({
+    table,
+    columns: LANDING_COLUMNS,
+    body: landingRowBytes(landingRow(k)),
+    settings: { input_format_parallel_parsing: '0', max_threads: '1' },
+  });
+const fileTable = `signalhouse.${landingSlotTable(0)}`;
+const { path: slotFile } = (
+  await (
+    await store.client.query({
+      query: 'SELECT data_paths[1] AS path FROM system.tables WHERE database = {db:String} AND name = {name:String}',
+      query_params: { db: 'signalhouse', name: landingSlotTable(0) },
+      format: 'JSONEachRow',
+    })
+  ).json<{ path: string }>()
+)[0];
 const slots = [
-  ['Log (`landing_0`, migration 9)', `signalhouse.${logLandingSlotTable(0)}`],
-  ['File (`landing_file_0`, migration 10)', `signalhouse.${landingSlotTable(0)}`],
+  ['Log (`landing_0`, migration 9), INSERT', `signalhouse.${logLandingSlotTable(0)}`, insertRow(`signalhouse.${logLandingSlotTable(0)}`)],
+  ['File (`landing_file_0`, migration 10), INSERT', fileTable, insertRow(fileTable)],
+  ['File (`landing_file_0`), appended to its file', fileTable, async (k: number) => appendLandingRow(slotFile, landingRow(k))],
 ] as const;
 const slotRuns = 1_000;
 for (let round = 0; round < 2; round++) {
-  for (const [name, table] of slots) {
-    const m = await measure(slotRuns, (k) => landRow(store, table, { generation: 'bench', stage: String(k), target: 'otel_logs', block }));
+  for (const [name, table, land] of slots) {
+    const m = await measure(slotRuns, land);
     await store.client.command({ query: `TRUNCATE TABLE ${table}` });
     console.log(`| ${name}, round ${round + 1} | ${(m.wall * 1000).toFixed(0)} | ${(m.cpu * 1000).toFixed(0)} |`);
   }

@@ -33,6 +33,7 @@ export interface Telemetry {
   readonly landingRows: Gauge;
   readonly landingMovedRows: Counter;
   readonly landingMoveDuration: Histogram;
+  readonly landingMergedBlocks: Counter;
   readonly landingMoveFailures: Counter<'retryable'>;
   readonly inFlightRequests: Gauge;
   /** Request-body and WebSocket message bytes held until answered (the in-flight byte budget). */
@@ -152,9 +153,14 @@ export function createTelemetry(): Telemetry {
       help: 'Rows moved from the landing table to their tables.',
       registers,
     }),
+    landingMergedBlocks: new Counter({
+      name: 'signalhouse_exporter_landing_merged_blocks_total',
+      help: 'Landed blocks merged into one block per generation and table before their move.',
+      registers,
+    }),
     landingMoveDuration: new Histogram({
       name: 'signalhouse_exporter_landing_move_duration_seconds',
-      help: 'Time to move one landed generation (read, INSERT per table, drop).',
+      help: 'Time to move one landed generation (merge, INSERT per table, empty the slot).',
       buckets: TIME_BUCKETS,
       registers,
     }),

@@ -66,7 +66,7 @@ it('flushes queued rows on SIGTERM and stores every acknowledged event', async (
 it('after a load of landed requests, SIGTERM leaves nothing in the landing slots; requests during the drain get 503 + Retry-After', async () => {
   // Moves once a minute: at SIGTERM every acknowledged row of the load is still landed, and the drain moves it.
   // Started as users start it (`npm start`) and stopped by a SIGTERM to npm, as `kill` or a supervisor sends it.
-  const { dataDir, configPath } = serverFiles('load', '    landing: { move_delay: 1m, move_max_rows: 1000000 }\n');
+  const { dataDir, configPath } = serverFiles('load', '    landing: { max_rows: 5000, move_delay: 1m, move_max_rows: 1000000 }\n');
   const server = await startServerProcess({ dataDir, configPath, viaNpmStart: true });
   // `npm start` says where the gRPC listener is (GRPC_PORT).
   await expect.poll(() => server.output()).toContain(`gRPC (OTLP, analytics.v1.AnalyticsService, grpc.health.v1) on ${server.grpcAddress}`);

@@ -35,6 +35,8 @@ const DECODED_ROW_OVERHEAD = 1024;
 
 /** Landed rows not yet moved, in generations, beyond which small groups skip the landing table. */
 const LANDING_BACKLOG_GENERATIONS = 4;
+/** The landed blocks' bytes, held in memory until they move, past which groups go straight to their table. */
+const LANDING_BACKLOG_BYTES = 64 * 1024 * 1024;
 
 /** Rows waiting for a busy table that justify a second, parallel INSERT. */
 const PARALLEL_MIN_ROWS = 5_000;
@@ -138,14 +140,20 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
           // A generation may span many days of event time: lift the per-INSERT partition limit for it. Its
           // threads run niced, so requests' INSERTs into the landing table get the CPU first (bench:ingest).
           insertTarget: (table, payloads, token) => insert(table, payloads, token, ', throw_on_max_partitions_per_insert_block = 0, os_thread_priority = 19'),
-          withRetry,
+          encodeBlock: (table, batches) =>
+            table === 'otel_logs' ? encodeLogBlock(batches as readonly LogBatch[]) : encodeSpanBlock(batches as readonly SpanBatch[]),
           isRetryable: isRetryableStoreError,
           telemetry,
           logger: opts.logger,
         })
       : undefined;
   const landingBacklogLimit = config.landing.move_max_rows * LANDING_BACKLOG_GENERATIONS;
-  const landsHere = (rows: number) => landing !== undefined && rows < config.landing.max_rows && landing.backlogRows < landingBacklogLimit && landing.hasRoom;
+  const landsHere = (rows: number) =>
+    landing !== undefined &&
+    rows < config.landing.max_rows &&
+    landing.backlogRows < landingBacklogLimit &&
+    landing.backlogBytes < LANDING_BACKLOG_BYTES &&
+    landing.hasRoom;
 
   /** The Native block of some requests' events; encoded once per INSERT and reused by its retries. */
   function encode(table: Table, batches: readonly Batch[], rows: number): Buffer {
@@ -166,7 +174,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
     } catch (err) {
       return new SignalhouseError('INTERNAL', `events could not be encoded for storage: ${(err as Error).message}`, { cause: err });
     }
-    if (landing && landsHere(rows)) return landing.stage(table, payload, rows);
+    if (landing && landsHere(rows)) return landing.stage(table, payload, rows, batches);
     return withRetry(table, () => insert(table, [payload], id));
   }
 

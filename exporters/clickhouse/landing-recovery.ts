@@ -59,10 +59,11 @@ export async function cutTornRow(path: string): Promise<number> {
 }
 
 /**
- * Moves what a previous run left landed; returns how many generations it moved and the slots it left empty.
+ * Moves what a previous run left landed; returns how many generations it moved, the slots it left empty and
+ * each slot's file.
  * Storage trouble fails the start; rows the tables refuse stay landed (logged) and do not block it.
  */
-export async function recoverLanded(deps: RecoveryDeps): Promise<{ moved: number; freeSlots: number[] }> {
+export async function recoverLanded(deps: RecoveryDeps): Promise<{ moved: number; freeSlots: number[]; slotFiles: string[] }> {
   const { store, telemetry, logger, move } = deps;
   const legacyTable = `${deps.database}.${LANDING_TABLE}`;
   const logSlotTable = (slot: number) => `${deps.database}.${logLandingSlotTable(slot)}`;
@@ -108,14 +109,16 @@ export async function recoverLanded(deps: RecoveryDeps): Promise<{ moved: number
     query_params: { db: deps.database },
     format: 'JSONEachRow',
   });
-  const slotFiles = new Map((await files.json<{ name: string; path: string }>()).map((r) => [r.name, r.path]));
+  const pathsByTable = new Map((await files.json<{ name: string; path: string }>()).map((r) => [r.name, r.path]));
+  const slotFiles: string[] = [];
   for (let slot = 0; slot < LANDING_SLOTS; slot++) {
-    const path = slotFiles.get(landingSlotTable(slot));
+    const path = pathsByTable.get(landingSlotTable(slot));
     if (path === undefined) throw new Error(`landing slot ${landingSlotTable(slot)} is missing (migration 10)`);
+    slotFiles.push(path);
     const cut = await cutTornRow(path);
     if (cut > 0)
       logger?.warn({ slot: landingSlotTable(slot), bytes: cut }, 'cut off a landing row a crash left half-written (its request was never acknowledged)');
     if (await emptySlot(slotTable(slot))) freeSlots.push(slot);
   }
-  return { moved, freeSlots };
+  return { moved, freeSlots, slotFiles };
 }

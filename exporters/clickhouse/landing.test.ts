@@ -8,6 +8,7 @@
 import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTempStore } from '../../test/helpers/store.ts';
 import { type ClickHouseExporterConfig, clickhouseExporterSchema } from './config.ts';
@@ -16,7 +17,11 @@ import { logBatch, NOW_NANOS, testResource, testScope } from '../../test/helpers
 import { createTelemetry, type Telemetry } from '../../core/telemetry.ts';
 import { createClickHouseExporter } from './exporter.ts';
 import { cutTornRow } from './landing-recovery.ts';
-import { LANDING_SLOTS } from '../../storage/schema.ts';
+import { appendLandingRow, landingRowBytes, MERGED_STAGE, moveToken } from './landing.ts';
+import { encodeLogBlock, LOG_FORMAT } from './rows.ts';
+import { LANDING_SLOTS, landingSlotTable } from '../../storage/schema.ts';
+import { SignalhouseError } from '../../core/errors.ts';
+import { propertyOptions } from '../../test/helpers/hostile.ts';
 import type { Store } from '../../storage/store.ts';
 
 const temp = useTempStore({ prefix: 'landing', migrated: true });
@@ -88,6 +93,10 @@ async function landedSlot(): Promise<{ slot: string; path: string }> {
   const { path } = await one<{ path: string }>(`SELECT data_paths[1] AS path FROM system.tables WHERE database = 'signalhouse' AND name = '${slot}'`);
   return { slot, path };
 }
+/** A slot's file (by slot number). */
+async function slotFile(slot: number): Promise<{ path: string }> {
+  return one<{ path: string }>(`SELECT data_paths[1] AS path FROM system.tables WHERE database = 'signalhouse' AND name = '${landingSlotTable(slot)}'`);
+}
 /**
  * What an earlier version left landed: `n` events landed by a run that stops without moving them (as after kill
  * -9), their block then moved by `copy` (an INSERT from the slot) to where that version kept it.
@@ -120,6 +129,67 @@ describe('landing table', () => {
     expect(await rollupEvents()).toBe(before + 7);
     expect(await metric(telemetry, 'landingMovedRows')).toBe(7);
     await exp.drain();
+  });
+
+  it("merges a generation's small blocks into one block for its move", async () => {
+    const telemetry = createTelemetry();
+    const exp = await exporter(telemetry);
+    const before = await rollupEvents();
+    // One request at a time: a block each.
+    for (let k = 0; k < 6; k++) await exp.export(batch(`merge.${k}`, 1 + (k % 3)));
+    expect(await landedBlocks()).toBe(6);
+    await exp.settle();
+    expect(await Promise.all(Array.from({ length: 6 }, (_, k) => stored(`merge.${k}`)))).toEqual([1, 2, 3, 1, 2, 3]);
+    expect(await rollupEvents()).toBe(before + 12);
+    expect((await telemetry.landingMergedBlocks.get()).values[0].value).toBe(6);
+    expect(await landedBlocks()).toBe(0);
+    await exp.drain();
+  });
+
+  for (const [crash, inserted] of [
+    ['after the merged block was appended, before its INSERT', false],
+    ["after the merged block's INSERT, before the slot was emptied", true],
+  ] as const) {
+    it(`moves a generation exactly once at the next start when a crash came ${crash}`, async () => {
+      const crashed = await exporter(createTelemetry());
+      const id = inserted ? 'crash.inserted' : 'crash.appended';
+      const batches = [batch(`${id}.a`, 2), batch(`${id}.b`, 3)];
+      for (const b of batches) await crashed.export(b);
+      const { slot, path } = await landedSlot();
+      const { generation } = await one<{ generation: string }>(`SELECT any(Generation) AS generation FROM signalhouse.${slot}`);
+      // What the move does before the crash: the merged block appended to the slot (and inserted).
+      const merged = encodeLogBlock(batches);
+      appendLandingRow(path, { generation, stage: MERGED_STAGE, target: 'otel_logs', block: merged });
+      if (inserted) {
+        await store.insertNative({
+          table: 'signalhouse.otel_logs',
+          columns: LOG_FORMAT.columns,
+          structure: LOG_FORMAT.structure,
+          payloads: [merged],
+          settings: `insert_deduplication_token = '${moveToken(generation)}'`,
+        });
+      }
+      const next = await exporter(createTelemetry());
+      expect([await stored(`${id}.a`), await stored(`${id}.b`)]).toEqual([2, 3]);
+      expect(await uniqueIds(`${id}.b`)).toBe(3);
+      expect(await landedBlocks()).toBe(0);
+      await next.drain();
+    });
+  }
+
+  it('moves the blocks as landed when a crash cut the merged block short', async () => {
+    const crashed = await exporter(createTelemetry());
+    const batches = [batch('torn.merge.a', 2), batch('torn.merge.b', 1)];
+    for (const b of batches) await crashed.export(b);
+    const { slot, path } = await landedSlot();
+    const { generation } = await one<{ generation: string }>(`SELECT any(Generation) AS generation FROM signalhouse.${slot}`);
+    const whole = landingRowBytes({ generation, stage: MERGED_STAGE, target: 'otel_logs', block: encodeLogBlock(batches) });
+    await appendFile(path, whole.subarray(0, whole.length - 10));
+    const next = await exporter(createTelemetry());
+    expect([await stored('torn.merge.a'), await stored('torn.merge.b')]).toEqual([2, 1]);
+    expect(await uniqueIds('torn.merge.a')).toBe(2);
+    expect(await landedBlocks()).toBe(0);
+    await next.drain();
   });
 
   it('sends a group of max_rows or more straight to its table', async () => {
@@ -216,19 +286,19 @@ describe('landing table', () => {
     await Promise.all([exp.drain(), next.drain()]);
   });
 
-  it('moves a block that landed twice (a retried stage INSERT: slots do not deduplicate) once', async () => {
-    const exp = await exporter(createTelemetry());
-    await exp.export(batch('twice', 3));
+  it('moves a block a slot holds twice (a retried INSERT of an earlier version: slots do not deduplicate) once, at the next start', async () => {
+    const crashed = await exporter(createTelemetry());
+    await crashed.export(batch('twice', 3));
     const { slot } = await landedSlot();
     // Through a Log table: a File table cannot be read and appended to in one statement.
     await store.client.command({ query: `INSERT INTO signalhouse.landing_0 SELECT * FROM signalhouse.${slot}` });
     await store.client.command({ query: `INSERT INTO signalhouse.${slot} SELECT * FROM signalhouse.landing_0` });
     await store.client.command({ query: 'TRUNCATE TABLE signalhouse.landing_0' });
     expect(await landedBlocks()).toBe(2);
-    await exp.settle();
+    const next = await exporter(createTelemetry());
     expect(await stored('twice')).toBe(3);
     expect(await landedBlocks()).toBe(0);
-    await exp.drain();
+    await next.drain();
   });
 
   it('moves what a version before the landing slots left in its MergeTree table, exactly once', async () => {
@@ -291,10 +361,44 @@ describe('landing table', () => {
     await rm(dir, { recursive: true });
   });
 
-  it('lands a block too big to send as text through the spool as Native, and moves it', async () => {
+  it('appends rows the engine reads back byte for byte, whatever bytes the block holds', async () => {
+    const { path } = await slotFile(LANDING_SLOTS - 1);
+    const table = `signalhouse.${landingSlotTable(LANDING_SLOTS - 1)}`;
+    // Blocks of any bytes (tab, line feed, carriage return and backslash are what TabSeparated escapes).
+    const special = fc.constantFrom(0x09, 0x0a, 0x0d, 0x5c, 0x00, 0xff);
+    const blockBytes = fc.array(fc.oneof(fc.integer({ min: 0, max: 255 }), special), { maxLength: 300 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(blockBytes, { minLength: 1, maxLength: 5 }), async (blocks) => {
+        await store.client.command({ query: `TRUNCATE TABLE ${table}` });
+        for (const [k, b] of blocks.entries()) appendLandingRow(path, { generation: 'prop', stage: String(k), target: 'otel_logs', block: Buffer.from(b) });
+        const rows = await (
+          await store.client.query({ query: `SELECT Stage, hex(Block) AS hex FROM ${table} ORDER BY toUInt32(Stage)`, format: 'JSONEachRow' })
+        ).json<{ Stage: string; hex: string }>();
+        expect(rows).toEqual(blocks.map((b, k) => ({ Stage: String(k), hex: Buffer.from(b).toString('hex').toUpperCase() })));
+      }),
+      propertyOptions(60),
+    );
+    await store.client.command({ query: `TRUNCATE TABLE ${table}` });
+  });
+
+  it('answers a slot that cannot take a row with a retryable 503 error', () => {
+    // /dev/full refuses every write with ENOSPC, as a full disk does.
+    const append = () => appendLandingRow('/dev/full', { generation: 'g', stage: '1', target: 'otel_logs', block: Buffer.from('block') });
+    const failure = (() => {
+      try {
+        append();
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(failure).toBeInstanceOf(SignalhouseError);
+    expect(failure).toMatchObject({ code: 'STORAGE_UNAVAILABLE', statusCode: 503, retryable: true, message: expect.stringMatching(/ENOSPC/) });
+  });
+
+  it('lands a large block (~180 KB) and moves it', async () => {
     const exp = await exporter(createTelemetry());
     const big = batch('big.block', 90);
-    // ~2 KB of attributes per event: a ~180 KB block, over the 64 KB the text path takes.
+    // ~2 KB of attributes per event: a ~180 KB block.
     for (const e of big.events) e.attributes = { ...e.attributes, 'kb.query': 'q'.repeat(2000) };
     await exp.export(big);
     expect(await landedBlocks()).toBe(1);

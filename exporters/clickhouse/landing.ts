@@ -1,16 +1,18 @@
 /**
- * The landing slots: where small INSERTs commit. Every INSERT into otel_logs pays for its columns, its indexes
+ * The landing slots: where small commits land. Every INSERT into otel_logs pays for its columns, its indexes
  * and the rollup's view (~16 ms for one row on the embedded store, ~9 ms of it the view), and the reply waits
- * for it. An INSERT into a landing slot carries the same rows as one Native block in a String column of a File
- * table (one TabSeparated file), sent from memory (~1 ms, no view, no part directory), so a small request is
- * acknowledged as soon as its block is appended there. Landed blocks move on in bulk: a generation (the blocks
- * of one slot) collects blocks for `move_delay` or `move_max_rows`, then its blocks are read back and inserted
- * into their tables in one INSERT per table, and the slot is emptied with TRUNCATE. Views and indexes then run
+ * for it. A landing slot is a File table (one TabSeparated file) whose rows each carry one commit's rows as a
+ * Native block in a String column; this process appends a row to the slot's file itself (`appendLandingRow`:
+ * the bytes the engine's INSERT would write, without an INSERT), so a small request is acknowledged as soon as
+ * its block is in the file. Landed blocks move on in bulk: a generation (the blocks of one slot) collects blocks
+ * for `move_delay` or `move_max_rows`, then its blocks, kept in memory until then, are inserted into their
+ * tables in one INSERT per table, and the slot is emptied with TRUNCATE; the file is read back only by recovery
+ * at the next start (reading it back on every move cost about as much as the move's INSERT). Views and indexes then run
  * once per generation instead of once per request. There are LANDING_SLOTS slots; when none is free, INSERTs
  * go straight to their tables.
  *
  * Loss and duplication: a block is acknowledged only once appended to its slot, so a crash loses nothing (the
- * file keeps what was appended before a kill -9); the next start moves every generation left in a slot before
+ * file keeps what was written before a kill -9); the next start moves every generation left in a slot before
  * anything else runs. A row ends with its line feed, the last byte written: a row a crash cut short has none,
  * was never acknowledged, and is cut off before the slot is read (`cutTornRow`). A generation's INSERT carries
  * the token `landing-<generation>`, so a move that committed before a crash (slot not yet emptied) is
@@ -28,13 +30,14 @@
  * tables (chDB locks its data directory). Instances sharing a server would move each other's generations.
  */
 import { randomUUID } from 'node:crypto';
+import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { SignalhouseError } from '../../core/errors.ts';
+import { SignalhouseError } from '../../core/errors.ts';
+import type { Batch } from '../../core/event.ts';
 import type { Telemetry } from '../../core/telemetry.ts';
 import type { RetryPolicy } from '../exporterhelper/retry.ts';
 import { BinaryReader } from './binary-reader.ts';
 import { recoverLanded, SLOT_READ_SETTINGS } from './landing-recovery.ts';
-import { BinaryWriter } from './binary-writer.ts';
 import { LANDING_TABLE, landingSlotTable } from '../../storage/schema.ts';
 import { type Store, sqlString, tsvEscape } from '../../storage/store.ts';
 
@@ -54,18 +57,18 @@ export interface LandingOptions {
    * while draining up to its max_elapsed_time (then the generation stays landed for the next start).
    */
   moveRetry: RetryPolicy;
+  /** The Native block of some batches for a target table (to merge a generation's blocks). */
+  encodeBlock(table: TargetTable, batches: readonly Batch[]): Buffer;
   /** One INSERT of Native blocks into a target table, with its deduplication token. */
   insertTarget(table: TargetTable, payloads: readonly Buffer[], token: string): Promise<void>;
-  /** Runs one INSERT with the exporter's retry policy; resolves with the final error, if any. */
-  withRetry(label: string, attempt: () => Promise<void>): Promise<SignalhouseError | undefined>;
   isRetryable(err: unknown): boolean;
   telemetry: Telemetry;
   logger?: Logger;
 }
 
 export interface Landing {
-  /** Commits one request group's Native block for `table`; resolves (with no error) once it is durable. */
-  stage(table: TargetTable, block: Buffer, rows: number): Promise<SignalhouseError | undefined>;
+  /** Commits one request group's Native block for `table` (`batches`: what it encodes); resolves (with no error) once it is durable. */
+  stage(table: TargetTable, block: Buffer, rows: number, batches: readonly Batch[]): Promise<SignalhouseError | undefined>;
   /** Moves every generation a previous run left behind; call before accepting data. Returns how many. */
   recover(): Promise<number>;
   /** Resolves when every block landed before the call has moved on (or, after `drain`, been left for the next start). */
@@ -74,70 +77,104 @@ export interface Landing {
   drain(): Promise<void>;
   /** Rows landed and not yet moved. */
   readonly backlogRows: number;
+  /** Bytes of the blocks landed and not yet moved, which the moves take from memory. */
+  readonly backlogBytes: number;
   /** Whether `stage` can take a block now: a generation is open or a slot is free (none before `recover`). */
   readonly hasRoom: boolean;
 }
+
+/** A generation's blocks for one table, and while it is small, the batches they encode (to merge them). */
+interface Landed {
+  blocks: Buffer[];
+  batches: Batch[] | undefined;
+  rows: number;
+}
+
+/**
+ * A generation's blocks for one table are merged into one before its move while it holds at most this many rows.
+ * ClickHouse pays ~0.25 ms of CPU for every Native block an INSERT carries (1,000 one-row blocks: ~250 ms; one
+ * 1,000-row block: ~25 ms), and at 1,000 single-event requests a second every commit is a block of one or two
+ * rows. Above it, blocks are large enough that merging saves little, and the batches would hold memory.
+ */
+const MERGE_MAX_ROWS = 5_000;
+/**
+ * ...and while its blocks hold at most this many rows on average: re-encoding costs ~1–10 µs a row on the main
+ * thread (web events, ~30 attributes, the most), so merging pays only for blocks of a few rows.
+ */
+const MERGE_MAX_ROWS_PER_BLOCK = 20;
+/** The Stage of a generation's merged block in its slot: recovery then moves that one instead of the others. */
+export const MERGED_STAGE = 'merged';
 
 interface Generation {
   readonly id: string;
   /** Its slot: the File table its blocks land in, its own until it has moved on. */
   readonly slot: number;
   rows: number;
-  /** Stage INSERTs into this generation still running (with their retries). */
-  staging: number;
   sealed: boolean;
   moving: boolean;
+  /** What landed, by table: the move inserts these (the slot's file is read only by recovery). */
+  readonly landed: Map<TargetTable, Landed>;
+  bytes: number;
   timer: NodeJS.Timeout | undefined;
   readonly done: Promise<void>;
   finish(): void;
 }
 
-const LANDING_COLUMNS = ['Generation', 'Stage', 'TargetTable', 'Block'];
-const NEWLINE = Buffer.from('\n');
-/**
- * Blocks up to this size land as TabSeparated text sent from memory (store.insertTsv): no spool file, ~2 ms of
- * CPU. Bigger ones (full-load groups) land as a Native row through a spool file instead: escaping megabytes on
- * the main thread cost ~10% of the events/s at 100 events per request.
- */
-const TSV_MAX_BLOCK_BYTES = 64 * 1024;
-/**
- * A one-row TSV INSERT needs neither parallel parsing nor pipeline threads: without them it runs on fewer
- * threads, each a hand-off that waits for a core under load (bench:ingest single-event p99 16.4 → 13.9 ms,
- * landing INSERT p50 2.6 → 2.3 ms).
- */
-const TSV_SETTINGS = { input_format_parallel_parsing: '0', max_threads: '1' };
+export const LANDING_COLUMNS = ['Generation', 'Stage', 'TargetTable', 'Block'];
 
-/** One landing row: generation, stage, table and the Native block, as TabSeparated or as a Native block. */
-export function landRow(store: Store, table: string, row: { generation: string; stage: string; target: TargetTable; block: Buffer }): Promise<void> {
-  if (row.block.length <= TSV_MAX_BLOCK_BYTES) {
-    const body = Buffer.concat([Buffer.from(`${row.generation}\t${row.stage}\t${row.target}\t`), tsvEscape(row.block), NEWLINE]);
-    return store.insertTsv({ table, columns: LANDING_COLUMNS, body, settings: TSV_SETTINGS });
-  }
-  const w = new BinaryWriter(256);
-  w.varint(LANDING_COLUMNS.length);
-  w.varint(1);
-  for (const [name, value] of [
-    ['Generation', row.generation],
-    ['Stage', row.stage],
-    ['TargetTable', row.target],
-  ]) {
-    w.str(name);
-    w.str('String');
-    w.str(value);
-  }
-  w.str('Block');
-  w.str('String');
-  w.varint(row.block.length);
-  // The block follows as its own buffer: no copy.
-  const payloads = [Buffer.from(w.view()), row.block];
-  return store.insertNative({
-    table,
-    columns: `(${LANDING_COLUMNS.join(', ')})`,
-    structure: LANDING_COLUMNS.map((c) => `${c} String`).join(', '),
-    payloads,
-    settings: 'insert_deduplicate = 0',
-  });
+export interface LandingRow {
+  generation: string;
+  stage: string;
+  target: TargetTable;
+  block: Buffer;
 }
+
+/** One landing row as the slot's file holds it: the four columns as TabSeparated, ending with its line feed. */
+export function landingRowBytes(row: LandingRow): Buffer {
+  const head = Buffer.from(`${row.generation}\t${row.stage}\t${row.target}\t`, 'latin1');
+  const block = tsvEscape(row.block);
+  const bytes = Buffer.allocUnsafe(head.length + block.length + 1);
+  head.copy(bytes, 0);
+  block.copy(bytes, head.length);
+  bytes[bytes.length - 1] = 0x0a;
+  return bytes;
+}
+
+/**
+ * Appends one landing row to a slot's file, as the File engine's INSERT would: the same bytes, written by this
+ * process in one write instead of through a ClickHouse INSERT (~1 ms of the engine's CPU and two thread
+ * hand-offs for every small request's commit; the append is a few µs on the main thread). The row is durable
+ * against a crash of the process once this returns, as an INSERT's are (File tables do not fsync). A write that
+ * fails part-way is cut back. The file is opened for each row: TRUNCATE TABLE (after a move) may replace it.
+ */
+export function appendLandingRow(path: string, row: LandingRow): void {
+  const bytes = landingRowBytes(row);
+  let fd: number;
+  try {
+    fd = openSync(path, 'a');
+  } catch (err) {
+    throw slotWriteError(err);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    try {
+      for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written);
+    } catch (err) {
+      try {
+        ftruncateSync(fd, size);
+      } catch {
+        // Left torn: the generation takes no more rows and its move cuts the tail off first (landing.ts).
+      }
+      throw slotWriteError(err);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A slot that cannot take a row (disk full, I/O error): nothing was acknowledged, the client retries later. */
+const slotWriteError = (err: unknown) =>
+  new SignalhouseError('STORAGE_UNAVAILABLE', `storage unavailable, retry later: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 5 });
 
 /** The deduplication token of a generation's move: the same on every attempt, across restarts. */
 export const moveToken = (generation: string) => `landing-${generation}`;
@@ -167,13 +204,30 @@ export function createLanding(opts: LandingOptions): Landing {
   const slotTable = (slot: number) => `${opts.database}.${landingSlotTable(slot)}`;
   /** Empty slots; filled by `recover`, which empties every slot first. */
   const freeSlots: number[] = [];
+  /** Each slot's file, from `recover`. */
+  let slotFiles: readonly string[] = [];
   const unfinished = new Set<Generation>();
   let current: Generation | undefined;
   let backlogRows = 0;
+  let backlogBytes = 0;
   let draining = false;
   /** Moves run one at a time, in the order their generations were sealed. */
   let moveChain: Promise<void> = Promise.resolve();
   let stageSeq = 0;
+
+  /** Appends a block to its slot's file; the error its requests get if the file could not take it (not retried). */
+  function landBlock(slot: number, row: LandingRow): SignalhouseError | undefined {
+    const end = telemetry.exportCommitDuration.startTimer({ table: LANDING_TABLE });
+    try {
+      appendLandingRow(slotFiles[slot], row);
+      return undefined;
+    } catch (err) {
+      telemetry.exportFailures.inc({ table: LANDING_TABLE, retryable: 'true' });
+      return err as SignalhouseError;
+    } finally {
+      end();
+    }
+  }
 
   function openGeneration(): Generation {
     const slot = freeSlots.shift();
@@ -182,7 +236,7 @@ export function createLanding(opts: LandingOptions): Landing {
     const done = new Promise<void>((resolve) => {
       finish = resolve;
     });
-    const g: Generation = { id: randomUUID(), slot, rows: 0, staging: 0, sealed: false, moving: false, timer: undefined, done, finish };
+    const g: Generation = { id: randomUUID(), slot, rows: 0, landed: new Map(), bytes: 0, sealed: false, moving: false, timer: undefined, done, finish };
     unfinished.add(g);
     return g;
   }
@@ -195,16 +249,18 @@ export function createLanding(opts: LandingOptions): Landing {
     moveWhenReady(g);
   }
 
-  /** A sealed generation moves once its last stage INSERT has finished. */
+  /** A sealed generation moves (one at a time, in order). */
   function moveWhenReady(g: Generation): void {
-    if (!g.sealed || g.staging > 0 || g.moving) return;
+    if (!g.sealed || g.moving) return;
     g.moving = true;
     moveChain = moveChain.then(async () => {
-      // Also when every stage INSERT failed: a block that committed although its INSERT reported failure (its
-      // retries ran out) is in the slot and moves on with it, as it would stay in otel_logs without the landing
-      // table; then the slot is emptied. A slot whose rows could not move stays taken until the next start.
-      if (await moveWithRetry(slotTable(g.slot), g.id, `TRUNCATE TABLE ${slotTable(g.slot)}`)) freeSlots.push(g.slot);
+      // Its blocks from memory, then the slot is emptied. A slot whose rows could not move stays taken (and its
+      // file holds them) until the next start.
+      const blocks = new Map([...g.landed].map(([table, landed]) => [table, mergedBlocks(g, table, landed)]));
+      g.landed.clear();
+      if (await moveWithRetry(slotTable(g.slot), g.id, `TRUNCATE TABLE ${slotTable(g.slot)}`, blocks)) freeSlots.push(g.slot);
       backlogRows -= g.rows;
+      backlogBytes -= g.bytes;
       telemetry.landingRows.set(backlogRows);
       telemetry.landingMovedRows.inc(g.rows);
       unfinished.delete(g);
@@ -212,15 +268,39 @@ export function createLanding(opts: LandingOptions): Landing {
     });
   }
 
+  /**
+   * The blocks a generation moves into `table`: one merged block when it holds several and their batches, else
+   * the blocks as landed. The merged block is appended to the slot first (Stage `merged`), so that a move
+   * recovery repeats after a crash inserts the same block under the same deduplication token; if it cannot be
+   * appended, the blocks as landed move instead.
+   */
+  function mergedBlocks(g: Generation, table: TargetTable, landed: Landed): Buffer[] {
+    if (landed.blocks.length < 2 || landed.batches === undefined || landed.rows > landed.blocks.length * MERGE_MAX_ROWS_PER_BLOCK) return landed.blocks;
+    try {
+      const merged = opts.encodeBlock(table, landed.batches);
+      appendLandingRow(slotFiles[g.slot], { generation: g.id, stage: MERGED_STAGE, target: table, block: merged });
+      telemetry.landingMergedBlocks.inc(landed.blocks.length);
+      return [merged];
+    } catch (err) {
+      logger?.warn({ err, generation: g.id }, 'landed blocks could not be merged; they move as they landed');
+      return landed.blocks;
+    }
+  }
+
   /** The generation's blocks, read on a writer connection (an id we made, inlined: see store.ts on parameters). */
   async function readBlocks(table: string, generation: string): Promise<Map<TargetTable, Buffer[]>> {
-    // A slot may hold a retried block twice (slots do not deduplicate): one row per stage. The legacy table
+    // A table's merged block when the slot holds one, else its blocks as landed. A slot of an earlier version
+    // may hold a retried block twice (slots do not deduplicate): one row per stage. The legacy table
     // deduplicated its INSERTs itself and has no Stage column.
-    const oncePerStage = table === legacyTable ? '' : ' LIMIT 1 BY Stage';
+    const id = sqlString(generation);
+    const query =
+      table === legacyTable
+        ? `SELECT TargetTable, Block FROM ${table} WHERE Generation = ${id}${SLOT_READ_SETTINGS} FORMAT RowBinary`
+        : `SELECT TargetTable, Block FROM ${table} WHERE Generation = ${id}` +
+          ` AND (Stage = '${MERGED_STAGE}') = (TargetTable IN (SELECT TargetTable FROM ${table} WHERE Generation = ${id} AND Stage = '${MERGED_STAGE}'))` +
+          ` LIMIT 1 BY TargetTable, Stage${SLOT_READ_SETTINGS} FORMAT RowBinary`;
     const data = await store.withWriter(async (writer) => {
-      const rs = await writer.exec({
-        query: `SELECT TargetTable, Block FROM ${table} WHERE Generation = ${sqlString(generation)}${oncePerStage}${SLOT_READ_SETTINGS} FORMAT RowBinary`,
-      });
+      const rs = await writer.exec({ query });
       const chunks: Buffer[] = [];
       for await (const chunk of rs.stream) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks);
@@ -229,12 +309,13 @@ export function createLanding(opts: LandingOptions): Landing {
   }
 
   /**
-   * Moves one generation out of `table`: its blocks into their tables (one INSERT each), then `cleanup`, if any
-   * (a statement of ours that empties the slot, or drops the generation's partition of the legacy table).
+   * Moves one generation out of `table`: its blocks (`landed`, or read from the table) into their tables (one
+   * INSERT each), then `cleanup`, if any (a statement of ours that empties the slot, or drops the generation's
+   * partition of the legacy table).
    */
-  async function move(table: string, generation: string, cleanup?: string): Promise<void> {
+  async function move(table: string, generation: string, cleanup?: string, landed?: Map<TargetTable, Buffer[]>): Promise<void> {
     const end = telemetry.landingMoveDuration.startTimer();
-    const blocks = await readBlocks(table, generation);
+    const blocks = landed ?? (await readBlocks(table, generation));
     for (const target of TARGET_TABLES) {
       const payloads = blocks.get(target);
       if (payloads) await opts.insertTarget(target, payloads, moveToken(generation));
@@ -249,8 +330,8 @@ export function createLanding(opts: LandingOptions): Landing {
    * on; every start tries it again. While draining, retries stop after the policy's max_elapsed_time (next
    * start, again).
    */
-  async function moveWithRetry(table: string, generation: string, cleanup: string): Promise<boolean> {
-    const failure = await opts.moveRetry.run(() => move(table, generation, cleanup), {
+  async function moveWithRetry(table: string, generation: string, cleanup: string, landed: Map<TargetTable, Buffer[]>): Promise<boolean> {
+    const failure = await opts.moveRetry.run(() => move(table, generation, cleanup, landed), {
       isRetryable: opts.isRetryable,
       persistent: () => !draining,
       onFailure(err, retryable, retrying) {
@@ -273,31 +354,45 @@ export function createLanding(opts: LandingOptions): Landing {
       return backlogRows;
     },
 
+    get backlogBytes() {
+      return backlogBytes;
+    },
+
     get hasRoom() {
       return current !== undefined || freeSlots.length > 0;
     },
 
-    async stage(target, block, rows) {
+    async stage(target, block, rows, batches) {
       const g = (current ??= openGeneration());
-      g.staging++;
-      const stage = String(++stageSeq);
-      // Slots have no deduplication: a retried block may land twice, and its move reads each stage once.
-      const err = await opts.withRetry(LANDING_TABLE, () => landRow(store, slotTable(g.slot), { generation: g.id, stage, target, block }));
-      g.staging--;
+      const err = landBlock(g.slot, { generation: g.id, stage: String(++stageSeq), target, block });
       if (err === undefined) {
+        let landed = g.landed.get(target);
+        if (landed === undefined) g.landed.set(target, (landed = { blocks: [], batches: [], rows: 0 }));
+        landed.blocks.push(block);
+        landed.rows += rows;
+        if (landed.batches && landed.rows <= MERGE_MAX_ROWS) landed.batches.push(...batches);
+        else landed.batches = undefined;
         g.rows += rows;
+        g.bytes += block.length;
         backlogRows += rows;
+        backlogBytes += block.length;
         telemetry.landingRows.set(backlogRows);
         if (g.rows >= opts.moveMaxRows || draining) seal(g);
         else g.timer ??= setTimeout(() => seal(g), opts.moveDelay);
-      } else if (g.rows === 0 && g.staging === 0) seal(g);
+      } else {
+        // What landed before it moves on; later blocks open a generation in another slot (none is appended
+        // after a row the failure may have left torn).
+        seal(g);
+      }
       moveWhenReady(g);
       return err;
     },
 
     async recover() {
-      const { moved, freeSlots: empty } = await recoverLanded({ store, database: opts.database, telemetry, logger, isRetryable: opts.isRetryable, move });
-      freeSlots.push(...empty);
+      const recovered = await recoverLanded({ store, database: opts.database, telemetry, logger, isRetryable: opts.isRetryable, move });
+      slotFiles = recovered.slotFiles;
+      freeSlots.push(...recovered.freeSlots);
+      const moved = recovered.moved;
       return moved;
     },
 
