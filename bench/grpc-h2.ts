@@ -2,7 +2,7 @@
  * A lean gRPC client for the load generator, on node:http2: long-lived HTTP/2 sessions, each call one stream
  * carrying one pre-framed message (the 5-byte gRPC prefix, flag 0, then the OTLP protobuf) with
  * `content-type: application/grpc` and `te: trailers`, its status read from `grpc-status` (trailers, or the
- * headers of a trailers-only reply). No channel, no interceptors, no (de)serializer, no metadata objects: a
+ * headers of a trailers-only reply), the call done as soon as that arrives. No channel, no interceptors, no (de)serializer, no metadata objects: a
  * `@grpc/grpc-js` client spends about twice the server's CPU per call on this machine, so it would measure
  * itself. Calls are spread over the sessions in turn, any number in flight on each (HTTP/2 streams), as
  * autocannon spreads requests over its connections. A session the server closes (GOAWAY, connection age) is
@@ -59,12 +59,14 @@ export function h2GrpcClient(address: string, path: string, authorization: strin
         const stream = session.request(headers);
         const readStatus = (h: Record<string, unknown>) => {
           const s = h['grpc-status'];
-          if (s !== undefined) status = Number(s);
+          // A unary call's outcome is known with its status, as grpc-js reports it; the stream's 'close' comes
+          // later, after its teardown (resolving there added ~4–6 ms to the p99 at 1,000 calls/s).
+          if (s !== undefined) resolve((status = Number(s)));
         };
         stream.on('response', readStatus);
         stream.on('trailers', readStatus);
         stream.on('error', () => {});
-        stream.on('close', () => resolve(status));
+        stream.on('close', () => resolve(status)); // no status came: NO_STATUS
         stream.resume(); // the response message is not needed
         stream.end(frame);
       });

@@ -2,7 +2,7 @@
  * `bench:ingest`'s OTLP/gRPC scenarios: `LogsService/Export` calls with the same protobuf payloads as the
  * OTLP/HTTP ones (fresh event ids per call), from this process. `driveGrpc` keeps BENCH_CONNECTIONS calls in
  * flight over BENCH_GRPC_CHANNELS HTTP/2 connections (default 4) for the scenario's duration, as autocannon does
- * for HTTP; `driveGrpcSteady` starts calls at a steady rate whether or not earlier ones were answered (the
+ * for HTTP; `grpcOpenLoop` starts calls at a steady rate whether or not earlier ones were answered (the
  * open-loop generator's rule: latency from each call's scheduled start).
  *
  * The client is the lean node:http2 one (grpc-h2.ts: pre-framed messages, status from the trailers); with
@@ -11,7 +11,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { grpcFrame, h2GrpcClient } from './grpc-h2.ts';
-import { steadySchedule, WARMUP_SECONDS } from './open-loop.ts';
+import { type OpenLoopResult, steadySchedule, WARMUP_SECONDS } from './open-loop.ts';
 import { CONNECTIONS, cpuDelta, DURATION, KEY, percentile, type Row, threadCpu } from './harness.ts';
 import { uniqueBodies } from './payloads.ts';
 
@@ -121,8 +121,12 @@ export async function driveGrpc(address: string, scenario: string, templates: Bu
   return row(`OTLP/gRPC ${scenario}${clientNote}`, perRequest, tally, seconds, cpu, 0);
 }
 
-/** A steady `rate` of calls for BENCH_DURATION seconds, latency from each call's scheduled start. */
-export async function driveGrpcSteady(address: string, scenario: string, template: Buffer, perRequest: number, rate: number, pid: number): Promise<Row> {
+/**
+ * A steady `rate` of calls for `seconds` after the warm-up, latency from each call's scheduled start, in the
+ * open-loop generator's result shape (non2xx: calls answered with another status than OK). Run in a process
+ * of its own by the steady scenarios (steady-client.ts).
+ */
+export async function grpcOpenLoop(address: string, template: Buffer, rate: number, seconds: number, onMeasureStart: () => void): Promise<OpenLoopResult> {
   const calls = caller(address, template);
   const warmup: Tally = { ok: 0, failed: 0, errors: 0, latencies: [] };
   const tally: Tally = { ok: 0, failed: 0, errors: 0, latencies: [] };
@@ -134,18 +138,12 @@ export async function driveGrpcSteady(address: string, scenario: string, templat
   };
   if (WARMUP_SECONDS > 0) await steadySchedule(rate, WARMUP_SECONDS, fire);
   counted = tally;
-  const cpuBefore = threadCpu(pid);
-  const genBefore = process.cpuUsage();
-  const { seconds, sendLagP99: lagP99, maxInFlight } = await steadySchedule(rate, DURATION, fire);
-  const cpu = cpuPerEvent(pid, cpuBefore, genBefore, tally.ok * perRequest);
+  onMeasureStart();
+  const schedule = await steadySchedule(rate, seconds, fire);
   await calls.close();
-  const measured = row(
-    `OTLP/gRPC ${scenario}${clientNote} (generator late by p99 ${lagP99.toFixed(1)} ms; ${maxInFlight} in flight at most)`,
-    perRequest,
-    tally,
-    seconds,
-    cpu,
-    0,
-  );
-  return { ...measured, warmupOk: warmup.ok };
+  tally.latencies.sort((a, b) => a - b);
+  return { ok: tally.ok, warmupOk: warmup.ok, non2xx: tally.failed, errors: tally.errors, latencies: tally.latencies, ...schedule };
 }
+
+/** Names the gRPC scenario as its rows do. */
+export const grpcScenario = (scenario: string) => `OTLP/gRPC ${scenario}${clientNote}`;

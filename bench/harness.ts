@@ -1,15 +1,17 @@
 /**
  * What `bench:ingest`'s scenarios share: starting a server as a child process, driving it (autocannon for
- * saturation, the open-loop generator for steady rates), reading its CPU by thread kind and its memory from
+ * saturation, the open-loop generator in a process of its own for steady rates), reading its CPU by thread kind and its memory from
  * /proc, and printing the results.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { freePort } from '../test/helpers/process.ts';
-import { openLoop } from './open-loop.ts';
 import { uniqueBodies } from './payloads.ts';
+import type { SteadyResult, SteadySpec } from './open-loop.ts';
 
 export const ROOT = join(import.meta.dirname, '..');
 export const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -117,32 +119,44 @@ export function percentile(sorted: readonly number[], q: number): number {
   return sorted.length === 0 ? NaN : Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 10) / 10;
 }
 
-/** A steady `rate` of requests from the open-loop generator (latency from each request's scheduled start). */
+/**
+ * A steady `rate` of requests (OTLP/HTTP) or calls (OTLP/gRPC) for BENCH_DURATION seconds after the warm-up,
+ * latency from each one's scheduled start, from a generator in a process of its own (steady-client.ts). The
+ * server's CPU is read over the measured seconds only.
+ */
 export async function driveSteady(
-  url: string,
+  transport: SteadySpec['transport'],
+  target: string,
   scenario: string,
-  templates: Buffer | readonly Buffer[],
+  template: Buffer,
   perRequest: number,
   rate: number,
   pid: number,
 ): Promise<Row> {
-  const nextBody = uniqueBodies(templates);
-  let cpuBefore = threadCpu(pid);
-  let genBefore = process.cpuUsage();
-  const r = await openLoop({
-    url: `${url}/v1/logs`,
-    headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${KEY}` },
-    body: nextBody,
-    rate,
-    seconds: DURATION,
-    onMeasureStart() {
-      cpuBefore = threadCpu(pid);
-      genBefore = process.cpuUsage();
-    },
+  const dir = mkdtempSync(join(tmpdir(), 'sh-steady-'));
+  const templateFile = join(dir, 'template.bin');
+  writeFileSync(templateFile, template);
+  const spec: SteadySpec = { transport, target, templateFile, rate, seconds: DURATION };
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'steady-client.ts'), JSON.stringify(spec)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const gen = process.cpuUsage(genBefore);
+  let cpuBefore = threadCpu(pid);
+  let cpuAfter = cpuBefore;
+  let last = '';
+  for await (const line of createInterface({ input: child.stdout! })) {
+    if (line === 'measuring') cpuBefore = threadCpu(pid);
+    else {
+      cpuAfter = threadCpu(pid);
+      last = line;
+    }
+  }
+  const code = await new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
+  rmSync(dir, { recursive: true, force: true });
+  if (code !== 0 || last === '') throw new Error(`the steady load generator failed (exit ${code})`);
+  const r = JSON.parse(last) as SteadyResult;
   const events = Math.max(1, r.ok * perRequest);
-  const byKind = new Map([...cpuDelta(cpuBefore, threadCpu(pid))].map(([k, v]) => [k, (v * 1e6) / events]));
+  const byKind = new Map([...cpuDelta(cpuBefore, cpuAfter)].map(([k, v]) => [k, (v * 1e6) / events]));
   return {
     ok: r.ok,
     warmupOk: r.warmupOk,
@@ -150,14 +164,14 @@ export async function driveSteady(
     target: 'signalhouse',
     eventsPerSec: Math.round((r.ok * perRequest) / r.seconds),
     reqPerSec: Math.round(r.ok / r.seconds),
-    p50: percentile(r.latencies, 0.5),
-    p95: percentile(r.latencies, 0.95),
-    p99: percentile(r.latencies, 0.99),
+    p50: r.p50,
+    p95: r.p95,
+    p99: r.p99,
     non2xx: r.non2xx,
     errors: r.errors,
     // Every reply is awaited: what was sent and acknowledged is counted exactly.
     inFlightMax: 0,
-    cpu: { total: [...byKind.values()].reduce((a, b) => a + b, 0), byKind, loadGen: (gen.user + gen.system) / events },
+    cpu: { total: [...byKind.values()].reduce((a, b) => a + b, 0), byKind, loadGen: r.cpuMicros / events },
   };
 }
 

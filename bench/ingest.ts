@@ -38,7 +38,7 @@ import { join } from 'node:path';
 import { otlpReceiverSchema } from '../receiver/otlp/config.ts';
 import { openStore } from '../storage/store.ts';
 import { CONNECTIONS, drive, driveSteady, DURATION, insertStats, KEY, peakRssMb, type Proc, quiet, ROOT, type Row, startProcess, table } from './harness.ts';
-import { driveGrpc, driveGrpcSteady } from './grpc-load.ts';
+import { driveGrpc, grpcScenario } from './grpc-load.ts';
 import { largeBodies } from './large-body.ts';
 import { rateLimitScenario } from './rate-limits.ts';
 import { aiPayload, largeWebPayloads, type Payload, webPayloads } from './payloads.ts';
@@ -163,12 +163,20 @@ async function defaultServer(dir: string, configPath: string, chosen: readonly L
   ] as const;
   for (const [name, n, rate, label] of latencyLoads) {
     if (!SCENARIOS.has(name)) continue;
-    const row = await driveSteady(server.url, `${label}, steady`, small[n].proto, n, rate, server.child.pid!);
+    const row = await driveSteady('http', server.url, `${label}, steady`, small[n].proto, n, rate, server.child.pid!);
     rows.push(row);
     accepted += (row.ok + (row.warmupOk ?? 0)) * n;
   }
   if (SCENARIOS.has('grpc-single')) {
-    const row = await driveGrpcSteady(server.grpcAddress, 'protobuf 1/call at 1k calls/s, steady', small[1].proto, 1, 1000, server.child.pid!);
+    const row = await driveSteady(
+      'grpc',
+      server.grpcAddress,
+      grpcScenario('protobuf 1/call at 1k calls/s, steady'),
+      small[1].proto,
+      1,
+      1000,
+      server.child.pid!,
+    );
     rows.push(row);
     accepted += row.ok + (row.warmupOk ?? 0);
   }

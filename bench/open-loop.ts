@@ -119,3 +119,22 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
   latencies.sort((a, b) => a - b);
   return { ok, warmupOk, non2xx, errors, seconds, latencies, maxInFlight, sendLagP99 };
 }
+
+/** One steady scenario, for its generator's own process (steady-client.ts). */
+export interface SteadySpec {
+  transport: 'http' | 'grpc';
+  /** HTTP: the server's base URL; gRPC: `host:port`. */
+  target: string;
+  /** The request's protobuf template (fresh event ids are written into each copy). */
+  templateFile: string;
+  rate: number;
+  seconds: number;
+}
+
+export interface SteadyResult extends Omit<OpenLoopResult, 'latencies'> {
+  p50: number;
+  p95: number;
+  p99: number;
+  /** This process's CPU over the measured seconds, µs. */
+  cpuMicros: number;
+}
