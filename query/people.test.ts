@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FROM, TO } from '../test/helpers/catalog-data.ts';
-import { startTestService, type TestService } from '../test/helpers/service.ts';
+import { ACME_KEY, startTestService, type TestService } from '../test/helpers/service.ts';
 import { loadWebData, PAGE_VIEWS, PURCHASES, SIGNUPS, VISITORS } from '../test/helpers/web-data.ts';
 
 let svc: TestService;
@@ -54,6 +54,36 @@ describe('people', () => {
     expect(events.at(-1)).toMatchObject({ event_name: 'page', anonymous_id: 'anon-1', user_id: '' });
     const byAnon = await lookUp({ id: 'anon-1' });
     expect({ ...byAnon.body, id: 'user-1' }).toEqual(byUser.body);
+  });
+
+  it('follows the latest link: an anonymous id identified again as another user moves to that user', async () => {
+    const at = (minutes: number) => new Date(Date.parse(FROM) + minutes * 60_000).toISOString();
+    const identify = (anonymousId: string, userId: string, minutes: number) => ({
+      type: 'identify',
+      messageId: `relink-${anonymousId}-${userId}`,
+      anonymousId,
+      userId,
+      traits: {},
+      timestamp: at(minutes),
+    });
+    const res = await fetch(`${svc.url}/v1/batch`, {
+      method: 'POST',
+      body: JSON.stringify({
+        batch: [identify('anon-relink-x', 'user-relink-a', 10), identify('anon-relink-y', 'user-relink-b', 20), identify('anon-relink-x', 'user-relink-b', 30)],
+      }),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ACME_KEY}` },
+    });
+    expect(res.status).toBe(200);
+    const a = await lookUp({ id: 'user-relink-a' });
+    expect(a.body).toMatchObject({ user_id: 'user-relink-a', anonymous_ids: [] });
+    const b = await lookUp({ id: 'user-relink-b' });
+    // Newest link first.
+    expect(b.body).toMatchObject({ user_id: 'user-relink-b', anonymous_ids: ['anon-relink-x', 'anon-relink-y'], identify_calls: 2 });
+    // By the re-linked anonymous id: its latest user, with that user's anonymous ids.
+    const x = await lookUp({ id: 'anon-relink-x' });
+    expect({ ...x.body, id: 'user-relink-b' }).toEqual(b.body);
+    const y = await lookUp({ id: 'anon-relink-y' });
+    expect({ ...y.body, id: 'user-relink-b' }).toEqual(b.body);
   });
 
   it('finds an anonymous visitor who never identified, with only their events', async () => {
