@@ -15,12 +15,15 @@ import type { LogEvent } from '../core/event.ts';
 import { migrate } from '../storage/migrate.ts';
 import { encodeLogBlock, LOG_FORMAT } from '../exporters/clickhouse/rows.ts';
 import { appendLandingRow, LANDING_COLUMNS, type LandingRow, landingRowBytes } from '../exporters/clickhouse/landing.ts';
+import { AUDIT_IDENTITY_VIEW } from '../storage/governance.ts';
 import { landingSlotTable, logLandingSlotTable } from '../storage/schema.ts';
 import { openStore, sqlString } from '../storage/store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sh-bench-insert-'));
 const store = await openStore({ dataDir: dir });
 await migrate(store.client, { database: 'signalhouse', cluster: '', ttlMs: 0, rollups: process.env.BENCH_ROLLUPS !== '0' });
+// BENCH_AUDIT_VIEW=0: without the audit log's view of identify and alias calls, to measure what it adds to an INSERT.
+if (process.env.BENCH_AUDIT_VIEW === '0') await store.client.command({ query: `DROP VIEW signalhouse.${AUDIT_IDENTITY_VIEW}` });
 const resource = {
   attributes: { 'service.name': 'bench-app', 'service.version': '1.4.2', 'deployment.environment': 'prod' },
   schemaUrl: '',
@@ -67,7 +70,9 @@ async function measure(runs: number, fn: (k: number) => Promise<unknown>): Promi
 }
 
 const table = 'signalhouse.otel_logs';
-console.log(`rollup views ${process.env.BENCH_ROLLUPS === '0' ? 'off (BENCH_ROLLUPS=0)' : 'on'}\n`);
+console.log(
+  `rollup views ${process.env.BENCH_ROLLUPS === '0' ? 'off (BENCH_ROLLUPS=0)' : 'on'}, audit view ${process.env.BENCH_AUDIT_VIEW === '0' ? 'off (BENCH_AUDIT_VIEW=0)' : 'on'}\n`,
+);
 console.log('| rows per INSERT | format | ms per INSERT | CPU ms per INSERT | CPU µs per row | rows/s |');
 console.log('|---:|---|---:|---:|---:|---:|');
 let token = 0;
