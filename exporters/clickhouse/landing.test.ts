@@ -146,6 +146,22 @@ describe('landing table', () => {
     await exp.drain();
   });
 
+  it("merges a generation's small span blocks too", async () => {
+    const telemetry = createTelemetry();
+    const exp = await exporter(telemetry);
+    for (const name of ['merge.span.a', 'merge.span.b', 'merge.span.c']) await exp.export(spanBatch(name));
+    await exp.settle();
+    expect((await telemetry.landingMergedBlocks.get()).values[0].value).toBe(3);
+    const spans = await (
+      await store.client.query({
+        query: "SELECT SpanName FROM signalhouse.otel_traces WHERE SpanName LIKE 'merge.span.%' ORDER BY SpanName",
+        format: 'JSONEachRow',
+      })
+    ).json<{ SpanName: string }>();
+    expect(spans.map((s) => s.SpanName)).toEqual(['merge.span.a', 'merge.span.b', 'merge.span.c']);
+    await exp.drain();
+  });
+
   for (const [crash, inserted] of [
     ['after the merged block was appended, before its INSERT', false],
     ["after the merged block's INSERT, before the slot was emptied", true],
