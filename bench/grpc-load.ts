@@ -11,7 +11,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { grpcFrame, h2GrpcClient } from './grpc-h2.ts';
-import { type OpenLoopResult, steadySchedule, WARMUP_SECONDS } from './open-loop.ts';
+import { type OpenLoopResult, warmedSchedule } from './open-loop.ts';
 import { CONNECTIONS, cpuDelta, DURATION, KEY, percentile, type Row, threadCpu } from './harness.ts';
 import { uniqueBodies } from './payloads.ts';
 
@@ -130,16 +130,11 @@ export async function grpcOpenLoop(address: string, template: Buffer, rate: numb
   const calls = caller(address, template);
   const warmup: Tally = { ok: 0, failed: 0, errors: 0, latencies: [] };
   const tally: Tally = { ok: 0, failed: 0, errors: 0, latencies: [] };
-  let counted = warmup;
-  const fire = async (due: number) => {
-    const into = counted;
+  const fire = async (due: number, measured: boolean) => {
     const code = await calls.call(calls.nextBody());
-    count(into, code, performance.now() - due);
+    count(measured ? tally : warmup, code, performance.now() - due);
   };
-  if (WARMUP_SECONDS > 0) await steadySchedule(rate, WARMUP_SECONDS, fire);
-  counted = tally;
-  onMeasureStart();
-  const schedule = await steadySchedule(rate, seconds, fire);
+  const schedule = await warmedSchedule(rate, seconds, fire, onMeasureStart);
   await calls.close();
   tally.latencies.sort((a, b) => a - b);
   return { ok: tally.ok, warmupOk: warmup.ok, non2xx: tally.failed, errors: tally.errors, latencies: tally.latencies, ...schedule };

@@ -30,7 +30,7 @@ export interface OpenLoopOptions {
 }
 
 /** Seconds at the scenario's rate before the measured ones (BENCH_WARMUP). */
-export const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 2);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 2);
 
 export interface Schedule {
   seconds: number;
@@ -43,7 +43,7 @@ export interface Schedule {
  * Starts `fire(due)` `rate` times a second for `seconds`, each at its scheduled time whether or not earlier ones
  * have finished; resolves once all have.
  */
-export async function steadySchedule(rate: number, seconds: number, fire: (due: number) => Promise<void>): Promise<Schedule> {
+async function steadySchedule(rate: number, seconds: number, fire: (due: number) => Promise<void>): Promise<Schedule> {
   const lags: number[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -70,6 +70,21 @@ export async function steadySchedule(rate: number, seconds: number, fire: (due: 
   return { seconds: (performance.now() - start) / 1000, sendLagP99: lags[Math.floor(lags.length * 0.99)] ?? 0, maxInFlight };
 }
 
+/**
+ * The warm-up (WARMUP_SECONDS at the same rate), then the measured `seconds`; `fire` is told which of the two a
+ * request belongs to. Returns the measured seconds' schedule.
+ */
+export async function warmedSchedule(
+  rate: number,
+  seconds: number,
+  fire: (due: number, measured: boolean) => Promise<void>,
+  onMeasureStart?: () => void,
+): Promise<Schedule> {
+  if (WARMUP_SECONDS > 0) await steadySchedule(rate, WARMUP_SECONDS, (due) => fire(due, false));
+  onMeasureStart?.();
+  return steadySchedule(rate, seconds, (due) => fire(due, true));
+}
+
 export interface OpenLoopResult {
   ok: number;
   /** Requests answered 2xx during the warm-up (not in the other figures). */
@@ -93,9 +108,8 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
   let non2xx = 0;
   let errors = 0;
   let warmupOk = 0;
-  let measuring = false;
 
-  async function fire(due: number): Promise<void> {
+  async function fire(due: number, measuring: boolean): Promise<void> {
     const body = opts.body();
     try {
       const res = await pool.request({ path: target.pathname, method: 'POST', headers: opts.headers, body });
@@ -111,10 +125,7 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
     }
   }
 
-  if (WARMUP_SECONDS > 0) await steadySchedule(opts.rate, WARMUP_SECONDS, fire);
-  opts.onMeasureStart?.();
-  measuring = true;
-  const { seconds, sendLagP99, maxInFlight } = await steadySchedule(opts.rate, opts.seconds, fire);
+  const { seconds, sendLagP99, maxInFlight } = await warmedSchedule(opts.rate, opts.seconds, fire, opts.onMeasureStart);
   await pool.close();
   latencies.sort((a, b) => a - b);
   return { ok, warmupOk, non2xx, errors, seconds, latencies, maxInFlight, sendLagP99 };

@@ -66,6 +66,11 @@ export interface ClickHouseExporterOptions {
   logger?: Logger;
 }
 
+/** The Native block of a table's batches (they all carry its signal: export picks the table from it). */
+function encodeBlock(table: Table, batches: readonly Batch[]): Buffer {
+  return table === 'otel_logs' ? encodeLogBlock(batches as readonly LogBatch[]) : encodeSpanBlock(batches as readonly SpanBatch[]);
+}
+
 export const clickhouseExporterFactory: ExporterFactory<typeof clickhouseExporterSchema, ExporterHost> = {
   type: 'clickhouse',
   configSchema: clickhouseExporterSchema,
@@ -140,8 +145,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
           // A generation may span many days of event time: lift the per-INSERT partition limit for it. Its
           // threads run niced, so requests' INSERTs into the landing table get the CPU first (bench:ingest).
           insertTarget: (table, payloads, token) => insert(table, payloads, token, ', throw_on_max_partitions_per_insert_block = 0, os_thread_priority = 19'),
-          encodeBlock: (table, batches) =>
-            table === 'otel_logs' ? encodeLogBlock(batches as readonly LogBatch[]) : encodeSpanBlock(batches as readonly SpanBatch[]),
+          encodeBlock,
           isRetryable: isRetryableStoreError,
           telemetry,
           logger: opts.logger,
@@ -157,8 +161,7 @@ export function createClickHouseExporter(opts: ClickHouseExporterOptions): Expor
 
   /** The Native block of some requests' events; encoded once per INSERT and reused by its retries. */
   function encode(table: Table, batches: readonly Batch[], rows: number): Buffer {
-    // A table's batches all carry its signal (export picks the table from it).
-    const block = table === 'otel_logs' ? encodeLogBlock(batches as readonly LogBatch[]) : encodeSpanBlock(batches as readonly SpanBatch[]);
+    const block = encodeBlock(table, batches);
     avgRowBytes = avgRowBytes * 0.8 + (block.length / rows) * 0.2;
     return block;
   }

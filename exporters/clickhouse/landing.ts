@@ -7,8 +7,8 @@
  * its block is in the file. Landed blocks move on in bulk: a generation (the blocks of one slot) collects blocks
  * for `move_delay` or `move_max_rows`, then its blocks, kept in memory until then, are inserted into their
  * tables in one INSERT per table, and the slot is emptied with TRUNCATE; the file is read back only by recovery
- * at the next start (reading it back on every move cost about as much as the move's INSERT). Views and indexes then run
- * once per generation instead of once per request. There are LANDING_SLOTS slots; when none is free, INSERTs
+ * at the next start (reading it back on every move cost about as much as the move's INSERT). Views and indexes
+ * then run once per generation instead of once per request. There are LANDING_SLOTS slots; when none is free, INSERTs
  * go straight to their tables.
  *
  * Loss and duplication: a block is acknowledged only once appended to its slot, so a crash loses nothing (the
@@ -16,8 +16,9 @@
  * anything else runs. A row ends with its line feed, the last byte written: a row a crash cut short has none,
  * was never acknowledged, and is cut off before the slot is read (`cutTornRow`). A generation's INSERT carries
  * the token `landing-<generation>`, so a move that committed before a crash (slot not yet emptied) is
- * deduplicated when it runs again, views included. Slots do not deduplicate a retried block themselves: each
- * block is a numbered stage, read once per move. Generation ids are random UUIDs: no clock, no reuse.
+ * deduplicated when it runs again, views included. Each block is a numbered stage, and recovery reads each
+ * stage once (a slot of an earlier version may hold a retried INSERT's block twice). Generation ids are random
+ * UUIDs: no clock, no reuse.
  *
  * Earlier versions landed blocks in the MergeTree table `landing` (one partition per generation: part
  * directories cost ~3.5 ms of CPU to write and ~3 ms each to drop), then in Log tables (migration 9: each INSERT
@@ -163,7 +164,7 @@ export function appendLandingRow(path: string, row: LandingRow): void {
       try {
         ftruncateSync(fd, size);
       } catch {
-        // Left torn: the generation takes no more rows and its move cuts the tail off first (landing.ts).
+        // Left torn: its generation takes no more rows, and recovery cuts the tail off at the next start.
       }
       throw slotWriteError(err);
     }
