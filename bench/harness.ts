@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { freePort } from '../test/helpers/process.ts';
-import { uniqueBodies } from './payloads.ts';
+import { reserveRequests, uniqueBodies } from './payloads.ts';
 import type { SteadyResult, SteadySpec } from './open-loop.ts';
 
 export const ROOT = join(import.meta.dirname, '..');
@@ -136,7 +136,9 @@ export async function driveSteady(
   const dir = mkdtempSync(join(tmpdir(), 'sh-steady-'));
   const templateFile = join(dir, 'template.bin');
   writeFileSync(templateFile, template);
-  const spec: SteadySpec = { transport, target, templateFile, rate, seconds: DURATION };
+  // Request numbers for the warm-up and the measured seconds, with room to spare.
+  const firstRequest = reserveRequests(rate * (DURATION + 60));
+  const spec: SteadySpec = { transport, target, templateFile, rate, seconds: DURATION, firstRequest };
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'steady-client.ts'), JSON.stringify(spec)], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],

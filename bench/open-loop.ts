@@ -140,6 +140,8 @@ export interface SteadySpec {
   templateFile: string;
   rate: number;
   seconds: number;
+  /** Where the generator's request numbers start (payloads.ts `reserveRequests`). */
+  firstRequest: number;
 }
 
 export interface SteadyResult extends Omit<OpenLoopResult, 'latencies'> {

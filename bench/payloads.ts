@@ -28,6 +28,21 @@ export interface Payload {
 
 let requestCounter = 0;
 
+/**
+ * Hands `count` request numbers to another process (a steady scenario's generator, steady-client.ts): this
+ * process's counter skips them, so no two processes send the same event ids (dedupe would drop the repeats).
+ */
+export function reserveRequests(count: number): number {
+  const first = requestCounter;
+  requestCounter += count;
+  return first;
+}
+
+/** Numbers this process's requests after `first` (the start of a reservation it was handed). */
+export function numberRequestsFrom(first: number): void {
+  requestCounter = first;
+}
+
 /** A body factory: each call returns the next template with a fresh request number in every event id. */
 export function uniqueBodies(templates: Buffer | readonly Buffer[]): () => Buffer {
   const list = Buffer.isBuffer(templates) ? [templates] : templates;

@@ -12,10 +12,11 @@ import { readFileSync } from 'node:fs';
 import { grpcOpenLoop } from './grpc-load.ts';
 import { KEY, percentile } from './harness.ts';
 import { openLoop, type SteadyResult, type SteadySpec } from './open-loop.ts';
-import { uniqueBodies } from './payloads.ts';
+import { numberRequestsFrom, uniqueBodies } from './payloads.ts';
 
 const spec = JSON.parse(process.argv[2]) as SteadySpec;
 const template = readFileSync(spec.templateFile);
+numberRequestsFrom(spec.firstRequest);
 let cpuBefore = process.cpuUsage();
 const measuring = () => {
   process.stdout.write('measuring\n');
